@@ -1,0 +1,142 @@
+"""Numerical parity of a candidate runner (ONNX Runtime, TensorRT) against eager PyTorch.
+
+Both run the same preprocessed real photos. The reference runs once on the largest batch; the
+candidate runs at every requested batch size (so batch-dependent kernels are covered) and each
+output is compared per image: cosine similarity of the flattened output and max/mean absolute
+error. Thresholds are per precision and per output; any miss fails the whole check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.runtime.runner import Runner
+
+# (minimum cosine, maximum absolute error or None = reported, not gated)
+THRESHOLDS: dict[str, dict[str, tuple[float, float | None]]] = {
+    "fp32": {"embedding": (0.99999, 1e-3), "logits": (0.99999, 1e-3), "last_hidden_state": (0.9999, 1e-2)},
+    "fp16": {"embedding": (0.999, 5e-2), "logits": (0.999, 5e-2), "last_hidden_state": (0.99, None)},
+    "int8": {"embedding": (0.99, None), "logits": (0.99, None), "last_hidden_state": (0.95, None)},
+}
+DEFAULT_BATCH_SIZES = (1, 2, 5)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def bundled_images() -> list[Path]:
+    """The sample photos shipped with the package (scikit-image's CC0/public-domain photos)."""
+    folder = resources.files("ijepa_deploy") / "assets"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".jpg"))
+
+
+def images_in(directory: Path) -> list[Path]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IJepaDeployError(str(directory), "not a directory", "a directory of image files")
+    found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not found:
+        raise IJepaDeployError(str(directory), "contains no image files", f"files ending in {IMAGE_SUFFIXES}")
+    return found
+
+
+def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``count`` preprocessed photos. When fewer files than ``count`` are given, the extra ones
+    are mirrored / rotated / cropped versions so every row of the batch is a distinct image."""
+    from PIL import Image, ImageOps
+
+    from ijepa_deploy.runtime.preprocess import open_image
+
+    paths = list(paths or bundled_images())
+    images, names = [], []
+    for i in range(count):
+        path = paths[i % len(paths)]
+        image = open_image(path).convert("RGB")
+        variant = i // len(paths)
+        name = path.name
+        if variant % 4 == 1:
+            image, name = ImageOps.mirror(image), name + ":mirror"
+        elif variant % 4 == 2:
+            image, name = image.transpose(Image.Transpose.ROTATE_90), name + ":rot90"
+        elif variant % 4 == 3:
+            w, h = image.size
+            image, name = image.crop((w // 8, h // 8, w - w // 8, h - h // 8)), name + ":crop"
+        images.append(image)
+        names.append(name)
+    return preprocess(images), names
+
+
+def _compare(ref: np.ndarray, got: np.ndarray) -> dict:
+    ref64 = ref.reshape(len(ref), -1).astype(np.float64)
+    got64 = got.reshape(len(got), -1).astype(np.float64)
+    denom = np.linalg.norm(ref64, axis=1) * np.linalg.norm(got64, axis=1)
+    cos = np.where(denom > 0, (ref64 * got64).sum(axis=1) / np.maximum(denom, 1e-300), 0.0)
+    diff = np.abs(ref64 - got64)
+    finite = bool(np.isfinite(got64).all())
+    return {
+        "min_cosine": float(cos.min()) if finite else float("nan"),
+        "mean_cosine": float(cos.mean()) if finite else float("nan"),
+        "max_abs": float(diff.max()) if finite else float("inf"),
+        "mean_abs": float(diff.mean()) if finite else float("inf"),
+        "finite": finite,
+    }
+
+
+@dataclass
+class ParityCheck:
+    """Compare ``candidate`` against ``reference`` on ``pixels`` at ``batch_sizes``."""
+
+    reference: Runner
+    candidate: Runner
+    precision: str = "fp32"
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    reference_outputs: dict | None = None
+
+    def __call__(self, pixels: np.ndarray, image_names: list[str], graph: str, progress=None) -> dict:
+        if max(self.batch_sizes) > len(pixels):
+            raise IJepaDeployError("parity", f"batch size {max(self.batch_sizes)} but {len(pixels)} images",
+                                   "at least as many images as the largest batch")
+        thresholds = THRESHOLDS[self.precision]
+        if self.reference_outputs is None:
+            self.reference_outputs = self.reference.run(pixels[: max(self.batch_sizes)])
+        ref = self.reference_outputs
+        per_batch: dict[str, dict] = {}
+        worst: dict[str, dict] = {}
+        for n in self.batch_sizes:
+            if progress:
+                progress(f"{self.candidate.backend} {graph} batch {n}")
+            got = self.candidate.run(pixels[:n])
+            per_batch[str(n)] = {}
+            for name in ref:
+                stats = _compare(ref[name][:n], got[name])
+                per_batch[str(n)][name] = {k: stats[k] for k in ("min_cosine", "max_abs")}
+                w = worst.setdefault(name, dict(stats))
+                w["min_cosine"] = min(w["min_cosine"], stats["min_cosine"]) if stats["finite"] else float("nan")
+                w["max_abs"] = max(w["max_abs"], stats["max_abs"])
+                w["finite"] = w["finite"] and stats["finite"]
+        outputs = {}
+        for name, stats in worst.items():
+            min_cos, max_abs = thresholds.get(name, (0.99, None))
+            ok = stats["finite"] and stats["min_cosine"] >= min_cos and (max_abs is None or stats["max_abs"] <= max_abs)
+            outputs[name] = {
+                "min_cosine": stats["min_cosine"],
+                "max_abs": stats["max_abs"],
+                "mean_abs": stats["mean_abs"],
+                "cosine_threshold": min_cos,
+                "max_abs_threshold": max_abs,
+                "passed": bool(ok),
+            }
+        return {
+            "graph": graph,
+            "precision": self.precision,
+            "backend": self.candidate.backend,
+            "reference": self.reference.backend,
+            "images": image_names[: max(self.batch_sizes)],
+            "batch_sizes": list(self.batch_sizes),
+            "outputs": outputs,
+            "per_batch": per_batch,
+            "passed": all(o["passed"] for o in outputs.values()),
+        }

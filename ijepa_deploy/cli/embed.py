@@ -1,0 +1,64 @@
+"""``ijepa-embed DIR IMAGE...``: embed (or classify) images with an artifact.
+
+Prints one JSON line per image: the file, the embedding's dimension and norm, its first values,
+and (with --output) writes all embeddings to a .npy file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ijepa_deploy.cli import ArgumentParser, run
+
+
+@dataclass
+class EmbedOptions:
+    artifact: Path
+    images: list[str]
+    precision: str = "fp32"
+    backend: str = "onnxruntime"
+    output: Path | None = None
+    top_k: int = 5
+
+
+def parse_args(argv=None) -> EmbedOptions:
+    parser = ArgumentParser(prog="ijepa-embed", description="Embed or classify images with an ijepa-deploy artifact.")
+    parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
+    parser.add_argument("images", nargs="+", help="image files")
+    parser.add_argument("--precision", default="fp32", help="graph to use: fp32, fp16, int8 (if exported)")
+    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "tensorrt"])
+    parser.add_argument("--output", "-o", type=Path, help="write embeddings [N, D] to this .npy file")
+    parser.add_argument("--top-k", type=int, default=5, help="labels per image for classification artifacts")
+    a = parser.parse_args(argv)
+    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k)
+
+
+def embed_images(opts: EmbedOptions) -> int:
+    import numpy as np
+
+    from ijepa_deploy.runtime import load
+
+    with load(opts.artifact, backend=opts.backend, precision=opts.precision) as model:
+        if model.task == "image-classification":
+            for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
+                print(json.dumps({"image": path, "top_k": [{"label": l, "prob": round(p, 6)} for l, p in top]}))
+            return 0
+        vectors = model.embed(opts.images)
+    for path, vec in zip(opts.images, vectors):
+        print(json.dumps({"image": path, "dim": int(vec.shape[0]), "norm": round(float(np.linalg.norm(vec)), 6),
+                          "head": [round(float(v), 6) for v in vec[:4]]}))
+    if opts.output:
+        np.save(opts.output, vectors)
+        print(f"wrote {opts.output} {vectors.shape}", file=sys.stderr)
+    return 0
+
+
+def _main(argv=None) -> int:
+    return embed_images(parse_args(argv))
+
+
+def main(argv=None) -> int:
+    sys.exit(run(_main, argv))

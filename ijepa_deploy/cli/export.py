@@ -1,0 +1,61 @@
+"""``ijepa-export``: checkpoint -> verified ONNX artifact directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.models import PRESETS, RANDOM_PREFIX
+from ijepa_deploy.spec import TASKS
+
+
+def parse_args(argv=None):
+    from ijepa_deploy.exporters.pipeline import ExportOptions
+
+    parser = ArgumentParser(
+        prog="ijepa-export",
+        description="Export an I-JEPA model to ONNX, check it against eager PyTorch, write an artifact.",
+        epilog="Presets (offline, seeded random weights): "
+               + ", ".join(RANDOM_PREFIX + n for n in PRESETS),
+    )
+    parser.add_argument("--model", required=True,
+                        help="hub id (facebook/ijepa_vith14_1k), local save_pretrained dir, or random:<preset>")
+    parser.add_argument("--task", default="feature-extraction", choices=TASKS)
+    parser.add_argument("--output", "-o", type=Path, help="artifact directory (default: artifacts/<model>)")
+    parser.add_argument("--opset", type=int, default=20, help="ONNX opset, >= 17 (default 20)")
+    parser.add_argument("--image-size", type=int, help="export resolution (position embeddings interpolated)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 5],
+                        help="batch sizes for the parity check (default 1 2 5)")
+    parser.add_argument("--max-batch", type=int, default=64, help="largest batch the artifact accepts")
+    parser.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random:<preset> weights")
+    parser.add_argument("--parity-images", type=Path, help="directory of photos for the parity check "
+                        "(default: the bundled sample photos)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact directory")
+    args = parser.parse_args(argv)
+    return ExportOptions(
+        model=args.model, task=args.task, output=args.output, opset=args.opset, image_size=args.image_size,
+        batch_sizes=tuple(args.batch_sizes), max_batch=args.max_batch, revision=args.revision,
+        seed=args.seed, parity_images=args.parity_images, overwrite=args.overwrite, threads=args.threads,
+    )
+
+
+def _main(argv=None) -> int:
+    from ijepa_deploy.exporters.pipeline import export_artifact, summary_table
+    from ijepa_deploy.manifest import STATUS_PASSED
+
+    opts = parse_args(argv)
+    manifest = export_artifact(opts)
+    out = opts.resolved_output()
+    print(summary_table(manifest, out))
+    if manifest.status != STATUS_PASSED:
+        print(f"error: {out} | parity check FAILED; files kept for debugging, manifest status 'failed'",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    sys.exit(run(_main, argv))

@@ -1,0 +1,25 @@
+"""The one user-facing error type.
+
+Every problem a user can fix (a bad argument, an unreadable image, an artifact that fails its
+checksum, a batch the engine was not built for) is raised as :class:`IJepaDeployError`. The CLI
+prints it as ``subject | problem. Note: expected ...`` and exits 1 without a traceback; library
+callers catch one type.
+"""
+
+from __future__ import annotations
+
+
+class IJepaDeployError(Exception):
+    """A problem the user can fix: names the subject, the problem and what was expected."""
+
+    def __init__(self, subject: str, problem: str, expected: str | None = None):
+        self.subject = str(subject)
+        self.problem = str(problem)
+        self.expected = expected
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        text = f"{self.subject} | {self.problem}"
+        if self.expected:
+            text += f". Note: expected {self.expected}"
+        return text

@@ -1,0 +1,267 @@
+"""Model presets and loading (build time: torch/transformers are imported inside functions).
+
+``--model`` accepts a Hugging Face hub id (through the real ``from_pretrained``), a local
+directory written by ``save_pretrained``, or ``random:<preset>``: an offline model with seeded
+random weights whose config mirrors a real checkpoint's config.json. Artifacts record which of
+these it was, so random weights are never mistaken for a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ijepa_deploy.contract import PreprocessConfig
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.spec import TASKS
+
+RANDOM_PREFIX = "random:"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Architecture of a checkpoint family (values from the checkpoints' config.json)."""
+
+    name: str
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    patch_size: int
+    image_size: int
+    mirrors: tuple[str, ...] = ()
+    num_labels: int = 1000
+
+    def config_kwargs(self) -> dict:
+        return dict(
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size,
+            patch_size=self.patch_size,
+            image_size=self.image_size,
+            hidden_act="gelu",
+            layer_norm_eps=1e-6,
+            qkv_bias=True,
+            num_channels=3,
+        )
+
+    @property
+    def num_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        # Small models for tests and the offline demo: the same architecture, fewer/smaller layers.
+        Preset("tiny", 192, 4, 3, 768, 16, 224, num_labels=10),
+        Preset("vitb16", 768, 12, 12, 3072, 16, 224),
+        # Checkpoint-sized presets.
+        Preset("vith14", 1280, 32, 16, 5120, 14, 224, ("facebook/ijepa_vith14_1k", "facebook/ijepa_vith14_22k")),
+        Preset("vith16-448", 1280, 32, 16, 5120, 16, 448, ("facebook/ijepa_vith16_1k",)),
+        Preset("vitg16", 1408, 40, 16, 6144, 16, 224, ("facebook/ijepa_vitg16_22k",)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    spec: str  # what the user typed
+    kind: str  # "preset" | "local" | "hub"
+    revision: str | None = None
+
+    @property
+    def preset(self) -> Preset:
+        return PRESETS[self.spec[len(RANDOM_PREFIX):]]
+
+
+def parse_model_source(text: str, revision: str | None = None) -> ModelSource:
+    if not text:
+        raise IJepaDeployError("--model", "no model given", "a hub id, a local directory or random:<preset>")
+    if text.startswith(RANDOM_PREFIX):
+        name = text[len(RANDOM_PREFIX):]
+        if name not in PRESETS:
+            raise IJepaDeployError(
+                f"--model {text}", f"unknown preset {name!r}",
+                "one of " + ", ".join(RANDOM_PREFIX + n for n in PRESETS),
+            )
+        return ModelSource(text, "preset")
+    path = Path(text).expanduser()
+    if path.exists() or text.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise IJepaDeployError(f"--model {text}", "path is not a directory",
+                                   "a directory written by save_pretrained (config.json + model.safetensors)")
+        config = path / "config.json"
+        if not config.is_file():
+            raise IJepaDeployError(f"--model {text}", "directory has no config.json",
+                                   "a directory written by save_pretrained")
+        try:
+            model_type = json.loads(config.read_text()).get("model_type")
+        except json.JSONDecodeError as exc:
+            raise IJepaDeployError(str(config), f"not valid JSON ({exc})", "a transformers config.json") from None
+        if model_type != "ijepa":
+            raise IJepaDeployError(f"--model {text}", f"config.json has model_type {model_type!r}",
+                                   "model_type 'ijepa' (an I-JEPA checkpoint)")
+        return ModelSource(str(path), "local", revision)
+    if text.count("/") != 1:
+        raise IJepaDeployError(f"--model {text}", "not a hub id, an existing directory or a preset",
+                               "e.g. facebook/ijepa_vith14_1k, ./my_checkpoint or random:tiny")
+    return ModelSource(text, "hub", revision)
+
+
+@dataclass
+class LoadedModel:
+    """A torch model plus everything the artifact must record about where it came from."""
+
+    model: object  # IJepaModel | IJepaForImageClassification, eval mode
+    source: ModelSource
+    task: str
+    preprocess: PreprocessConfig
+    info: dict  # goes to manifest["model"]
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def num_labels(self) -> int | None:
+        return self.config.num_labels if self.task == "image-classification" else None
+
+    @property
+    def id2label(self) -> dict | None:
+        if self.task != "image-classification":
+            return None
+        return {str(k): str(v) for k, v in self.config.id2label.items()}
+
+
+def _model_class(task: str):
+    from transformers import IJepaForImageClassification, IJepaModel
+
+    if task not in TASKS:
+        raise IJepaDeployError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
+    return IJepaModel if task == "feature-extraction" else IJepaForImageClassification
+
+
+def _random_model(source: ModelSource, task: str, seed: int, attn: str):
+    import torch
+    from transformers import IJepaConfig
+
+    preset = source.preset
+    kwargs = preset.config_kwargs()
+    if task == "image-classification":
+        kwargs["num_labels"] = preset.num_labels
+        kwargs["id2label"] = {i: f"class_{i}" for i in range(preset.num_labels)}
+        kwargs["label2id"] = {f"class_{i}": i for i in range(preset.num_labels)}
+    config = IJepaConfig(**kwargs)
+    config._attn_implementation = attn
+    torch.manual_seed(seed)
+    model = _model_class(task)(config).eval()
+    info = {
+        "source": source.spec,
+        "kind": "preset",
+        "preset": preset.name,
+        "mirrors": list(preset.mirrors),
+        "revision": None,
+        "weights": f"random (seeded, seed={seed}): NOT a trained checkpoint",
+        "weights_random": True,
+        "seed": seed,
+    }
+    return model, PreprocessConfig(height=preset.image_size, width=preset.image_size,
+                                   source=f"preset {preset.name}"), info
+
+
+def _pretrained_model(source: ModelSource, task: str, attn: str):
+    from transformers import AutoConfig
+
+    where = f"--model {source.spec}"
+    try:
+        config = AutoConfig.from_pretrained(source.spec, revision=source.revision, trust_remote_code=False)
+    except OSError as exc:
+        raise _not_available(source, exc) from None
+    if getattr(config, "model_type", None) != "ijepa":
+        raise IJepaDeployError(where, f"model_type is {getattr(config, 'model_type', None)!r}",
+                               "an I-JEPA checkpoint (model_type 'ijepa')")
+    architectures = config.architectures or []
+    if task == "image-classification" and "IJepaForImageClassification" not in architectures:
+        raise IJepaDeployError(
+            where, f"checkpoint has no classification head (architectures {architectures})",
+            "--task feature-extraction, or a fine-tuned IJepaForImageClassification checkpoint",
+        )
+    try:
+        model = _model_class(task).from_pretrained(
+            source.spec, revision=source.revision, use_safetensors=True,
+            trust_remote_code=False, attn_implementation=attn,
+        ).eval()
+    except OSError as exc:
+        raise _not_available(source, exc) from None
+    revision = getattr(model.config, "_commit_hash", None) or source.revision
+    if source.kind == "local":
+        preprocess = PreprocessConfig.from_pretrained_dir(Path(source.spec), fallback_size=_image_size(config))
+    else:
+        preprocess = _hub_preprocess(source, fallback_size=_image_size(config))
+    info = {
+        "source": source.spec,
+        "kind": source.kind,
+        "revision": revision,
+        "weights": "checkpoint (safetensors)",
+        "weights_random": False,
+        "architectures": architectures,
+    }
+    return model, preprocess, info
+
+
+def _image_size(config) -> int:
+    size = config.image_size
+    return int(size if isinstance(size, int) else size[0])
+
+
+def _hub_preprocess(source: ModelSource, fallback_size: int) -> PreprocessConfig:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(source.spec, "preprocessor_config.json", revision=source.revision)
+    except EntryNotFoundError:
+        return PreprocessConfig(height=fallback_size, width=fallback_size,
+                                source="default (checkpoint has no preprocessor_config.json)")
+    except OSError as exc:
+        raise _not_available(source, exc) from None
+    return PreprocessConfig.from_pretrained_dir(Path(path).parent, fallback_size)
+
+
+def _not_available(source: ModelSource, exc: Exception) -> IJepaDeployError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if source.kind == "local":
+        return IJepaDeployError(f"--model {source.spec}", f"cannot load the checkpoint ({first})",
+                                "config.json and model.safetensors written by save_pretrained")
+    return IJepaDeployError(
+        f"--model {source.spec}",
+        f"not in the local Hugging Face cache and the hub could not be reached ({first})",
+        "network access to the hub, or a local copy: download it where you have access "
+        "(huggingface-cli download " + source.spec + " --local-dir DIR) and pass --model DIR",
+    )
+
+
+def load_model(source: ModelSource, task: str, *, seed: int = 0, attn: str = "sdpa") -> LoadedModel:
+    """Load the torch model for ``task`` (eval mode, fp32)."""
+    if source.kind == "preset":
+        model, preprocess, info = _random_model(source, task, seed, attn)
+    else:
+        model, preprocess, info = _pretrained_model(source, task, attn)
+    model.float()
+    cfg = model.config
+    info.update({
+        "model_type": "ijepa",
+        "class": type(model).__name__,
+        "hidden_size": cfg.hidden_size,
+        "num_hidden_layers": cfg.num_hidden_layers,
+        "num_attention_heads": cfg.num_attention_heads,
+        "intermediate_size": cfg.intermediate_size,
+        "patch_size": cfg.patch_size,
+        "image_size": _image_size(cfg),
+        "layer_norm_eps": cfg.layer_norm_eps,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    })
+    return LoadedModel(model=model, source=source, task=task, preprocess=preprocess, info=info)

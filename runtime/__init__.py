@@ -1,0 +1,7 @@
+"""Serve time: numpy/Pillow preprocessing and engine execution. Imports no torch, no transformers."""
+
+from ijepa_deploy.runtime.model import DeployedModel, load
+from ijepa_deploy.runtime.preprocess import Preprocessor
+from ijepa_deploy.runtime.runner import Runner
+
+__all__ = ["DeployedModel", "Preprocessor", "Runner", "load"]

@@ -1,0 +1,113 @@
+"""The friendly serve-time API::
+
+    from ijepa_deploy.runtime import load
+    model = load("artifacts/ijepa_vith14")          # verifies checksums, picks a backend
+    vectors = model.embed(["cat.jpg", pil_image])    # float32 [B, D]
+    top5 = model.classify(images, top_k=5)           # classification artifacts
+
+Images may be paths, encoded bytes, PIL images or uint8 arrays; they are preprocessed with the
+artifact's contract and run in chunks of at most the artifact's max batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import STATUS_PASSED, Manifest, read_manifest, verify_files
+from ijepa_deploy.runtime.preprocess import Preprocessor
+from ijepa_deploy.runtime.runner import Runner
+
+BACKENDS = ("onnxruntime", "tensorrt")
+
+
+def graph_files(manifest: Manifest, variant: str) -> list[str]:
+    entry = manifest.graphs[variant]
+    return [entry["file"], *entry.get("data_files", [])]
+
+
+def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
+                precision: str = "fp32", verify: bool = True, **options) -> Runner:
+    """Build the runner for one graph (or engine) of an artifact, after checking its files."""
+    directory = Path(directory)
+    if backend == "onnxruntime":
+        if precision not in manifest.graphs:
+            raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
+                                   f"one of {sorted(manifest.graphs)} (export with --{precision})")
+        files = graph_files(manifest, precision)
+        if verify:
+            verify_files(directory, manifest, files)
+        from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+        return OnnxRuntimeRunner(directory / files[0], manifest.io, manifest.batch["min"],
+                                 manifest.batch["max"], **options)
+    raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+
+
+class DeployedModel:
+    def __init__(self, directory: Path, manifest: Manifest, runner: Runner):
+        self.directory = Path(directory)
+        self.manifest = manifest
+        self.runner = runner
+        self.preprocess = Preprocessor(manifest.preprocessing)
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
+
+    @property
+    def max_batch(self) -> int:
+        return self.runner.max_batch
+
+    def run(self, pixel_values: np.ndarray) -> dict[str, np.ndarray]:
+        """Run preprocessed pixels of any batch size, in chunks the engine accepts."""
+        if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4:
+            return self.runner.run(pixel_values)  # the runner's check gives the precise error
+        chunks = [self.runner.run(pixel_values[i:i + self.max_batch])
+                  for i in range(0, len(pixel_values), self.max_batch)]
+        return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+    def embed(self, images) -> np.ndarray:
+        """Pooled embeddings (mean over tokens of the last hidden state), float32 [B, D]."""
+        if self.task != "feature-extraction":
+            raise IJepaDeployError(str(self.directory), f"artifact task is {self.task}",
+                                   "a feature-extraction artifact for embed() (use classify())")
+        return self.run(self.preprocess(images))["embedding"]
+
+    def classify(self, images, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """Top-k (label, probability) per image."""
+        if self.task != "image-classification":
+            raise IJepaDeployError(str(self.directory), f"artifact task is {self.task}",
+                                   "an image-classification artifact for classify() (use embed())")
+        logits = self.run(self.preprocess(images))["logits"].astype(np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        k = max(1, min(int(top_k), probs.shape[1]))
+        order = np.argsort(-probs, axis=1)[:, :k]
+        labels = self.manifest.id2label or {}
+        return [[(labels.get(str(i), str(i)), float(p[i])) for i in row] for p, row in zip(probs, order)]
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
+         allow_unverified: bool = False, **options) -> DeployedModel:
+    """Open an artifact directory. Refuses artifacts whose parity check did not pass unless
+    ``allow_unverified`` (for debugging a failed export)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest.status != STATUS_PASSED and not allow_unverified:
+        raise IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check "
+                               "did not pass", "an artifact with status 'passed' (see the manifest's "
+                               "parity section; allow_unverified=True to inspect it anyway)")
+    runner = open_runner(directory, manifest, backend, precision, verify, **options)
+    return DeployedModel(directory, manifest, runner)
