@@ -88,6 +88,25 @@ def attention_implementation(model, name: str):
         model.set_attn_implementation(previous)
 
 
+@contextlib.contextmanager
+def quiet_exporter():
+    """The dynamo exporter logs torchvision registration misses and deprecation warnings that
+    say nothing about this model; keep the user's terminal for our progress lines."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 @dataclass
 class OnnxFromModel:
     """Loader: trace ``loaded`` to ``<output_dir>/<name>`` and return the written file paths
@@ -115,7 +134,7 @@ class OnnxFromModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
         external = param_bytes > EXTERNAL_DATA_THRESHOLD
-        with attention_implementation(self.loaded.model, "eager"), torch.no_grad():
+        with attention_implementation(self.loaded.model, "eager"), torch.no_grad(), quiet_exporter():
             program = torch.onnx.export(
                 module, (dummy,), dynamo=True, input_names=self.spec.input_names,
                 output_names=self.spec.output_names, dynamic_shapes=dynamic_shapes,
