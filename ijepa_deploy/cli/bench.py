@@ -1,0 +1,92 @@
+"""``ijepa-bench ARTIFACT_DIR``: time every backend of an artifact on the same inputs and write
+report.json, report.md and plots (see ``ijepa_deploy.exporters.benchmark``)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.errors import IJepaDeployError
+
+
+def _config_entry(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise IJepaDeployError("--ort-config", f"{text!r}", "KEY=VALUE, e.g. session.intra_op.allow_spinning=0")
+    return key, value
+
+
+def parse_args(argv=None):
+    from ijepa_deploy.exporters.benchmark import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
+
+    parser = ArgumentParser(
+        prog="ijepa-bench",
+        description="Benchmark an ijepa-deploy artifact: eager PyTorch, torch.compile, ONNX Runtime (every "
+                    "graph, every execution provider) and TensorRT engines on the same inputs, with parity vs "
+                    "eager, a roofline against a GEMM peak measured in the same run, and targets.",
+    )
+    parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
+    parser.add_argument("--output", "-o", type=Path,
+                        help="report directory (default: benchmarks/results/<artifact name>)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", help="explicit batch sizes (default: 1 2 4 ... "
+                        "up to --max-batch)")
+    parser.add_argument("--max-batch", type=int, default=8, help="largest batch of the sweep (default 8; at most "
+                        "the artifact's batch max)")
+    parser.add_argument("--threads", type=int, help="torch and ONNX Runtime intra-op threads (default: usable cores)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per point (default 1)")
+    parser.add_argument("--min-iters", type=int, default=3, help="minimum timed runs per point (default 3)")
+    parser.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per point (default 5)")
+    parser.add_argument("--max-iters", type=int, default=200, help="cap on timed runs per point (default 200)")
+    parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile (row marked skipped)")
+    parser.add_argument("--graphs", nargs="+", help="only these graphs of the artifact (default: all)")
+    parser.add_argument("--providers", nargs="+", default=list(ORT_PROVIDERS), choices=list(ORT_PROVIDERS),
+                        help="ONNX Runtime execution providers to try (default: all; missing ones are rows "
+                             "marked unavailable)")
+    parser.add_argument("--profile", action="store_true", help="also run each ONNX Runtime graph under the ORT "
+                        "profiler and report time per op type")
+    parser.add_argument("--profile-batches", type=int, nargs="+", default=[1], help="batches to profile (default 1)")
+    parser.add_argument("--profile-iters", type=int, default=3, help="profiled runs per batch (default 3)")
+    parser.add_argument("--no-memory-probe", action="store_true",
+                        help="skip the per-backend subprocess that measures load time and peak RSS")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the file -> embedding measurement")
+    parser.add_argument("--gemm-size", type=int, default=4096, help="square fp32 GEMM size for the peak (default 4096)")
+    parser.add_argument("--ort-opt-level", default="all", choices=OPT_LEVELS,
+                        help="ONNX Runtime graph optimization level (default all, as the runtime uses)")
+    parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
+    parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="ONNX Runtime session config entry (repeatable)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    a = parser.parse_args(argv)
+    if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
+        raise IJepaDeployError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
+                               "--gemm-size >= 16", "sensible sizes")
+    output = a.output or Path("benchmarks") / "results" / Path(a.artifact).resolve().name
+    command = "ijepa-bench " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+    return BenchOptions(
+        artifact=a.artifact, output=output, batch_sizes=tuple(a.batch_sizes) if a.batch_sizes else None,
+        max_batch=a.max_batch, threads=a.threads, warmup=a.warmup, min_iters=a.min_iters,
+        min_seconds=a.min_seconds, max_iters=a.max_iters, skip_compile=a.skip_compile,
+        graphs=tuple(a.graphs) if a.graphs else None, providers=tuple(a.providers), profile=a.profile,
+        profile_batches=tuple(a.profile_batches), profile_iters=a.profile_iters,
+        memory_probe=not a.no_memory_probe, end_to_end=not a.no_end_to_end, gemm_size=a.gemm_size,
+        ort_opt_level=a.ort_opt_level, ort_mem_arena=not a.ort_no_arena,
+        ort_config=dict(_config_entry(t) for t in a.ort_config), command=command, quiet=a.quiet,
+    )
+
+
+def _main(argv=None) -> int:
+    from ijepa_deploy.exporters.bench_report import write_report
+    from ijepa_deploy.exporters.benchmark import run_benchmark
+
+    opts = parse_args(argv)
+    report = run_benchmark(opts)
+    written = write_report(report, opts.output)
+    print(written["markdown"].read_text())
+    print(f"wrote {written['json']}, {written['markdown']} and plots in {opts.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    sys.exit(run(_main, argv))

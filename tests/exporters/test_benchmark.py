@@ -1,0 +1,159 @@
+"""ijepa-bench on the tiny model: report schema, one row per backend (run or marked unavailable
+with the reason), parity beside every speed row, plots, markdown. Tiny iteration counts: these
+tests check the harness, never speed (speed targets are evaluated by the benchmark itself)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters import bench_report
+from ijepa_deploy.exporters.benchmark import (BenchOptions, batch_sweep, compare, model_flops,
+                                              summarise_profile)
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.models import PRESETS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def bench_run(tiny_artifact, tmp_path_factory):
+    """One CLI run on a copy of the tiny artifact that lists two extra graphs: ``int8`` (a copy of
+    the fp32 file, so the INT8 targets are evaluated) and ``fp16`` whose file is missing."""
+    from ijepa_deploy.cli.bench import _main
+
+    art = tmp_path_factory.mktemp("bench") / "tiny"
+    shutil.copytree(tiny_artifact, art)
+    manifest = read_manifest(art)
+    shutil.copy(art / manifest.graphs["fp32"]["file"], art / "model.int8.onnx")
+    manifest.graphs["int8"] = {"file": "model.int8.onnx", "data_files": [], "precision": "int8"}
+    manifest.graphs["fp16"] = {"file": "model.fp16.onnx", "data_files": [], "precision": "fp16"}
+    manifest.write(art)
+    out = art.parent / "report"
+    argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",
+            "--min-iters", "2", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile", "--profile",
+            "--quiet"]
+    assert _main(argv) == 0
+    return out, json.loads((out / "report.json").read_text())
+
+
+def test_json_follows_the_versioned_schema(bench_run):
+    _, report = bench_run
+    bench_report.validate_report(report)
+    assert report["schema"] == "ijepa-deploy/bench" and report["schema_version"] == 1
+    assert report["settings"]["threads"] == 1 and report["settings"]["batch_sizes"] == [1, 2]
+    assert report["command"].startswith("ijepa-bench ")
+    assert report["machine"]["cpu"]["usable_cores"] >= 1
+    assert report["machine"]["libraries"]["onnxruntime"]
+    assert report["gemm_peak"]["peak_gflop_s"] > 0
+    assert report["flops"]["gflop_per_image"] > 0
+
+
+def test_every_backend_is_a_row_run_or_marked_unavailable(bench_run):
+    _, report = bench_run
+    rows = {(r["backend"], r["variant"]): r for r in report["rows"]}
+    assert rows[("torch-eager", "fp32")]["status"] == "ok"
+    assert rows[("torch-compile", "fp32")]["status"] == "unavailable"
+    assert "skip-compile" in rows[("torch-compile", "fp32")]["reason"]
+    assert rows[("onnxruntime-cpu", "fp32")]["status"] == "ok"
+    assert rows[("onnxruntime-cpu", "int8")]["status"] == "ok"
+    missing = rows[("onnxruntime-cpu", "fp16")]
+    assert missing["status"] == "unavailable" and "model.fp16.onnx" in missing["reason"]
+    for provider in ("cuda", "tensorrt"):
+        assert any(b == f"onnxruntime-{provider}" for b, _ in rows)
+    assert any(b == "tensorrt" for b, _ in rows)
+    for row in report["rows"]:
+        assert row["status"] in ("ok", "unavailable", "failed")
+        if row["status"] != "ok":
+            assert row["reason"]
+        else:
+            assert [p["batch"] for p in row["points"]] == [1, 2]
+
+
+def test_speed_rows_carry_parity_and_roofline(bench_run):
+    _, report = bench_run
+    for row in report["rows"]:
+        for p in row["points"]:
+            assert p["p50_ms"] > 0 and p["p90_ms"] >= p["p50_ms"] and p["p99_ms"] >= p["p90_ms"]
+            assert p["throughput_img_s"] > 0 and p["gflop_s"] > 0 and p["peak_fraction"] > 0
+            assert p["latency_vs_eager"] > 0
+            par = p["parity"]["embedding"]
+            assert par["min_cosine"] > 0.9999 and par["max_abs"] < 1e-3
+    ort = next(r for r in report["rows"] if r["backend"] == "onnxruntime-cpu" and r["variant"] == "fp32")
+    assert ort.get("memory", {}).get("peak_rss_gib", 0) > 0
+    assert report["preprocessing"]["per_file"] and report["end_to_end"]["per_batch"]
+
+
+def test_targets_profile_plots_and_markdown(bench_run):
+    out, report = bench_run
+    ids = {t["id"] for t in report["targets"]}
+    assert ids == {"ort-fp32-latency", "ort-fp32-gemm-peak", "int8-latency", "int8-cosine"}
+    assert all(t["result"] in ("MET", "MISSED") for t in report["targets"])  # every target measurable here
+    assert {t["batch"] for t in report["targets"]} == {1, 2}  # 8 is not in the sweep: its largest batch <= 8
+    prof = report["profiles"]["onnxruntime-cpu fp32"]["1"]
+    assert prof["op_types"] and prof["op_types"][0]["ms_per_run"] > 0
+    assert any(op["op_type"] == "MatMul" and op["gflop_s"] for op in prof["op_types"])
+    for name in bench_report.PLOTS.values():
+        assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    md = (out / "report.md").read_text()
+    assert "| backend | graph | batch | iters | p50 ms |" in md
+    assert md.count("| onnxruntime-cpu | fp32 |") >= 2
+    assert "## Targets" in md and ("MET" in md or "MISSED" in md)
+    assert "model.fp16.onnx" in md  # the unavailable row's reason is in the table
+    assert "latency_vs_batch.png" in md
+
+
+def test_model_flops_matches_the_published_counts():
+    def flops(name):
+        p = PRESETS[name]
+        info = dict(hidden_size=p.hidden_size, num_hidden_layers=p.num_hidden_layers,
+                    intermediate_size=p.intermediate_size, patch_size=p.patch_size, image_size=p.image_size)
+        return model_flops(info, "feature-extraction")["gflop_per_image"]
+
+    assert flops("vith14") == pytest.approx(333.2, abs=0.1)
+    assert flops("vitg16") == pytest.approx(404.8, abs=0.1)
+
+
+def test_batch_sweep_respects_the_artifact(tiny_artifact):
+    manifest = read_manifest(tiny_artifact)  # batch max 8
+    assert batch_sweep(BenchOptions(tiny_artifact, max_batch=8), manifest) == [1, 2, 4, 8]
+    assert batch_sweep(BenchOptions(tiny_artifact, max_batch=5), manifest) == [1, 2, 4]
+    with pytest.raises(IJepaDeployError, match="batch max"):
+        batch_sweep(BenchOptions(tiny_artifact, max_batch=16), manifest)
+    with pytest.raises(IJepaDeployError, match="outside"):
+        batch_sweep(BenchOptions(tiny_artifact, batch_sizes=(1, 9)), manifest)
+
+
+def test_compare_flags_wrong_and_non_finite_outputs():
+    import numpy as np
+
+    ref = np.ones((2, 4), dtype=np.float32)
+    assert compare(ref, ref)["min_cosine"] == pytest.approx(1.0)
+    flipped = ref.copy()
+    flipped[1] *= -1
+    assert compare(ref, flipped)["min_cosine"] == pytest.approx(-1.0)
+    bad = ref.copy()
+    bad[0, 0] = np.nan
+    assert compare(ref, bad)["min_cosine"] is None and not compare(ref, bad)["finite"]
+
+
+def test_profile_summary_groups_kernels_by_op_type(tmp_path):
+    trace = [
+        {"cat": "Session", "name": "model_run", "dur": 1000},
+        {"cat": "Node", "name": "mm_kernel_time", "dur": 600,
+         "args": {"op_name": "MatMul", "provider": "CPUExecutionProvider",
+                  "input_type_shape": [{"float": [4, 8]}, {"float": [8, 16]}],
+                  "output_type_shape": [{"float": [4, 16]}]}},
+        {"cat": "Node", "name": "sm_kernel_time", "dur": 200, "args": {"op_name": "Softmax"}},
+        {"cat": "Node", "name": "sm_fence_before", "dur": 5, "args": {"op_name": "Softmax"}},
+    ]
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace))
+    s = summarise_profile(path, runs=1)
+    assert [o["op_type"] for o in s["op_types"]] == ["MatMul", "Softmax"]
+    assert s["op_types"][0]["share"] == pytest.approx(0.75)
+    assert s["op_types"][0]["gflop_s"] == pytest.approx(2 * 4 * 16 * 8 / 600e-6 / 1e9)
+    assert s["model_run_ms"] == pytest.approx(1.0)
