@@ -43,6 +43,18 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
 
         return OnnxRuntimeRunner(directory / files[0], manifest.io, manifest.batch["min"],
                                  manifest.batch["max"], **options)
+    if backend == "tensorrt":
+        if precision not in manifest.engines:
+            raise IJepaDeployError(str(directory), f"artifact has no {precision} TensorRT engine",
+                                   f"one of {sorted(manifest.engines)} (build it on this GPU host: "
+                                   f"ijepa-build {directory} --variant {precision})")
+        entry = manifest.engines[precision]
+        if verify:
+            verify_files(directory, manifest, [entry["file"]])
+        from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
+
+        return TensorRTRunner(directory / entry["file"], manifest.io, entry, variant=precision,
+                              artifact=directory, **options)
     raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
 
 

@@ -1,0 +1,253 @@
+"""ONNX graph -> TensorRT engine, with the same code for TensorRT 10.x and 11.x.
+
+Precision comes from the graph, never from builder flags: TensorRT 11 removed BuilderFlag.FP16/INT8
+and the INT8 calibrators, and always builds strongly typed (types follow the ONNX graph, INT8
+through explicit Q/DQ nodes). On 10.x the network is created with the STRONGLY_TYPED flag so both
+versions build the same thing; 11.x keeps that flag only as an ignored, deprecated value, so it is
+not passed there. An fp16 or int8 engine is therefore built from the artifact's ``fp16`` / ``int8``
+graph (``ijepa-export --fp16/--int8``).
+
+Each engine gets one optimization profile (min/opt/max batch) on the artifact's input, a workspace
+limit, the builder optimization level and a timing cache file reused across builds, optionally a
+hardware-compatibility level and the version-compatible flag; it is written as
+``model_<variant>.engine`` and recorded in the manifest with the TensorRT version and GPU it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import Manifest, verify_files
+from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.tensorrt_runner import (INSTALL_HINT, gpu_info, make_logger, tensorrt_major,
+                                                   tensorrt_status)
+from ijepa_deploy.spec import ExportSpec
+
+__all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
+
+HARDWARE_COMPATIBILITY = ("ampere_plus", "same_compute_capability")
+OPT_LEVELS = range(0, 6)  # IBuilderConfig.builder_optimization_level: 0 (fastest build) .. 5
+DEFAULT_OPT_BATCH = 8
+TIMING_CACHE_NAME = "timing.cache"
+
+
+def engine_file_name(variant: str) -> str:
+    return f"model_{variant}.engine"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What ``ijepa-build`` builds. ``max_batch`` None means the artifact's max batch; ``opt_batch``
+    None means 8 (capped at max_batch); ``timing_cache`` None means ``<artifact>/timing.cache``."""
+
+    variants: tuple[str, ...] = ("fp32",)
+    min_batch: int = 1
+    opt_batch: int | None = None
+    max_batch: int | None = None
+    workspace_gib: float = 4.0
+    opt_level: int = 3
+    timing_cache: Path | None = None
+    hardware_compatibility: str | None = None
+    version_compatible: bool = False
+
+    def resolved(self, manifest: Manifest, directory: Path | None = None) -> "EngineOptions":
+        """Fill the defaults from ``manifest`` and check every field; raises IJepaDeployError."""
+        variants = tuple(dict.fromkeys(self.variants or ()))
+        if not variants:
+            raise IJepaDeployError("--variant", "no variant given", f"one or more of {sorted(manifest.graphs)}")
+        for variant in variants:
+            if variant not in manifest.graphs:
+                raise IJepaDeployError("--variant", f"artifact has no {variant} graph",
+                                       f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})")
+        art_min, art_max = int(manifest.batch.get("min", 1)), int(manifest.batch["max"])
+        max_batch = art_max if self.max_batch is None else int(self.max_batch)
+        opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
+        min_batch = int(self.min_batch)
+        if min_batch < max(1, art_min):
+            raise IJepaDeployError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
+                                   f"{max(1, art_min)} <= min <= opt <= max <= {art_max}")
+        if not min_batch <= opt_batch <= max_batch:
+            raise IJepaDeployError("--min-batch/--opt-batch/--max-batch",
+                                   f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
+                                   f"min <= opt <= max (the artifact accepts {art_min}..{art_max})")
+        if max_batch > art_max:
+            raise IJepaDeployError("--max-batch", f"{max_batch} exceeds the artifact's max batch {art_max}",
+                                   f"at most {art_max} (re-export with a larger ijepa-export --max-batch)")
+        if not self.workspace_gib > 0:
+            raise IJepaDeployError("--workspace-gib", f"{self.workspace_gib}", "a positive size in GiB, e.g. 4")
+        if int(self.opt_level) not in OPT_LEVELS:
+            raise IJepaDeployError("--opt-level", f"{self.opt_level}",
+                                   f"a builder optimization level from {OPT_LEVELS.start} to {OPT_LEVELS.stop - 1}")
+        level = self.hardware_compatibility
+        if level in ("", "none"):
+            level = None
+        if level is not None and level not in HARDWARE_COMPATIBILITY:
+            raise IJepaDeployError("--hardware-compatibility", f"unknown level {level!r}",
+                                   f"one of none, {', '.join(HARDWARE_COMPATIBILITY)}")
+        cache = self.timing_cache
+        if cache is None and directory is not None:
+            cache = Path(directory) / TIMING_CACHE_NAME
+        return replace(self, variants=variants, min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch,
+                       opt_level=int(self.opt_level), hardware_compatibility=level,
+                       timing_cache=Path(cache) if cache is not None else None)
+
+    def profile(self) -> dict:
+        return {"min": self.min_batch, "opt": self.opt_batch, "max": self.max_batch}
+
+
+def _import_tensorrt():
+    import tensorrt as trt
+
+    return trt
+
+
+def _describe_parser_errors(parser: "trt.OnnxParser") -> str:
+    messages = []
+    for i in range(parser.num_errors):
+        error = parser.get_error(i)
+        node = error.node_name() or (f"node {error.node()}" if error.node() >= 0 else "")
+        messages.append(f"{error.desc()}" + (f" (at {node}, {error.node_operator()})" if node else ""))
+    return "; ".join(messages) or "no detail from the parser"
+
+
+def _read_timing_cache(path: Path | None) -> bytes:
+    if path is None or not Path(path).is_file():
+        return b""
+    return Path(path).read_bytes()
+
+
+def _write_atomic(path: Path, data) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(memoryview(data))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class EngineFromOnnx:
+    """Loader: parse ``onnx_path`` (external data beside it) and return the serialized engine (bytes).
+
+    ``options`` must be resolved (:meth:`EngineOptions.resolved`). The timing cache file, if set, is
+    read before and written back after the build.
+    """
+
+    onnx_path: Path
+    spec: ExportSpec
+    options: EngineOptions
+    progress: Progress | None = None
+
+    def __call__(self) -> bytes:
+        trt = _import_tensorrt()
+        opts = self.options
+        where = str(self.onnx_path)
+        logger = make_logger(trt)
+        builder = trt.Builder(logger)
+        flags = 0
+        if (tensorrt_major(trt.__version__) or 0) < 11:
+            # 10.x: strongly typed = precision from the graph (11.x: always, the flag is deprecated).
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, logger)
+        if not parser.parse_from_file(str(self.onnx_path)):
+            raise IJepaDeployError(where, f"TensorRT's ONNX parser failed: {_describe_parser_errors(parser)}",
+                                   "a graph written by ijepa-export, with its .data file beside it")
+        names = [network.get_input(i).name for i in range(network.num_inputs)]
+        if sorted(names) != sorted(self.spec.input_names):
+            raise IJepaDeployError(where, f"parsed network inputs are {names}", f"exactly {self.spec.input_names}")
+
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(opts.workspace_gib * (1 << 30)))
+        config.builder_optimization_level = opts.opt_level
+        profile = builder.create_optimization_profile()
+        for tspec in self.spec.inputs:
+            shapes = [tuple(batch if isinstance(d, str) else int(d) for d in tspec.shape)
+                      for batch in (opts.min_batch, opts.opt_batch, opts.max_batch)]
+            profile.set_shape(tspec.name, *shapes)
+        if config.add_optimization_profile(profile) < 0:
+            raise IJepaDeployError(where, "TensorRT rejected the optimization profile "
+                                   f"{opts.profile()}: {'; '.join(logger.errors[-3:])}",
+                                   "a batch range the graph's dynamic axis allows")
+        cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
+        if not config.set_timing_cache(cache, False):
+            # A cache from another GPU / TensorRT version: start a fresh one rather than fail.
+            if self.progress:
+                self.progress.say(f"[tensorrt] timing cache {opts.timing_cache} does not match this "
+                                  "GPU/TensorRT; starting a new one")
+            cache = config.create_timing_cache(b"")
+            config.set_timing_cache(cache, False)
+        if opts.hardware_compatibility == "ampere_plus":
+            config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
+        elif opts.hardware_compatibility == "same_compute_capability":
+            level = getattr(trt.HardwareCompatibilityLevel, "SAME_COMPUTE_CAPABILITY", None)  # TensorRT >= 10.9
+            if level is None:
+                raise IJepaDeployError("--hardware-compatibility", "same_compute_capability needs TensorRT >= 10.9, "
+                                       f"this host has {trt.__version__}", "ampere_plus, or a newer TensorRT")
+            config.hardware_compatibility_level = level
+        if opts.version_compatible:
+            config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
+
+        plan = builder.build_serialized_network(network, config)
+        if plan is None:
+            detail = "; ".join(logger.errors[-5:]) or "no detail from TensorRT (run with a verbose logger)"
+            raise IJepaDeployError(where, f"TensorRT could not build the engine: {detail}",
+                                   "a graph TensorRT supports and enough GPU memory (try a smaller "
+                                   "--max-batch or --workspace-gib)")
+        if opts.timing_cache is not None:
+            _write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
+        return bytes(memoryview(plan))
+
+
+def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
+                  progress: Progress | None = None) -> list[dict]:
+    """Build one engine per ``options.variants`` into ``directory`` and record it in ``manifest``
+    (written after each engine). Returns the new ``manifest.engines`` records."""
+    directory = Path(directory)
+    progress = progress or Progress()
+    opts = options.resolved(manifest, directory)
+    for variant in opts.variants:
+        graph = manifest.graphs[variant]
+        verify_files(directory, manifest, [graph["file"], *graph.get("data_files", [])])
+    available, reason = tensorrt_status()
+    if not available:
+        raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
+    trt = _import_tensorrt()
+    gpu = gpu_info()
+    records = []
+    for variant in opts.variants:
+        graph = manifest.graphs[variant]
+        name = engine_file_name(variant)
+        detail = (f"{variant}: {graph['file']} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
+                  f"TensorRT {trt.__version__} on {gpu['name']}")
+        start = time.perf_counter()
+        with progress.step(f"tensorrt {variant}", detail):
+            plan = EngineFromOnnx(directory / graph["file"], manifest.io, opts, progress)()
+            _write_atomic(directory / name, plan)
+        record = {
+            "file": name,
+            "source_graph": variant,
+            "source_sha256": manifest.files[graph["file"]]["sha256"],
+            "precision": graph.get("precision", variant),
+            "tensorrt_version": str(trt.__version__),
+            "gpu_name": gpu["name"],
+            "compute_capability": gpu["compute_capability"],
+            "profile": opts.profile(),
+            "hardware_compatibility": opts.hardware_compatibility,
+            "version_compatible": bool(opts.version_compatible),
+            "build_seconds": round(time.perf_counter() - start, 2),
+        }
+        manifest.engines[variant] = record
+        manifest.record_file(directory, name, role="tensorrt-engine")
+        manifest.write(directory)
+        records.append(record)
+    return records

@@ -1,0 +1,347 @@
+"""TensorRT backend: run a serialized engine (``model_<variant>.engine``) on an NVIDIA GPU.
+
+TensorRT and cuda-python are imported lazily, so this module imports on any host; constructing a
+runner where they (or a GPU) are missing raises :class:`IJepaDeployError` saying which. Works with
+TensorRT 10.x and 11.x through the name-based tensor API only (``num_io_tensors``,
+``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``). Device and pinned host buffers
+are allocated once, for the largest shapes of the engine's optimization profile, and reused.
+
+An engine is tied to the TensorRT version and GPU compute capability it was built with (unless it
+was built version- or hardware-compatible). A mismatch is reported with the command that rebuilds
+it (``ijepa-build ARTIFACT --variant V``), never as a crash.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.spec import ExportSpec
+
+INSTALL_HINT = ("a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
+                "(pip install 'ijepa-deploy[tensorrt]')")
+
+
+# -- what this host has -----------------------------------------------------------------------
+def _import_tensorrt():
+    import tensorrt as trt
+
+    return trt
+
+
+def _import_cudart():
+    try:
+        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6.2 (the only layout in 13.x)
+    except ImportError:
+        from cuda import cudart  # cuda-python 12.6.0 and older: same functions, older module path
+    return cudart
+
+
+def _cuda_error_text(cudart, err) -> str:
+    try:
+        name = cudart.cudaGetErrorName(err)[1].decode()
+        text = cudart.cudaGetErrorString(err)[1].decode()
+        return f"{name}: {text}"
+    except Exception:  # an unknown code or an older binding: the enum's own repr is enough
+        return str(err)
+
+
+def cuda_call(cudart, result, what: str):
+    """Unpack a cuda-python ``(err, value...)`` tuple; raise IJepaDeployError on an error."""
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if err != cudart.cudaError_t.cudaSuccess:
+        raise IJepaDeployError("cuda", f"{what} failed ({_cuda_error_text(cudart, err)})",
+                               "a working NVIDIA driver and a free GPU with enough memory")
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def tensorrt_status() -> tuple[bool, str]:
+    """``(True, "TensorRT 11.4.0, 1 GPU: ...")`` or ``(False, plain reason)``. Never raises."""
+    try:
+        trt = _import_tensorrt()
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("tensorrt", "tensorrt_bindings"):
+            return False, "tensorrt not installed"
+        return False, f"tensorrt is installed but cannot be imported ({exc})"
+    except Exception as exc:  # ImportError/OSError from missing libnvinfer / libnvonnxparser
+        return False, f"tensorrt is installed but its libraries cannot be loaded ({exc})"
+    try:
+        cudart = _import_cudart()
+    except Exception as exc:
+        return False, f"cuda-python not installed (cuda.bindings.runtime: {exc})"
+    try:
+        err, count = cudart.cudaGetDeviceCount()
+    except Exception as exc:
+        return False, f"no CUDA GPU visible (cudaGetDeviceCount raised {exc})"
+    if err != cudart.cudaError_t.cudaSuccess:
+        return False, f"no CUDA GPU visible ({_cuda_error_text(cudart, err)})"
+    if not count:
+        return False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)"
+    try:
+        gpu = gpu_info()
+    except IJepaDeployError as exc:
+        return False, f"no usable CUDA GPU ({exc.problem})"
+    return True, (f"TensorRT {getattr(trt, '__version__', '?')}, {count} GPU(s), device {gpu['device']}: "
+                  f"{gpu['name']} (compute capability {gpu['compute_capability']})")
+
+
+def gpu_info(device: int | None = None) -> dict:
+    """Name and compute capability of the current (or given) CUDA device."""
+    cudart = _import_cudart()
+    if device is None:
+        device = cuda_call(cudart, cudart.cudaGetDevice(), "cudaGetDevice")
+    prop = cuda_call(cudart, cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
+    name = prop.name
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).split(b"\0", 1)[0].decode(errors="replace")
+    return {"device": int(device), "name": str(name).strip(), "compute_capability": f"{prop.major}.{prop.minor}"}
+
+
+def tensorrt_major(version: str | None) -> int | None:
+    match = re.match(r"(\d+)\.", str(version or ""))
+    return int(match.group(1)) if match else None
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", str(version))[:4])
+
+
+def rebuild_hint(artifact: Path | str, variant: str) -> str:
+    return (f"an engine built on this host: ijepa-build {artifact} --variant {variant} "
+            "(add --version-compatible / --hardware-compatibility ampere_plus to share engines across "
+            "TensorRT versions / GPU generations)")
+
+
+def compatibility_problem(record: dict, tensorrt_version: str, compute_capability: str) -> str | None:
+    """Why an engine recorded as ``record`` (a manifest ``engines`` entry) cannot run here, or None.
+
+    Plain engines need the same TensorRT version and compute capability they were built with.
+    ``version_compatible`` engines also run on a later TensorRT; ``hardware_compatibility ==
+    "ampere_plus"`` engines on any GPU of compute capability >= 8.0.
+    """
+    built_version = str(record.get("tensorrt_version") or "")
+    built_cc = str(record.get("compute_capability") or "")
+    if built_version and built_version != tensorrt_version:
+        newer_ok = bool(record.get("version_compatible")) and _version_tuple(tensorrt_version) > _version_tuple(built_version)
+        if not newer_ok:
+            return (f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}"
+                    + ("" if record.get("version_compatible") else " (engines are tied to the TensorRT version "
+                       "they were built with)"))
+    if built_cc and built_cc != compute_capability:
+        level = record.get("hardware_compatibility")
+        here = _version_tuple(compute_capability)
+        if not (level == "ampere_plus" and here >= (8, 0)):
+            gpu = record.get("gpu_name") or "another GPU"
+            return (f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
+                    f"capability {compute_capability}")
+    return None
+
+
+def make_logger(trt, stream=None):
+    """A TensorRT logger that keeps error messages (to put into IJepaDeployError) and prints
+    warnings and errors to stderr, as ``trt.Logger(WARNING)`` would."""
+    import sys
+
+    severity = trt.ILogger.Severity
+    errors_at = (severity.INTERNAL_ERROR, severity.ERROR)
+
+    class _CollectingLogger(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+            self.warnings: list[str] = []
+
+        def log(self, level, msg):
+            if level in errors_at:
+                self.errors.append(str(msg))
+            elif level == severity.WARNING:
+                self.warnings.append(str(msg))
+            else:
+                return
+            print(f"[tensorrt] {'error' if level in errors_at else 'warning'}: {msg}",
+                  file=stream or sys.stderr, flush=True)
+
+    return _CollectingLogger()
+
+
+# -- buffers ----------------------------------------------------------------------------------
+class _Buffer:
+    """One tensor's device memory plus a pinned host mirror, sized for the profile's max shape."""
+
+    def __init__(self, cudart, name: str, dtype: np.dtype, max_shape: tuple[int, ...]):
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.max_shape = tuple(int(d) for d in max_shape)
+        self.capacity = int(np.prod(self.max_shape, dtype=np.int64)) if self.max_shape else 1
+        self.nbytes = max(self.capacity * self.dtype.itemsize, 1)
+        self.device = 0
+        self.host_ptr = 0
+        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes), f"cudaMalloc {self.nbytes} bytes for {name}"))
+        self.host_ptr = int(cuda_call(cudart, cudart.cudaMallocHost(self.nbytes),
+                                      f"cudaMallocHost {self.nbytes} bytes for {name}"))
+        raw = (ctypes.c_byte * self.nbytes).from_address(self.host_ptr)
+        self.host = np.frombuffer(raw, dtype=np.uint8)[: self.capacity * self.dtype.itemsize].view(self.dtype)
+
+    def free(self, cudart) -> None:
+        self.host = None
+        if self.device:
+            cudart.cudaFree(self.device)
+            self.device = 0
+        if self.host_ptr:
+            cudart.cudaFreeHost(self.host_ptr)
+            self.host_ptr = 0
+
+
+# -- the runner -------------------------------------------------------------------------------
+class TensorRTRunner(Runner):
+    backend = "tensorrt"
+
+    def __init__(self, engine_path: Path, spec: ExportSpec, record: dict | None = None, *,
+                 variant: str | None = None, artifact: Path | None = None, device: int | None = None):
+        engine_path = Path(engine_path)
+        record = dict(record or {})
+        self.engine_path = engine_path
+        self.variant = variant or record.get("source_graph") or "fp32"
+        self.artifact = Path(artifact) if artifact is not None else engine_path.parent
+        self._cudart = None
+        self._stream = None
+        self._buffers: dict[str, _Buffer] = {}
+        self.engine = self.context = self._runtime = None
+        available, reason = tensorrt_status()
+        if not available:
+            raise IJepaDeployError(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
+        trt = _import_tensorrt()
+        cudart = self._cudart = _import_cudart()
+        if device is not None:
+            cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
+        gpu = gpu_info(device)
+        hint = rebuild_hint(self.artifact, self.variant)
+        problem = compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+        if problem:
+            raise IJepaDeployError(str(engine_path), problem, hint)
+        if not engine_path.is_file():
+            raise IJepaDeployError(str(engine_path), "engine file is missing", hint)
+        try:
+            self._load(trt, cudart, spec, record, hint)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, trt, cudart, spec: ExportSpec, record: dict, hint: str) -> None:
+        logger = self._logger = make_logger(trt)
+        self._runtime = trt.Runtime(logger)
+        if record.get("version_compatible"):
+            # A version-compatible plan embeds its lean runtime as host code; TensorRT refuses to
+            # run that unless the application opts in. Only engines this project built get here.
+            self._runtime.engine_host_code_allowed = True
+        engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+        if engine is None:
+            detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"
+            raise IJepaDeployError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
+                                   f"by another TensorRT version or for another GPU?): {detail}", hint)
+        self.engine = engine
+        inputs, outputs, dtypes = [], [], {}
+        for i in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(i)
+            mode = engine.get_tensor_mode(name)
+            dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+            (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
+        if sorted(inputs) != sorted(spec.input_names) or any(n not in outputs for n in spec.output_names):
+            raise IJepaDeployError(str(self.engine_path), f"engine tensors are inputs {inputs}, outputs {outputs}",
+                                   f"inputs {spec.input_names} and outputs {spec.output_names} as in the "
+                                   f"manifest ({hint})")
+        for tspec in spec.inputs:
+            if dtypes[tspec.name] != np.dtype(tspec.dtype):
+                raise IJepaDeployError(str(self.engine_path), f"engine input {tspec.name} is {dtypes[tspec.name]}",
+                                       f"{tspec.dtype} as in the manifest ({hint})")
+        min_batch, max_batch, max_shapes = 1, None, {}
+        for name in inputs:
+            lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
+            lo, hi = tuple(lo), tuple(hi)
+            min_batch = max(min_batch, int(lo[0]))
+            max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
+            max_shapes[name] = hi
+        super().__init__(spec, min_batch, max_batch if max_batch is not None else min_batch)
+        context = engine.create_execution_context()
+        if context is None:
+            raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "
+                                   "(out of GPU memory?)", "enough free GPU memory for the engine")
+        self.context = context
+        for name in inputs:
+            if not context.set_input_shape(name, max_shapes[name]):
+                raise IJepaDeployError(str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} "
+                                       f"for {name}", hint)
+        for name in outputs:
+            max_shapes[name] = tuple(context.get_tensor_shape(name))
+            if any(d < 0 for d in max_shapes[name]):
+                raise IJepaDeployError(str(self.engine_path), f"output {name} has unresolved shape "
+                                       f"{max_shapes[name]}", "outputs whose shape follows from the input shape")
+        self._stream = cuda_call(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
+        for name in inputs + outputs:
+            self._buffers[name] = _Buffer(cudart, name, dtypes[name], max_shapes[name])
+        self._inputs, self._outputs = inputs, outputs
+        self.output_names = [n for n in spec.output_names]
+        self.dtypes = dtypes
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.context is None:
+            raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "runner is closed",
+                                   "an open runner (load the artifact again)")
+        cudart, context = self._cudart, self.context
+        stream = int(self._stream)
+        h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        for name in self._inputs:
+            value = feed[name]
+            buf = self._buffers[name]
+            if value.dtype != buf.dtype:
+                value = value.astype(buf.dtype)
+            if not context.set_input_shape(name, tuple(value.shape)):
+                raise IJepaDeployError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
+                                       f"a shape within the engine's profile, up to {list(buf.max_shape)}")
+            count = value.size
+            buf.host[:count] = value.reshape(-1)
+            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
+                      f"copy {name} to the GPU")
+        shapes = {}
+        for name in self._outputs:
+            shapes[name] = tuple(context.get_tensor_shape(name))
+        for name, buf in self._buffers.items():
+            context.set_tensor_address(name, buf.device)
+        if not context.execute_async_v3(stream):
+            raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "execution failed (see TensorRT's "
+                                   "log above)", "inputs within the engine's profile")
+        for name in self.output_names:
+            buf = self._buffers[name]
+            count = int(np.prod(shapes[name], dtype=np.int64))
+            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
+                      f"copy {name} from the GPU")
+        cuda_call(cudart, cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+        out = {}
+        for name in self.output_names:
+            buf = self._buffers[name]
+            count = int(np.prod(shapes[name], dtype=np.int64))
+            out[name] = buf.host[:count].reshape(shapes[name]).astype(self.spec.output(name).dtype, copy=True)
+        return out
+
+    def close(self) -> None:
+        cudart = self._cudart
+        if cudart is not None and self._stream is not None:
+            cudart.cudaStreamSynchronize(self._stream)
+        self.context = None
+        self.engine = None
+        self._runtime = None
+        if cudart is not None:
+            for buf in self._buffers.values():
+                buf.free(cudart)
+            if self._stream is not None:
+                cudart.cudaStreamDestroy(self._stream)
+        self._buffers = {}
+        self._stream = None

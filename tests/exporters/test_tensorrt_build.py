@@ -1,0 +1,439 @@
+"""TensorRT engine builds: option checks and ``ijepa-build`` errors (any host), engine builds with
+parity against eager PyTorch (``gpu``: skipped with the reason where TensorRT or a GPU is missing)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.tensorrt_build import (EngineOptions, build_engines, engine_file_name,
+                                                   tensorrt_status)
+from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.contract import PreprocessConfig
+from ijepa_deploy.progress import Progress
+from ijepa_deploy.spec import export_spec
+
+KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
+                 "no CUDA GPU visible", "no usable CUDA GPU")
+
+
+def fake_manifest(max_batch: int = 8, graphs=("fp32",)) -> Manifest:
+    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
+    return Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
+                    preprocessing=PreprocessConfig(height=32, width=32), batch={"min": 1, "max": max_batch},
+                    graphs={g: {"file": f"model_{g}.onnx", "precision": g} for g in graphs})
+
+
+@pytest.fixture
+def fake_artifact(tmp_path) -> Path:
+    """A manifest plus a (not really ONNX) graph file with its checksum: enough to reach the
+    TensorRT check without exporting anything."""
+    directory = tmp_path / "art"
+    directory.mkdir()
+    manifest = fake_manifest()
+    (directory / "model_fp32.onnx").write_bytes(b"not a real graph")
+    manifest.record_file(directory, "model_fp32.onnx", role="onnx-graph")
+    manifest.status = "passed"
+    manifest.write(directory)
+    return directory
+
+
+# -- EngineOptions --------------------------------------------------------------------------------
+def test_engine_options_defaults_follow_the_artifact(tmp_path):
+    opts = EngineOptions().resolved(fake_manifest(max_batch=8), tmp_path)
+    assert opts.variants == ("fp32",)
+    assert (opts.min_batch, opts.opt_batch, opts.max_batch) == (1, 8, 8)
+    assert opts.timing_cache == tmp_path / "timing.cache"
+    assert opts.profile() == {"min": 1, "opt": 8, "max": 8}
+    small = EngineOptions().resolved(fake_manifest(max_batch=4))
+    assert (small.opt_batch, small.max_batch) == (4, 4)  # default opt 8 is capped at max
+    custom = EngineOptions(min_batch=2, opt_batch=3, max_batch=6, timing_cache=tmp_path / "x.cache",
+                           hardware_compatibility="none").resolved(fake_manifest())
+    assert (custom.min_batch, custom.opt_batch, custom.max_batch) == (2, 3, 6)
+    assert custom.hardware_compatibility is None and custom.timing_cache == tmp_path / "x.cache"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(min_batch=4, opt_batch=2, max_batch=8), "not in order"),
+    (dict(min_batch=1, opt_batch=8, max_batch=4), "not in order"),
+    (dict(max_batch=16), "exceeds the artifact's max batch 8"),
+    (dict(min_batch=0), "below the artifact's minimum batch"),
+    (dict(variants=("fp16",)), "artifact has no fp16 graph"),
+    (dict(variants=()), "no variant given"),
+    (dict(workspace_gib=0), "--workspace-gib"),
+    (dict(opt_level=7), "--opt-level"),
+    (dict(hardware_compatibility="turing_plus"), "unknown level"),
+])
+def test_engine_options_are_checked(kwargs, match):
+    with pytest.raises(IJepaDeployError, match=match) as info:
+        EngineOptions(**kwargs).resolved(fake_manifest())
+    assert "Note: expected" in info.value.format()
+
+
+def test_missing_variant_says_how_to_export_it():
+    with pytest.raises(IJepaDeployError) as info:
+        EngineOptions(variants=("int8",)).resolved(fake_manifest())
+    assert "ijepa-export --int8" in str(info.value)
+
+
+# -- without TensorRT / GPU -------------------------------------------------------------------------
+def test_tensorrt_status_is_plain():
+    available, reason = tensorrt_status()
+    assert isinstance(available, bool) and reason
+    if not available:
+        assert reason.startswith(KNOWN_REASONS), reason
+
+
+def test_build_engines_checks_the_graph_before_tensorrt(fake_artifact):
+    manifest = read_manifest(fake_artifact)
+    (fake_artifact / "model_fp32.onnx").write_bytes(b"tampered")
+    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+        build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True))
+
+
+def test_build_engines_without_tensorrt_raises_the_reason(fake_artifact):
+    available, reason = tensorrt_status()
+    if available:
+        pytest.skip(f"this host can build engines ({reason})")
+    with pytest.raises(IJepaDeployError) as info:
+        build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
+    assert info.value.problem == reason
+    assert "ijepa-deploy[tensorrt]" in info.value.format()
+    assert not list(fake_artifact.glob("*.engine"))
+    assert read_manifest(fake_artifact).engines == {}
+
+
+def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact):
+    available, reason = tensorrt_status()
+    if available:
+        pytest.skip(f"this host can build engines ({reason})")
+    proc = subprocess.run([sys.executable, "-m", "ijepa_deploy.cli.build", str(fake_artifact), "--variant", "fp32"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout == ""
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: TensorRT engine build | ") and reason in line and ". Note: expected " in line
+    assert "Traceback" not in proc.stderr
+
+
+def test_ijepa_build_argument_errors(fake_artifact, capsys):
+    from ijepa_deploy.cli.build import main, parse_args
+
+    args = parse_args([str(fake_artifact), "--variant", "fp32", "--variant", "fp16", "--min-batch", "2",
+                       "--opt-batch", "4", "--max-batch", "6", "--workspace-gib", "2", "--opt-level", "5",
+                       "--timing-cache", "/tmp/t.cache", "--hardware-compatibility", "ampere_plus",
+                       "--version-compatible"])
+    assert args.options == EngineOptions(("fp32", "fp16"), 2, 4, 6, 2.0, 5, Path("/tmp/t.cache"), "ampere_plus", True)
+    assert parse_args([str(fake_artifact)]).options == EngineOptions()
+    for argv, match in (([str(fake_artifact), "--max-batch", "99"], "exceeds the artifact's max batch"),
+                        ([str(fake_artifact), "--variant", "int8"], "ijepa-export --int8"),
+                        ([str(fake_artifact), "--opt-level", "x"], "invalid int value"),
+                        ([str(fake_artifact.parent / "nope")], "artifact directory does not exist")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and match in err, err
+
+
+# -- on a GPU ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tensorrt_host():
+    """Skips (with the plain reason) unless TensorRT and a GPU are usable; requested first so
+    nothing is exported on hosts that cannot build."""
+    available, reason = tensorrt_status()
+    if not available:
+        pytest.skip(f"TensorRT engine tests need TensorRT and an NVIDIA GPU: {reason}")
+    return reason
+
+
+@pytest.fixture(scope="module")
+def gpu_artifact(tensorrt_host, tiny_artifact, tmp_path_factory):
+    """A private copy of the tiny artifact (engines are written into the directory)."""
+    target = tmp_path_factory.mktemp("trt") / "tiny"
+    shutil.copytree(tiny_artifact, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def eager(tensorrt_host):
+    """The eager model the tiny artifact was exported from (same preset and seed)."""
+    from ijepa_deploy.models import load_model, parse_model_source
+
+    return load_model(parse_model_source("random:tiny"), "feature-extraction", seed=0)
+
+
+def _variant_or_skip(directory: Path, variant: str):
+    manifest = read_manifest(directory)
+    if variant not in manifest.graphs:
+        pytest.skip(f"artifact has no {variant} graph yet (ijepa-export --{variant} adds it)")
+    return manifest
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("variant", ["fp32", "fp16", "int8"])
+def test_build_engine_matches_eager(gpu_artifact, eager, variant):
+    from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
+    from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.runtime.model import open_runner
+    from ijepa_deploy.runtime.preprocess import Preprocessor
+
+    manifest = _variant_or_skip(gpu_artifact, variant)
+    opts = EngineOptions(variants=(variant,), min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0, opt_level=1)
+    (record,) = build_engines(gpu_artifact, manifest, opts, Progress(quiet=True))
+    manifest = read_manifest(gpu_artifact)
+    assert manifest.engines[variant] == record
+    assert record["file"] == engine_file_name(variant) and record["source_graph"] == variant
+    assert record["source_sha256"] == manifest.files[manifest.graphs[variant]["file"]]["sha256"]
+    assert record["profile"] == {"min": 1, "opt": 4, "max": 8} and record["tensorrt_version"]
+    assert record["compute_capability"] and record["gpu_name"] and record["build_seconds"] > 0
+    assert manifest.files[record["file"]]["role"] == "tensorrt-engine"
+    assert (gpu_artifact / "timing.cache").stat().st_size > 0
+
+    pixels, names = photo_batch(Preprocessor(manifest.preprocessing), 5)
+    reference = TorchRunner(eager, manifest.io, 1, 8)
+    with open_runner(gpu_artifact, manifest, "tensorrt", variant) as candidate:
+        assert (candidate.min_batch, candidate.max_batch) == (1, 8)
+        result = ParityCheck(reference, candidate, manifest.graphs[variant].get("precision", variant), (1, 2, 5))(
+            pixels, names, variant)
+    assert result["passed"], json.dumps(result["outputs"], indent=1)
+
+
+@pytest.mark.gpu
+def test_timing_cache_is_reused_and_engine_options_recorded(gpu_artifact):
+    manifest = read_manifest(gpu_artifact)
+    cache = gpu_artifact / "shared.cache"
+    first = EngineOptions(max_batch=4, opt_batch=2, timing_cache=cache, opt_level=0)
+    build_engines(gpu_artifact, manifest, first, Progress(quiet=True))
+    size = cache.stat().st_size
+    assert size > 0
+    (record,) = build_engines(gpu_artifact, read_manifest(gpu_artifact),
+                              dataclasses.replace(first, hardware_compatibility="ampere_plus"), Progress(quiet=True))
+    assert cache.stat().st_size >= size
+    assert record["hardware_compatibility"] == "ampere_plus" and record["version_compatible"] is False
+    assert record["profile"] == {"min": 1, "opt": 2, "max": 4}
+
+
+@pytest.mark.gpu
+def test_broken_graph_reports_the_parser_error(gpu_artifact, tmp_path):
+    from ijepa_deploy.exporters.tensorrt_build import EngineFromOnnx
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage")
+    opts = EngineOptions().resolved(read_manifest(gpu_artifact), tmp_path)
+    with pytest.raises(IJepaDeployError, match="ONNX parser failed"):
+        EngineFromOnnx(bad, read_manifest(gpu_artifact).io, opts)()
+
+
+@pytest.mark.gpu
+def test_engine_is_faster_than_eager(gpu_artifact, eager):
+    import time
+
+    from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.runtime.model import open_runner
+
+    manifest = read_manifest(gpu_artifact)
+    if "fp32" not in manifest.engines:
+        build_engines(gpu_artifact, manifest, EngineOptions(), Progress(quiet=True))
+        manifest = read_manifest(gpu_artifact)
+    pixels = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
+
+    def median_ms(runner, n=7):
+        runner.run(pixels)  # warm-up
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            runner.run(pixels)
+            times.append((time.perf_counter() - start) * 1e3)
+        return float(np.median(times))
+
+    eager_ms = median_ms(TorchRunner(eager, manifest.io, 1, 8))
+    with open_runner(gpu_artifact, manifest, "tensorrt", "fp32") as trt_runner:
+        trt_ms = median_ms(trt_runner)
+    print(f"batch 8: eager {eager_ms:.2f} ms, TensorRT {trt_ms:.2f} ms")
+    assert trt_ms < eager_ms
+
+
+# -- the build logic against a stand-in for TensorRT (any host) --------------------------------------
+def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True):
+    import types
+
+    calls: dict = {"set_shape": [], "flags": [], "pool": None}
+    strongly_typed = 0 if version.startswith("11.") else 1  # the enum values of 11.4 / 10.x
+
+    class ILogger:
+        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
+
+        def __init__(self):
+            pass
+
+    class Cache:
+        def __init__(self, data):
+            self.data = bytes(data)
+
+        def serialize(self):
+            return self.data + b"+timings"
+
+    class Config:
+        builder_optimization_level = None
+        hardware_compatibility_level = None
+
+        def set_memory_pool_limit(self, pool, size):
+            calls["pool"] = (pool, size)
+
+        def add_optimization_profile(self, profile):
+            return 0
+
+        def create_timing_cache(self, data):
+            calls["cache_in"] = bytes(data)
+            return Cache(data)
+
+        def set_timing_cache(self, cache, ignore_mismatch):
+            self.cache = cache
+            return True
+
+        def get_timing_cache(self):
+            return self.cache
+
+        def set_flag(self, flag):
+            calls["flags"].append(flag)
+
+    class Profile:
+        def set_shape(self, name, lo, opt, hi):
+            calls["set_shape"].append((name, lo, opt, hi))
+
+    class Network:
+        num_inputs = 1
+
+        def get_input(self, i):
+            return types.SimpleNamespace(name="pixel_values")
+
+    class Builder:
+        def __init__(self, logger):
+            self.logger = logger
+
+        def create_network(self, flags):
+            calls["network_flags"] = flags
+            return Network()
+
+        def create_builder_config(self):
+            calls["config"] = Config()
+            return calls["config"]
+
+        def create_optimization_profile(self):
+            return Profile()
+
+        def build_serialized_network(self, network, config):
+            if plan is None:
+                self.logger.log(ILogger.Severity.ERROR, "out of memory while building tactic X")
+            return plan
+
+    class ParserError:
+        def desc(self):
+            return "Unsupported ONNX op FancyOp"
+
+        def node_name(self):
+            return "/layers.0/FancyOp"
+
+        def node(self):
+            return 7
+
+        def node_operator(self):
+            return "FancyOp"
+
+    class OnnxParser:
+        num_errors = 0 if parse_ok else 1
+
+        def __init__(self, network, logger):
+            pass
+
+        def parse_from_file(self, path):
+            calls["parsed"] = path
+            return parse_ok
+
+        def get_error(self, i):
+            return ParserError()
+
+    levels = dict(NONE="NONE", AMPERE_PLUS="AMPERE_PLUS")
+    if has_same_cc:
+        levels["SAME_COMPUTE_CAPABILITY"] = "SAME_COMPUTE_CAPABILITY"
+    trt = types.SimpleNamespace(
+        __version__=version, ILogger=ILogger, Builder=Builder, OnnxParser=OnnxParser,
+        NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=strongly_typed),
+        MemoryPoolType=types.SimpleNamespace(WORKSPACE="WORKSPACE"),
+        HardwareCompatibilityLevel=types.SimpleNamespace(**levels),
+        BuilderFlag=types.SimpleNamespace(VERSION_COMPATIBLE="VERSION_COMPATIBLE"),
+    )
+    return trt, calls
+
+
+@pytest.fixture
+def with_fake_tensorrt(monkeypatch):
+    from ijepa_deploy.exporters import tensorrt_build as tb
+
+    def install(version="10.13.3.9", **kw):
+        trt, calls = fake_tensorrt(version, **kw)
+        monkeypatch.setattr(tb, "_import_tensorrt", lambda: trt)
+        monkeypatch.setattr(tb, "tensorrt_status", lambda: (True, "fake"))
+        monkeypatch.setattr(tb, "gpu_info", lambda: {"device": 0, "name": "Fake GPU", "compute_capability": "8.6"})
+        return calls
+
+    return install
+
+
+@pytest.mark.parametrize("version, flags", [("10.13.3.9", 1 << 1), ("11.4.0.106", 0)])
+def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version, flags):
+    calls = with_fake_tensorrt(version)
+    (fake_artifact / "timing.cache").write_bytes(b"old")
+    manifest = read_manifest(fake_artifact)
+    (record,) = build_engines(fake_artifact, manifest, EngineOptions(max_batch=6, workspace_gib=0.5, opt_level=2),
+                              Progress(quiet=True))
+    assert calls["network_flags"] == flags  # STRONGLY_TYPED on 10.x only (11.x: deprecated, ignored)
+    assert calls["parsed"] == str(fake_artifact / "model_fp32.onnx")
+    assert calls["set_shape"] == [("pixel_values", (1, 3, 32, 32), (6, 3, 32, 32), (6, 3, 32, 32))]
+    assert calls["pool"] == ("WORKSPACE", 1 << 29)
+    assert calls["config"].builder_optimization_level == 2
+    assert calls["config"].hardware_compatibility_level is None and calls["flags"] == []
+    assert calls["cache_in"] == b"old" and (fake_artifact / "timing.cache").read_bytes() == b"old+timings"
+    assert (fake_artifact / "model_fp32.engine").read_bytes() == b"PLAN"
+    saved = read_manifest(fake_artifact)
+    assert saved.engines["fp32"] == record
+    assert record == {
+        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"]["sha256"],
+        "precision": "fp32", "tensorrt_version": version, "gpu_name": "Fake GPU", "compute_capability": "8.6",
+        "profile": {"min": 1, "opt": 6, "max": 6}, "hardware_compatibility": None, "version_compatible": False,
+        "build_seconds": record["build_seconds"],
+    }
+    assert saved.files["model_fp32.engine"]["role"] == "tensorrt-engine"
+
+
+def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_tensorrt):
+    calls = with_fake_tensorrt("11.4.0.106")
+    opts = EngineOptions(hardware_compatibility="same_compute_capability", version_compatible=True)
+    (record,) = build_engines(fake_artifact, read_manifest(fake_artifact), opts, Progress(quiet=True))
+    assert calls["config"].hardware_compatibility_level == "SAME_COMPUTE_CAPABILITY"
+    assert calls["flags"] == ["VERSION_COMPATIBLE"]
+    assert record["hardware_compatibility"] == "same_compute_capability" and record["version_compatible"] is True
+
+    with_fake_tensorrt("10.8.0.43", has_same_cc=False)
+    with pytest.raises(IJepaDeployError, match="same_compute_capability needs TensorRT >= 10.9"):
+        build_engines(fake_artifact, read_manifest(fake_artifact), opts, Progress(quiet=True))
+
+
+def test_build_failures_carry_tensorrt_messages(fake_artifact, with_fake_tensorrt, capsys):
+    with_fake_tensorrt(plan=None)
+    with pytest.raises(IJepaDeployError, match="could not build the engine: out of memory while building tactic X"):
+        build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
+    assert not (fake_artifact / "model_fp32.engine").exists() and read_manifest(fake_artifact).engines == {}
+    with_fake_tensorrt(parse_ok=False)
+    with pytest.raises(IJepaDeployError, match="ONNX parser failed: Unsupported ONNX op FancyOp "
+                                               r"\(at /layers.0/FancyOp, FancyOp\)"):
+        build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))

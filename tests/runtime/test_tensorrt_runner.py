@@ -1,0 +1,472 @@
+"""TensorRT runner: lazy imports, compatibility checks and plain errors (any host); running engines,
+bad inputs and rebuild hints (``gpu``: skipped with the reason where TensorRT or a GPU is missing)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from ijepa_deploy.contract import PreprocessConfig
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.runtime import tensorrt_runner as tr
+from ijepa_deploy.runtime.model import load, open_runner
+from ijepa_deploy.spec import export_spec
+
+
+def test_module_imports_without_tensorrt_torch_or_cuda():
+    code = (
+        "import sys\n"
+        "for name in ('tensorrt', 'cuda', 'cuda.bindings', 'torch', 'transformers'):\n"
+        "    sys.modules[name] = None  # any import of these now fails\n"
+        "from ijepa_deploy.runtime import tensorrt_runner as tr\n"
+        "from ijepa_deploy.runtime.model import open_runner\n"
+        "ok, reason = tr.tensorrt_status()\n"
+        "assert not ok and reason == 'tensorrt not installed', reason\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_runtime_package_stays_free_of_torch():
+    code = ("import sys\nimport ijepa_deploy.runtime.tensorrt_runner\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'tensorrt') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+# -- status with stand-in modules -----------------------------------------------------------------
+class _Err(int):
+    pass
+
+
+def fake_cudart(err=0, count=1):
+    success = _Err(0)
+    return types.SimpleNamespace(
+        cudaError_t=types.SimpleNamespace(cudaSuccess=success),
+        cudaGetDeviceCount=lambda: (_Err(err), count if err == 0 else None),
+        cudaGetErrorName=lambda e: (success, b"cudaErrorInsufficientDriver"),
+        cudaGetErrorString=lambda e: (success, b"CUDA driver version is insufficient"),
+        cudaGetDevice=lambda: (success, 0),
+        cudaGetDeviceProperties=lambda d: (success, types.SimpleNamespace(name=b"Fake GPU\0\0", major=8, minor=9)),
+    )
+
+
+def test_status_reasons(monkeypatch):
+    def missing():
+        raise ModuleNotFoundError("No module named 'tensorrt'", name="tensorrt")
+
+    def broken():
+        raise ImportError("libnvonnxparser.so.11: cannot open shared object file")
+
+    monkeypatch.setattr(tr, "_import_tensorrt", missing)
+    assert tr.tensorrt_status() == (False, "tensorrt not installed")
+    monkeypatch.setattr(tr, "_import_tensorrt", broken)
+    ok, reason = tr.tensorrt_status()
+    assert not ok and reason.startswith("tensorrt is installed but its libraries cannot be loaded")
+    assert "libnvonnxparser.so.11" in reason
+
+    monkeypatch.setattr(tr, "_import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
+    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(err=35))
+    ok, reason = tr.tensorrt_status()
+    assert not ok and reason == ("no CUDA GPU visible (cudaErrorInsufficientDriver: CUDA driver version is "
+                                 "insufficient)")
+    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(count=0))
+    assert tr.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
+    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart())
+    ok, reason = tr.tensorrt_status()
+    assert ok and "TensorRT 11.4.0.106" in reason and "Fake GPU (compute capability 8.9)" in reason
+    assert tr.gpu_info() == {"device": 0, "name": "Fake GPU", "compute_capability": "8.9"}
+
+
+def test_cuda_call_unpacks_and_raises():
+    cudart = fake_cudart()
+    assert tr.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
+    assert tr.cuda_call(cudart, (_Err(0),), "cudaFree") is None
+    with pytest.raises(IJepaDeployError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
+        tr.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
+
+
+# -- compatibility ---------------------------------------------------------------------------------
+RECORD = {"tensorrt_version": "10.13.3.9", "compute_capability": "8.6", "gpu_name": "NVIDIA A10",
+          "hardware_compatibility": None, "version_compatible": False}
+
+
+@pytest.mark.parametrize("changes, here, problem", [
+    ({}, ("10.13.3.9", "8.6"), None),
+    ({}, ("11.4.0.106", "8.6"), "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106"),
+    ({}, ("10.13.3.9", "8.9"), "built for NVIDIA A10 (compute capability 8.6), this GPU has compute capability 8.9"),
+    ({"version_compatible": True}, ("10.14.1.48", "8.6"), None),
+    ({"version_compatible": True}, ("10.8.0.43", "8.6"), "this host has TensorRT 10.8.0.43"),
+    ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "9.0"), None),
+    ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "7.5"), "compute capability 7.5"),
+    ({"hardware_compatibility": "same_compute_capability"}, ("10.13.3.9", "8.9"), "compute capability 8.9"),
+])
+def test_compatibility_problem(changes, here, problem):
+    found = tr.compatibility_problem({**RECORD, **changes}, *here)
+    if problem is None:
+        assert found is None
+    else:
+        assert found and problem in found
+
+
+def test_rebuild_hint_names_the_command():
+    hint = tr.rebuild_hint("artifacts/tiny", "fp16")
+    assert "ijepa-build artifacts/tiny --variant fp16" in hint
+
+
+# -- open_runner without a GPU ------------------------------------------------------------------------
+@pytest.fixture
+def engine_artifact(tmp_path):
+    directory = tmp_path / "art"
+    directory.mkdir()
+    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
+    manifest = Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
+                        preprocessing=PreprocessConfig(height=32, width=32), status="passed")
+    (directory / "model_fp16.engine").write_bytes(b"plan bytes")
+    manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
+    manifest.engines["fp16"] = {**RECORD, "file": "model_fp16.engine", "source_graph": "fp16", "precision": "fp16",
+                                "profile": {"min": 1, "opt": 8, "max": 64}}
+    manifest.write(directory)
+    return directory
+
+
+def test_missing_engine_says_how_to_build_it(engine_artifact):
+    with pytest.raises(IJepaDeployError) as info:
+        load(engine_artifact, backend="tensorrt", precision="fp32")
+    text = info.value.format()
+    assert "artifact has no fp32 TensorRT engine" in text and f"ijepa-build {engine_artifact} --variant fp32" in text
+
+
+def test_tampered_engine_is_refused_before_tensorrt(engine_artifact):
+    (engine_artifact / "model_fp16.engine").write_bytes(b"other bytes")
+    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+        load(engine_artifact, backend="tensorrt", precision="fp16")
+
+
+def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
+    available, reason = tr.tensorrt_status()
+    if available:
+        pytest.skip(f"this host runs TensorRT ({reason})")
+    with pytest.raises(IJepaDeployError) as info:
+        load(engine_artifact, backend="tensorrt", precision="fp16")
+    assert info.value.problem == reason and "ijepa-deploy[tensorrt]" in info.value.format()
+
+
+def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path):
+    available, reason = tr.tensorrt_status()
+    if available:
+        pytest.skip(f"this host runs TensorRT ({reason})")
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 40)).save(image)
+    proc = subprocess.run([sys.executable, "-c", "from ijepa_deploy.cli.embed import main; main()",
+                           str(engine_artifact), str(image), "--backend", "tensorrt", "--precision", "fp16"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and reason in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- on a GPU ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tensorrt_host():
+    available, reason = tr.tensorrt_status()
+    if not available:
+        pytest.skip(f"TensorRT runner tests need TensorRT and an NVIDIA GPU: {reason}")
+    return reason
+
+
+@pytest.fixture(scope="module")
+def engine_dir(tensorrt_host, tiny_artifact, tmp_path_factory):
+    """A copy of the tiny artifact with an fp32 engine, profile 1/2/4."""
+    from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines
+    from ijepa_deploy.progress import Progress
+
+    target = tmp_path_factory.mktemp("trt-run") / "tiny"
+    shutil.copytree(tiny_artifact, target)
+    build_engines(target, read_manifest(target), EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
+                  Progress(quiet=True))
+    return target
+
+
+@pytest.mark.gpu
+def test_runner_matches_onnxruntime_and_reuses_buffers(engine_dir):
+    pixels = np.random.default_rng(0).standard_normal((4, 3, 224, 224)).astype(np.float32)
+    manifest = read_manifest(engine_dir)
+    with open_runner(engine_dir, manifest, "onnxruntime", "fp32") as ort_runner:
+        want = ort_runner.run(pixels)
+    with open_runner(engine_dir, manifest, "tensorrt", "fp32") as runner:
+        assert (runner.min_batch, runner.max_batch) == (1, 4)
+        pointers = {n: b.device for n, b in runner._buffers.items()}
+        for n in (1, 3, 4, 2):
+            got = runner.run(pixels[:n])
+            for name in manifest.io.output_names:
+                assert got[name].shape == want[name][:n].shape and got[name].dtype == np.float32
+                np.testing.assert_allclose(got[name], want[name][:n], atol=2e-3, rtol=1e-3)
+        assert {n: b.device for n, b in runner._buffers.items()} == pointers
+    runner.close()  # twice is fine
+    with pytest.raises(IJepaDeployError, match="runner is closed"):
+        runner.run(pixels[:1])
+
+
+@pytest.mark.gpu
+def test_bad_inputs_are_plain_errors(engine_dir):
+    with open_runner(engine_dir, read_manifest(engine_dir), "tensorrt", "fp32") as runner:
+        ok = np.zeros((1, 3, 224, 224), np.float32)
+        with pytest.raises(IJepaDeployError, match="batch size 5 is outside"):
+            runner.run(np.zeros((5, 3, 224, 224), np.float32))
+        with pytest.raises(IJepaDeployError, match="dtype is float64"):
+            runner.run(ok.astype(np.float64))
+        with pytest.raises(IJepaDeployError, match="axis 2 is 100"):
+            runner.run(np.zeros((1, 3, 100, 224), np.float32))
+        with pytest.raises(IJepaDeployError, match="input names"):
+            runner.run({"pixels": ok})
+        assert runner.run(ok)["embedding"].shape == (1, 192)  # still usable after the errors
+
+
+@pytest.mark.gpu
+def test_deployed_model_chunks_batches_to_the_profile(engine_dir):
+    from ijepa_deploy.exporters.parity import bundled_images
+
+    images = bundled_images() * 2  # 8 images, profile max 4
+    with load(engine_dir, backend="tensorrt") as model, load(engine_dir) as reference:
+        assert model.max_batch == 4
+        got, want = model.embed(images), reference.embed(images)
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert got.shape == (8, 192) and cos.min() > 0.9999
+
+
+@pytest.mark.gpu
+def test_engine_from_another_tensorrt_or_gpu_says_how_to_rebuild(engine_dir, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(engine_dir, target)
+    manifest_path = target / "ijepa_manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["engines"]["fp32"]["tensorrt_version"] = "9.0.1.4"
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IJepaDeployError) as info:
+        load(target, backend="tensorrt")
+    assert "built with TensorRT 9.0.1.4" in info.value.problem
+    assert f"ijepa-build {target} --variant fp32" in info.value.format()
+
+    data = json.loads(manifest_path.read_text())
+    data["engines"]["fp32"]["tensorrt_version"] = json.loads((engine_dir / "ijepa_manifest.json").read_text())[
+        "engines"]["fp32"]["tensorrt_version"]
+    data["engines"]["fp32"]["compute_capability"] = "1.0"
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(IJepaDeployError, match="compute capability 1.0"):
+        load(target, backend="tensorrt")
+
+
+@pytest.mark.gpu
+def test_unreadable_engine_is_a_plain_error(engine_dir, tmp_path):
+    target = tmp_path / "copy"
+    shutil.copytree(engine_dir, target)
+    (target / "model_fp32.engine").write_bytes(b"\0" * 4096)
+    manifest = read_manifest(target)
+    manifest.record_file(target, "model_fp32.engine", role="tensorrt-engine")
+    manifest.write(target)
+    with pytest.raises(IJepaDeployError) as info:
+        load(target, backend="tensorrt")
+    assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
+
+
+# -- the runner's logic against stand-ins for TensorRT and cuda-python (any host) ---------------------
+class FakeCudart:
+    """Host memory posing as device memory: cudaMalloc/cudaMallocHost hand out ctypes buffers,
+    cudaMemcpyAsync is memmove. Records what was allocated, copied and freed."""
+
+    def __init__(self):
+        import ctypes
+
+        self.ctypes = ctypes
+        self.live, self.copies, self.freed = {}, [], []
+        ok = _Err(0)
+        self.ok = ok
+        self.cudaError_t = types.SimpleNamespace(cudaSuccess=ok)
+        self.cudaMemcpyKind = types.SimpleNamespace(cudaMemcpyHostToDevice=1, cudaMemcpyDeviceToHost=2)
+
+    def _alloc(self, n):
+        buf = self.ctypes.create_string_buffer(n)
+        addr = self.ctypes.addressof(buf)
+        self.live[addr] = buf
+        return self.ok, addr
+
+    def cudaMalloc(self, n):
+        return self._alloc(n)
+
+    def cudaMallocHost(self, n):
+        return self._alloc(n)
+
+    def cudaFree(self, ptr):
+        self.freed.append(ptr)
+        self.live.pop(ptr)
+        return (self.ok,)
+
+    cudaFreeHost = cudaFree
+
+    def cudaMemcpyAsync(self, dst, src, n, kind, stream):
+        assert isinstance(dst, int) and isinstance(src, int) and isinstance(stream, int)
+        self.copies.append((kind, n))
+        self.ctypes.memmove(dst, src, n)
+        return (self.ok,)
+
+    def cudaStreamCreate(self):
+        return self.ok, 77
+
+    def cudaStreamSynchronize(self, stream):
+        return (self.ok,)
+
+    def cudaStreamDestroy(self, stream):
+        return (self.ok,)
+
+    def cudaGetDevice(self):
+        return self.ok, 0
+
+    def cudaGetDeviceProperties(self, device):
+        return self.ok, types.SimpleNamespace(name=b"Fake GPU", major=8, minor=6)
+
+    def cudaGetDeviceCount(self):
+        return self.ok, 1
+
+
+def fake_model(pixels: np.ndarray) -> dict:
+    hidden = pixels.reshape(len(pixels), 4, -1)[:, :, :8].copy()
+    return {"last_hidden_state": hidden, "embedding": hidden.mean(axis=1)}
+
+
+def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan"):
+    import ctypes
+
+    INPUT, OUTPUT = "INPUT", "OUTPUT"
+    shapes_for = {"pixel_values": (3, 32, 32), "last_hidden_state": (4, 8), "embedding": (8,)}
+
+    class Context:
+        def __init__(self):
+            self.batch, self.addresses = None, {}
+
+        def set_input_shape(self, name, shape):
+            ok = name == "pixel_values" and 1 <= shape[0] <= max_batch and tuple(shape[1:]) == (3, 32, 32)
+            if ok:
+                self.batch = shape[0]
+            return ok
+
+        def get_tensor_shape(self, name):
+            return (self.batch if self.batch else -1, *shapes_for[name])
+
+        def set_tensor_address(self, name, ptr):
+            self.addresses[name] = ptr
+            return True
+
+        def execute_async_v3(self, stream):
+            n = self.batch
+            size = n * 3 * 32 * 32
+            pixels = np.frombuffer((ctypes.c_float * size).from_address(self.addresses["pixel_values"]),
+                                   np.float32).reshape(n, 3, 32, 32)
+            for name, value in fake_model(pixels).items():
+                out = np.frombuffer((ctypes.c_float * value.size).from_address(self.addresses[name]), np.float32)
+                out[:] = value.reshape(-1)
+            return True
+
+    class Engine:
+        num_io_tensors = 3
+        names = ["pixel_values", "last_hidden_state", "embedding"]
+
+        def get_tensor_name(self, i):
+            return self.names[i]
+
+        def get_tensor_mode(self, name):
+            return INPUT if name == "pixel_values" else OUTPUT
+
+        def get_tensor_dtype(self, name):
+            return "kFLOAT"
+
+        def get_tensor_profile_shape(self, name, profile):
+            return [(1, 3, 32, 32), (2, 3, 32, 32), (max_batch, 3, 32, 32)]
+
+        def create_execution_context(self):
+            return Context()
+
+    class Runtime:
+        def __init__(self, logger):
+            self.engine_host_code_allowed = False
+
+        def deserialize_cuda_engine(self, data):
+            if data != plan:
+                logger_errors.append("Serialization assertion failed: magic tag mismatch")
+                return None
+            return Engine()
+
+    logger_errors: list = []
+
+    class ILogger:
+        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
+
+        def __init__(self):
+            pass
+
+    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=ILogger,
+                                 TensorIOMode=types.SimpleNamespace(INPUT=INPUT, OUTPUT=OUTPUT),
+                                 nptype=lambda dt: np.float32)
+
+
+@pytest.fixture
+def fake_stack(monkeypatch, engine_artifact):
+    cudart = FakeCudart()
+    monkeypatch.setattr(tr, "_import_cudart", lambda: cudart)
+    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt())
+    (engine_artifact / "model_fp16.engine").write_bytes(b"plan")
+    manifest = read_manifest(engine_artifact)
+    manifest.record_file(engine_artifact, "model_fp16.engine", role="tensorrt-engine")
+    manifest.write(engine_artifact)
+    return cudart, engine_artifact
+
+
+def test_runner_logic_with_stand_ins(fake_stack):
+    cudart, directory = fake_stack
+    pixels = np.random.default_rng(1).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    with load(directory, backend="tensorrt", precision="fp16") as model:
+        runner = model.runner
+        assert (runner.min_batch, runner.max_batch) == (1, 4)
+        allocated = dict(cudart.live)
+        assert len(allocated) == 6  # device + pinned host buffer per tensor, once
+        for n in (1, 4, 2):
+            got = runner.run(pixels[:n])
+            want = fake_model(pixels[:n])
+            for name in ("last_hidden_state", "embedding"):
+                assert got[name].shape == want[name].shape
+                np.testing.assert_array_equal(got[name], want[name])
+        assert set(cudart.live) == set(allocated)  # reused, not reallocated
+        # copies move only the bytes of the current batch
+        assert (1, 2 * 3 * 32 * 32 * 4) in cudart.copies and (2, 2 * 8 * 4) in cudart.copies
+        with pytest.raises(IJepaDeployError, match="batch size 5 is outside"):
+            runner.run(np.zeros((5, 3, 32, 32), np.float32))
+        got = model.run(np.concatenate([pixels, pixels[:2]]))  # 6 rows -> chunks of 4 + 2
+        np.testing.assert_array_equal(got["embedding"], fake_model(np.concatenate([pixels, pixels[:2]]))["embedding"])
+    assert not cudart.live and len(cudart.freed) == 6
+    runner.close()  # idempotent
+    with pytest.raises(IJepaDeployError, match="runner is closed"):
+        runner.run(pixels[:1])
+
+
+def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, monkeypatch):
+    cudart, directory = fake_stack
+    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106"))
+    with pytest.raises(IJepaDeployError) as info:
+        load(directory, backend="tensorrt", precision="fp16")
+    assert "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106" in info.value.problem
+    assert f"ijepa-build {directory} --variant fp16" in info.value.format()
+    assert not cudart.live
+
+    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(plan=b"another plan"))
+    with pytest.raises(IJepaDeployError) as info:
+        load(directory, backend="tensorrt", precision="fp16")
+    assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
+    assert not cudart.live
