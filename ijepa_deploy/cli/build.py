@@ -10,14 +10,18 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ijepa_deploy.cli import ArgumentParser, run
+
+if TYPE_CHECKING:
+    from ijepa_deploy.exporters.tensorrt_build import EngineOptions
 
 
 @dataclass
 class BuildArgs:
     artifact: Path
-    options: "object"  # ijepa_deploy.exporters.tensorrt_build.EngineOptions
+    options: "EngineOptions"
     quiet: bool = False
 
 
