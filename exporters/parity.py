@@ -43,27 +43,60 @@ def images_in(directory: Path) -> list[Path]:
     return found
 
 
-def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
-    """``count`` preprocessed photos. When fewer files than ``count`` are given, the extra ones
-    are mirrored / rotated / cropped versions so every row of the batch is a distinct image."""
+def _crop(image, left: float, top: float, right: float, bottom: float):
+    w, h = image.size
+    return image.crop((int(w * left), int(h * top), int(w * right), int(h * bottom)))
+
+
+def _variants():
+    """Deterministic label-preserving variants: (suffix, transform). The first four are the ones
+    parity has always used; the rest give calibration and the neighbour check distinct images."""
     from PIL import Image, ImageOps
 
+    T = Image.Transpose
+    return (
+        ("", lambda im: im),
+        (":mirror", ImageOps.mirror),
+        (":rot90", lambda im: im.transpose(T.ROTATE_90)),
+        (":crop", lambda im: _crop(im, 1 / 8, 1 / 8, 7 / 8, 7 / 8)),
+        (":rot270", lambda im: im.transpose(T.ROTATE_270)),
+        (":rot180", lambda im: im.transpose(T.ROTATE_180)),
+        (":crop-tl", lambda im: _crop(im, 0, 0, 3 / 4, 3 / 4)),
+        (":crop-br", lambda im: _crop(im, 1 / 4, 1 / 4, 1, 1)),
+        (":mirror-rot90", lambda im: ImageOps.mirror(im).transpose(T.ROTATE_90)),
+        (":crop-center", lambda im: _crop(im, 1 / 4, 1 / 4, 3 / 4, 3 / 4)),
+        (":crop-tr", lambda im: _crop(im, 1 / 4, 0, 1, 3 / 4)),
+        (":crop-bl", lambda im: _crop(im, 0, 1 / 4, 3 / 4, 1)),
+        (":grey", lambda im: ImageOps.grayscale(im).convert("RGB")),
+        (":autocontrast", ImageOps.autocontrast),
+        (":mirror-crop", lambda im: ImageOps.mirror(_crop(im, 1 / 8, 1 / 8, 7 / 8, 7 / 8))),
+        (":mirror-rot270", lambda im: ImageOps.mirror(im).transpose(T.ROTATE_270)),
+    )
+
+
+VARIANTS_PER_PHOTO = 16
+
+
+def photo_variant(paths: list[Path], i: int):
+    """The ``i``-th image of the endless deterministic sequence over ``paths``: every photo as
+    is, then every photo mirrored, rotated, cropped, ... (``VARIANTS_PER_PHOTO`` kinds, then the
+    sequence repeats). Returns ``(PIL RGB image, name)``."""
     from ijepa_deploy.runtime.preprocess import open_image
 
+    path = paths[i % len(paths)]
+    variant = (i // len(paths)) % VARIANTS_PER_PHOTO
+    suffix, transform = _variants()[variant]
+    return transform(open_image(path).convert("RGB")), path.name + suffix
+
+
+def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``count`` preprocessed photos. When fewer files than ``count`` are given, the extra ones
+    are mirrored / rotated / cropped versions so every row of the batch is a distinct image
+    (up to ``VARIANTS_PER_PHOTO`` times the number of files)."""
     paths = list(paths or bundled_images())
     images, names = [], []
     for i in range(count):
-        path = paths[i % len(paths)]
-        image = open_image(path).convert("RGB")
-        variant = i // len(paths)
-        name = path.name
-        if variant % 4 == 1:
-            image, name = ImageOps.mirror(image), name + ":mirror"
-        elif variant % 4 == 2:
-            image, name = image.transpose(Image.Transpose.ROTATE_90), name + ":rot90"
-        elif variant % 4 == 3:
-            w, h = image.size
-            image, name = image.crop((w // 8, h // 8, w - w // 8, h - h // 8)), name + ":crop"
+        image, name = photo_variant(paths, i)
         images.append(image)
         names.append(name)
     return preprocess(images), names
