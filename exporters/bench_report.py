@@ -168,7 +168,7 @@ def _cos(value) -> str:
     return "1.000000" if value >= 1 - 5e-7 else f"{value:.6f}"
 
 
-def machine_line(machine: dict) -> str:
+def machine_line(machine: dict, end=None) -> str:
     cpu = machine.get("cpu", {})
     flags = ", ".join(cpu.get("flags", [])) or "?"
     gpu = machine.get("gpu", {})
@@ -179,7 +179,9 @@ def machine_line(machine: dict) -> str:
             f"({cpu.get('physical_cores')} physical), {machine.get('memory_gib')} GiB RAM\n"
             f"- CPU flags: {flags}\n- GPU: {gpu_text}\n- Libraries: {libs}\n"
             f"- ONNX Runtime providers: {', '.join(machine.get('onnxruntime_providers', []))}; "
-            f"torch CPU capability {machine.get('torch_cpu_capability', '?')}")
+            f"torch CPU capability {machine.get('torch_cpu_capability', '?')}\n"
+            f"- Load average (1/5/15 min) at start: {machine.get('loadavg_start')}"
+            + (f", at end: {end}" if end else "") + " (other processes share these cores)")
 
 
 def markdown(report: dict, plots: dict | None = None) -> str:
@@ -193,7 +195,7 @@ def markdown(report: dict, plots: dict | None = None) -> str:
     lines += [f"Run {report['created']}, {report.get('wall_seconds', 0) / 60:.1f} min wall. Artifact `{a['path']}`: "
               f"graphs {', '.join(a['graphs']) or '-'}; engines {', '.join(a['engines']) or 'none'}; "
               f"input {a['input']['shape']}; {a.get('parameters') or 0:,} parameters; weights: {a['weights']}.", ""]
-    lines += ["## Machine", "", machine_line(report["machine"]), ""]
+    lines += ["## Machine", "", machine_line(report["machine"], report.get("loadavg_end")), ""]
     meas = peak.get("measurements", {})
     gemm_bits = [f"{k} {v['shape']} {v['gflop_s']:.1f}" for k, v in meas.items() if "gflop_s" in v]
     lines += ["## Settings", "",
@@ -333,6 +335,10 @@ def write_plots(report: dict, out_dir: Path) -> dict:
         if key == "speedup":
             ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
+        batches = sorted({p["batch"] for _, points in series for p in points})
+        if batches:
+            ax.set_xticks(batches, [str(b) for b in batches])
+            ax.minorticks_off()
         if logy:
             ax.set_yscale("log")
         ax.set_xlabel("batch size")
