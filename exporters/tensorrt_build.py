@@ -15,14 +15,12 @@ hardware-compatibility level and the version-compatible flag; it is written as
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import Manifest, verify_files
+from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.tensorrt_runner import (INSTALL_HINT, gpu_info, make_logger, tensorrt_major,
                                                    tensorrt_status)
@@ -121,19 +119,6 @@ def _read_timing_cache(path: Path | None) -> bytes:
     return Path(path).read_bytes()
 
 
-def _write_atomic(path: Path, data) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(memoryview(data))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class EngineFromOnnx:
     """Loader: parse ``onnx_path`` (external data beside it) and return the serialized engine (bytes).
@@ -204,7 +189,7 @@ class EngineFromOnnx:
                                    "a graph TensorRT supports and enough GPU memory (try a smaller "
                                    "--max-batch or --workspace-gib)")
         if opts.timing_cache is not None:
-            _write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
+            write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
         return bytes(memoryview(plan))
 
 
@@ -232,7 +217,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         start = time.perf_counter()
         with progress.step(f"tensorrt {variant}", detail):
             plan = EngineFromOnnx(directory / graph["file"], manifest.io, opts, progress)()
-            _write_atomic(directory / name, plan)
+            write_atomic(directory / name, plan)
         record = {
             "file": name,
             "source_graph": variant,

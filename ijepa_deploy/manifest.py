@@ -35,6 +35,22 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Write via a temp file + rename, so readers never see half a file. The file gets ``mode``
+    (mkstemp's 0600 would hide artifacts from a serving process running as another user)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else memoryview(data))
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class Manifest:
     """In-memory form of ``ijepa_manifest.json``. ``graphs``/``engines`` map a variant name
@@ -116,14 +132,8 @@ class Manifest:
 
     def write(self, directory: Path) -> Path:
         """Write atomically (temp file + rename) so a crash never leaves half a manifest."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        target = directory / MANIFEST_NAME
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, target)
+        target = Path(directory) / MANIFEST_NAME
+        write_atomic(target, json.dumps(self.to_dict(), indent=2) + "\n")
         return target
 
 
