@@ -1,4 +1,6 @@
-"""``ijepa-export``'s one function: load -> export ONNX -> validate -> parity -> manifest.
+"""``ijepa-export``'s one function: load -> export ONNX -> validate -> parity -> [fp16 / INT8 graphs,
+each validated and checked against eager fp32 plus a neighbour-overlap check] -> [TensorRT engines
+when TensorRT and a GPU are present] -> manifest.
 
 Every step records into the artifact's manifest; the manifest is written after each step so a
 crash or a failed check leaves the files on disk, marked ``exporting`` or ``failed``, never
@@ -36,6 +38,15 @@ class ExportOptions:
     parity_images: Path | None = None
     overwrite: bool = False
     threads: int | None = None
+    fp16: bool = False
+    int8: bool = False
+    calib_dir: Path | None = None
+    calib_count: int = 64
+    calib_method: str = "minmax"
+    calib_batch: int = 4
+    retrieval_images: int = 24
+    retrieval_k: int = 5
+    engines: bool = True
     extra: dict = field(default_factory=dict)
 
     def resolved_output(self) -> Path:
@@ -79,6 +90,23 @@ def validate_options(opts: ExportOptions) -> None:
                                "parity batch sizes within the artifact's batch range")
     if opts.image_size is not None and opts.image_size < 14:
         raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
+    from ijepa_deploy.exporters.precision import CALIB_METHODS
+
+    if not opts.int8:
+        for flag, value, default in (("--calib-dir", opts.calib_dir, None), ("--calib-count", opts.calib_count, 64),
+                                     ("--calib-method", opts.calib_method, "minmax")):
+            if value != default:
+                raise IJepaDeployError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
+    if opts.calib_method not in CALIB_METHODS:
+        raise IJepaDeployError("--calib-method", f"unknown method {opts.calib_method!r}",
+                               f"one of {', '.join(CALIB_METHODS)}")
+    if opts.calib_count < 1:
+        raise IJepaDeployError("--calib-count", f"{opts.calib_count}", "a positive number of images, e.g. 64")
+    if opts.calib_batch < 1 or opts.calib_batch > opts.max_batch:
+        raise IJepaDeployError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
+    if opts.retrieval_images <= opts.retrieval_k:
+        raise IJepaDeployError("neighbour check", f"{opts.retrieval_images} images for k={opts.retrieval_k}",
+                               "more images than k")
 
 
 def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Manifest:
@@ -95,6 +123,8 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
     validate_options(opts)
     source = parse_model_source(opts.model, opts.revision)
     parity_paths = images_in(opts.parity_images) if opts.parity_images else None
+    if opts.int8 and opts.calib_dir is not None:
+        images_in(opts.calib_dir)  # fail before minutes of export, not after
     out = opts.resolved_output()
     _prepare_output(out, opts.overwrite)
     if opts.threads:
@@ -136,18 +166,164 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
         manifest.versions["opset"] = summary["opset"]
         manifest.write(out)
 
+    precision_graphs = opts.fp16 or opts.int8
     with progress.step("parity", f"eager PyTorch vs ONNX Runtime at batch sizes {list(opts.batch_sizes)}"):
         pixels, names = photo_batch(Preprocessor(preprocess), max(opts.batch_sizes), parity_paths)
         reference = TorchRunner(loaded, spec, 1, opts.max_batch)
+        retrieval = None
+        if precision_graphs:
+            from ijepa_deploy.exporters.retrieval import RetrievalCheck
+
+            r_pixels, r_names = photo_batch(Preprocessor(preprocess), opts.retrieval_images, parity_paths)
+            retrieval = RetrievalCheck(reference, r_pixels, r_names, primary_output(opts.task), opts.retrieval_k)
         with OnnxRuntimeRunner(files[0], spec, 1, opts.max_batch, intra_op_threads=opts.threads) as candidate:
             check = ParityCheck(reference, candidate, "fp32", tuple(opts.batch_sizes))
             result = check(pixels, names, "fp32", progress=lambda s: progress.say(f"[parity] {s}"))
+            if retrieval is not None:
+                _add_retrieval(result, retrieval, candidate, "fp32", progress)
         manifest.parity.append(result)
+        manifest.write(out)
+
+    if precision_graphs:
+        # Every reference output is computed now; free the eager model (4 GB for ViT-g) before
+        # the precision tools load their own copies of the graph.
+        reference_outputs = check.reference_outputs
+        loaded.model = None
+        import gc
+
+        gc.collect()
+        for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
+            graph = manifest.graphs[variant]
+            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph['file']})"):
+                with OnnxRuntimeRunner(out / graph["file"], spec, 1, opts.max_batch,
+                                       intra_op_threads=opts.threads) as candidate:
+                    vcheck = ParityCheck(reference, candidate, parity_precision, tuple(opts.batch_sizes),
+                                         reference_outputs=reference_outputs)
+                    result = vcheck(pixels, names, variant, progress=lambda s: progress.say(f"[parity] {s}"))
+                    _add_retrieval(result, retrieval, candidate, parity_precision, progress)
+                manifest.parity.append(result)
+                manifest.write(out)
+                gc.collect()
+
     manifest.status = STATUS_PASSED if all(r["passed"] for r in manifest.parity) else STATUS_FAILED
     manifest.model["export_peak_rss_gib"] = round(peak_rss_gib(), 2)
     manifest.model["export_seconds"] = progress.timings
     manifest.write(out)
+    if opts.engines and precision_graphs:
+        _engine_step(opts, out, manifest, progress)
+        manifest.model["export_peak_rss_gib"] = round(peak_rss_gib(), 2)
+        manifest.model["export_seconds"] = progress.timings
+        manifest.write(out)
     return manifest
+
+
+def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress: Progress) -> None:
+    progress.say(f"[parity] neighbour overlap@{retrieval.k} over {len(retrieval.pixels)} images")
+    neighbours = retrieval(candidate, precision)
+    result["retrieval"] = neighbours
+    result["passed"] = bool(result["passed"] and neighbours["passed"])
+
+
+GRAPH_TARGETS = {"fp16": ["tensorrt", "onnxruntime-cuda"], "int8": ["tensorrt", "onnxruntime"],
+                 "int8-cpu": ["onnxruntime-cpu"]}
+
+
+def _record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
+                  extra: dict) -> None:
+    from ijepa_deploy.exporters.validate import check_graph
+
+    summary = check_graph(files[0], spec)
+    for f in files:
+        manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
+    manifest.graphs[variant] = {"file": files[0].name, "data_files": [f.name for f in files[1:]],
+                                "precision": precision, "for": GRAPH_TARGETS[variant], **extra, **summary}
+    manifest.write(out)
+
+
+def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, progress: Progress):
+    """Write, validate and record each requested precision graph; yields (variant, parity precision)
+    after each so its parity runs before the next graph is made."""
+    import tempfile
+    import time
+
+    from ijepa_deploy.exporters import precision as prec
+    from ijepa_deploy.runtime.preprocess import Preprocessor
+
+    source = out / manifest.graphs["fp32"]["file"]
+    if opts.fp16:
+        with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
+            start = time.perf_counter()
+            loader = prec.Fp16FromOnnx(source, out)
+            files = loader()
+            _record_graph(out, manifest, spec, "fp16", files, "fp16",
+                          {"tool": loader.settings, "seconds": round(time.perf_counter() - start, 2),
+                           "peak_rss_gib": round(peak_rss_gib(), 2)})
+        yield "fp16", "fp16"
+    if opts.int8:
+        images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed)
+        warning = prec.warn_fallback(images, say=progress.say, quiet=progress.quiet)
+        if warning:
+            manifest.notes.append(warning.replace("WARNING: ", "INT8 calibration: "))
+        workdir = Path(tempfile.mkdtemp(prefix=".calib-", dir=out))
+        try:
+            reader = prec.ImageCalibrationReader(images, Preprocessor(manifest.preprocessing), opts.calib_batch,
+                                                 spec.input_names[0])
+            with progress.step("calibrate", f"{opts.calib_method} over {reader.count} images in batches of "
+                               f"{reader.batch_size} ({images.describe()['source']})"):
+                calibration = prec.calibrate(source, reader, opts.calib_method, workdir,
+                                             progress=lambda s: progress.say(f"[calibrate] {s}"))
+            with progress.step("int8", "Q/DQ for TensorRT: S8 symmetric, MatMul/Gemm/Conv inputs"):
+                start = time.perf_counter()
+                loader = prec.Int8FromOnnx(source, out, calibration=calibration)
+                files = loader()
+                _record_graph(out, manifest, spec, "int8", files, "int8",
+                              {"tool": loader.settings, "calibration": calibration.record,
+                               "quantization": prec.quantization_summary(files[0]),
+                               "seconds": round(time.perf_counter() - start, 2)})
+            yield "int8", "int8"
+            with progress.step("int8-cpu", "Q/DQ for ONNX Runtime CPU: U8 activations, S8 weights"):
+                start = time.perf_counter()
+                loader = prec.Int8CpuFromOnnx(calibration, out)
+                files = loader()
+                _record_graph(out, manifest, spec, "int8-cpu", files, "int8",
+                              {"tool": loader.settings, "calibration": calibration.record,
+                               "quantization": prec.quantization_summary(files[0]),
+                               "seconds": round(time.perf_counter() - start, 2)})
+        finally:
+            prec.cleanup(workdir)
+        yield "int8-cpu", "int8"
+
+
+def engine_variants(manifest: Manifest) -> list[str]:
+    """Graphs a TensorRT engine is built from: the precision graphs meant for TensorRT."""
+    return [v for v in ("fp16", "int8") if v in manifest.graphs] or ["fp32"]
+
+
+def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress) -> None:
+    variants = engine_variants(manifest)
+    try:
+        from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
+    except ImportError as exc:  # the module is part of the package; a broken install lands here
+        available, reason = False, f"the TensorRT build module cannot be imported ({exc})"
+    else:
+        available, reason = tensorrt_status()
+    command = f"ijepa-build {out} " + " ".join(f"--variant {v}" for v in variants)
+    if not available:
+        message = f"TensorRT engine step skipped: {reason}; build on the GPU host with: {command}"
+        progress.say(message)
+        manifest.notes.append(message)
+        return
+    if manifest.status != STATUS_PASSED:
+        message = f"TensorRT engine step skipped: a parity check failed; fix it, re-export, then: {command}"
+        progress.say(message)
+        manifest.notes.append(message)
+        return
+    try:
+        build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch), progress)
+    except IJepaDeployError as exc:
+        manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
+        manifest.status = STATUS_FAILED
+        progress.say(f"[tensorrt] FAILED: {exc.format()}")
 
 
 def summary_table(manifest: Manifest, directory: Path) -> str:
@@ -156,14 +332,38 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
              f"model     {manifest.model['source']}  ({manifest.model['weights']})",
              f"task      {manifest.task}  input {manifest.io.inputs[0].shape}  batch "
              f"{manifest.batch['min']}..{manifest.batch['max']}"]
-    header = f"{'graph':<6} {'backend':<18} {'output':<18} {'min cosine':>12} {'max abs':>10} {'thresholds':>20}  result"
+    header = (f"{'graph':<9} {'backend':<16} {'output':<18} {'min cosine':>11} {'max abs':>9} "
+              f"{'thresholds':>18} {'overlap@k':>10}  result")
     lines += ["", header, "-" * len(header)]
     primary = primary_output(manifest.task)
     for result in manifest.parity:
+        neighbours = result.get("retrieval")
         for name, o in sorted(result["outputs"].items(), key=lambda kv: kv[0] != primary):
             limit = f">={o['cosine_threshold']} / " + (f"<={o['max_abs_threshold']:g}" if o["max_abs_threshold"] else "-")
-            lines.append(f"{result['graph']:<6} {result['backend']:<18} {name:<18} {o['min_cosine']:>12.7f} "
-                         f"{o['max_abs']:>10.2e} {limit:>20}  {'ok' if o['passed'] else 'FAIL'}")
+            overlap = ""
+            if neighbours and name == neighbours["output"]:
+                overlap = f"{neighbours['mean_overlap']:.3f}@{neighbours['k']}"
+            lines.append(f"{result['graph']:<9} {result['backend']:<16} {name:<18} {o['min_cosine']:>11.7f} "
+                         f"{o['max_abs']:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o['passed'] else 'FAIL'}")
+        if neighbours and not neighbours["passed"]:
+            lines.append(f"{result['graph']:<9} neighbour overlap {neighbours['mean_overlap']:.3f} below "
+                         f"{neighbours['threshold']}  FAIL")
     lines.append(f"\nbatch sizes {manifest.parity[0]['batch_sizes'] if manifest.parity else []}; "
                  f"images: {', '.join(manifest.parity[0]['images']) if manifest.parity else '-'}")
+    neighbours = next((r["retrieval"] for r in manifest.parity if r.get("retrieval")), None)
+    if neighbours:
+        lines.append(f"overlap@k: mean share of each image's {neighbours['k']} nearest neighbours (cosine, "
+                     f"{neighbours['output']}) that match eager fp32's, over {neighbours['images']} images")
+    graphs = [f"{v}: {g['file']} ({', '.join(g.get('for', []))})" for v, g in manifest.graphs.items()]
+    lines.append("graphs    " + "; ".join(graphs))
+    calibration = next((g["calibration"] for g in manifest.graphs.values() if g.get("calibration")), None)
+    if calibration:
+        lines.append(f"int8 calibration: {calibration['method']} on {calibration['images']} images from "
+                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS {calibration['peak_rss_gib']} GiB")
+    for variant, engine in manifest.engines.items():
+        lines.append(f"engine    {variant}: {engine['file']} (TensorRT {engine.get('tensorrt_version')}, "
+                     f"{engine.get('gpu_name')})")
+    for note in manifest.notes:
+        if note.startswith(("TensorRT engine", "INT8 calibration")):
+            lines.append(note)
     return "\n".join(lines)

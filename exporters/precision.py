@@ -178,6 +178,7 @@ class Fp16FromOnnx:
         with _quiet_ort_logs():
             wrapped.convert_float_to_float16(keep_io_types=True,
                                              op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(self.keep_fp32))
+            wrapped.topological_sort()  # the converter appends the input Casts at the end
         fp16 = wrapped.model
         del wrapped, model
         weights = sum(len(i.raw_data) for i in fp16.graph.initializer)
@@ -516,13 +517,16 @@ def quantization_summary(path: Path) -> dict:
             "per_channel_weight_dq": per_channel, "dq_consumers": dict(dq_feeds)}
 
 
-def warn_fallback(images: CalibrationImages, say=None) -> str | None:
-    """Print (and ``warnings.warn``) the loud no-calibration-data message; returns it."""
+def warn_fallback(images: CalibrationImages, say=None, quiet: bool = False) -> str | None:
+    """The loud no-calibration-data message: a banner through ``say`` (stderr), or a UserWarning
+    when progress output is ``quiet`` (library use). Returns the text, None with a --calib-dir."""
     text = images.warning()
     if text:
-        banner = "!" * 100
-        (say or print)(f"{banner}\n{text}\n{banner}")
-        warnings.warn(text, UserWarning, stacklevel=2)
+        if quiet or say is None:
+            warnings.warn(text, UserWarning, stacklevel=2)
+        else:
+            banner = "!" * 100
+            say(f"{banner}\n{text}\n{banner}")
     return text
 
 

@@ -28,11 +28,26 @@ def graph_files(manifest: Manifest, variant: str) -> list[str]:
     return [entry["file"], *entry.get("data_files", [])]
 
 
+def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | None = None) -> str:
+    """The graph ONNX Runtime should run for ``precision``: "int8" on CPU-only providers means the
+    artifact's "int8-cpu" graph when it has one (U8S8 Q/DQ, ~2x faster than fp32 on x86; the
+    TensorRT-style S8S8 "int8" graph is barely faster than fp32 there)."""
+    if precision != "int8" or "int8-cpu" not in manifest.graphs:
+        return precision
+    if providers is None:
+        from ijepa_deploy.runtime.onnxruntime_runner import default_providers
+
+        providers = default_providers()
+    names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
+    return "int8-cpu" if all(n == "CPUExecutionProvider" for n in names) else precision
+
+
 def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
                 precision: str = "fp32", verify: bool = True, **options) -> Runner:
     """Build the runner for one graph (or engine) of an artifact, after checking its files."""
     directory = Path(directory)
     if backend == "onnxruntime":
+        precision = onnxruntime_variant(manifest, precision, options.get("providers"))
         if precision not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{precision})")

@@ -34,11 +34,30 @@ def parse_args(argv=None):
                         "(default: the bundled sample photos)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact directory")
+    prec = parser.add_argument_group(
+        "precision graphs", "TensorRT 11 is strongly typed: fp16/INT8 live in the ONNX graph. Each graph is "
+        "validated and checked against eager fp32 (cosine, max abs, nearest-neighbour overlap).")
+    prec.add_argument("--fp16", action="store_true",
+                      help="add model_fp16.onnx: fp16 weights/activations, fp32 I/O and LayerNormalization")
+    prec.add_argument("--int8", action="store_true",
+                      help="add model_int8.onnx (explicit Q/DQ for TensorRT) and model_int8_cpu.onnx "
+                           "(fastest INT8 form for ONNX Runtime on CPU), calibrated on images")
+    prec.add_argument("--calib-dir", type=Path, metavar="DIR",
+                      help="images for INT8 calibration, a few hundred from your domain (default: the bundled "
+                           "sample photos and their variants, with a warning: not representative)")
+    prec.add_argument("--calib-count", type=int, default=64, metavar="N",
+                      help="calibration images (a seeded sample when DIR has more; default 64)")
+    prec.add_argument("--calib-method", choices=("minmax", "entropy", "percentile"), default="minmax",
+                      help="activation range estimate (default minmax)")
+    prec.add_argument("--no-engines", action="store_true",
+                      help="do not try to build TensorRT engines after the precision graphs")
     args = parser.parse_args(argv)
     return ExportOptions(
         model=args.model, task=args.task, output=args.output, opset=args.opset, image_size=args.image_size,
         batch_sizes=tuple(args.batch_sizes), max_batch=args.max_batch, revision=args.revision,
         seed=args.seed, parity_images=args.parity_images, overwrite=args.overwrite, threads=args.threads,
+        fp16=args.fp16, int8=args.int8, calib_dir=args.calib_dir, calib_count=args.calib_count,
+        calib_method=args.calib_method, engines=not args.no_engines,
     )
 
 
