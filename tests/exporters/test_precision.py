@@ -1,0 +1,346 @@
+"""fp16 / INT8 precision graphs: what the graphs contain (checked on the graph, not trusted from
+the tool), parity and neighbour overlap vs eager fp32, streamed calibration, the fallback warning,
+the CLI flags, and a tampered precision graph failing the export."""
+
+from __future__ import annotations
+
+import collections
+import tracemalloc
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+from PIL import Image
+
+from ijepa_deploy.cli.export import main as export_main
+from ijepa_deploy.exporters import precision as prec
+from ijepa_deploy.exporters.parity import photo_batch
+from ijepa_deploy.exporters.retrieval import neighbour_overlap
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime.preprocess import Preprocessor
+
+QUANTIZED = {"MatMul", "Gemm", "Conv"}
+
+
+def run_main(main, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+@pytest.fixture(scope="module")
+def prec_artifact(tmp_path_factory):
+    """random:tiny with --fp16 --int8 and no --calib-dir (the documented fallback)."""
+    from ijepa_deploy.exporters.pipeline import ExportOptions, export_artifact
+    from ijepa_deploy.progress import Progress
+
+    out = tmp_path_factory.mktemp("prec") / "tiny"
+    with pytest.warns(UserWarning, match="no --calib-dir given"):
+        manifest = export_artifact(ExportOptions(model="random:tiny", output=out, max_batch=8, fp16=True,
+                                                 int8=True, calib_count=16), Progress(quiet=True))
+    return out, manifest
+
+
+@pytest.fixture(scope="module")
+def calib_dir(tmp_path_factory):
+    """12 small distinct images (smooth random colour fields) in two class folders."""
+    root = tmp_path_factory.mktemp("calib")
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        folder = root / f"class{i % 2}"
+        folder.mkdir(exist_ok=True)
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((96, 80), Image.Resampling.BILINEAR).save(folder / f"img{i:02d}.png")
+    return root
+
+
+def _types(model) -> dict[str, int]:
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+    types.update({i.name: i.data_type for i in inferred.graph.initializer})
+    return types
+
+
+def _consumers(model) -> dict[str, list]:
+    found = collections.defaultdict(list)
+    for node in model.graph.node:
+        for name in node.input:
+            found[name].append(node)
+    return found
+
+
+# -- fp16 -------------------------------------------------------------------------------------------
+
+def test_fp16_graph_keeps_layernorm_and_io_in_fp32(prec_artifact):
+    out, manifest = prec_artifact
+    entry = manifest.graphs["fp16"]
+    assert entry["file"] == "model_fp16.onnx" and entry["for"] == ["tensorrt", "onnxruntime-cuda"]
+    assert entry["precision"] == "fp16" and "LayerNormalization" in entry["tool"]["op_block_list"]
+    model = onnx.load(str(out / entry["file"]))
+    types = _types(model)
+    for value in (*model.graph.input, *model.graph.output):
+        assert value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT, value.name
+    norms = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+    assert len(norms) == 9  # 4 blocks x 2 + final
+    for node in norms:
+        for name in (*node.input, *node.output):
+            assert types[name] == onnx.TensorProto.FLOAT, (node.name, name)
+    matmul_weights = [n.input[1] for n in model.graph.node if n.op_type == "MatMul"
+                      and n.input[1] in {i.name for i in model.graph.initializer}]
+    assert matmul_weights and all(types[w] == onnx.TensorProto.FLOAT16 for w in matmul_weights)
+    onnx.checker.check_model(str(out / entry["file"]))
+
+
+def test_fp16_parity(prec_artifact):
+    _, manifest = prec_artifact
+    result = next(r for r in manifest.parity if r["graph"] == "fp16")
+    assert result["passed"] and result["precision"] == "fp16" and result["batch_sizes"] == [1, 2, 5]
+    assert result["outputs"]["embedding"]["min_cosine"] >= 0.999
+    assert result["retrieval"]["mean_overlap"] >= 0.9
+
+
+# -- INT8 -------------------------------------------------------------------------------------------
+
+def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8(prec_artifact):
+    out, manifest = prec_artifact
+    entry = manifest.graphs["int8"]
+    assert entry["for"] == ["tensorrt", "onnxruntime"] and entry["file"] == "model_int8.onnx"
+    model = onnx.load(str(out / entry["file"]))
+    inits = {i.name: i for i in model.graph.initializer}
+    consumers = _consumers(model)
+    producers = {o: n for n in model.graph.node for o in n.output}
+    qdq = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    assert qdq
+    for node in qdq:
+        zero = inits[node.input[2]]
+        assert zero.data_type == onnx.TensorProto.INT8, node.name
+        assert not numpy_helper.to_array(zero).any(), f"{node.name}: zero point is not 0"
+        if node.op_type == "QuantizeLinear":
+            assert {c.op_type for c in consumers[node.output[0]]} == {"DequantizeLinear"}
+        else:
+            # a DQ output feeds only the ops that are quantized, never LayerNorm/Softmax/Add/Gelu
+            assert {c.op_type for c in consumers[node.output[0]]} <= QUANTIZED, node.name
+    # every MatMul/Gemm/Conv input is dequantized; weights per output channel
+    weight_dq = 0
+    for node in model.graph.node:
+        if node.op_type not in QUANTIZED:
+            continue
+        for name in node.input[:2]:
+            dq = producers[name]
+            assert dq.op_type == "DequantizeLinear", (node.name, name)
+            if dq.input[0] in inits:  # a weight
+                weight_dq += 1
+                scale = numpy_helper.to_array(inits[dq.input[1]])
+                weight = inits[dq.input[0]]
+                assert weight.data_type == onnx.TensorProto.INT8
+                channels = weight.dims[0] if node.op_type in ("Conv", "Gemm") else weight.dims[1]
+                assert scale.shape == (channels,), (node.name, scale.shape)
+        if len(node.input) > 2:  # Conv/Gemm bias stays float (TensorRT has no int32 DQ)
+            assert producers.get(node.input[2]) is None and inits[node.input[2]].data_type == onnx.TensorProto.FLOAT
+    assert weight_dq == 25  # 4 blocks x 6 linear layers + patch Conv
+    ops = collections.Counter(n.op_type for n in model.graph.node)
+    assert ops["LayerNormalization"] == 9 and ops["Softmax"] == 4
+    assert entry["quantization"]["nonzero_zero_points"] == 0
+    assert entry["tool"]["op_types_to_quantize"] == ["MatMul", "Gemm", "Conv"]
+
+
+def test_int8_cpu_graph_is_u8s8_and_chosen_for_cpu(prec_artifact):
+    from ijepa_deploy.runtime import load
+    from ijepa_deploy.runtime.model import onnxruntime_variant
+
+    out, manifest = prec_artifact
+    entry = manifest.graphs["int8-cpu"]
+    assert entry["for"] == ["onnxruntime-cpu"]
+    zp = entry["quantization"]["zero_point_types"]
+    assert set(zp) == {"UINT8", "INT8"}  # u8 activations, s8 weights
+    assert entry["calibration"] == manifest.graphs["int8"]["calibration"]  # one calibration pass
+    assert onnxruntime_variant(manifest, "int8", ["CPUExecutionProvider"]) == "int8-cpu"
+    assert onnxruntime_variant(manifest, "int8", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == "int8"
+    assert onnxruntime_variant(manifest, "fp16", ["CPUExecutionProvider"]) == "fp16"
+    images = photo_batch(Preprocessor(manifest.preprocessing), 2)[0]
+    with load(out, precision="int8", providers=["CPUExecutionProvider"]) as int8, load(out) as fp32:
+        a, b = int8.run(images)["embedding"], fp32.run(images)["embedding"]
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.99
+
+
+def test_int8_parity_overlap_and_manifest(prec_artifact):
+    out, manifest = prec_artifact
+    assert manifest.status == "passed"
+    graphs = [r["graph"] for r in manifest.parity]
+    assert graphs == ["fp32", "fp16", "int8", "int8-cpu"]
+    for result in manifest.parity:
+        assert result["passed"], result["graph"]
+        neighbours = result["retrieval"]
+        assert neighbours["k"] == 5 and neighbours["images"] >= 20 and neighbours["output"] == "embedding"
+        assert 0.0 <= neighbours["mean_overlap"] <= 1.0
+    for variant in ("int8", "int8-cpu"):
+        result = next(r for r in manifest.parity if r["graph"] == variant)
+        assert result["precision"] == "int8"
+        assert result["outputs"]["embedding"]["min_cosine"] >= 0.99
+        assert result["retrieval"]["mean_overlap"] >= 0.7
+    calibration = manifest.graphs["int8"]["calibration"]
+    assert calibration["method"] == "minmax" and calibration["images"] == 16 and calibration["batch_size"] == 4
+    assert calibration["representative"] is False and "bundled sample photos" in calibration["source"]
+    assert calibration["seconds"] > 0 and calibration["peak_rss_gib"] > 0
+    assert any("INT8 calibration: no --calib-dir" in n for n in manifest.notes)
+    for variant in ("fp16", "int8", "int8-cpu"):
+        entry = manifest.graphs[variant]
+        for name in (entry["file"], *entry["data_files"]):
+            assert name in manifest.files and (out / name).is_file()
+        assert entry["opset"] == 20 and entry["nodes"] > 0  # check_graph summary
+    assert not list(out.glob(".calib-*")), "calibration scratch files left in the artifact"
+
+
+def test_engine_step_skipped_plainly_without_tensorrt(prec_artifact):
+    from ijepa_deploy.exporters.pipeline import summary_table
+    from ijepa_deploy.exporters.tensorrt_build import tensorrt_status
+
+    out, manifest = prec_artifact
+    available, reason = tensorrt_status()
+    if available:
+        pytest.skip("TensorRT is available here: the engine step builds instead")
+    assert manifest.engines == {}
+    note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
+    assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note
+    table = summary_table(manifest, out)
+    assert note in table
+    for graph in ("fp16", "int8", "int8-cpu"):
+        assert any(line.startswith(graph) and "@5" in line for line in table.splitlines())
+
+
+# -- calibration data -------------------------------------------------------------------------------
+
+def test_reader_streams_one_batch_at_a_time_and_respects_count(tiny_artifact):
+    manifest = read_manifest(tiny_artifact)
+    pre = Preprocessor(manifest.preprocessing)
+    reader = prec.ImageCalibrationReader(prec.CalibrationImages(None, 10), pre, batch_size=3)
+    sizes = [len(batch["pixel_values"]) for batch in reader]
+    assert sizes == [3, 3, 3, 1] and len(reader) == 4
+    assert reader.images_served == 10 and reader.batches_served == 4
+    assert reader.max_batch_bytes == 3 * 3 * 224 * 224 * 4
+    assert len(set(reader.names)) == 10  # distinct variants, not repeats
+    reader.rewind()
+    assert reader.get_next()["pixel_values"].shape == (3, 3, 224, 224)
+
+    def peak(count):
+        r = prec.ImageCalibrationReader(prec.CalibrationImages(None, count), pre, batch_size=2)
+        tracemalloc.start()
+        for _ in r:
+            pass
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    small, large = peak(4), peak(24)
+    assert large < small + 2 * 2 * 3 * 224 * 224 * 4, (small, large)  # does not grow with the count
+
+
+def test_calib_dir_sampling_is_seeded_and_bounded(calib_dir):
+    images = prec.CalibrationImages(calib_dir, 5)
+    picked = images.paths()
+    assert len(picked) == 5 and picked == prec.CalibrationImages(calib_dir, 5).paths()
+    assert len(set(picked)) == 5
+    assert images.warning() is None and images.describe()["representative"] is True
+    assert len(prec.CalibrationImages(calib_dir, 100).paths()) == 12
+    with pytest.raises(Exception, match="calib-count"):
+        prec.CalibrationImages(calib_dir, 0)
+
+
+def test_no_calib_dir_warns_loudly():
+    images = prec.CalibrationImages(None, 64)
+    with pytest.warns(UserWarning, match="NOT representative"):
+        prec.warn_fallback(images, quiet=True)
+    said = []
+    text = prec.warn_fallback(images, say=said.append)
+    assert "no --calib-dir" in text and said and said[0].startswith("!" * 20)
+
+
+def test_neighbour_overlap_counts_shared_neighbours():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((20, 16))
+    assert neighbour_overlap(ref, ref.copy(), 5)["mean_overlap"] == 1.0
+    shuffled = neighbour_overlap(ref, rng.standard_normal((20, 16)), 5)
+    assert shuffled["mean_overlap"] < 0.6 and shuffled["images"] == 20
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+def test_cli_int8_with_calib_dir(tmp_path, calib_dir, capsys):
+    out = tmp_path / "cli"
+    argv = ["--model", "random:tiny", "--int8", "--calib-dir", str(calib_dir), "--calib-count", "6",
+            "--calib-method", "percentile", "--output", str(out), "--max-batch", "8", "--batch-sizes", "1", "3"]
+    assert run_main(export_main, argv) == 0
+    captured = capsys.readouterr()
+    assert "no --calib-dir" not in captured.err
+    assert "int8-cpu" in captured.out and "@5" in captured.out
+    manifest = read_manifest(out)
+    calibration = manifest.graphs["int8"]["calibration"]
+    assert calibration["method"] == "percentile" and calibration["images"] == 6
+    assert calibration["source"] == str(calib_dir.resolve()) and calibration["representative"] is True
+    assert set(manifest.graphs) == {"fp32", "int8", "int8-cpu"} and manifest.status == "passed"
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--calib-dir", "x"], "--calib-dir | given without --int8"),
+    (["--int8", "--calib-method", "kl"], "argument --calib-method: invalid choice"),
+    (["--int8", "--calib-count", "0"], "--calib-count | 0"),
+    (["--int8", "--calib-dir", "/nonexistent"], "/nonexistent | not a directory"),
+])
+def test_cli_precision_flag_errors(argv, problem, capsys, tmp_path):
+    assert run_main(export_main, ["--model", "random:tiny", "--output", str(tmp_path / "o"), *argv]) == 1
+    assert problem in capsys.readouterr().err
+
+
+def test_tampered_precision_graph_fails_the_export(tmp_path, monkeypatch, capsys):
+    """A precision tool that silently corrupts weights must not produce a 'passed' artifact."""
+    real_call = prec.Fp16FromOnnx.__call__
+
+    def broken(self):
+        files = real_call(self)
+        model = onnx.load(str(files[0]))
+        for init in model.graph.initializer:
+            if init.data_type == onnx.TensorProto.FLOAT16 and len(init.dims) == 2 and init.dims[1] == 768:
+                arr = numpy_helper.to_array(init)
+                init.CopyFrom(numpy_helper.from_array(-arr[:, ::-1].copy(), init.name))  # fc1 scrambled
+        onnx.save(model, str(files[0]))
+        return files
+
+    monkeypatch.setattr(prec.Fp16FromOnnx, "__call__", broken)
+    out = tmp_path / "broken"
+    argv = ["--model", "random:tiny", "--fp16", "--output", str(out), "--max-batch", "8", "--no-engines"]
+    assert run_main(export_main, argv) == 1
+    captured = capsys.readouterr()
+    assert "status: FAILED" in captured.out and "parity check FAILED" in captured.err
+    manifest = read_manifest(out)
+    assert manifest.status == "failed"
+    fp32, fp16 = manifest.parity
+    assert fp32["passed"] and not fp16["passed"]
+    assert (out / "model_fp16.onnx").is_file()
+
+
+# -- checkpoint-sized (minutes, GBs): pytest -m slow -------------------------------------------------
+
+@pytest.mark.slow
+def test_vith14_fp16_int8_parity(tmp_path):
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "vith14"
+    script = Path(sys.executable).parent / "ijepa-export"
+    proc = subprocess.run([str(script), "--model", "random:vith14", "--fp16", "--int8", "--output", str(out),
+                           "--no-engines"], capture_output=True, text=True, timeout=7200)
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = read_manifest(out)
+    assert manifest.status == "passed"
+    by_graph = {r["graph"]: r for r in manifest.parity}
+    assert by_graph["fp16"]["outputs"]["embedding"]["min_cosine"] >= 0.999
+    assert by_graph["int8"]["outputs"]["embedding"]["min_cosine"] >= 0.99
+    assert by_graph["fp16"]["retrieval"]["mean_overlap"] >= 0.9
+    assert manifest.graphs["fp16"]["data_files"] == []  # 1.26 GB fp16 fits one protobuf
+    assert peak_gib <= 20.0, f"peak RSS {peak_gib:.1f} GiB"
