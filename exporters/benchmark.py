@@ -79,6 +79,8 @@ class BenchOptions:
     ort_opt_level: str = "all"
     ort_mem_arena: bool = True
     ort_config: dict = field(default_factory=dict)  # session config entries, key -> value
+    max_backend_seconds: float | None = None  # per row: larger batches are skipped once spent
+    paired_rounds: int = 3  # A/B rounds eager vs target graphs at the target batches (0: off)
     command: str = ""
     quiet: bool = False
 
@@ -830,6 +832,63 @@ def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, machi
     return rows
 
 
+def target_batches(sweep: list[int], wanted=(1, 8)) -> list[int]:
+    """The batches targets are judged at: each wanted size, or the largest swept size below it."""
+    chosen = []
+    for b in wanted:
+        below = [x for x in sweep if x <= b]
+        if below and max(below) not in chosen:
+            chosen.append(max(below))
+    return chosen
+
+
+def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
+                  opts: BenchOptions, progress: Progress) -> dict:
+    """Eager and each target graph (ONNX Runtime CPU fp32 and INT8 graphs) run alternately, one call
+    each per round, at the target batches. Contention from other processes then hits both sides of
+    a ratio alike; the ratio reported is the median of the per-round ratios."""
+    eager = next((b for b in plan if isinstance(b, TorchBackend) and not b.compiled), None)
+    if eager is None or "loaded" not in holder:
+        return {}
+    ok = {(r["backend"], r["variant"]) for r in rows if r["status"] == STATUS_OK}
+    targets = [b for b in plan if isinstance(b, OrtBackend) and b.provider_key == "cpu"
+               and ("onnxruntime-cpu", b.variant) in ok and (b.variant == "fp32" or "int8" in b.variant)]
+    if not targets:
+        return {}
+    int8 = [b for b in targets if "int8" in b.variant]
+    if any("cpu" in b.variant for b in int8):  # the CPU target is judged on the graph made for CPUs
+        targets = [b for b in targets if b.variant == "fp32" or "cpu" in b.variant]
+    eager_fn = eager.load()
+    fns = {f"onnxruntime-cpu {b.variant}": ort_run_fn(b.make_session(), b.manifest) for b in targets}
+    result: dict = {"rounds": opts.paired_rounds, "method": "per round: eager once, then each candidate "
+                    "once; ratio = median over rounds of candidate / eager of the same round", "ratios": {}}
+    for n in target_batches(sweep):
+        batch = np.ascontiguousarray(pixels[:n])
+        eager_fn(batch)
+        for fn in fns.values():
+            fn(batch)
+        e_times: list[float] = []
+        c_times: dict = {k: [] for k in fns}
+        for _ in range(opts.paired_rounds):
+            t0 = time.perf_counter()
+            eager_fn(batch)
+            e_times.append(time.perf_counter() - t0)
+            for key, fn in fns.items():
+                t0 = time.perf_counter()
+                fn(batch)
+                c_times[key].append(time.perf_counter() - t0)
+        for key in fns:
+            ratios = [c / e for c, e in zip(c_times[key], e_times)]
+            result["ratios"].setdefault(key, {})[str(n)] = {
+                "ratio": float(np.median(ratios)), "round_ratios": ratios,
+                "eager_ms": [1000 * t for t in e_times], "candidate_ms": [1000 * t for t in c_times[key]]}
+            progress.say(f"[paired] {key} batch {n}: {float(np.median(ratios)):.3f} x eager "
+                         f"(rounds {', '.join(f'{r:.3f}' for r in ratios)})")
+    fns.clear()
+    gc.collect()
+    return result
+
+
 def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     """Run everything; return the report dict (see bench_report.SCHEMA_VERSION)."""
     from ijepa_deploy.exporters.parity import photo_batch
@@ -892,15 +951,27 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
             row["load_seconds"] = time.perf_counter() - t0
             row["rss_after_load_delta_gib"] = _rss_gib() - rss_before
         first_calls = {}
+        row_start = time.perf_counter()
         try:
             for n in sweep:
+                spent = time.perf_counter() - row_start
+                if opts.max_backend_seconds and spent > opts.max_backend_seconds:
+                    row.setdefault("skipped_batches", []).append(n)
+                    row["skip_reason"] = (f"over the per-backend budget ({spent:.0f} s > "
+                                          f"--max-backend-seconds {opts.max_backend_seconds:g})")
+                    progress.say(f"[{backend.label}] batch {n} skipped: {row['skip_reason']}")
+                    continue
                 batch = np.ascontiguousarray(pixels[:n])
                 with progress.step(f"{backend.label} batch {n}", f"warm-up {opts.warmup}, >= {opts.min_iters} "
                                    f"iterations and >= {opts.min_seconds:g} s"):
+                    stall0, wall0 = cpu_stall_us(), time.perf_counter()
                     times, out, first = time_fn(lambda: fn(batch), warmup=opts.warmup, min_iters=opts.min_iters,
                                                 min_seconds=opts.min_seconds, max_iters=opts.max_iters)
+                    stall1, wall1 = cpu_stall_us(), time.perf_counter()
                 first_calls[str(n)] = first
                 point = {"batch": n, **latency_stats(times, n)}
+                point["cpu_stall_fraction"] = ((stall1 - stall0) / 1e6 / (wall1 - wall0)
+                                               if stall0 is not None and stall1 is not None else None)
                 gflop = flops["gflop_per_image"] * n
                 point["gflop_s"] = gflop / (point["p50_ms"] / 1000.0)
                 point["peak_fraction"] = point["gflop_s"] / peak_gflops if peak_gflops else None
@@ -932,7 +1003,8 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
         del fn
         if backend.name == COMPILE:
             torch._dynamo.reset()
-        if isinstance(backend, TorchBackend) and not any(isinstance(b, TorchBackend) for b in plan[i:]):
+        if (isinstance(backend, TorchBackend) and not opts.paired_rounds
+                and not any(isinstance(b, TorchBackend) for b in plan[i:])):
             holder.clear()  # the torch weights are not needed by the remaining rows
         gc.collect()
         if opts.profile and isinstance(backend, OrtBackend) and row["status"] == STATUS_OK:
@@ -944,6 +1016,13 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
                 except Exception as exc:
                     profiles[f"{backend.name} {backend.variant}"] = {"error": f"{type(exc).__name__}: {exc}"}
             gc.collect()
+    paired = {}
+    if opts.paired_rounds and eager_p50:
+        with progress.step("paired", f"{opts.paired_rounds} alternating rounds eager vs target graphs"):
+            try:
+                paired = paired_rounds(plan, rows, holder, pixels, sweep, opts, progress)
+            except Exception as exc:
+                paired = {"error": f"{type(exc).__name__}: {exc}"[:400]}
     holder.clear()
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
@@ -1021,7 +1100,19 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
                            "(peak_rss_gib is that child's peak); process_peak_rss_gib is this benchmark "
                            "process (all backends, sequentially)"},
         "profiles": profiles,
+        "paired": paired,
     }
+
+
+def cpu_stall_us() -> float | None:
+    """Linux PSI: total microseconds some runnable task waited for a CPU. Its growth over a timed
+    point divided by the point's wall time is how contended the machine was while it ran."""
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            first = fh.readline().split()
+        return float(dict(kv.split("=") for kv in first[1:])["total"])
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
 
 
 def _rss_gib() -> float:

@@ -57,6 +57,10 @@ def parse_args(argv=None):
     parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
     parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
                         help="ONNX Runtime session config entry (repeatable)")
+    parser.add_argument("--paired-rounds", type=int, default=3, help="alternating eager / ONNX Runtime rounds at "
+                        "batch 1 and 8 for the target ratios, robust to other load on the machine (default 3, 0: off)")
+    parser.add_argument("--max-backend-seconds", type=float, help="per-backend time budget: once spent, its larger "
+                        "batches are skipped (and listed as skipped)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     a = parser.parse_args(argv)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
@@ -73,6 +77,7 @@ def parse_args(argv=None):
         memory_probe=not a.no_memory_probe, end_to_end=not a.no_end_to_end, gemm_size=a.gemm_size,
         ort_opt_level=a.ort_opt_level, ort_mem_arena=not a.ort_no_arena,
         ort_config=dict(_config_entry(t) for t in a.ort_config), command=command, quiet=a.quiet,
+        paired_rounds=max(0, a.paired_rounds), max_backend_seconds=a.max_backend_seconds,
     )
 
 

@@ -93,6 +93,11 @@ def test_targets_profile_plots_and_markdown(bench_run):
     assert ids == {"ort-fp32-latency", "ort-fp32-gemm-peak", "int8-latency", "int8-cosine"}
     assert all(t["result"] in ("MET", "MISSED") for t in report["targets"])  # every target measurable here
     assert {t["batch"] for t in report["targets"]} == {1, 2}  # 8 is not in the sweep: its largest batch <= 8
+    paired = report["paired"]["ratios"]
+    assert set(paired) == {"onnxruntime-cpu fp32", "onnxruntime-cpu int8"}
+    assert set(paired["onnxruntime-cpu fp32"]) == {"1", "2"}
+    assert all(len(r["round_ratios"]) == 3 for r in paired["onnxruntime-cpu fp32"].values())
+    assert all("paired A/B" in t["detail"] for t in report["targets"] if t["id"].endswith("latency"))
     prof = report["profiles"]["onnxruntime-cpu fp32"]["1"]
     assert prof["op_types"] and prof["op_types"][0]["ms_per_run"] > 0
     assert any(op["op_type"] == "MatMul" and op["gflop_s"] for op in prof["op_types"])
