@@ -189,9 +189,9 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
         # the precision tools load their own copies of the graph.
         reference_outputs = check.reference_outputs
         loaded.model = None
-        import gc
+        from ijepa_deploy.exporters.precision import release_memory
 
-        gc.collect()
+        release_memory()
         for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
             graph = manifest.graphs[variant]
             with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph['file']})"):
@@ -203,18 +203,26 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
                     _add_retrieval(result, retrieval, candidate, parity_precision, progress)
                 manifest.parity.append(result)
                 manifest.write(out)
-                gc.collect()
+            release_memory()
 
     manifest.status = STATUS_PASSED if all(r["passed"] for r in manifest.parity) else STATUS_FAILED
-    manifest.model["export_peak_rss_gib"] = round(peak_rss_gib(), 2)
+    manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
     manifest.model["export_seconds"] = progress.timings
     manifest.write(out)
     if opts.engines and precision_graphs:
         _engine_step(opts, out, manifest, progress)
-        manifest.model["export_peak_rss_gib"] = round(peak_rss_gib(), 2)
+        manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
         manifest.model["export_seconds"] = progress.timings
         manifest.write(out)
     return manifest
+
+
+def _peak_rss_with_children() -> float:
+    """Peak RSS of this process or of any precision step it ran in a child process."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    return round(max(peak_rss_gib(), children), 2)
 
 
 def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress: Progress) -> None:
@@ -242,7 +250,8 @@ def _record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list
 
 def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, progress: Progress):
     """Write, validate and record each requested precision graph; yields (variant, parity precision)
-    after each so its parity runs before the next graph is made."""
+    after each so its parity runs before the next graph is made. For big graphs every tool runs in
+    its own process (see precision.should_isolate), so memory peaks do not add up."""
     import tempfile
     import time
 
@@ -250,14 +259,14 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     source = out / manifest.graphs["fp32"]["file"]
+    isolate = prec.should_isolate(source)
     if opts.fp16:
         with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
             start = time.perf_counter()
-            loader = prec.Fp16FromOnnx(source, out)
-            files = loader()
+            files, loader, peak = prec.run_step(prec.Fp16FromOnnx(source, out), isolate)
             _record_graph(out, manifest, spec, "fp16", files, "fp16",
                           {"tool": loader.settings, "seconds": round(time.perf_counter() - start, 2),
-                           "peak_rss_gib": round(peak_rss_gib(), 2)})
+                           "peak_rss_gib": peak, "separate_process": isolate})
         yield "fp16", "fp16"
     if opts.int8:
         images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed)
@@ -270,28 +279,28 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
                                                  spec.input_names[0])
             with progress.step("calibrate", f"{opts.calib_method} over {reader.count} images in batches of "
                                f"{reader.batch_size} ({images.describe()['source']})"):
-                calibration = prec.calibrate(source, reader, opts.calib_method, workdir,
-                                             progress=lambda s: progress.say(f"[calibrate] {s}"))
-            with progress.step("int8", "Q/DQ for TensorRT: S8 symmetric, MatMul/Gemm/Conv inputs"):
-                start = time.perf_counter()
-                loader = prec.Int8FromOnnx(source, out, calibration=calibration)
-                files = loader()
-                _record_graph(out, manifest, spec, "int8", files, "int8",
-                              {"tool": loader.settings, "calibration": calibration.record,
-                               "quantization": prec.quantization_summary(files[0]),
-                               "seconds": round(time.perf_counter() - start, 2)})
-            yield "int8", "int8"
-            with progress.step("int8-cpu", "Q/DQ for ONNX Runtime CPU: U8 activations, S8 weights"):
-                start = time.perf_counter()
-                loader = prec.Int8CpuFromOnnx(calibration, out)
-                files = loader()
-                _record_graph(out, manifest, spec, "int8-cpu", files, "int8",
-                              {"tool": loader.settings, "calibration": calibration.record,
-                               "quantization": prec.quantization_summary(files[0]),
-                               "seconds": round(time.perf_counter() - start, 2)})
+                job = prec.Calibrate(source, reader, opts.calib_method, workdir, verbose=not progress.quiet)
+                calibration, _, peak = prec.run_step(job, isolate)
+                calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
+            for variant, loader, detail in (
+                ("int8", prec.Int8FromOnnx(source, out, calibration=calibration),
+                 "Q/DQ for TensorRT: S8 symmetric, MatMul/Gemm/Conv inputs"),
+                ("int8-cpu", prec.Int8CpuFromOnnx(calibration, out),
+                 "Q/DQ for ONNX Runtime CPU: U8 activations, S8 weights"),
+            ):
+                with progress.step(variant, detail):
+                    start = time.perf_counter()
+                    files, loader, peak = prec.run_step(loader, isolate)
+                    _record_graph(out, manifest, spec, variant, files, "int8",
+                                  {"tool": loader.settings, "calibration": calibration.record,
+                                   "quantization": prec.quantization_summary(files[0]),
+                                   "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": peak,
+                                   "separate_process": isolate})
+                if variant == "int8-cpu":
+                    prec.cleanup(workdir)  # before the last parity: nothing else needs the ranges
+                yield variant, "int8"
         finally:
             prec.cleanup(workdir)
-        yield "int8-cpu", "int8"
 
 
 def engine_variants(manifest: Manifest) -> list[str]:

@@ -344,3 +344,16 @@ def test_vith14_fp16_int8_parity(tmp_path):
     assert by_graph["fp16"]["retrieval"]["mean_overlap"] >= 0.9
     assert manifest.graphs["fp16"]["data_files"] == []  # 1.26 GB fp16 fits one protobuf
     assert peak_gib <= 20.0, f"peak RSS {peak_gib:.1f} GiB"
+
+
+def test_big_graph_steps_run_in_a_child_process(prec_artifact, tmp_path):
+    """ViT-H/ViT-g precision steps run in spawned processes so their memory peaks do not add up."""
+    from ijepa_deploy.errors import IJepaDeployError
+
+    out, _ = prec_artifact
+    files, job, peak = prec.run_step(prec.Fp16FromOnnx(out / "model.onnx", tmp_path), isolate=True)
+    assert files == [tmp_path / "model_fp16.onnx"] and files[0].is_file()
+    assert job.path_taken and 0 < peak < 4  # state and the child's own peak come back
+    with pytest.raises(IJepaDeployError, match="no calibration data"):
+        prec.run_step(prec.Int8FromOnnx(out / "model.onnx", tmp_path), isolate=True)
+    assert not prec.should_isolate(out / "model.onnx")  # tiny stays in-process
