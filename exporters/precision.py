@@ -449,15 +449,24 @@ def should_isolate(source: Path) -> bool:
     return graph_bytes(source) > ISOLATE_ABOVE_BYTES
 
 
-def _call_in_child(job):
-    import resource
+def own_peak_rss_gib() -> float:
+    """This process's own peak RSS. In a spawned child ``ru_maxrss`` starts at the parent's RSS at
+    fork time (Linux keeps it across exec); ``VmHWM`` belongs to the child's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024 ** 2, 2)
+    except OSError:
+        pass
+    return round(peak_rss_gib(), 2)
 
+
+def _call_in_child(job):
     try:
         result = job()
     except IJepaDeployError as exc:  # its __init__ signature does not survive pickling as-is
         return {"error": (exc.subject, exc.problem, exc.expected)}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    return {"result": result, "job": job, "peak_rss_gib": round(peak, 2)}
+    return {"result": result, "job": job, "peak_rss_gib": own_peak_rss_gib()}
 
 
 def run_step(job, isolate: bool):
