@@ -345,7 +345,7 @@ def _method(name: str):
 class Calibration:
     """The result of one calibration pass: ONNX Runtime's range cache plus what it cost."""
 
-    prepared: Path  # quant_pre_process output the ranges belong to
+    prepared: Path  # prepare_for_quantization output the ranges belong to
     cache: Path  # JSON written by onnxruntime.quantization.save_tensors_data
     method: str
     record: dict = field(default_factory=dict)
@@ -579,7 +579,7 @@ class Int8FromOnnx:
         return {"tool": "onnxruntime.quantization quantize_static (QuantFormat.QDQ)",
                 "activation_type": "QInt8", "weight_type": "QInt8", "activations": "per-tensor symmetric",
                 "weights": "per-channel symmetric", "zero_point": 0, "op_types_to_quantize": list(QUANTIZED_OPS),
-                "quantize_bias": False, "pre_process": "quant_pre_process(skip_optimization=True)"}
+                "quantize_bias": False, "pre_process": "value_info cleared, onnx.shape_inference.infer_shapes_path"}
 
     def __call__(self) -> list[Path]:
         from onnxruntime.quantization import QuantType
