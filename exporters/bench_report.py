@@ -336,6 +336,12 @@ def markdown(report: dict, plots: dict | None = None) -> str:
                     lines.append(f"| {op['op_type']} | {_ms(op['ms_per_run'])} | {op['share']:.1%} | "
                                  f"{op['nodes_per_run']:.0f} | {_f(op['gflop_s'], '.1f')} | "
                                  f"{', '.join(op['providers'])} |")
+                if summary.get("matmul_shapes"):
+                    lines += ["", "| matmul op | input shapes | ms/run | share | nodes/run | GFLOP/s |",
+                              "|---|---|---|---|---|---|"]
+                    for m in summary["matmul_shapes"][:8]:
+                        lines.append(f"| {m['op_type']} | {m['shapes']} | {_ms(m['ms_per_run'])} | {m['share']:.1%} | "
+                                     f"{m['nodes_per_run']:.0f} | {_f(m['gflop_s'], '.1f')} |")
                 lines.append("")
     if plots:
         lines += ["", "## Plots", ""]

@@ -673,10 +673,24 @@ def _probe_main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     fn(pixels)
     first_run = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    peak = _vm_hwm_gib()
+    if peak is None:  # not Linux: ru_maxrss (on Linux it can carry the parent's peak over fork)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps({"baseline_rss_gib": baseline, "after_load_rss_gib": after_load, "peak_rss_gib": peak,
                       "load_seconds": load_seconds, "first_run_batch1_seconds": first_run}))
     return 0
+
+
+def _vm_hwm_gib() -> float | None:
+    """This process's own peak RSS (VmHWM belongs to the address space exec created; ru_maxrss of a
+    forked child starts from the parent's peak, so every probe would report the benchmark's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def probe_memory(job: dict, timeout: float = 900) -> dict:
@@ -717,6 +731,7 @@ def _node_flop(op: str, args: dict) -> float:
 def summarise_profile(trace_path: Path, runs: int) -> dict:
     events = json.loads(Path(trace_path).read_text())
     per_op: dict = defaultdict(lambda: {"total_us": 0.0, "calls": 0, "flop": 0.0, "providers": set()})
+    per_shape: dict = defaultdict(lambda: {"total_us": 0.0, "calls": 0, "flop": 0.0})
     run_us = [e["dur"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
     for e in events:
         if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):
@@ -726,11 +741,23 @@ def summarise_profile(trace_path: Path, runs: int) -> dict:
         rec = per_op[op]
         rec["total_us"] += float(e.get("dur", 0))
         rec["calls"] += 1
-        rec["flop"] += _node_flop(op, args)
+        flop = _node_flop(op, args)
+        rec["flop"] += flop
+        if flop:
+            sig = " x ".join(str(list(d.values())[0]) for d in args.get("input_type_shape", [])[:2])
+            srec = per_shape[(op, sig)]
+            srec["total_us"] += float(e.get("dur", 0))
+            srec["calls"] += 1
+            srec["flop"] += flop
         if args.get("provider"):
             rec["providers"].add(args["provider"].replace("ExecutionProvider", ""))
     runs = max(1, len(run_us) or runs)
     kernel_total = sum(r["total_us"] for r in per_op.values()) or 1.0
+    shapes = []
+    for (op, sig), r in sorted(per_shape.items(), key=lambda kv: -kv[1]["total_us"])[:10]:
+        shapes.append({"op_type": op, "shapes": sig, "ms_per_run": r["total_us"] / runs / 1000.0,
+                       "share": r["total_us"] / kernel_total, "nodes_per_run": r["calls"] / runs,
+                       "gflop_s": r["flop"] / (r["total_us"] / 1e6) / 1e9 if r["total_us"] else None})
     ops = []
     for op, r in sorted(per_op.items(), key=lambda kv: -kv[1]["total_us"]):
         ms_per_run = r["total_us"] / runs / 1000.0
@@ -738,7 +765,7 @@ def summarise_profile(trace_path: Path, runs: int) -> dict:
                     "nodes_per_run": r["calls"] / runs, "providers": sorted(r["providers"]),
                     "gflop_s": (r["flop"] / (r["total_us"] / 1e6) / 1e9) if r["flop"] and r["total_us"] else None})
     return {"runs": runs, "model_run_ms": float(np.median(run_us)) / 1000.0 if run_us else None,
-            "kernel_ms_per_run": kernel_total / runs / 1000.0, "op_types": ops}
+            "kernel_ms_per_run": kernel_total / runs / 1000.0, "op_types": ops, "matmul_shapes": shapes}
 
 
 def profile_ort(backend: OrtBackend, pixels: np.ndarray, batches: list[int], iters: int,
