@@ -745,6 +745,7 @@ def summarise_profile(trace_path: Path, runs: int) -> dict:
         rec["flop"] += flop
         if flop:
             sig = " x ".join(str(list(d.values())[0]) for d in args.get("input_type_shape", [])[:2])
+            sig += " -> " + " ".join(str(list(d.values())[0]) for d in args.get("output_type_shape", [])[:1])
             srec = per_shape[(op, sig)]
             srec["total_us"] += float(e.get("dur", 0))
             srec["calls"] += 1
