@@ -873,10 +873,17 @@ def target_batches(sweep: list[int], wanted=(1, 8)) -> list[int]:
     return chosen
 
 
+# ONNX Runtime's intra-op threads spin after a run (session.intra_op.allow_spinning=1, the default)
+# and torch's OpenMP threads after a parallel region: a call started right after the other library's
+# call shares the cores with those spinners (tiny eager: 23 ms alone, 117 ms right after an ORT run;
+# 25 ms after a 50 ms pause). Paired rounds leave this gap between calls.
+PAIR_GAP_S = 0.1
+
+
 def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
                   opts: BenchOptions, progress: Progress) -> dict:
-    """Eager and each target graph (ONNX Runtime CPU fp32 and INT8 graphs) run alternately, one call
-    each per round, at the target batches. Contention from other processes then hits both sides of
+    """Eager and each target graph (ONNX Runtime CPU fp32 and INT8 graphs, and torch.compile when it
+    ran) run alternately, one call each per round, at the target batches. Contention from other processes then hits both sides of
     a ratio alike; the ratio reported is the median of the per-round ratios."""
     eager = next((b for b in plan if isinstance(b, TorchBackend) and not b.compiled), None)
     if eager is None or "loaded" not in holder:
@@ -891,8 +898,13 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
         targets = [b for b in targets if b.variant == "fp32" or "cpu" in b.variant]
     eager_fn = eager.load()
     fns = {f"onnxruntime-cpu {b.variant}": ort_run_fn(b.make_session(), b.manifest) for b in targets}
+    compiled = next((b for b in plan if isinstance(b, TorchBackend) and b.compiled), None)
+    if compiled is not None and (COMPILE, "fp32") in ok:
+        # the peer users try first: its sweep row can land in a busy minute like any other
+        fns[f"{COMPILE} fp32"] = compiled.load()  # recompiles on the first call (inductor's cache helps)
     result: dict = {"rounds": opts.paired_rounds, "method": "per round: eager once, then each candidate "
-                    "once; ratio = median over rounds of candidate / eager of the same round", "ratios": {}}
+                    f"once, {PAIR_GAP_S:g} s apart; ratio = median over rounds of candidate / eager of the same "
+                    "round", "ratios": {}}
     for n in target_batches(sweep):
         batch = np.ascontiguousarray(pixels[:n])
         eager_fn(batch)
@@ -901,10 +913,12 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
         e_times: list[float] = []
         c_times: dict = {k: [] for k in fns}
         for _ in range(opts.paired_rounds):
+            time.sleep(PAIR_GAP_S)
             t0 = time.perf_counter()
             eager_fn(batch)
             e_times.append(time.perf_counter() - t0)
             for key, fn in fns.items():
+                time.sleep(PAIR_GAP_S)
                 t0 = time.perf_counter()
                 fn(batch)
                 c_times[key].append(time.perf_counter() - t0)
