@@ -301,10 +301,10 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
                                    "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": peak,
                                    "separate_process": isolate})
                 if variant == "int8-cpu":
-                    prec.cleanup(workdir)  # before the last parity: nothing else needs the ranges
+                    prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
                 yield variant, "int8"
         finally:
-            prec.cleanup(workdir)
+            prec.cleanup(workdir, source)
 
 
 def engine_variants(manifest: Manifest) -> list[str]:

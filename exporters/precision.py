@@ -351,33 +351,28 @@ class Calibration:
     record: dict = field(default_factory=dict)
 
 
+def _prepared_name(workdir: Path) -> str:
+    return f".{Path(workdir).name.lstrip('.')}.prepared.onnx"
+
+
 def prepare_for_quantization(source: Path, workdir: Path) -> Path:
-    """The fp32 graph with fresh types/shapes for the quantizer, written to ``workdir``.
+    """The fp32 graph with fresh types/shapes for the quantizer.
 
     The dynamo export's ``value_info`` can be stale (the classifier Gemm's weight shape), which
     breaks ONNX shape inference inside the quantizer; ``quant_pre_process`` fixes that but costs
     ~5x the model in RAM (measured: 1.9 GiB for the 0.34 GB vitb16; ~20 GiB for ViT-g) because
     symbolic shape inference copies the loaded model. Here: drop ``value_info`` and run ONNX shape
-    inference file-to-file, with the weights left where they are (external data is hard-linked
-    beside the new graph), so memory does not scale with the weights."""
-    import os
-
+    inference file-to-file, so memory does not scale with the weights. A graph with external data
+    is written *beside* its source (hidden name, removed by :func:`cleanup`) so its relative
+    ``model.onnx.data`` location still resolves: onnx refuses hard-linked data files and paths
+    outside the model's directory, and copying would duplicate 2.5-4 GB."""
     onnx = _onnx()
     source, workdir = Path(source), Path(workdir)
-    out = workdir / "prepared.onnx"
-    _clear(out)
     model = onnx.load(str(source), load_external_data=False)
+    external = any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
+    out = source.parent / _prepared_name(workdir) if external else workdir / "prepared.onnx"
+    _clear(out)
     del model.graph.value_info[:]
-    locations = {entry.value for init in model.graph.initializer
-                 if init.data_location == onnx.TensorProto.EXTERNAL
-                 for entry in init.external_data if entry.key == "location"}
-    for location in locations:
-        target = workdir / location
-        if not target.exists():
-            try:
-                os.link(source.parent / location, target)
-            except OSError:  # another filesystem
-                shutil.copyfile(source.parent / location, target)
     onnx.save_model(model, str(out))
     del model
     onnx.shape_inference.infer_shapes_path(str(out), str(out))
@@ -419,8 +414,9 @@ def calibrate(source: Path, reader: ImageCalibrationReader, method: str, workdir
     gc.collect()
     cache = workdir / "calibration.json"
     save_tensors_data(ranges, cache)
-    for p in workdir.glob("augmented.onnx*"):
-        p.unlink()
+    for p in workdir.iterdir():  # the augmented graph and its data file (a full weight copy)
+        if p not in (cache, prepared, prepared.with_name(prepared.name + ".data")) and p.is_file():
+            p.unlink()
     record = {
         "method": method,
         "images": reader.images_served,
@@ -665,6 +661,12 @@ def warn_fallback(images: CalibrationImages, say=None, quiet: bool = False) -> s
     return text
 
 
-def cleanup(path: Path | None) -> None:
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
+def cleanup(workdir: Path | None, source: Path | None = None) -> None:
+    """Remove a calibration ``workdir`` and the prepared graph written beside ``source``."""
+    if workdir is None:
+        return
+    workdir = Path(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if source is not None:
+        for leftover in Path(source).parent.glob(_prepared_name(workdir).replace(".onnx", "*")):
+            leftover.unlink(missing_ok=True)

@@ -357,3 +357,34 @@ def test_big_graph_steps_run_in_a_child_process(prec_artifact, tmp_path):
     with pytest.raises(IJepaDeployError, match="no calibration data"):
         prec.run_step(prec.Int8FromOnnx(out / "model.onnx", tmp_path), isolate=True)
     assert not prec.should_isolate(out / "model.onnx")  # tiny stays in-process
+
+
+def test_graphs_with_external_data(prec_artifact, tmp_path, monkeypatch):
+    """The ViT-H/ViT-g path on a tiny graph: fp32 weights in model.onnx.data, outputs over the
+    threshold get ONE .data file, calibration leaves nothing behind in the artifact directory."""
+    import onnxruntime as ort
+
+    src_dir = tmp_path / "art"
+    src_dir.mkdir()
+    out, manifest = prec_artifact
+    onnx.save_model(onnx.load(str(out / "model.onnx")), str(src_dir / "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=1024)
+    monkeypatch.setattr(prec, "EXTERNAL_DATA_THRESHOLD", 1_000_000)
+    source, dest = src_dir / "model.onnx", tmp_path / "out"
+    dest.mkdir()
+    fp16 = prec.Fp16FromOnnx(source, dest)()
+    assert [f.name for f in fp16] == ["model_fp16.onnx", "model_fp16.onnx.data"]
+    workdir = src_dir / ".calib-test"
+    workdir.mkdir()
+    reader = prec.ImageCalibrationReader(prec.CalibrationImages(None, 2), Preprocessor(manifest.preprocessing), 1)
+    calibration = prec.Calibrate(source, reader, "minmax", workdir)()
+    assert calibration.prepared.parent == src_dir  # beside its data file: no hard link, no copy
+    int8 = prec.Int8FromOnnx(source, dest, calibration=calibration)()
+    prec.cleanup(workdir, source)
+    assert sorted(p.name for p in src_dir.iterdir()) == ["model.onnx", "model.onnx.data"]
+    pixels = photo_batch(Preprocessor(manifest.preprocessing), 2)[0]
+    ref = ort.InferenceSession(str(source)).run(["embedding"], {"pixel_values": pixels})[0]
+    for graph in (fp16[0], int8[0]):
+        got = ort.InferenceSession(str(graph)).run(["embedding"], {"pixel_values": pixels})[0]
+        cos = (ref * got).sum(1) / np.linalg.norm(ref, axis=1) / np.linalg.norm(got, axis=1)
+        assert cos.min() > 0.99, graph.name
