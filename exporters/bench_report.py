@@ -370,7 +370,7 @@ def write_plots(report: dict, out_dir: Path) -> dict:
                     lambda p: (1.0 / p["latency_vs_eager"]) if p.get("latency_vs_eager") else None, False),
     }
     for key, (ylabel, getter, logy) in specs.items():
-        fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
+        fig, ax = plt.subplots(figsize=(9.5, 4.8), dpi=110)
         for label, points in series:
             xs = [p["batch"] for p in points if getter(p) is not None]
             ys = [getter(p) for p in points if getter(p) is not None]
@@ -389,7 +389,7 @@ def write_plots(report: dict, out_dir: Path) -> dict:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         fig.tight_layout()
         path = out_dir / PLOTS[key]
         fig.savefig(path)
