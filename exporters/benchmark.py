@@ -1000,7 +1000,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
         try:
             for n in sweep:
                 spent = time.perf_counter() - row_start
-                if opts.max_backend_seconds and spent > opts.max_backend_seconds:
+                if opts.max_backend_seconds and row["points"] and spent > opts.max_backend_seconds:
                     row.setdefault("skipped_batches", []).append(n)
                     row["skip_reason"] = (f"over the per-backend budget ({spent:.0f} s > "
                                           f"--max-backend-seconds {opts.max_backend_seconds:g})")

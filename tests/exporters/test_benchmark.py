@@ -162,3 +162,20 @@ def test_profile_summary_groups_kernels_by_op_type(tmp_path):
     assert s["op_types"][0]["share"] == pytest.approx(0.75)
     assert s["op_types"][0]["gflop_s"] == pytest.approx(2 * 4 * 16 * 8 / 600e-6 / 1e9)
     assert s["model_run_ms"] == pytest.approx(1.0)
+
+
+def test_time_budget_skips_larger_batches_and_says_so(tiny_artifact):
+    from ijepa_deploy.exporters.benchmark import run_benchmark
+    from ijepa_deploy.progress import Progress
+
+    opts = BenchOptions(tiny_artifact, batch_sizes=(1, 2), threads=1, warmup=0, min_iters=1, min_seconds=0,
+                        skip_compile=True, providers=("cpu",), memory_probe=False, end_to_end=False,
+                        paired_rounds=0, gemm_size=32, max_backend_seconds=1e-9)
+    report = run_benchmark(opts, Progress(quiet=True))
+    ran = [r for r in report["rows"] if r["status"] == "ok"]
+    assert {r["backend"] for r in ran} == {"torch-eager", "onnxruntime-cpu"}
+    for row in ran:
+        assert [p["batch"] for p in row["points"]] == [1]
+        assert row["skipped_batches"] == [2] and "max-backend-seconds" in row["skip_reason"]
+    md = bench_report.markdown(bench_report.finalize(report))
+    assert "skipped: over the per-backend budget" in md
