@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -337,7 +337,6 @@ def merge_peaks(first: dict, second: dict) -> dict:
 
 
 def _ort_matmul(m: int, k: int, n: int, threads: int, reps: int, seconds: float) -> dict:
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
