@@ -33,3 +33,16 @@ def tiny_cls_artifact(tmp_path_factory):
                                              max_batch=8), Progress(quiet=True))
     assert manifest.status == "passed"
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_precision_artifact(tmp_path_factory):
+    """random:tiny with fp32, fp16, int8 and int8-cpu graphs (engines not built: tests build them)."""
+    from ijepa_deploy.exporters.pipeline import ExportOptions, export_artifact
+    from ijepa_deploy.progress import Progress
+
+    out = tmp_path_factory.mktemp("art") / "tiny-precision"
+    manifest = export_artifact(ExportOptions(model="random:tiny", output=out, max_batch=8, fp16=True, int8=True,
+                                             calib_count=16, engines=False), Progress(quiet=True))
+    assert manifest.status == "passed" and {"fp16", "int8", "int8-cpu"} <= set(manifest.graphs)
+    return out

@@ -156,10 +156,10 @@ def tensorrt_host():
 
 
 @pytest.fixture(scope="module")
-def gpu_artifact(tensorrt_host, tiny_artifact, tmp_path_factory):
-    """A private copy of the tiny artifact (engines are written into the directory)."""
+def gpu_artifact(tensorrt_host, tiny_precision_artifact, tmp_path_factory):
+    """A private copy of the tiny artifact with fp16/int8 graphs (engines are written into it)."""
     target = tmp_path_factory.mktemp("trt") / "tiny"
-    shutil.copytree(tiny_artifact, target)
+    shutil.copytree(tiny_precision_artifact, target)
     return target
 
 
