@@ -173,17 +173,15 @@ def latency_stats(times: list[float], batch: int) -> dict:
 
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     """Per-image cosine (min over the batch) and max abs error of ``got`` against ``ref``."""
-    ref64 = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)
-    got64 = np.asarray(got, dtype=np.float64).reshape(len(got), -1)
-    if ref64.shape != got64.shape:
+    from ijepa_deploy.exporters.parity import compare_outputs
+
+    if np.shape(ref) != np.shape(got):
         return {"min_cosine": None, "max_abs": None, "finite": False,
-                "note": f"shape {list(got.shape)} vs eager {list(ref.shape)}"}
-    finite = bool(np.isfinite(got64).all())
-    if not finite:
+                "note": f"shape {list(np.shape(got))} vs eager {list(np.shape(ref))}"}
+    stats = compare_outputs(np.asarray(ref), np.asarray(got))
+    if not stats["finite"]:
         return {"min_cosine": None, "max_abs": None, "finite": False, "note": "non-finite outputs"}
-    denom = np.linalg.norm(ref64, axis=1) * np.linalg.norm(got64, axis=1)
-    cos = np.where(denom > 0, (ref64 * got64).sum(axis=1) / np.maximum(denom, 1e-300), 0.0)
-    return {"min_cosine": float(cos.min()), "max_abs": float(np.abs(ref64 - got64).max()), "finite": True}
+    return {"min_cosine": stats["min_cosine"], "max_abs": stats["max_abs"], "finite": True}
 
 
 # -- machine ---------------------------------------------------------------------------------------

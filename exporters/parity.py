@@ -102,7 +102,8 @@ def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tupl
     return preprocess(images), names
 
 
-def _compare(ref: np.ndarray, got: np.ndarray) -> dict:
+def compare_outputs(ref: np.ndarray, got: np.ndarray) -> dict:
+    """Per-image cosine of the flattened outputs (min and mean over the batch) and abs error."""
     ref64 = ref.reshape(len(ref), -1).astype(np.float64)
     got64 = got.reshape(len(got), -1).astype(np.float64)
     denom = np.linalg.norm(ref64, axis=1) * np.linalg.norm(got64, axis=1)
@@ -144,7 +145,7 @@ class ParityCheck:
             got = self.candidate.run(pixels[:n])
             per_batch[str(n)] = {}
             for name in ref:
-                stats = _compare(ref[name][:n], got[name])
+                stats = compare_outputs(ref[name][:n], got[name])
                 per_batch[str(n)][name] = {k: stats[k] for k in ("min_cosine", "max_abs")}
                 w = worst.setdefault(name, dict(stats))
                 w["min_cosine"] = min(w["min_cosine"], stats["min_cosine"]) if stats["finite"] else float("nan")
