@@ -46,3 +46,15 @@ def tiny_precision_artifact(tmp_path_factory):
                                              calib_count=16, engines=False), Progress(quiet=True))
     assert manifest.status == "passed" and {"fp16", "int8", "int8-cpu"} <= set(manifest.graphs)
     return out
+
+
+@pytest.fixture(scope="session")
+def tensorrt_host():
+    """Skips (with the plain reason) unless TensorRT and a GPU are usable; GPU tests request it
+    first so nothing is exported on hosts that cannot build engines."""
+    from ijepa_deploy.runtime.tensorrt_runner import tensorrt_status
+
+    available, reason = tensorrt_status()
+    if not available:
+        pytest.skip(f"TensorRT engine tests need TensorRT and an NVIDIA GPU: {reason}")
+    return reason

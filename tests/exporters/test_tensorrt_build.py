@@ -145,16 +145,6 @@ def test_ijepa_build_argument_errors(fake_artifact, capsys):
 
 
 # -- on a GPU ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def tensorrt_host():
-    """Skips (with the plain reason) unless TensorRT and a GPU are usable; requested first so
-    nothing is exported on hosts that cannot build."""
-    available, reason = tensorrt_status()
-    if not available:
-        pytest.skip(f"TensorRT engine tests need TensorRT and an NVIDIA GPU: {reason}")
-    return reason
-
-
 @pytest.fixture(scope="module")
 def gpu_artifact(tensorrt_host, tiny_precision_artifact, tmp_path_factory):
     """A private copy of the tiny artifact with fp16/int8 graphs (engines are written into it)."""

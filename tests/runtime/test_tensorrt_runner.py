@@ -175,14 +175,6 @@ def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path):
 
 
 # -- on a GPU ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def tensorrt_host():
-    available, reason = tr.tensorrt_status()
-    if not available:
-        pytest.skip(f"TensorRT runner tests need TensorRT and an NVIDIA GPU: {reason}")
-    return reason
-
-
 @pytest.fixture(scope="module")
 def engine_dir(tensorrt_host, tiny_artifact, tmp_path_factory):
     """A copy of the tiny artifact with an fp32 engine, profile 1/2/4."""
