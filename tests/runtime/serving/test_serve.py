@@ -119,10 +119,10 @@ def _bad_requests():
         # PyTriton's proxy rejects a zero-sized BYTES tensor before our code sees it, in its own words.
         "empty request": ("ijepa", [empty], "zero-sized"),
         "empty image": ("ijepa", [images_input([b""])], "0 bytes"),
-        "decompression bomb": ("ijepa", [images_input([_bomb_png()])], "decompression-bomb"),
+        "decompression bomb": ("ijepa", [images_input([_bomb_png()])], "decompression"),
         "rejected mode": ("ijepa", [images_input([_float_tiff()])], "mode F"),
         "too many images": ("ijepa", [images_input([good] * 9)], "at most 8"),
-        "pixels wrong dtype": ("ijepa_pixels", [pixels((1, 3, 224, 224), np.float64, "FP64")], "datatype"),
+        "pixels wrong dtype": ("ijepa_pixels", [pixels((1, 3, 224, 224), np.float64, "FP64")], "expects 'fp32'"),
         "pixels wrong shape": ("ijepa_pixels", [pixels((1, 3, 32, 32), np.float32, "FP32")], "shape"),
         "pixels too many": ("ijepa_pixels", [pixels((9, 3, 224, 224), np.float32, "FP32")], "batch"),
     }
@@ -153,9 +153,9 @@ def test_bad_inputs_fail_alone_with_clear_errors(server, reference):
         bads = [pool.submit(bad_client, label) for label in bad]
         outcomes = [f.result() for f in bads]
         good_results = [f.result() for f in goods]
-    for label, message, needle in outcomes:
-        assert message is not None, f"{label}: the server accepted it"
-        assert needle.lower() in message.lower(), f"{label}: unclear error: {message[-400:]}"
+    unclear = [f"{label}: {'accepted' if message is None else message[-300:]}"
+               for label, message, needle in outcomes if message is None or needle.lower() not in message.lower()]
+    assert not unclear, "\n".join(unclear)
     for c, results in enumerate(good_results):
         for got in results:
             assert cosine(got, expected[c]).min() >= 0.99999
