@@ -15,6 +15,7 @@ from PIL import Image
 
 from ijepa_deploy.cli.export import main as export_main
 from ijepa_deploy.exporters import precision as prec
+from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.parity import photo_batch
 from ijepa_deploy.exporters.retrieval import neighbour_overlap
 from ijepa_deploy.manifest import read_manifest
@@ -196,7 +197,7 @@ def test_int8_parity_overlap_and_manifest(prec_artifact):
 
 def test_engine_step_skipped_plainly_without_tensorrt(prec_artifact):
     from ijepa_deploy.exporters.pipeline import summary_table
-    from ijepa_deploy.exporters.tensorrt_build import tensorrt_status
+    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
     out, manifest = prec_artifact
     available, reason = tensorrt_status()
@@ -369,7 +370,7 @@ def test_graphs_with_external_data(prec_artifact, tmp_path, monkeypatch):
     out, manifest = prec_artifact
     onnx.save_model(onnx.load(str(out / "model.onnx")), str(src_dir / "model.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=1024)
-    monkeypatch.setattr(prec, "EXTERNAL_DATA_THRESHOLD", 1_000_000)
+    monkeypatch.setattr(onnx_files, "EXTERNAL_DATA_THRESHOLD", 1_000_000)
     source, dest = src_dir / "model.onnx", tmp_path / "out"
     dest.mkdir()
     fp16 = prec.Fp16FromOnnx(source, dest)()
