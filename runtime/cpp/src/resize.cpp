@@ -6,7 +6,7 @@
 // [centre - support, centre + support), where s = max(scale, 1) and support = s (triangle radius
 // 1 widened by s when downscaling, so every source pixel contributes: an area-like filter).
 // Weights are normalised, converted to 22-bit fixed point, and applied with rounding and
-// clamping to 0..255: first along rows (horizontal pass, 8-bit intermediate), then columns.
+// clamping to 0..255, one axis after the other through an 8-bit intermediate.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -126,6 +126,12 @@ RgbImage resize_bilinear(const RgbImage& image, int width, int height) {
   const Coefficients cy = coefficients(image.height, height);
   if (image.width == width) return vertical(image, height, 0, cy);
   if (image.height == height) return horizontal(image, width, 0, image.height, cx);
+  // The pass that reduces more goes first (the smaller 8-bit intermediate), horizontal on a tie,
+  // as Pillow orders them; the order matters for the rounding of the intermediate.
+  if (static_cast<int64_t>(image.width) * height < static_cast<int64_t>(width) * image.height) {
+    const RgbImage temp = vertical(image, height, 0, cy);
+    return horizontal(temp, width, 0, height, cx);
+  }
   // Only the source rows the vertical pass reads go through the horizontal pass.
   const int row0 = cy.first.front();
   const int row1 = cy.first.back() + cy.count.back();

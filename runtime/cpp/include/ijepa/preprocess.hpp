@@ -11,7 +11,7 @@
 namespace ijepa {
 
 // Pillow-style bilinear resize of 8-bit RGB: a separable triangle filter whose support widens
-// by the scale factor when downscaling, fixed-point coefficients, horizontal pass then vertical.
+// by the scale factor when downscaling, fixed-point coefficients, the more-reducing axis first.
 RgbImage resize_bilinear(const RgbImage& image, int width, int height);
 
 class Preprocessor {
