@@ -71,7 +71,6 @@ Model Model::load(const std::string& directory, const std::string& backend, cons
   std::unique_ptr<Runner> runner;
   std::string variant = precision;
   if (backend == "openvino") {
-#ifdef IJEPA_HAVE_OPENVINO
     // "int8" on the CPU means the artifact's U8S8 int8-cpu graph when it has one (the TensorRT-style
     // S8S8 graph is meant for GPUs), the choice the Python runtime makes for CPU-only engines.
     if (precision == "int8" && options.device == "CPU" && manifest.graphs.count("int8-cpu")) variant = "int8-cpu";
@@ -83,6 +82,7 @@ Model Model::load(const std::string& directory, const std::string& backend, cons
     std::vector<std::string> files{graph->second.file};
     files.insert(files.end(), graph->second.data_files.begin(), graph->second.data_files.end());
     if (options.verify) verify_files(directory, manifest, files);
+#ifdef IJEPA_HAVE_OPENVINO
     runner = detail::make_openvino_runner(path_join(directory, graph->second.file), manifest, options);
 #else
     throw Error("backend", "this build of the C++ runtime has no OpenVINO backend",

@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   try {
-    if (command == "preprocess" && argc >= 5) return preprocess(argc, argv);
+    if (command == "preprocess" && argc >= 4) return preprocess(argc, argv);
     if (command == "run" && argc >= 7) return run(argc, argv);
     if (command == "load" && argc >= 5) return load(argc, argv);
     if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
