@@ -76,5 +76,4 @@ def write_photo_set(directory: Path) -> dict[str, Path]:
     save("wide-up-1000x150", chelsea.resize((1000, 150), Image.Resampling.BICUBIC), "PNG")
     save("tall-97x903", astronaut.resize((97, 903), Image.Resampling.BICUBIC), "JPEG", quality=85)
     save("progressive-jpeg", coffee, "JPEG", quality=80, progressive=True)
-    save("interlaced-png", chelsea, "PNG")  # Pillow writes non-interlaced; the PNG path is the same
     return out
