@@ -94,11 +94,36 @@ def check_checkpoint_files(source: ModelSource) -> None:
     if not files:
         raise IJepaDeployError(f"--model {source.spec}", "no *.safetensors file in the directory",
                                "config.json and model.safetensors written by save_pretrained")
+    shapes: dict[str, list[int]] = {}
     for path in files:
         try:
-            with safe_open(str(path), framework="numpy"):
-                pass
+            with safe_open(str(path), framework="numpy") as fh:
+                shapes.update({key: fh.get_slice(key).get_shape() for key in fh.keys()})
         except SafetensorError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise IJepaDeployError(str(path), f"not a complete safetensors file ({first})",
                                    "the whole file as save_pretrained wrote it (re-download or re-save)") from None
+    _check_shapes(source, shapes, peek_config(source) or {})
+
+
+def _check_shapes(source: ModelSource, shapes: dict[str, list[int]], config: dict) -> None:
+    """The weights' patch projection and layer count against config.json: transformers would
+    raise on the first and silently fill missing layers with random values on the second."""
+    def plain(key: str) -> str:
+        return key.removeprefix("ijepa.")
+
+    found = {}
+    layers = set()
+    for key, shape in shapes.items():
+        key = plain(key)
+        if key == "embeddings.patch_embeddings.projection.weight":
+            found = {"hidden_size": shape[0], "num_channels": shape[1], "patch_size": shape[2]}
+        if key.startswith(("layers.", "encoder.layer.")):
+            layers.add(key.split(".")[1 if key.startswith("layers.") else 2])
+    if layers:
+        found["num_hidden_layers"] = len(layers)
+    wrong = [f"{k} {config[k]} in config.json, {v} in the weights" for k, v in found.items()
+             if k in config and int(config[k]) != int(v)]
+    if wrong:
+        raise IJepaDeployError(f"--model {source.spec}", "weights do not match config.json: " + "; ".join(wrong),
+                               "the config.json and weights save_pretrained wrote together")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.outputs import check_output_dir
 
 
 def _config_entry(text: str) -> tuple[str, str]:
@@ -67,6 +68,7 @@ def parse_args(argv=None):
         raise IJepaDeployError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
                                "--gemm-size >= 16", "sensible sizes")
     output = a.output or Path("benchmarks") / "results" / Path(a.artifact).resolve().name
+    check_output_dir(output, "--output")  # before an hour of benchmarking, not after
     command = "ijepa-bench " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     return BenchOptions(
         artifact=a.artifact, output=output, batch_sizes=tuple(a.batch_sizes) if a.batch_sizes else None,

@@ -6,6 +6,7 @@ and (with --output) writes all embeddings to a .npy file.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ def parse_args(argv=None) -> EmbedOptions:
 def embed_images(opts: EmbedOptions) -> int:
     import numpy as np
 
+    from ijepa_deploy.manifest import write_atomic
+    from ijepa_deploy.outputs import check_output_file
     from ijepa_deploy.runtime import load
 
+    if opts.output:
+        check_output_file(opts.output, "--output")
     with load(opts.artifact, backend=opts.backend, precision=opts.precision) as model:
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
@@ -51,7 +56,9 @@ def embed_images(opts: EmbedOptions) -> int:
         print(json.dumps({"image": path, "dim": int(vec.shape[0]), "norm": round(float(np.linalg.norm(vec)), 6),
                           "head": [round(float(v), 6) for v in vec[:4]]}))
     if opts.output:
-        np.save(opts.output, vectors)
+        buffer = io.BytesIO()
+        np.save(buffer, vectors)  # np.save(path) would append .npy to a path without it
+        write_atomic(opts.output, buffer.getvalue())
         print(f"wrote {opts.output} {vectors.shape}", file=sys.stderr)
     return 0
 
