@@ -23,6 +23,7 @@ class EmbedOptions:
     backend: str = "onnxruntime"
     output: Path | None = None
     top_k: int = 5
+    allow_engine_host_code: bool = False
 
 
 def parse_args(argv=None) -> EmbedOptions:
@@ -33,8 +34,11 @@ def parse_args(argv=None) -> EmbedOptions:
     parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "tensorrt"])
     parser.add_argument("--output", "-o", type=Path, help="write embeddings [N, D] to this .npy file")
     parser.add_argument("--top-k", type=int, default=5, help="labels per image for classification artifacts")
+    parser.add_argument("--allow-engine-host-code", action="store_true",
+                        help="run version-compatible TensorRT engines, which execute host code embedded in the "
+                             "engine file (only for engines from a builder you trust)")
     a = parser.parse_args(argv)
-    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k)
+    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k, a.allow_engine_host_code)
 
 
 def embed_images(opts: EmbedOptions) -> int:
@@ -46,7 +50,8 @@ def embed_images(opts: EmbedOptions) -> int:
 
     if opts.output:
         check_output_file(opts.output, "--output")
-    with load(opts.artifact, backend=opts.backend, precision=opts.precision) as model:
+    with load(opts.artifact, backend=opts.backend, precision=opts.precision,
+              allow_engine_host_code=opts.allow_engine_host_code) as model:
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
                 print(json.dumps({"image": path, "top_k": [{"label": l, "prob": round(p, 6)} for l, p in top]}))
