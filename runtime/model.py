@@ -91,7 +91,7 @@ class DeployedModel:
 
     def run(self, pixel_values: np.ndarray) -> dict[str, np.ndarray]:
         """Run preprocessed pixels of any batch size, in chunks the engine accepts."""
-        if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4:
+        if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4 or len(pixel_values) == 0:
             return self.runner.run(pixel_values)  # the runner's check gives the precise error
         chunks = [self.runner.run(pixel_values[i:i + self.max_batch])
                   for i in range(0, len(pixel_values), self.max_batch)]
