@@ -209,7 +209,7 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
         raise IJepaDeployError(where, f"{len(bad)} weights missing or mis-shaped for its config.json "
                                f"(e.g. {', '.join(bad[:3])})", "a checkpoint whose weights match its config.json")
     model.eval()
-    revision = getattr(model.config, "_commit_hash", None) or source.revision
+    revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
     if source.kind == "local":
         preprocess = PreprocessConfig.from_pretrained_dir(Path(source.spec), fallback_size=_image_size(config))
     else:
@@ -223,6 +223,22 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
         "architectures": architectures,
     }
     return model, preprocess, info
+
+
+def _hub_commit(source: ModelSource) -> str | None:
+    """The commit the hub (or, offline, the local cache's refs/) resolved ``source.revision`` to:
+    the snapshot directory from_pretrained read is named after it. A branch or tag name alone
+    would not say which weights the artifact holds."""
+    import re
+
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = Path(hf_hub_download(source.spec, "config.json", revision=source.revision))
+    except OSError:
+        return None
+    commit = path.parent.name
+    return commit if path.parent.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 def _image_size(config) -> int:

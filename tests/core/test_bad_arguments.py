@@ -142,3 +142,23 @@ def test_load_model_refuses_weights_transformers_would_fill_randomly(checkpoints
     with pytest.raises(IJepaDeployError) as info:
         load_model(parse_model_source(str(checkpoints / name)), "feature-extraction")
     assert problem in info.value.problem
+
+
+def test_hub_exports_record_the_resolved_commit(checkpoints, tmp_path):
+    """Offline, from a hand-made Hugging Face cache: refs/main -> snapshots/<commit>/."""
+    import os
+    import subprocess
+    import sys
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(checkpoints / "good", repo / "snapshots" / commit)
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
+    code = ("from ijepa_deploy.models import load_model, parse_model_source\n"
+            "for rev in (None, 'main'):\n"
+            "    print(load_model(parse_model_source('org/tiny', rev), 'feature-extraction').info['revision'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [commit, commit]
