@@ -212,6 +212,8 @@ def markdown(report: dict, plots: dict | None = None) -> str:
     peak = report["gemm_peak"]
     primary = s["primary_output"]
     lines = [f"# ijepa-bench: {a['model']} ({a['task']})", ""]
+    if a.get("unverified"):
+        lines += [f"**UNVERIFIED artifact (--allow-unverified): {a['unverified']}**", ""]
     lines += [f"Command: `{report['command']}`" if report.get("command") else "Command: (library call)", ""]
     lines += [f"Run {report['created']}, {report.get('wall_seconds', 0) / 60:.1f} min wall. Artifact `{a['path']}`: "
               f"graphs {', '.join(a['graphs']) or '-'}; engines {', '.join(a['engines']) or 'none'}; "

@@ -162,3 +162,32 @@ def test_hub_exports_record_the_resolved_commit(checkpoints, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [commit, commit]
+
+
+def test_bench_refuses_unverified_artifacts_unless_told(tmp_path, capsys, tiny_artifact):
+    from ijepa_deploy.manifest import read_manifest
+
+    art = tmp_path / "art"
+    shutil.copytree(tiny_artifact, art)
+    with open(art / "model.onnx", "ab") as fh:
+        fh.write(b"tampered")
+    start = time.perf_counter()
+    code, err = run_main(bench_main, [art, "-o", tmp_path / "r"], capsys)
+    assert code == 1 and "checksum mismatch" in err and "--allow-unverified" in err
+    assert time.perf_counter() - start < 5 and not (tmp_path / "r").exists()
+
+    shutil.rmtree(art)
+    shutil.copytree(tiny_artifact, art)
+    manifest = read_manifest(art)
+    manifest.status = "failed"
+    manifest.write(art)
+    code, err = run_main(bench_main, [art, "-o", tmp_path / "r"], capsys)
+    assert code == 1 and "artifact status is 'failed'" in err
+
+    from ijepa_deploy.cli.bench import _main as bench_run
+
+    assert bench_run([str(art), "-o", str(tmp_path / "r"), "--allow-unverified", "--batch-sizes", "1", "--threads",
+                      "1", "--min-iters", "1", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile",
+                      "--no-memory-probe", "--no-end-to-end", "--paired-rounds", "0", "--providers", "cpu",
+                      "--quiet"]) == 0
+    assert "UNVERIFIED artifact (--allow-unverified): artifact status is 'failed'" in (tmp_path / "r" / "report.md").read_text()
