@@ -1,5 +1,5 @@
 """``ijepa-bench ARTIFACT_DIR``: time every backend of an artifact on the same inputs and write
-report.json, report.md and plots (see ``ijepa_deploy.exporters.benchmark``)."""
+report.json, report.md and plots (see ``ijepa_deploy.benchmarks``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _config_entry(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.exporters.benchmark import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
+    from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
 
     parser = ArgumentParser(
         prog="ijepa-bench",
@@ -107,8 +107,8 @@ def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.bench_report import write_report
-    from ijepa_deploy.exporters.benchmark import run_benchmark
+    from ijepa_deploy.benchmarks.report import write_report
+    from ijepa_deploy.benchmarks.run import run_benchmark
 
     opts = parse_args(argv)
     unverified = verify_artifact(opts.artifact, opts.allow_unverified)
