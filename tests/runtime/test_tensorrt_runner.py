@@ -481,7 +481,7 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
             created.append(self)
 
     fake.Runtime = Runtime
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake)
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake)
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     text = info.value.format()
