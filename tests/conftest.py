@@ -58,3 +58,18 @@ def tensorrt_host():
     if not available:
         pytest.skip(f"TensorRT engine tests need TensorRT and an NVIDIA GPU: {reason}")
     return reason
+
+
+@pytest.fixture(scope="session")
+def cpp_release_build():
+    """The C++ release build directory (runtime library, example, test and benchmark drivers), built
+    once per session by ijepa_deploy.benchmarks.cpp_build. A missing system library is a skip naming
+    the package; any other configure or compile error fails."""
+    from ijepa_deploy.benchmarks import cpp_build
+
+    try:
+        return cpp_build.release_build()
+    except cpp_build.CppDependencyMissing as exc:
+        pytest.skip(f"C++ runtime not built: {exc}")
+    except cpp_build.CppBuildFailed as exc:
+        pytest.fail(str(exc))
