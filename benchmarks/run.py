@@ -173,7 +173,8 @@ def opt_in_measurements(directory: Path, manifest: Manifest, batches: list[int],
     if opts.cpp:
         from ijepa_deploy.benchmarks.cpp_rows import measure_cpp
 
-        with progress.step("cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, graph {opts.cpp_precision}"):
+        with progress.step("cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, "
+                           f"graph {opts.cpp_precision}"):
             try:
                 out["cpp"] = measure_cpp(directory, manifest, batches, opts, progress)
             except Exception as exc:  # recorded in the report; the timed rows stand

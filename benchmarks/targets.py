@@ -119,7 +119,8 @@ def serving_targets(serving: dict | None) -> list[dict]:
             f"{SERVE_TARGET_CLIENTS} clients not measured (--serve-clients)"
         return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, None, SERVE_RATIO_MIN, ">=",
                         "triton", why)]
-    note = (f"median of {len(entry['round_ratios'])} interleaved rounds ({', '.join(f'{r:.3f}' for r in entry['round_ratios'])}); "
+    rounds = ", ".join(f"{r:.3f}" for r in entry["round_ratios"])
+    note = (f"median of {len(entry['round_ratios'])} interleaved rounds ({rounds}); "
             f"served {entry['served_img_s']:.2f} img/s vs direct {entry['direct_img_s']:.2f} img/s at batch "
             f"{SERVE_TARGET_CLIENTS}")
     return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, entry["served_over_direct"],
