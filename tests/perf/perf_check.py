@@ -1,0 +1,85 @@
+"""Latency limits against eager PyTorch, declared once, and the paired A/B rounds that measure them.
+
+Each limit is a ratio: candidate time / baseline time, measured in paired rounds on the same
+device (per round the baseline runs once, then the candidate, PAIR_GAP_S apart; the ratio is the
+median of the per-round ratios), so load from other processes hits both sides of a round alike.
+README.md lists these limits: keep both in step.
+
+# TODO(lead): ijepa_deploy.benchmarks' reusable paired-rounds function (branch `rooms`) had not
+# landed when this was written; paired_ratio below is the same loop, to dedupe at merge.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+ROUNDS = 5
+BATCHES = (1, 8)  # capped at the artifact's max batch
+# ONNX Runtime's intra-op threads and torch's OpenMP threads spin after a call; a call started right
+# after the other library's shares the cores with them (see benchmarks/README.md). Rounds leave a gap.
+PAIR_GAP_S = 0.1
+
+
+@dataclass(frozen=True)
+class Limit:
+    device: str      # "cpu" or "cuda": candidate and baseline both run there
+    backend: str     # "onnxruntime" (CPU provider), "onnxruntime-cuda", "onnxruntime-tensorrt", "tensorrt"
+    variant: str     # the artifact's graph (onnxruntime*) or engine (tensorrt)
+    baseline: str    # "eager" fp32, "eager-fp16" (torch.autocast fp16), or "tensorrt fp16" (the fp16 engine)
+    ratio: float     # candidate / baseline must not exceed this
+
+    @property
+    def name(self) -> str:
+        return f"{self.device}-{self.backend}-{self.variant}"
+
+
+# Generous on purpose: a shared 2-core CPU and any GPU host must pass them; tighten as measurements allow.
+LIMITS = (
+    Limit("cpu", "onnxruntime", "fp32", "eager", 0.90),
+    Limit("cpu", "onnxruntime", "int8-cpu", "eager", 0.50),
+    Limit("cuda", "tensorrt", "fp32", "eager", 0.90),
+    Limit("cuda", "tensorrt", "fp16", "eager-fp16", 0.60),
+    Limit("cuda", "tensorrt", "int8", "tensorrt fp16", 0.80),
+    Limit("cuda", "onnxruntime-cuda", "fp32", "eager", 0.90),
+    Limit("cuda", "onnxruntime-cuda", "fp16", "eager-fp16", 0.60),
+    Limit("cuda", "onnxruntime-tensorrt", "fp32", "eager", 0.90),
+    Limit("cuda", "onnxruntime-tensorrt", "fp16", "eager-fp16", 0.60),
+)
+
+
+def paired_ratio(baseline, candidate, batch, rounds: int = ROUNDS, gap: float = PAIR_GAP_S) -> dict:
+    """Median over ``rounds`` of candidate time / baseline time of the same round (one warm-up call each)."""
+    baseline(batch)
+    candidate(batch)
+    base_s, cand_s = [], []
+    for _ in range(rounds):
+        for fn, times in ((baseline, base_s), (candidate, cand_s)):
+            time.sleep(gap)
+            start = time.perf_counter()
+            fn(batch)
+            times.append(time.perf_counter() - start)
+    ratios = [c / b for c, b in zip(cand_s, base_s)]
+    return {"ratio": statistics.median(ratios), "round_ratios": ratios,
+            "baseline_ms": 1e3 * statistics.median(base_s), "candidate_ms": 1e3 * statistics.median(cand_s)}
+
+
+def describe(limit: Limit, batch: int, measured: dict) -> str:
+    verdict = "ok" if measured["ratio"] <= limit.ratio else "OVER LIMIT"
+    rounds = ", ".join(f"{r:.3f}" for r in measured["round_ratios"])
+    return (f"{limit.name} batch {batch}: {measured['ratio']:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
+            f"{verdict}; {measured['candidate_ms']:.1f} ms vs {measured['baseline_ms']:.1f} ms; rounds {rounds}")
+
+
+def check(limit: Limit, results: dict[int, dict], report=None) -> list[str]:
+    """One line per measured batch (handed to ``report`` first, pass or fail); AssertionError naming
+    every ratio over the limit."""
+    batches = sorted(results)
+    lines = [describe(limit, n, results[n]) for n in batches]
+    if report is not None:
+        report(lines)
+    over = [line for line, n in zip(lines, batches) if results[n]["ratio"] > limit.ratio]
+    if over:
+        raise AssertionError("slower than allowed against eager PyTorch:\n  " + "\n  ".join(over))
+    return lines
