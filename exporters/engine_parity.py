@@ -13,6 +13,7 @@ TF32 convolutions. It runs once per batch of photos and is reused for every engi
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,21 +144,23 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: EagerPar
     open_runner = open_runner or (lambda graph, entry: OnnxRuntimeRunner(
         graph, manifest.io, 1, manifest.batch["max"], providers=[entry, "CPUExecutionProvider"]))
     results = []
-    for provider in providers:
-        for variant, graph in manifest.graphs.items():
-            if "onnxruntime-cpu" in graph.get("for", []):
-                continue
-            precision = graph.get("precision", variant)
+    with tempfile.TemporaryDirectory(prefix="ijepa-ort-trt-cache-") as cache:  # TensorRT EP plans: not artifact files
+        for provider in providers:
             name = provider.replace("ExecutionProvider", "").lower()
-            with progress.step(f"parity {variant} {name}", f"eager PyTorch vs ONNX Runtime {provider} ({graph['file']})"):
-                with open_runner(Path(directory) / graph["file"], provider_entry(provider, Path(directory))) as runner:
-                    if runner.backend != f"onnxruntime-{name}":
-                        raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
-                                               "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
-                                               "libraries on the library path)")
-                    result = parity(runner, variant, precision, batch_sizes)
-            manifest.parity.append(result)
-            results.append(result)
+            for variant, graph in manifest.graphs.items():
+                if "onnxruntime-cpu" in graph.get("for", []):
+                    continue
+                precision = graph.get("precision", variant)
+                with progress.step(f"parity {variant} {name}",
+                                   f"eager PyTorch vs ONNX Runtime {provider} ({graph['file']})"):
+                    with open_runner(Path(directory) / graph["file"], provider_entry(provider, Path(cache))) as runner:
+                        if runner.backend != f"onnxruntime-{name}":
+                            raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
+                                                   "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
+                                                   "libraries on the library path)")
+                        result = parity(runner, variant, precision, batch_sizes)
+                manifest.parity.append(result)
+                results.append(result)
     return results
 
 

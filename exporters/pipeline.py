@@ -354,6 +354,7 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
     if failed:  # an engine that ships unchecked or wrong fails the export, like a graph would
         manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
         manifest.status = STATUS_FAILED
+        manifest.write(out)
 
 
 def summary_table(manifest: Manifest, directory: Path) -> str:

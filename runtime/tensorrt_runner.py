@@ -19,12 +19,16 @@ import ctypes
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
+
+if TYPE_CHECKING:  # annotations only: the module imports on hosts without TensorRT
+    import tensorrt as trt
 
 INSTALL_HINT = ("a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
                 "(pip install 'ijepa-deploy[tensorrt]')")
@@ -363,7 +367,7 @@ class TensorRTRunner(Runner):
         self._slots.append(slot)
         self._idle.append(slot)
 
-    def _new_context(self) -> "trt.IExecutionContext":
+    def _new_context(self):
         context = self.engine.create_execution_context()
         if context is None:
             raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "

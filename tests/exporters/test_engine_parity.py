@@ -58,11 +58,19 @@ def test_a_provider_that_falls_back_is_an_error_not_a_pass(tiny_artifact, eager_
         onnxruntime_gpu_parity(tiny_artifact, manifest, eager_parity, (1,), Progress(quiet=True),
                                providers=["TensorrtExecutionProvider"],
                                open_runner=lambda graph, entry: DressedRunner(graph, manifest, "onnxruntime-cpu"))
-    # the export's step: a note, False (the export then fails), manifest written
+
+
+def test_the_export_step_fails_when_onnxruntime_ignores_a_gpu_provider(tiny_artifact, eager_parity, tmp_path,
+                                                                      monkeypatch):
+    """A CPU-only onnxruntime asked for CUDA falls back to the CPU with a warning: that must fail."""
     import shutil
+
+    from ijepa_deploy.exporters import engine_parity
 
     copy = tmp_path / "art"
     shutil.copytree(tiny_artifact, copy)
     manifest = read_manifest(copy)
-    ok = onnxruntime_gpu_step(copy, manifest, eager_parity, (1,), Progress(quiet=True))
-    assert ok is True  # this host has no GPU provider: nothing to check, nothing failed
+    monkeypatch.setattr(engine_parity, "gpu_execution_providers", lambda: ["CUDAExecutionProvider"])
+    assert onnxruntime_gpu_step(copy, manifest, eager_parity, (1,), Progress(quiet=True)) is False
+    assert any(n.startswith("ONNX Runtime GPU parity failed") and "fell back" in n for n in manifest.notes)
+    assert read_manifest(copy).notes == manifest.notes  # written

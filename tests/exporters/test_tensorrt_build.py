@@ -537,3 +537,20 @@ def bundled_photo():
     from ijepa_deploy.exporters.parity import bundled_images
 
     return bundled_images()[0]
+
+
+def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
+    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step, summary_table
+
+    directory = tmp_path / "tiny"
+    shutil.copytree(tiny_artifact, directory)
+    manifest = read_manifest(directory)
+    io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
+    with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
+    _engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
+                 Progress(quiet=True))
+    assert manifest.status == "failed" and manifest.engines["fp32"]["status"] == "failed"
+    assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes
+    assert read_manifest(directory).status == "failed"
+    table = summary_table(manifest, directory)
+    assert "parity FAILED at batch sizes [1, 3, 4]" in table and "TensorRT engine parity check failed" in table
