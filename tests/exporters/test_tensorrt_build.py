@@ -357,7 +357,7 @@ def with_fake_tensorrt(monkeypatch):
     """Stand-ins for TensorRT's builder (build module) and runtime + cuda-python (runner module): the
     built plan deserializes to an engine running ``model`` with the profile the build set."""
     from ijepa_deploy.exporters import tensorrt_build as tb
-    from ijepa_deploy.runtime import tensorrt_runner as tr
+    from ijepa_deploy.runtime import tensorrt_host as host
 
     def install(version="10.13.3.9", model=fake_model, io=None, **kw):
         trt, calls = fake_tensorrt(version, **kw)
@@ -369,12 +369,12 @@ def with_fake_tensorrt(monkeypatch):
             _name, lo, opt, hi = calls["set_shape"][-1]
             return FakeEngine(cudart, model, io, profile=(lo[0], opt[0], hi[0]))
 
-        monkeypatch.setattr(tb, "_import_tensorrt", lambda: trt)
+        monkeypatch.setattr(tb, "import_tensorrt", lambda: trt)
         monkeypatch.setattr(tb, "tensorrt_status", lambda: (True, "fake"))
         monkeypatch.setattr(tb, "gpu_info", lambda: {"device": 0, "name": "Fake GPU", "compute_capability": "8.6"})
         runtime = fake_runtime_tensorrt(engine_for_plan, version)
-        monkeypatch.setattr(tr, "_import_tensorrt", lambda: runtime)
-        monkeypatch.setattr(tr, "_import_cudart", lambda: cudart)
+        monkeypatch.setattr(host, "import_tensorrt", lambda: runtime)
+        monkeypatch.setattr(host, "import_cudart", lambda: cudart)
         return calls
 
     return install

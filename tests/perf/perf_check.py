@@ -1,25 +1,20 @@
 """Latency limits against eager PyTorch, declared once, and the paired A/B rounds that measure them.
 
-Each limit is a ratio: candidate time / baseline time, measured in paired rounds on the same
-device (per round the baseline runs once, then the candidate, PAIR_GAP_S apart; the ratio is the
-median of the per-round ratios), so load from other processes hits both sides of a round alike.
-README.md lists these limits: keep both in step.
-
-# TODO(lead): ijepa_deploy.benchmarks' reusable paired-rounds function (branch `rooms`) had not
-# landed when this was written; paired_ratio below is the same loop, to dedupe at merge.
+Each limit is a ratio: candidate time / baseline time, measured with the benchmark's paired
+rounds (ijepa_deploy.benchmarks.paired: per round the baseline runs once, then the candidate, a
+short gap apart; the ratio is the median of the per-round ratios), so load from other processes
+hits both sides of a round alike. README.md lists these limits: keep both in step.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
+
+from ijepa_deploy.benchmarks.paired import PairedResult
 
 ROUNDS = 5
 BATCHES = (1, 8)  # capped at the artifact's max batch
-# ONNX Runtime's intra-op threads and torch's OpenMP threads spin after a call; a call started right
-# after the other library's shares the cores with them (see benchmarks/README.md). Rounds leave a gap.
-PAIR_GAP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,37 +44,22 @@ LIMITS = (
 )
 
 
-def paired_ratio(baseline, candidate, batch, rounds: int = ROUNDS, gap: float = PAIR_GAP_S) -> dict:
-    """Median over ``rounds`` of candidate time / baseline time of the same round (one warm-up call each)."""
-    baseline(batch)
-    candidate(batch)
-    base_s, cand_s = [], []
-    for _ in range(rounds):
-        for fn, times in ((baseline, base_s), (candidate, cand_s)):
-            time.sleep(gap)
-            start = time.perf_counter()
-            fn(batch)
-            times.append(time.perf_counter() - start)
-    ratios = [c / b for c, b in zip(cand_s, base_s)]
-    return {"ratio": statistics.median(ratios), "round_ratios": ratios,
-            "baseline_ms": 1e3 * statistics.median(base_s), "candidate_ms": 1e3 * statistics.median(cand_s)}
+def describe(limit: Limit, batch: int, measured: PairedResult) -> str:
+    verdict = "ok" if measured.ratio <= limit.ratio else "OVER LIMIT"
+    rounds = ", ".join(f"{r:.3f}" for r in measured.round_ratios)
+    return (f"{limit.name} batch {batch}: {measured.ratio:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
+            f"{verdict}; {1e3 * statistics.median(measured.candidate_s):.1f} ms vs "
+            f"{1e3 * statistics.median(measured.reference_s):.1f} ms; rounds {rounds}")
 
 
-def describe(limit: Limit, batch: int, measured: dict) -> str:
-    verdict = "ok" if measured["ratio"] <= limit.ratio else "OVER LIMIT"
-    rounds = ", ".join(f"{r:.3f}" for r in measured["round_ratios"])
-    return (f"{limit.name} batch {batch}: {measured['ratio']:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
-            f"{verdict}; {measured['candidate_ms']:.1f} ms vs {measured['baseline_ms']:.1f} ms; rounds {rounds}")
-
-
-def check(limit: Limit, results: dict[int, dict], report=None) -> list[str]:
+def check(limit: Limit, results: dict[int, PairedResult], report=None) -> list[str]:
     """One line per measured batch (handed to ``report`` first, pass or fail); AssertionError naming
     every ratio over the limit."""
     batches = sorted(results)
     lines = [describe(limit, n, results[n]) for n in batches]
     if report is not None:
         report(lines)
-    over = [line for line, n in zip(lines, batches) if results[n]["ratio"] > limit.ratio]
+    over = [line for line, n in zip(lines, batches) if results[n].ratio > limit.ratio]
     if over:
         raise AssertionError("slower than allowed against eager PyTorch:\n  " + "\n  ".join(over))
     return lines

@@ -13,7 +13,8 @@ import contextlib
 import numpy as np
 import pytest
 
-from perf_check import BATCHES, LIMITS, Limit, check, paired_ratio
+from ijepa_deploy.benchmarks.paired import paired_ratio
+from perf_check import BATCHES, LIMITS, ROUNDS, Limit, check
 
 CPU_LIMITS = [lim for lim in LIMITS if lim.device == "cpu"]
 GPU_LIMITS = [lim for lim in LIMITS if lim.device == "cuda"]
@@ -47,8 +48,10 @@ def eager_fn(loaded, manifest, device: str = "cpu", fp16_autocast: bool = False)
 
 def measure(limit: Limit, manifest, baseline, candidate, record_ratio) -> None:
     pixels = photos(manifest, max(BATCHES))
-    results = {n: paired_ratio(baseline, candidate, np.ascontiguousarray(pixels[:n]))
-               for n in BATCHES if n <= manifest.batch["max"]}
+    results = {}
+    for n in (n for n in BATCHES if n <= manifest.batch["max"]):
+        batch = np.ascontiguousarray(pixels[:n])
+        results[n] = paired_ratio(lambda: baseline(batch), lambda: candidate(batch), ROUNDS)
     check(limit, results, report=record_ratio)
 
 

@@ -6,29 +6,30 @@ import time
 
 import pytest
 
-from perf_check import Limit, check, paired_ratio
+from ijepa_deploy.benchmarks.paired import paired_ratio
+from perf_check import Limit, check
 
 
 def sleeper(seconds: float):
-    return lambda batch: time.sleep(seconds)
+    return lambda: time.sleep(seconds)
 
 
 def test_a_slow_backend_fails_with_its_ratio_in_the_message():
     limit = Limit("cpu", "onnxruntime", "fp32", "eager", 0.90)
-    measured = paired_ratio(sleeper(0.01), sleeper(0.03), None, rounds=3, gap=0)
-    assert 2.0 < measured["ratio"] < 4.0 and len(measured["round_ratios"]) == 3
+    measured = paired_ratio(sleeper(0.01), sleeper(0.03), rounds=3, gap_s=0)
+    assert 2.0 < measured.ratio < 4.0 and len(measured.round_ratios) == 3
     seen: list[str] = []
     with pytest.raises(AssertionError) as info:
         check(limit, {1: measured}, report=seen.extend)
     message = str(info.value)
-    assert f"{measured['ratio']:.3f}x eager (limit 0.90x) OVER LIMIT" in message
+    assert f"{measured.ratio:.3f}x eager (limit 0.90x) OVER LIMIT" in message
     assert "cpu-onnxruntime-fp32 batch 1" in message and seen and "OVER LIMIT" in seen[0]
 
 
 def test_a_fast_backend_passes_and_every_ratio_is_reported():
     limit = Limit("cpu", "onnxruntime", "int8-cpu", "eager", 0.50)
-    fast = paired_ratio(sleeper(0.02), sleeper(0.002), None, rounds=3, gap=0)
-    slow = paired_ratio(sleeper(0.01), sleeper(0.02), None, rounds=3, gap=0)
+    fast = paired_ratio(sleeper(0.02), sleeper(0.002), rounds=3, gap_s=0)
+    slow = paired_ratio(sleeper(0.01), sleeper(0.02), rounds=3, gap_s=0)
     lines = check(limit, {1: fast})
     assert len(lines) == 1 and "ok" in lines[0] and "limit 0.50x" in lines[0]
     with pytest.raises(AssertionError) as info:  # one batch over the limit fails the whole check

@@ -15,6 +15,7 @@ import pytest
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
 from ijepa_deploy.spec import export_spec
@@ -26,9 +27,9 @@ def test_module_imports_without_tensorrt_torch_or_cuda():
         "import sys\n"
         "for name in ('tensorrt', 'cuda', 'cuda.bindings', 'torch', 'transformers'):\n"
         "    sys.modules[name] = None  # any import of these now fails\n"
-        "from ijepa_deploy.runtime import tensorrt_runner as tr\n"
+        "from ijepa_deploy.runtime import tensorrt_host, tensorrt_runner\n"
         "from ijepa_deploy.runtime.model import open_runner\n"
-        "ok, reason = tr.tensorrt_status()\n"
+        "ok, reason = tensorrt_host.tensorrt_status()\n"
         "assert not ok and reason == 'tensorrt not installed', reason\n"
         "print('ok')\n"
     )
@@ -67,32 +68,32 @@ def test_status_reasons(monkeypatch):
     def broken():
         raise ImportError("libnvonnxparser.so.11: cannot open shared object file")
 
-    monkeypatch.setattr(tr, "_import_tensorrt", missing)
-    assert tr.tensorrt_status() == (False, "tensorrt not installed")
-    monkeypatch.setattr(tr, "_import_tensorrt", broken)
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_tensorrt", missing)
+    assert host.tensorrt_status() == (False, "tensorrt not installed")
+    monkeypatch.setattr(host, "import_tensorrt", broken)
+    ok, reason = host.tensorrt_status()
     assert not ok and reason.startswith("tensorrt is installed but its libraries cannot be loaded")
     assert "libnvonnxparser.so.11" in reason
 
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(err=35))
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(err=35))
+    ok, reason = host.tensorrt_status()
     assert not ok and reason == ("no CUDA GPU visible (cudaErrorInsufficientDriver: CUDA driver version is "
                                  "insufficient)")
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(count=0))
-    assert tr.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart())
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(count=0))
+    assert host.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart())
+    ok, reason = host.tensorrt_status()
     assert ok and "TensorRT 11.4.0.106" in reason and "Fake GPU (compute capability 8.9)" in reason
-    assert tr.gpu_info() == {"device": 0, "name": "Fake GPU", "compute_capability": "8.9"}
+    assert host.gpu_info() == {"device": 0, "name": "Fake GPU", "compute_capability": "8.9"}
 
 
 def test_cuda_call_unpacks_and_raises():
     cudart = fake_cudart()
-    assert tr.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
-    assert tr.cuda_call(cudart, (_Err(0),), "cudaFree") is None
+    assert host.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
+    assert host.cuda_call(cudart, (_Err(0),), "cudaFree") is None
     with pytest.raises(IJepaDeployError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
-        tr.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
+        host.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
 
 
 # -- compatibility ---------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_tampered_engine_is_refused_before_tensorrt(engine_artifact):
 
 
 def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
-    available, reason = tr.tensorrt_status()
+    available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
     with pytest.raises(IJepaDeployError) as info:
@@ -162,7 +163,7 @@ def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
 
 
 def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path):
-    available, reason = tr.tensorrt_status()
+    available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
     image = tmp_path / "x.png"
@@ -280,8 +281,8 @@ def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan", cudart=None, d
 @pytest.fixture
 def fake_stack(monkeypatch, engine_artifact):
     cudart = FakeCudart()
-    monkeypatch.setattr(tr, "_import_cudart", lambda: cudart)
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(cudart=cudart))
+    monkeypatch.setattr(host, "import_cudart", lambda: cudart)
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart))
     (engine_artifact / "model_fp16.engine").write_bytes(b"plan")
     manifest = read_manifest(engine_artifact)
     manifest.record_file(engine_artifact, "model_fp16.engine", role="tensorrt-engine")
@@ -318,14 +319,14 @@ def test_runner_logic_with_stand_ins(fake_stack):
 
 def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106", cudart=cudart))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106", cudart=cudart))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106" in info.value.problem
     assert f"ijepa-build {directory} --variant fp16" in info.value.format()
     assert not cudart.live
 
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(plan=b"another plan", cudart=cudart))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(plan=b"another plan", cudart=cudart))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
@@ -347,7 +348,7 @@ def _hammer(run, batches, threads: int, calls: int) -> list:
 
 def test_concurrent_runs_match_single_threaded_with_stand_ins(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
     rng = np.random.default_rng(2)
     batches = [rng.standard_normal((n, 3, 32, 32)).astype(np.float32) for n in (1, 3, 4, 2)]
     with load(directory, backend="tensorrt", precision="fp16", max_concurrency=3) as model:
@@ -368,7 +369,7 @@ def test_the_stand_in_detects_overlapping_use(fake_stack, monkeypatch):
     """Without the pool (every thread on the same context and buffers) the stand-in sees the race:
     so the test above could fail."""
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
     batches = [np.full((n, 3, 32, 32), n, np.float32) for n in (1, 2, 3, 4)]
     with load(directory, backend="tensorrt", precision="fp16") as model:
         runner = model.runner
@@ -379,7 +380,7 @@ def test_the_stand_in_detects_overlapping_use(fake_stack, monkeypatch):
 
 def test_max_concurrency_one_is_a_lock(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.001))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.001))
     batches = [np.full((n, 3, 32, 32), n, np.float32) for n in (1, 2, 4)]
     with load(directory, backend="tensorrt", precision="fp16", max_concurrency=1) as model:
         results = _hammer(model.runner.run, batches, threads=4, calls=6)
@@ -393,7 +394,7 @@ def test_max_concurrency_one_is_a_lock(fake_stack, monkeypatch):
 
 def test_pool_stops_growing_when_the_gpu_is_full(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
     with load(directory, backend="tensorrt", precision="fp16", max_concurrency=4) as model:
         runner = model.runner
 
