@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from ijepa_deploy.benchmarks.paired import PairedResult
+from ijepa_deploy.benchmarks.paired import PAIR_GAP_S, PairedResult, paired_ratio
 
 ROUNDS = 5
 BATCHES = (1, 8)  # capped at the artifact's max batch
@@ -44,12 +44,25 @@ LIMITS = (
 )
 
 
+def measure(limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS, gap_s: float = PAIR_GAP_S) -> PairedResult:
+    """Paired rounds; a ratio over the limit gets twice as many rounds more and the verdict is the
+    median over all of them. On a shared machine one busy stretch can push a short run over (measured
+    here: ONNX Runtime fp32 at batch 8, rounds 0.43-1.71); a real regression stays over."""
+    first = paired_ratio(baseline_call, candidate_call, rounds, gap_s=gap_s)
+    if first.ratio <= limit.ratio:
+        return first
+    more = paired_ratio(baseline_call, candidate_call, 2 * rounds, gap_s=gap_s)
+    ratios = first.round_ratios + more.round_ratios
+    return PairedResult(statistics.median(ratios), ratios, first.reference_s + more.reference_s,
+                        first.candidate_s + more.candidate_s)
+
+
 def describe(limit: Limit, batch: int, measured: PairedResult) -> str:
     verdict = "ok" if measured.ratio <= limit.ratio else "OVER LIMIT"
     rounds = ", ".join(f"{r:.3f}" for r in measured.round_ratios)
     return (f"{limit.name} batch {batch}: {measured.ratio:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
             f"{verdict}; {1e3 * statistics.median(measured.candidate_s):.1f} ms vs "
-            f"{1e3 * statistics.median(measured.reference_s):.1f} ms; rounds {rounds}")
+            f"{1e3 * statistics.median(measured.reference_s):.1f} ms; {len(measured.round_ratios)} rounds {rounds}")
 
 
 def check(limit: Limit, results: dict[int, PairedResult], report=None) -> list[str]:

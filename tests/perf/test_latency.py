@@ -13,8 +13,7 @@ import contextlib
 import numpy as np
 import pytest
 
-from ijepa_deploy.benchmarks.paired import paired_ratio
-from perf_check import BATCHES, LIMITS, ROUNDS, Limit, check
+from perf_check import BATCHES, LIMITS, Limit, check, measure
 
 CPU_LIMITS = [lim for lim in LIMITS if lim.device == "cpu"]
 GPU_LIMITS = [lim for lim in LIMITS if lim.device == "cuda"]
@@ -46,12 +45,12 @@ def eager_fn(loaded, manifest, device: str = "cpu", fp16_autocast: bool = False)
     return run
 
 
-def measure(limit: Limit, manifest, baseline, candidate, record_ratio) -> None:
+def check_latency(limit: Limit, manifest, baseline, candidate, record_ratio) -> None:
     pixels = photos(manifest, max(BATCHES))
     results = {}
     for n in (n for n in BATCHES if n <= manifest.batch["max"]):
         batch = np.ascontiguousarray(pixels[:n])
-        results[n] = paired_ratio(lambda: baseline(batch), lambda: candidate(batch), ROUNDS)
+        results[n] = measure(limit, lambda: baseline(batch), lambda: candidate(batch))
     check(limit, results, report=record_ratio)
 
 
@@ -64,7 +63,7 @@ def test_cpu_graph_latency_vs_eager(limit, perf_artifact, perf_manifest, perf_ea
         pytest.skip(f"artifact has no {limit.variant} graph")
     with open_runner(perf_artifact, perf_manifest, "onnxruntime", limit.variant,
                      providers=["CPUExecutionProvider"]) as runner:
-        measure(limit, perf_manifest, eager_fn(perf_eager, perf_manifest), runner.run, record_ratio)
+        check_latency(limit, perf_manifest, eager_fn(perf_eager, perf_manifest), runner.run, record_ratio)
 
 
 @pytest.fixture(scope="module")
@@ -111,4 +110,4 @@ def test_gpu_latency_vs_eager_on_the_same_gpu(limit, cuda_host, perf_artifact, p
             baseline = _gpu_candidate(stack, perf_artifact, perf_manifest, "tensorrt", "fp16")
         else:
             baseline = eager_fn(perf_eager, perf_manifest, "cuda", fp16_autocast=limit.baseline == "eager-fp16")
-        measure(limit, perf_manifest, baseline, candidate, record_ratio)
+        check_latency(limit, perf_manifest, baseline, candidate, record_ratio)
