@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
+from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.tensorrt_host import (INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major,
                                                  tensorrt_status)
@@ -208,6 +209,9 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)
+    check_output_dir(directory, str(directory))  # engines and the manifest are written here
+    if opts.timing_cache is not None:
+        check_output_file(opts.timing_cache, "--timing-cache")
     for variant in opts.variants:
         graph = manifest.graphs[variant]
         verify_files(directory, manifest, [graph["file"], *graph.get("data_files", [])])
@@ -250,7 +254,9 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         with progress.step(f"parity engine {variant}", f"eager PyTorch vs TensorRT {name} at batch sizes "
                            f"{list(batch_sizes)}"):
             try:
-                runner = TensorRTRunner(directory / name, manifest.io, record, variant=variant, artifact=directory)
+                # built by this process a moment ago: its host code (--version-compatible) is ours
+                runner = TensorRTRunner(directory / name, manifest.io, record, variant=variant, artifact=directory,
+                                        allow_engine_host_code=True)
                 with runner:
                     result = parity(runner, variant, precision, batch_sizes, engine=name)
             except BaseException:

@@ -47,6 +47,7 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     """Build the runner for one graph (or engine) of an artifact, after checking its files."""
     directory = Path(directory)
     if backend == "onnxruntime":
+        options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
         precision = onnxruntime_variant(manifest, precision, options.get("providers"))
         if precision not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
@@ -90,7 +91,7 @@ class DeployedModel:
 
     def run(self, pixel_values: np.ndarray) -> dict[str, np.ndarray]:
         """Run preprocessed pixels of any batch size, in chunks the engine accepts."""
-        if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4:
+        if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4 or len(pixel_values) == 0:
             return self.runner.run(pixel_values)  # the runner's check gives the precise error
         chunks = [self.runner.run(pixel_values[i:i + self.max_batch])
                   for i in range(0, len(pixel_values), self.max_batch)]
@@ -127,9 +128,11 @@ class DeployedModel:
 
 
 def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
-         allow_unverified: bool = False, **options) -> DeployedModel:
-    """Open an artifact directory. Refuses artifacts whose parity check did not pass, and TensorRT
-    engines whose own parity check did not pass, unless ``allow_unverified`` (for debugging)."""
+         allow_unverified: bool = False, allow_engine_host_code: bool = False, **options) -> DeployedModel:
+    """Open an artifact directory. Refuses artifacts whose parity check did not pass and TensorRT
+    engines whose own parity check did not pass unless ``allow_unverified`` (for debugging), and
+    version-compatible TensorRT engines (they run host code from the engine file) unless
+    ``allow_engine_host_code``."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     if manifest.status != STATUS_PASSED and not allow_unverified:
@@ -138,6 +141,8 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
                                "parity section; allow_unverified=True to inspect it anyway)")
     if backend == "tensorrt" and precision in manifest.engines and not allow_unverified:
         _check_engine_verified(directory, manifest.engines[precision], precision)
+    if allow_engine_host_code:
+        options["allow_engine_host_code"] = True
     runner = open_runner(directory, manifest, backend, precision, verify, **options)
     return DeployedModel(directory, manifest, runner)
 
