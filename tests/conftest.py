@@ -73,3 +73,9 @@ def cpp_release_build():
         pytest.skip(f"C++ runtime not built: {exc}")
     except cpp_build.CppBuildFailed as exc:
         pytest.fail(str(exc))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--artifact", action="store", default=None, metavar="DIR",
+                     help="perf tests: the artifact to check against eager PyTorch (default: a ViT-B/16-shaped "
+                          "random:vitb16 artifact with fp16 and INT8 graphs, exported once per session)")
