@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ijepa_deploy.benchmarks.markdown_opt_in import cpp_section, serving_section
+
 
 def _f(value, fmt: str, none: str = "–") -> str:
     if value is None:
@@ -42,7 +44,7 @@ def machine_line(machine: dict, end=None) -> str:
 def markdown(report: dict, plots: dict | None = None) -> str:
     lines: list[str] = []
     for section in (_header, _settings, _latency_table, _targets, _paired, _memory, _preprocessing_and_end_to_end,
-                    _profiles):
+                    cpp_section, serving_section, _profiles):
         lines += section(report)
     if plots:
         lines += ["", "## Plots", ""]

@@ -52,6 +52,20 @@ class BenchOptions:
     command: str = ""
     quiet: bool = False
     allow_unverified: bool = False  # checked by the CLI before any timing (cli/bench.verify_artifact)
+    # --cpp (benchmarks/cpp_rows.py): C++ runtime vs Python runtime, paired rounds
+    cpp: bool = False
+    cpp_driver: Path | None = None  # default: build (or find up to date) benchmarks' ijepa_bench_driver
+    cpp_precision: str = "fp32"  # the graph both sides run
+    cpp_rounds: int = 5
+    # --serve (benchmarks/serving.py): served vs direct, interleaved rounds per client count
+    serve: bool = False
+    serve_clients: tuple[int, ...] = (1, 8, 64)
+    serve_requests: int = 2  # per client per round
+    serve_rounds: int = 3
+    serve_backend: str = "onnxruntime"
+    serve_precision: str = "fp32"
+    serve_preprocess_instances: int = 8
+    serve_queue_delay_us: int = 5000
 
     def resolved_threads(self) -> int:
         return int(self.threads) if self.threads else usable_cores()

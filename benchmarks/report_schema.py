@@ -24,6 +24,17 @@ POINT_KEYS = ("batch", "iterations", "p50_ms", "p90_ms", "p99_ms", "throughput_i
               "peak_fraction", "latency_vs_eager", "parity")
 ROW_STATUSES = (STATUS_OK, STATUS_UNAVAILABLE, STATUS_FAILED)
 TARGET_RESULTS = ("MET", "MISSED", "N/A")
+# Opt-in sections (ijepa-bench --cpp / --serve): absent or None when not asked for, {"error": ...}
+# when they failed, else these keys (section, then each entry of its per-batch / per-client dict).
+OPT_IN_SECTIONS = {
+    "cpp": (("python_backend", "cpp_backend", "same_engine", "graph", "threads", "rounds", "load_seconds",
+             "pipe_roundtrip_ms", "end_to_end", "preprocessing", "parity"),
+            "end_to_end", ("batch", "python_ms", "cpp_ms", "python_ms_per_image", "cpp_ms_per_image",
+                           "cpp_over_python", "round_ratios")),
+    "serving": (("backend", "precision", "rounds", "requests_per_client", "server", "per_clients"),
+                "per_clients", ("clients", "requests", "served_img_s", "direct_img_s", "served_over_direct",
+                                "round_ratios", "p50_ms", "p99_ms", "mean_batch")),
+}
 
 
 def _clean(value):
@@ -76,6 +87,22 @@ def validate_report(report: dict) -> None:
             if lacking:
                 raise IJepaDeployError(where, f"row {row['backend']} batch {point.get('batch')} lacks {lacking}",
                                        f"{POINT_KEYS}")
+    for name, (keys, per_key, per_keys) in OPT_IN_SECTIONS.items():
+        _validate_section(where, name, report.get(name), keys, per_key, per_keys)
     for t in report["targets"]:
         if t["result"] not in TARGET_RESULTS:
             raise IJepaDeployError(where, f"target {t['id']} result {t['result']!r}", "MET, MISSED or N/A")
+
+
+def _validate_section(where: str, name: str, section, keys: tuple, per_key: str, per_keys: tuple) -> None:
+    if section is None or (isinstance(section, dict) and set(section) == {"error"}):
+        return
+    lacking = [k for k in keys if k not in section] if isinstance(section, dict) else list(keys)
+    if lacking:
+        raise IJepaDeployError(where, f"section {name} lacks {lacking}", f"{keys} (or only 'error')")
+    if not section[per_key]:
+        raise IJepaDeployError(where, f"section {name} has no {per_key} entries", "at least one")
+    for label, entry in section[per_key].items():
+        lacking = [k for k in per_keys if k not in entry]
+        if lacking:
+            raise IJepaDeployError(where, f"{name}.{per_key}[{label}] lacks {lacking}", f"{per_keys}")

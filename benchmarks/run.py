@@ -19,6 +19,7 @@ from ijepa_deploy.benchmarks.ort_profile import profile_ort
 from ijepa_deploy.benchmarks.paired import paired_rounds
 from ijepa_deploy.benchmarks.plan import batch_sweep, plan_backends
 from ijepa_deploy.benchmarks.sweep import Sweep, load_row, measure_row, new_row
+from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.memory import peak_rss_gib
 from ijepa_deploy.progress import Progress
@@ -36,6 +37,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     manifest = read_manifest(directory)
     batches = batch_sweep(opts, manifest)
     threads = opts.resolved_threads()
+    check_opt_in(opts, manifest, progress)  # --cpp / --serve fail here, before any timing
 
     import torch
 
@@ -76,6 +78,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
               "artifact": artifact_summary(directory, manifest), "machine": machine,
               "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,
               "gemm_peak": peak, "rows": rows, **side_measurements(directory, manifest, batches, opts, progress),
+              **opt_in_measurements(directory, manifest, batches, opts, progress),
               "memory": memory_probes(rows, directory, opts, progress), "profiles": profiles, "paired": paired}
     report["wall_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = loadavg()
@@ -139,6 +142,52 @@ def side_measurements(directory: Path, manifest: Manifest, batches: list[int], o
                 out["end_to_end"] = measure_end_to_end(directory, manifest, variant, batches, opts, progress)
             except Exception as exc:  # recorded in the report; the timed rows stand
                 out["end_to_end"] = {"error": f"{type(exc).__name__}: {exc}"[:400]}
+    return out
+
+
+def check_opt_in(opts: BenchOptions, manifest: Manifest, progress: Progress) -> None:
+    """What --cpp and --serve need, checked (and the C++ driver built) before the long work."""
+    if opts.cpp:
+        from ijepa_deploy.benchmarks.cpp_build import CppBuildFailed
+        from ijepa_deploy.benchmarks.cpp_rows import check_cpp_precision, driver_path
+
+        check_cpp_precision(manifest, opts.cpp_precision)
+        with progress.step("cpp-build", "C++ runtime + ijepa_bench_driver (cmake/ninja, incremental)"):
+            try:
+                opts.cpp_driver = driver_path(opts)
+            except CppBuildFailed as exc:
+                raise IJepaDeployError("--cpp", f"the C++ driver could not be built: {exc}",
+                                       "the system packages and the 'cpp' extra named in the README "
+                                       "(or --cpp-driver PATH)") from None
+    if opts.serve:
+        from ijepa_deploy.runtime.serving.server import import_pytriton
+
+        import_pytriton()
+
+
+def opt_in_measurements(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
+                        progress: Progress) -> dict:
+    """--cpp (C++ vs Python runtime) and --serve (served vs direct): None when not asked for,
+    ``{"error": ...}`` when they failed (the rest of the report stands)."""
+    out: dict = {"cpp": None, "serving": None}
+    if opts.cpp:
+        from ijepa_deploy.benchmarks.cpp_rows import measure_cpp
+
+        with progress.step("cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, "
+                           f"graph {opts.cpp_precision}"):
+            try:
+                out["cpp"] = measure_cpp(directory, manifest, batches, opts, progress)
+            except Exception as exc:  # recorded in the report; the timed rows stand
+                out["cpp"] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
+    if opts.serve:
+        from ijepa_deploy.benchmarks.serving import measure_serving
+
+        with progress.step("serve", f"served vs direct, clients {list(opts.serve_clients)}, {opts.serve_rounds} "
+                           "interleaved rounds"):
+            try:
+                out["serving"] = measure_serving(directory, opts, progress)
+            except Exception as exc:  # recorded in the report; the timed rows stand
+                out["serving"] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
     return out
 
 

@@ -10,6 +10,8 @@ INT8_LATENCY_MAX = 0.30
 INT8_COSINE_MIN = 0.995
 ORT_FP32 = "onnxruntime-cpu fp32"
 NO_INT8 = "the artifact has no int8 graph (export with --int8)"
+SERVE_RATIO_MIN = 0.8  # served throughput / direct throughput at the same batch
+SERVE_TARGET_CLIENTS = 64
 
 
 def target_batches(sweep: list[int], wanted=TARGET_BATCHES) -> list[int]:
@@ -102,4 +104,24 @@ def evaluate_targets(report: dict) -> list[dict]:
         targets += _ort_fp32_targets(report, ort_fp32, b, paired)
         for row in int8_rows:
             targets += _int8_targets(row, b, paired, primary)
-    return targets
+    return targets + serving_targets(report.get("serving"))
+
+
+def serving_targets(serving: dict | None) -> list[dict]:
+    """Served >= 0.8x direct throughput at 64 clients (only when --serve ran)."""
+    if serving is None:
+        return []
+    description = f"served throughput >= {SERVE_RATIO_MIN} x direct at {SERVE_TARGET_CLIENTS} clients"
+    backend = f"triton {serving.get('backend', '?')} {serving.get('precision', '?')}"
+    entry = (serving.get("per_clients") or {}).get(str(SERVE_TARGET_CLIENTS))
+    if entry is None:
+        why = f"--serve failed: {serving['error']}" if "error" in serving else \
+            f"{SERVE_TARGET_CLIENTS} clients not measured (--serve-clients)"
+        return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, None, SERVE_RATIO_MIN, ">=",
+                        "triton", why)]
+    rounds = ", ".join(f"{r:.3f}" for r in entry["round_ratios"])
+    note = (f"median of {len(entry['round_ratios'])} interleaved rounds ({rounds}); "
+            f"served {entry['served_img_s']:.2f} img/s vs direct {entry['direct_img_s']:.2f} img/s at batch "
+            f"{SERVE_TARGET_CLIENTS}")
+    return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, entry["served_over_direct"],
+                    SERVE_RATIO_MIN, ">=", backend, note)]

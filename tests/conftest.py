@@ -60,6 +60,21 @@ def tensorrt_host():
     return reason
 
 
+@pytest.fixture(scope="session")
+def cpp_release_build():
+    """The C++ release build directory (runtime library, example, test and benchmark drivers), built
+    once per session by ijepa_deploy.benchmarks.cpp_build. A missing system library is a skip naming
+    the package; any other configure or compile error fails."""
+    from ijepa_deploy.benchmarks import cpp_build
+
+    try:
+        return cpp_build.release_build()
+    except cpp_build.CppDependencyMissing as exc:
+        pytest.skip(f"C++ runtime not built: {exc}")
+    except cpp_build.CppBuildFailed as exc:
+        pytest.fail(str(exc))
+
+
 def pytest_addoption(parser):
     parser.addoption("--artifact", action="store", default=None, metavar="DIR",
                      help="perf tests: the artifact to check against eager PyTorch (default: a ViT-B/16-shaped "

@@ -62,11 +62,13 @@ def parse_args(argv=None):
                         "batch 1 and 8 for the target ratios, robust to other load on the machine (default 3, 0: off)")
     parser.add_argument("--max-backend-seconds", type=float, help="per-backend time budget: once spent, its larger "
                         "batches are skipped (and listed as skipped)")
+    add_opt_in_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--allow-unverified", action="store_true",
                         help="benchmark an artifact whose parity check did not pass or whose files do not match "
                              "their checksums (the report says so)")
     a = parser.parse_args(argv)
+    check_opt_in_arguments(a)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
         raise IJepaDeployError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
                                "--gemm-size >= 16", "sensible sizes")
@@ -83,8 +85,48 @@ def parse_args(argv=None):
         ort_opt_level=a.ort_opt_level, ort_mem_arena=not a.ort_no_arena,
         ort_config=dict(_config_entry(t) for t in a.ort_config), command=command, quiet=a.quiet,
         paired_rounds=max(0, a.paired_rounds), max_backend_seconds=a.max_backend_seconds,
-        allow_unverified=a.allow_unverified,
+        allow_unverified=a.allow_unverified, **opt_in_options(a),
     )
+
+
+def add_opt_in_arguments(parser) -> None:
+    """--cpp (C++ vs Python runtime) and --serve (served vs direct through Triton)."""
+    group = parser.add_argument_group("opt-in measurements")
+    group.add_argument("--cpp", action="store_true", help="C++ runtime (OpenVINO) vs the Python runtime end to end "
+                       "(decode + preprocess + infer) at batch 1 and 8 and preprocessing throughput, paired rounds; "
+                       "builds the C++ driver with cmake/ninja (the 'cpp' extra) unless --cpp-driver is given")
+    group.add_argument("--cpp-driver", type=Path, help="a built ijepa_bench_driver (default: build it into "
+                       "build/cpp-tests/release, incremental)")
+    group.add_argument("--cpp-precision", default="fp32", help="the graph both runtimes run (default fp32)")
+    group.add_argument("--cpp-rounds", type=int, default=5, help="paired rounds Python vs C++ (default 5)")
+    group.add_argument("--serve", action="store_true", help="served (ijepa-serve's Triton server on loopback) vs "
+                       "direct runtime throughput and p50/p99 latency per client count, interleaved rounds "
+                       "(the 'serve' extra)")
+    group.add_argument("--serve-clients", type=int, nargs="+", default=[1, 8, 64],
+                       help="concurrent client counts (default 1 8 64)")
+    group.add_argument("--serve-requests", type=int, default=2, help="requests per client per round (default 2)")
+    group.add_argument("--serve-rounds", type=int, default=3, help="interleaved direct/served rounds (default 3)")
+    group.add_argument("--serve-backend", default="onnxruntime", help="runtime backend served and run directly "
+                       "(as load() takes it; default onnxruntime)")
+    group.add_argument("--serve-precision", default="fp32", help="precision served and run directly (default fp32)")
+
+
+def check_opt_in_arguments(a) -> None:
+    if a.cpp_rounds < 1:
+        raise IJepaDeployError("--cpp-rounds", f"{a.cpp_rounds}", "an integer >= 1")
+    if a.cpp_driver is not None and not a.cpp_driver.is_file():
+        raise IJepaDeployError("--cpp-driver", f"{a.cpp_driver} is not a file", "the built ijepa_bench_driver")
+    if a.serve_rounds < 1 or a.serve_requests < 1:
+        raise IJepaDeployError("--serve-rounds/--serve-requests", f"{a.serve_rounds}/{a.serve_requests}",
+                               "integers >= 1")
+    if any(c < 1 or c > 256 for c in a.serve_clients):
+        raise IJepaDeployError("--serve-clients", f"{a.serve_clients}", "client counts within 1..256")
+
+
+def opt_in_options(a) -> dict:
+    return {"cpp": a.cpp, "cpp_driver": a.cpp_driver, "cpp_precision": a.cpp_precision, "cpp_rounds": a.cpp_rounds,
+            "serve": a.serve, "serve_clients": tuple(a.serve_clients), "serve_requests": a.serve_requests,
+            "serve_rounds": a.serve_rounds, "serve_backend": a.serve_backend, "serve_precision": a.serve_precision}
 
 
 def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:

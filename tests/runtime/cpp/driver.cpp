@@ -5,11 +5,9 @@
 //   driver run DIR BACKEND PRECISION OUT IMAGE...      -> embeddings or logits float32 to OUT
 //   driver load DIR BACKEND PRECISION [allow-unverified]
 //   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
-//   driver bench DIR PRECISION ROUNDS IMAGE...          -> per-round ms of preprocess and embed
 //   driver trt-compat VERSION CC BUILT_VERSION BUILT_CC VERSION_COMPATIBLE HW_LEVEL
 // An IMAGE is a path, "bytes:PATH" (encoded bytes in memory) or "pixels:W:H:C:PATH" (raw uint8 HWC).
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -141,29 +139,6 @@ int concurrency(int argc, char** argv) {
   return 0;
 }
 
-// Per round: decode + preprocess of all images, then embed (decode + preprocess + infer) of all
-// images as one batch. One warm-up round is not reported.
-int bench(int argc, char** argv) {
-  ijepa::Model model = ijepa::Model::load(argv[2], "openvino", argv[3]);
-  const int rounds = std::stoi(argv[4]);
-  const auto images = images_from(argc, argv, 5);
-  using clock = std::chrono::steady_clock;
-  auto ms = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-  std::string pre = "[", emb = "[";
-  for (int r = -1; r < rounds; ++r) {
-    const auto t0 = clock::now();
-    const auto pixels = model.preprocessor()(images);
-    const auto t1 = clock::now();
-    const auto vectors = model.embed(images);
-    const auto t2 = clock::now();
-    if (r < 0) continue;
-    pre += (r ? ", " : "") + std::to_string(ms(t0, t1));
-    emb += (r ? ", " : "") + std::to_string(ms(t1, t2));
-  }
-  std::cout << "{\"preprocess_ms\": " << pre << "], \"embed_ms\": " << emb << "]}\n";
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,7 +152,6 @@ int main(int argc, char** argv) {
     if (command == "run" && argc >= 7) return run(argc, argv);
     if (command == "load" && argc >= 5) return load(argc, argv);
     if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
-    if (command == "bench" && argc >= 6) return bench(argc, argv);
     std::cerr << "unknown command or missing arguments\n";
     return 2;
   } catch (const ijepa::Error& exc) {

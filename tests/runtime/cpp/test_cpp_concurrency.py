@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ASSETS
+from cpp_helpers import ASSETS
 
 
 def test_threads_share_one_model(cpp_build, tiny_artifact):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import ASSETS
+from cpp_helpers import ASSETS
 
 IMAGES = sorted(ASSETS.glob("*.jpg"))
 

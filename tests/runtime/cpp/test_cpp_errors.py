@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import ASSETS
+from cpp_helpers import ASSETS
 
 CHELSEA = ASSETS / "chelsea.jpg"
 

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
-from conftest import ASSETS, REPO, cmake_exe, dependency_args, ninja_exe
+from ijepa_deploy.benchmarks.cpp_build import REPO, cmake_exe, dependency_args, ninja_exe
+
+ASSETS = REPO / "ijepa_deploy" / "assets"
 
 
 def test_installed_package_builds_the_example(cpp_build, tiny_artifact, tmp_path):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import ASSETS, CppBuild, configure_and_build
+from cpp_helpers import ASSETS, CppBuild, configure_and_build
 
 
 @pytest.mark.gpu
@@ -44,7 +44,9 @@ def test_tensorrt_off_without_sdk_keeps_the_default_build(cpp_build):
     """-DIJEPA_WITH_TENSORRT=ON without the SDK configures with a plain message, not an error."""
     import subprocess
 
-    from conftest import SOURCE, cmake_exe, dependency_args, ninja_exe
+    # the shared build module, not `conftest`: at run time that name may be another directory's conftest
+    from ijepa_deploy.benchmarks.cpp_build import DRIVER_TREE as SOURCE
+    from ijepa_deploy.benchmarks.cpp_build import cmake_exe, dependency_args, ninja_exe
 
     if os.environ.get("TensorRT_ROOT"):
         pytest.skip("TensorRT_ROOT is set: this host has the SDK")
