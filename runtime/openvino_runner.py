@@ -65,6 +65,7 @@ class OpenVinoRunner(Runner):
     def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
                  inference_precision: str = "f32", threads: int | None = None):
         super().__init__(spec, min_batch, max_batch)
+        self.graph = Path(graph)
         if inference_precision not in INFERENCE_PRECISIONS:
             raise IJepaDeployError("OpenVINO inference precision", f"{inference_precision!r}",
                                    f"one of {INFERENCE_PRECISIONS}")
