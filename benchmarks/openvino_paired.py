@@ -5,7 +5,8 @@
 
 Per batch size, each round runs eager once and then every candidate once, in an order rotated
 every round, 0.1 s apart; a candidate's figure is the median over rounds of its time / eager's time
-in the same round, so contention from other jobs hits both sides of a ratio. Cosine: pooled
+in the same round, so contention from other jobs hits both sides of a ratio ("x ORT fp32": the same
+against ONNX Runtime fp32 of the same round). Cosine: pooled
 embedding (or logits) vs eager on the same photos, minimum over the batch. Candidates are built
 through the runtime (``open_runner``), i.e. exactly what ``load(..., backend=...)`` serves.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -69,6 +71,7 @@ def main() -> None:
     report = {"artifact": str(args.artifact), "threads": args.threads, "machine": machine_info(),
               "method": __doc__.split("\n\n")[1].replace("\n", " "), "batches": {}}
     for n, rounds in zip(args.batches, args.rounds):
+        load_start = os.getloadavg()
         batch = np.ascontiguousarray(pixels[:n])
         ref = eager.run(batch)
         cosines = {k: compare_outputs(ref[primary], r.run(batch)[primary])["min_cosine"] for k, r in runners.items()}
@@ -86,13 +89,19 @@ def main() -> None:
         rows = {}
         for key in runners:
             ratios = [c / e for c, e in zip(times[key], times["eager"])]
+            vs_ort = [c / o for c, o in zip(times[key], times.get("ORT fp32", times[key]))]
             rows[key] = {"ratio": float(np.median(ratios)), "p50_ms": float(np.median(times[key]) * 1000),
-                         "cosine": cosines[key], "round_ratios": ratios}
-        report["batches"][str(n)] = {"rounds": rounds, "eager_p50_ms": eager_ms, "rows": rows}
-        print(f"\nbatch {n}: eager p50 {eager_ms:.0f} ms over {rounds} rounds")
-        print(f"{'candidate':<18} {'x eager':>8} {'p50 ms':>8} {'cosine':>10}  round ratios (min..max)")
+                         "vs_ort_fp32": float(np.median(vs_ort)), "cosine": cosines[key], "round_ratios": ratios}
+        load = [round(x, 2) for x in (*load_start, *os.getloadavg())]
+        report["batches"][str(n)] = {"rounds": rounds, "eager_p50_ms": eager_ms, "rows": rows,
+                                     "loadavg_start_end": load}
+        print(f"\nbatch {n}: eager p50 {eager_ms:.0f} ms over {rounds} rounds; load average 1/5/15 min "
+              f"{load[:3]} at start, {load[3:]} at end ({os.cpu_count()} CPUs)")
+        print(f"{'candidate':<18} {'x eager':>8} {'x ORT fp32':>10} {'p50 ms':>8} {'cosine':>10}  "
+              "x eager per round (min..max)")
         for key, row in rows.items():
-            print(f"{key:<18} {row['ratio']:>8.3f} {row['p50_ms']:>8.1f} {row['cosine']:>10.6f}  "
+            print(f"{key:<18} {row['ratio']:>8.3f} {row['vs_ort_fp32']:>10.3f} {row['p50_ms']:>8.1f} "
+                  f"{row['cosine']:>10.6f}  "
                   f"{min(row['round_ratios']):.3f}..{max(row['round_ratios']):.3f}")
         extra = {k: getattr(r, "inference_precision", None) for k, r in runners.items()}
         report["batches"][str(n)]["inference_precision"] = extra

@@ -106,7 +106,7 @@ def test_fp16_parity(prec_artifact):
 def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8(prec_artifact):
     out, manifest = prec_artifact
     entry = manifest.graphs["int8"]
-    assert entry["for"] == ["tensorrt", "onnxruntime"] and entry["file"] == "model_int8.onnx"
+    assert entry["for"] == ["tensorrt", "onnxruntime", "openvino"] and entry["file"] == "model_int8.onnx"
     model = onnx.load(str(out / entry["file"]))
     inits = {i.name: i for i in model.graph.initializer}
     consumers = _consumers(model)
