@@ -89,6 +89,8 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     """Build the runner for one graph (or engine) of an artifact, after checking its files.
     ``backend="auto"`` picks one with :func:`choose_backend`; the runner's ``choice`` says why."""
     directory = Path(directory)
+    if backend not in BACKENDS:
+        raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
     choice = f"{backend} (requested)"
     if backend == "auto":
         backend, why = choose_backend(manifest, precision)
