@@ -20,7 +20,7 @@ from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import (MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest)
 from ijepa_deploy.models import load_model, parse_model_source
-from ijepa_deploy.progress import Progress, peak_rss_gib
+from ijepa_deploy.progress import Progress
 from ijepa_deploy.spec import TASKS, primary_output
 
 
@@ -222,10 +222,9 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
 
 def _peak_rss_with_children() -> float:
     """Peak RSS of this process or of any precision step it ran in a child process."""
-    import resource
+    from ijepa_deploy.memory import peak_rss_with_children_gib
 
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
-    return round(max(peak_rss_gib(), children), 2)
+    return round(peak_rss_with_children_gib(), 2)
 
 
 def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress: Progress) -> None:

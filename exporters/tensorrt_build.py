@@ -22,8 +22,9 @@ from pathlib import Path
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.runtime.tensorrt_runner import (INSTALL_HINT, gpu_info, make_logger, tensorrt_major,
-                                                   tensorrt_status)
+from ijepa_deploy.runtime.tensorrt_host import (INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major,
+                                                 tensorrt_status)
+from ijepa_deploy.runtime.tensorrt_runner import make_logger
 from ijepa_deploy.spec import ExportSpec
 
 __all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
@@ -98,12 +99,6 @@ class EngineOptions:
         return {"min": self.min_batch, "opt": self.opt_batch, "max": self.max_batch}
 
 
-def _import_tensorrt():
-    import tensorrt as trt
-
-    return trt
-
-
 def _describe_parser_errors(parser: "trt.OnnxParser") -> str:
     messages = []
     for i in range(parser.num_errors):
@@ -133,7 +128,7 @@ class EngineFromOnnx:
     progress: Progress | None = None
 
     def __call__(self) -> bytes:
-        trt = _import_tensorrt()
+        trt = import_tensorrt()
         opts = self.options
         where = str(self.onnx_path)
         logger = make_logger(trt)
@@ -206,7 +201,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     available, reason = tensorrt_status()
     if not available:
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
-    trt = _import_tensorrt()
+    trt = import_tensorrt()
     gpu = gpu_info()
     records = []
     for variant in opts.variants:
