@@ -44,7 +44,8 @@ def main() -> None:
 
     import torch
 
-    from ijepa_deploy.exporters.benchmark import _load_torch_model, machine_info
+    from ijepa_deploy.benchmarks.backends import load_torch_model
+    from ijepa_deploy.benchmarks.machine import machine_info
     from ijepa_deploy.exporters.parity import compare_outputs, photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
     from ijepa_deploy.manifest import read_manifest
@@ -56,7 +57,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     manifest = read_manifest(args.artifact)
     primary = primary_output(manifest.task)
-    eager = TorchRunner(_load_torch_model(manifest), manifest.io, 1, manifest.batch["max"])
+    eager = TorchRunner(load_torch_model(manifest), manifest.io, 1, manifest.batch["max"])
     runners = {}
     for label, backend, precision in CANDIDATES:
         try:
