@@ -46,8 +46,8 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
                         manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None)
     mlp_shape = (max(batches) * flops["tokens"], int(manifest.model["hidden_size"]),
                  int(manifest.model["intermediate_size"]))
-    with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, OpenVINO) and MLP shape "
-                       f"{mlp_shape} on {threads} threads"):
+    with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
+                       f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads"):
         peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
     progress.say(f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
                  if peak["peak_gflop_s"] else "[gemm-peak] no GEMM measurement")
