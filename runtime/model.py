@@ -51,9 +51,9 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     installed, else ONNX Runtime."""
     reasons = []
     if precision in manifest.engines:
-        from ijepa_deploy.runtime.tensorrt_runner import tensorrt_status
+        from ijepa_deploy.runtime import tensorrt_host
 
-        available, reason = tensorrt_status()
+        available, reason = tensorrt_host.tensorrt_status()
         if available:
             return "tensorrt", f"{precision} TensorRT engine and {reason}"
         reasons.append(f"TensorRT: {reason}")

@@ -210,14 +210,14 @@ def test_auto_without_openvino_falls_back_to_onnxruntime(tiny_precision_artifact
 
 
 def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, monkeypatch):
-    from ijepa_deploy.runtime import tensorrt_runner
+    from ijepa_deploy.runtime import tensorrt_host
 
     manifest = read_manifest(tiny_precision_artifact)
     manifest.engines["int8"] = {"file": "model_int8.engine"}
-    monkeypatch.setattr(tensorrt_runner, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
     assert choose_backend(manifest, "int8")[0] == "tensorrt"
     assert choose_backend(manifest, "fp32")[0] == "openvino"  # no fp32 engine: CPU path
-    monkeypatch.setattr(tensorrt_runner, "tensorrt_status", lambda: (False, "no CUDA GPU visible"))
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (False, "no CUDA GPU visible"))
     backend, why = choose_backend(manifest, "int8")
     assert backend == "openvino" and "TensorRT: no CUDA GPU visible" in why
 
