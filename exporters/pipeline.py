@@ -150,6 +150,7 @@ def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportR
 def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,
                  progress: Progress) -> Manifest:
     """The export itself, writing into ``out`` (``target`` is where it will live)."""
+    from ijepa_deploy.exporters.engine_parity import gpu_parity_reference, onnxruntime_gpu_step
     from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
     from ijepa_deploy.exporters.export_checks import check_image_size
     from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
@@ -208,7 +209,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
 
             r_pixels, r_names = photo_batch(Preprocessor(preprocess), opts.retrieval_images, parity_paths)
             retrieval = RetrievalCheck(reference, r_pixels, r_names, primary_output(opts.task), opts.retrieval_k)
-        with OnnxRuntimeRunner(files[0], spec, 1, opts.max_batch, intra_op_threads=opts.threads) as candidate:
+        with OnnxRuntimeRunner(files[0], spec, 1, opts.max_batch, intra_op_threads=opts.threads,
+                               providers=CPU_ONLY) as candidate:
             check = ParityCheck(reference, candidate, "fp32", tuple(opts.batch_sizes))
             result = check(pixels, names, "fp32", progress=lambda s: progress.say(f"[parity] {s}"))
             if retrieval is not None:
@@ -218,6 +220,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     openvino = _OpenVinoParity(opts, out, spec, manifest, reference, pixels, names, retrieval, progress)
     openvino("fp32", "fp32", check.reference_outputs)
 
+    gpu_parity = gpu_parity_reference(manifest, reference, parity_paths, tuple(opts.batch_sizes),
+                                      opts.retrieval_images, opts.retrieval_k, progress)
     if precision_graphs:
         # Every reference output is computed now; free the eager model (4 GB for ViT-g) before
         # the precision tools load their own copies of the graph.
@@ -230,7 +234,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
             graph = manifest.graphs[variant]
             with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph['file']})"):
                 with OnnxRuntimeRunner(out / graph["file"], spec, 1, opts.max_batch,
-                                       intra_op_threads=opts.threads) as candidate:
+                                       intra_op_threads=opts.threads, providers=CPU_ONLY) as candidate:
                     vcheck = ParityCheck(reference, candidate, parity_precision, tuple(opts.batch_sizes),
                                          reference_outputs=reference_outputs)
                     result = vcheck(pixels, names, variant, progress=lambda s: progress.say(f"[parity] {s}"))
@@ -240,7 +244,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
             openvino(variant, parity_precision, reference_outputs)
             release_memory()
 
-    manifest.status = STATUS_PASSED if all(r["passed"] for r in manifest.parity) else STATUS_FAILED
+    gpu_ok = gpu_parity is None or onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
+    manifest.status = STATUS_PASSED if gpu_ok and all(r["passed"] for r in manifest.parity) else STATUS_FAILED
     manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
     manifest.model["export_seconds"] = progress.timings
     manifest.write(out)
@@ -250,6 +255,9 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         manifest.model["export_seconds"] = progress.timings
         manifest.write(out)
     return manifest
+
+
+CPU_ONLY = ["CPUExecutionProvider"]  # the graphs' own check; GPU providers get theirs (engine_parity)
 
 
 def _peak_rss_with_children() -> float:
@@ -405,6 +413,8 @@ def engine_variants(manifest: Manifest) -> list[str]:
 
 def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress,
                  target: Path | None = None) -> None:
+    from ijepa_deploy.exporters.parity import images_in
+
     variants = engine_variants(manifest)
     try:
         from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
@@ -423,12 +433,20 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
         progress.say(message)
         manifest.notes.append(message)
         return
+    parity_paths = images_in(opts.parity_images) if opts.parity_images else None
     try:
-        build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch), progress)
+        records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch),
+                                progress, parity_paths=parity_paths)
     except IJepaDeployError as exc:
         manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
         manifest.status = STATUS_FAILED
         progress.say(f"[tensorrt] FAILED: {exc.format()}")
+        return
+    failed = [r["file"] for r in records if r["status"] != STATUS_PASSED]
+    if failed:  # an engine that ships unchecked or wrong fails the export, like a graph would
+        manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
+        manifest.status = STATUS_FAILED
+        manifest.write(out)
 
 
 def summary_table(manifest: Manifest, directory: Path) -> str:
@@ -467,9 +485,11 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
         lines.append(f"int8 calibration: {calibration['method']} on {calibration['images']} images from "
                      f"{calibration['source']}, {calibration['seconds']} s, peak RSS {calibration['peak_rss_gib']} GiB")
     for variant, engine in manifest.engines.items():
+        checked = next((r for r in manifest.parity if r.get("engine") == engine["file"]), None)
+        sizes = f" at batch sizes {checked['batch_sizes']}" if checked else ""
         lines.append(f"engine    {variant}: {engine['file']} (TensorRT {engine.get('tensorrt_version')}, "
-                     f"{engine.get('gpu_name')})")
+                     f"{engine.get('gpu_name')})  parity {str(engine.get('status', 'never checked')).upper()}{sizes}")
     for note in manifest.notes:
-        if note.startswith(("TensorRT engine", "INT8 calibration")):
+        if note.startswith(("TensorRT engine", "INT8 calibration", "ONNX Runtime GPU")):
             lines.append(note)
     return "\n".join(lines)

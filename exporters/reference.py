@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ijepa_deploy.models import LoadedModel
+from ijepa_deploy.manifest import Manifest
+from ijepa_deploy.models import LoadedModel, load_model, parse_model_source
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
@@ -29,3 +30,11 @@ class TorchRunner(Runner):
             hidden = out.last_hidden_state
             return {"last_hidden_state": hidden.numpy(), "embedding": hidden.mean(dim=1).numpy()}
         return {"logits": out.logits.numpy()}
+
+
+def eager_from_manifest(manifest: Manifest) -> LoadedModel:
+    """The eager model an artifact was exported from: its recorded source (hub id at the recorded
+    revision, local directory, or seeded preset with the recorded seed), default SDPA attention."""
+    info = manifest.model
+    source = parse_model_source(info["source"], info.get("revision"))
+    return load_model(source, manifest.task, seed=int(info.get("seed") or 0))

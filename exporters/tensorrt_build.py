@@ -10,7 +10,9 @@ graph (``ijepa-export --fp16/--int8``).
 Each engine gets one optimization profile (min/opt/max batch) on the artifact's input, a workspace
 limit, the builder optimization level and a timing cache file reused across builds, optionally a
 hardware-compatibility level and the version-compatible flag; it is written as
-``model_<variant>.engine`` and recorded in the manifest with the TensorRT version and GPU it needs.
+``model_<variant>.engine`` and recorded in the manifest with the TensorRT version and GPU it needs,
+then run against eager fp32 like the graphs (``engine_parity``): an engine that misses the
+thresholds is recorded ``status: failed`` and the runtime refuses it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
+from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
 from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.tensorrt_host import (INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major,
                                                  tensorrt_status)
-from ijepa_deploy.runtime.tensorrt_runner import make_logger
+from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner, make_logger
 from ijepa_deploy.spec import ExportSpec
+
+if TYPE_CHECKING:
+    from ijepa_deploy.exporters.engine_parity import EagerParity
 
 __all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
 
@@ -190,9 +196,16 @@ class EngineFromOnnx:
 
 
 def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None) -> list[dict]:
-    """Build one engine per ``options.variants`` into ``directory`` and record it in ``manifest``
-    (written after each engine). Returns the new ``manifest.engines`` records."""
+                  progress: Progress | None = None, parity: "EagerParity | None" = None,
+                  parity_paths: list[Path] | None = None) -> list[dict]:
+    """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32
+    like the graphs (``engine_parity``) and record both in ``manifest`` (written after each step).
+    Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
+
+    ``parity`` None loads the artifact's eager model on the first engine and reuses it."""
+    from ijepa_deploy.exporters.engine_parity import (ENGINE_UNVERIFIED, EagerParity, profile_batch_sizes,
+                                                      record_engine_parity)
+
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)
@@ -207,6 +220,8 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
     trt = import_tensorrt()
     gpu = gpu_info()
+    parity = parity or EagerParity(manifest, parity_paths, progress=progress)
+    batch_sizes = profile_batch_sizes(opts.profile())
     records = []
     for variant in opts.variants:
         graph = manifest.graphs[variant]
@@ -217,11 +232,12 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         with progress.step(f"tensorrt {variant}", detail):
             plan = EngineFromOnnx(directory / graph["file"], manifest.io, opts, progress)()
             write_atomic(directory / name, plan)
+        precision = graph.get("precision", variant)
         record = {
             "file": name,
             "source_graph": variant,
             "source_sha256": manifest.files[graph["file"]]["sha256"],
-            "precision": graph.get("precision", variant),
+            "precision": precision,
             "tensorrt_version": str(trt.__version__),
             "gpu_name": gpu["name"],
             "compute_capability": gpu["compute_capability"],
@@ -229,9 +245,27 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
             "hardware_compatibility": opts.hardware_compatibility,
             "version_compatible": bool(opts.version_compatible),
             "build_seconds": round(time.perf_counter() - start, 2),
+            "status": ENGINE_UNVERIFIED,  # until its parity check below has passed
         }
         manifest.engines[variant] = record
         manifest.record_file(directory, name, role="tensorrt-engine")
         manifest.write(directory)
         records.append(record)
+        with progress.step(f"parity engine {variant}", f"eager PyTorch vs TensorRT {name} at batch sizes "
+                           f"{list(batch_sizes)}"):
+            try:
+                # built by this process a moment ago: its host code (--version-compatible) is ours
+                runner = TensorRTRunner(directory / name, manifest.io, record, variant=variant, artifact=directory,
+                                        allow_engine_host_code=True)
+                with runner:
+                    result = parity(runner, variant, precision, batch_sizes, engine=name)
+            except BaseException:
+                record["status"] = STATUS_FAILED
+                manifest.write(directory)
+                raise
+        record_engine_parity(manifest, variant, result)
+        manifest.write(directory)
+        if not result["passed"]:
+            progress.say(f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
+                         f"(thresholds for {precision}); the engine is marked failed")
     return records

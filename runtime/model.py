@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import STATUS_PASSED, Manifest, read_manifest, verify_files
+from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_manifest, verify_files
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
 
@@ -50,7 +50,9 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     ``precision``: the artifact's TensorRT engine on a GPU host, else OpenVINO (CPU) when it is
     installed, else ONNX Runtime."""
     reasons = []
-    if precision in manifest.engines:
+    if precision in manifest.engines and manifest.engines[precision].get("status") != STATUS_PASSED:
+        reasons.append(f"the {precision} TensorRT engine did not pass its parity check")
+    elif precision in manifest.engines:
         from ijepa_deploy.runtime import tensorrt_host
 
         available, reason = tensorrt_host.tensorrt_status()
@@ -218,19 +220,36 @@ class DeployedModel:
 
 def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
          allow_unverified: bool = False, allow_engine_host_code: bool = False, **options) -> DeployedModel:
-    """Open an artifact directory. Refuses artifacts whose parity check did not pass unless
-    ``allow_unverified`` (for debugging a failed export), and version-compatible TensorRT engines
-    (they run host code from the engine file) unless ``allow_engine_host_code``. ``backend`` is one of
-    ``BACKENDS``; ``"auto"`` picks the fastest one this host has (see :func:`choose_backend`); the
-    library default stays ``onnxruntime`` so installing an optional engine never changes a caller's numerics."""
+    """Open an artifact directory. Refuses artifacts whose parity check did not pass and TensorRT
+    engines whose own parity check did not pass unless ``allow_unverified`` (for debugging), and
+    version-compatible TensorRT engines (they run host code from the engine file) unless
+    ``allow_engine_host_code``. ``backend`` is one of ``BACKENDS``; ``"auto"`` picks the fastest
+    verified one this host has (see :func:`choose_backend`); the library default stays
+    ``onnxruntime`` so installing an optional engine never changes a caller's numerics."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     if manifest.status != STATUS_PASSED and not allow_unverified:
         raise IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check "
                                "did not pass", "an artifact with status 'passed' (see the manifest's "
                                "parity section; allow_unverified=True to inspect it anyway)")
+    if backend == "tensorrt" and precision in manifest.engines and not allow_unverified:
+        _check_engine_verified(directory, manifest.engines[precision], precision)
     if allow_engine_host_code:
         options["allow_engine_host_code"] = True
     runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
                          **options)
     return DeployedModel(directory, manifest, runner)
+
+
+def _check_engine_verified(directory: Path, record: dict, precision: str) -> None:
+    """Engines are checked against eager PyTorch when ijepa-build builds them; serve only those
+    that passed (an engine from an older ijepa-build has no status: it was never checked)."""
+    status = record.get("status")
+    if status == STATUS_PASSED:
+        return
+    what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
+        f"was never checked against eager PyTorch (status {status!r})"
+    raise IJepaDeployError(str(directory), f"TensorRT engine {record.get('file')} {what}",
+                           "an engine with status 'passed' (see the manifest's parity section; rebuild and "
+                           f"check it with: ijepa-build {directory} --variant {precision}; "
+                           "allow_unverified=True to inspect it anyway)")

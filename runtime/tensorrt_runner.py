@@ -5,6 +5,8 @@ runner where they (or a GPU) are missing raises :class:`IJepaDeployError` saying
 TensorRT 10.x and 11.x through the name-based tensor API only (``num_io_tensors``,
 ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``). Device and pinned host buffers
 are allocated once, for the largest shapes of the engine's optimization profile, and reused.
+Concurrent ``run`` calls are safe: each gets its own execution context, stream and buffers from a
+small pool (see ``DEFAULT_MAX_CONCURRENCY``).
 
 An engine is tied to the TensorRT version and GPU compute capability it was built with (unless it
 was built version- or hardware-compatible). A mismatch is reported with the command that rebuilds
@@ -14,7 +16,9 @@ it (``ijepa-build ARTIFACT --variant V``), never as a crash.
 from __future__ import annotations
 
 import ctypes
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +27,10 @@ from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call, version_tuple
 from ijepa_deploy.spec import ExportSpec
+
+if TYPE_CHECKING:  # annotations only: the module imports on hosts without TensorRT
+    import tensorrt as trt
+
 
 def rebuild_hint(artifact: Path | str, variant: str) -> str:
     return (f"an engine built on this host: ijepa-build {artifact} --variant {variant} "
@@ -110,22 +118,93 @@ class _Buffer:
             self.host_ptr = 0
 
 
+# -- one run in flight ---------------------------------------------------------------------------
+class _Slot:
+    """What one ``run`` needs to itself: an execution context, a CUDA stream and device + pinned
+    host buffers for every tensor (sized for the profile's max shapes, addresses bound once)."""
+
+    def __init__(self, cudart, context: "trt.IExecutionContext", dtypes: dict, max_shapes: dict):
+        self.context = context
+        self.stream = None
+        self.buffers: dict[str, _Buffer] = {}
+        try:
+            self.stream = cuda_call(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
+            for name, dtype in dtypes.items():
+                self.buffers[name] = _Buffer(cudart, name, dtype, max_shapes[name])
+                context.set_tensor_address(name, self.buffers[name].device)
+        except BaseException:
+            self.free(cudart)
+            raise
+
+    def run(self, cudart, feed: dict[str, np.ndarray], output_names: list[str], engine_name: str) -> dict:
+        context, stream = self.context, int(self.stream)
+        h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        for name, value in feed.items():
+            buf = self.buffers[name]
+            if value.dtype != buf.dtype:
+                value = value.astype(buf.dtype)
+            if not context.set_input_shape(name, tuple(value.shape)):
+                raise IJepaDeployError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
+                                       f"a shape within the engine's profile, up to {list(buf.max_shape)}")
+            count = value.size
+            buf.host[:count] = value.reshape(-1)
+            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
+                      f"copy {name} to the GPU")
+        shapes = {name: tuple(context.get_tensor_shape(name)) for name in output_names}
+        if not context.execute_async_v3(stream):
+            raise IJepaDeployError(f"TensorRT engine {engine_name}", "execution failed (see TensorRT's "
+                                   "log above)", "inputs within the engine's profile")
+        for name in output_names:
+            buf = self.buffers[name]
+            count = int(np.prod(shapes[name], dtype=np.int64))
+            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
+                      f"copy {name} from the GPU")
+        cuda_call(cudart, cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+        return {name: self.buffers[name].host[:int(np.prod(shapes[name], dtype=np.int64))].reshape(shapes[name])
+                for name in output_names}
+
+    def free(self, cudart) -> None:
+        if self.stream is not None:
+            cudart.cudaStreamSynchronize(self.stream)
+        self.context = None
+        for buf in self.buffers.values():
+            buf.free(cudart)
+        self.buffers = {}
+        if self.stream is not None:
+            cudart.cudaStreamDestroy(self.stream)
+        self.stream = None
+
+
 # -- the runner -------------------------------------------------------------------------------
+# Concurrent run() calls (every service has them) each get a slot of their own, created on demand
+# up to max_concurrency; callers beyond that wait for a free one. Not one lock around a single
+# context: that serialises whole requests, while contexts of one engine share its weights (each
+# costs its activation memory and buffers only) and two requests in flight overlap one's copies
+# with the other's kernels. 2 by default: enough for that overlap; more contexts on one GPU mostly
+# add memory. A slot that cannot be created (GPU memory) caps the pool at what exists.
+DEFAULT_MAX_CONCURRENCY = 2
+
+
 class TensorRTRunner(Runner):
     backend = "tensorrt"
 
     def __init__(self, engine_path: Path, spec: ExportSpec, record: dict | None = None, *,
                  variant: str | None = None, artifact: Path | None = None, device: int | None = None,
-                 allow_engine_host_code: bool = False):
+                 allow_engine_host_code: bool = False, max_concurrency: int = DEFAULT_MAX_CONCURRENCY):
         engine_path = Path(engine_path)
         record = dict(record or {})
         self.engine_path = engine_path
         self.variant = variant or record.get("source_graph") or "fp32"
         self.artifact = Path(artifact) if artifact is not None else engine_path.parent
+        if int(max_concurrency) < 1:
+            raise IJepaDeployError("max_concurrency", f"{max_concurrency}", "at least 1 (execution contexts)")
+        self.max_concurrency = int(max_concurrency)
         self._cudart = None
-        self._stream = None
-        self._buffers: dict[str, _Buffer] = {}
-        self.engine = self.context = self._runtime = None
+        self._slots: list[_Slot] = []
+        self._idle: list[_Slot] = []
+        self._pool = threading.Condition()
+        self.engine = self._runtime = None
         if record.get("version_compatible") and not allow_engine_host_code:
             # A version-compatible plan embeds TensorRT's lean runtime as host code that runs in this
             # process. Whoever can write the artifact must not decide that alone: TensorRT refuses
@@ -142,6 +221,7 @@ class TensorRTRunner(Runner):
             raise IJepaDeployError(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
         trt = host.import_tensorrt()
         cudart = self._cudart = host.import_cudart()
+        self.device = device
         if device is not None:
             cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
         gpu = host.gpu_info(device)
@@ -190,11 +270,7 @@ class TensorRTRunner(Runner):
             max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
             max_shapes[name] = hi
         super().__init__(spec, min_batch, max_batch if max_batch is not None else min_batch)
-        context = engine.create_execution_context()
-        if context is None:
-            raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "
-                                   "(out of GPU memory?)", "enough free GPU memory for the engine")
-        self.context = context
+        context = self._new_context()
         for name in inputs:
             if not context.set_input_shape(name, max_shapes[name]):
                 raise IJepaDeployError(str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} "
@@ -204,65 +280,64 @@ class TensorRTRunner(Runner):
             if any(d < 0 for d in max_shapes[name]):
                 raise IJepaDeployError(str(self.engine_path), f"output {name} has unresolved shape "
                                        f"{max_shapes[name]}", "outputs whose shape follows from the input shape")
-        self._stream = cuda_call(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
-        for name in inputs + outputs:
-            self._buffers[name] = _Buffer(cudart, name, dtypes[name], max_shapes[name])
         self._inputs, self._outputs = inputs, outputs
         self.output_names = [n for n in spec.output_names]
         self.dtypes = dtypes
+        self._max_shapes = max_shapes
+        slot = _Slot(cudart, context, dtypes, max_shapes)  # the first slot now: its errors surface at load
+        self._slots.append(slot)
+        self._idle.append(slot)
+
+    def _new_context(self):
+        context = self.engine.create_execution_context()
+        if context is None:
+            raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "
+                                   "(out of GPU memory?)", "enough free GPU memory for the engine")
+        return context
+
+    def _acquire(self) -> _Slot:
+        with self._pool:
+            while True:
+                if self.engine is None:
+                    raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "runner is closed",
+                                           "an open runner (load the artifact again)")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._slots) < self.max_concurrency:
+                    try:
+                        if self.device is not None:  # contexts and streams belong to this thread's device
+                            cuda_call(self._cudart, self._cudart.cudaSetDevice(int(self.device)), "cudaSetDevice")
+                        slot = _Slot(self._cudart, self._new_context(), self.dtypes, self._max_shapes)
+                    except IJepaDeployError:
+                        self.max_concurrency = len(self._slots)  # what fits in GPU memory; wait for one
+                        continue
+                    self._slots.append(slot)
+                    return slot
+                self._pool.wait()
+
+    def _release(self, slot: _Slot) -> None:
+        with self._pool:
+            self._idle.append(slot)
+            self._pool.notify()
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self.context is None:
-            raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "runner is closed",
-                                   "an open runner (load the artifact again)")
-        cudart, context = self._cudart, self.context
-        stream = int(self._stream)
-        h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        for name in self._inputs:
-            value = feed[name]
-            buf = self._buffers[name]
-            if value.dtype != buf.dtype:
-                value = value.astype(buf.dtype)
-            if not context.set_input_shape(name, tuple(value.shape)):
-                raise IJepaDeployError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
-                                       f"a shape within the engine's profile, up to {list(buf.max_shape)}")
-            count = value.size
-            buf.host[:count] = value.reshape(-1)
-            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
-                      f"copy {name} to the GPU")
-        shapes = {}
-        for name in self._outputs:
-            shapes[name] = tuple(context.get_tensor_shape(name))
-        for name, buf in self._buffers.items():
-            context.set_tensor_address(name, buf.device)
-        if not context.execute_async_v3(stream):
-            raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "execution failed (see TensorRT's "
-                                   "log above)", "inputs within the engine's profile")
-        for name in self.output_names:
-            buf = self._buffers[name]
-            count = int(np.prod(shapes[name], dtype=np.int64))
-            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
-                      f"copy {name} from the GPU")
-        cuda_call(cudart, cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
-        out = {}
-        for name in self.output_names:
-            buf = self._buffers[name]
-            count = int(np.prod(shapes[name], dtype=np.int64))
-            out[name] = buf.host[:count].reshape(shapes[name]).astype(self.spec.output(name).dtype, copy=True)
-        return out
+        slot = self._acquire()
+        try:
+            out = slot.run(self._cudart, feed, self.output_names, self.engine_path.name)
+            # copy out of the pinned buffers before the slot goes back to the pool
+            return {name: value.astype(self.spec.output(name).dtype, copy=True) for name, value in out.items()}
+        finally:
+            self._release(slot)
 
     def close(self) -> None:
-        cudart = self._cudart
-        if cudart is not None and self._stream is not None:
-            cudart.cudaStreamSynchronize(self._stream)
-        self.context = None
-        self.engine = None
+        """Waits for runs in flight, then frees every slot. Idempotent."""
+        with self._pool:
+            self.engine = None  # new runs are refused from here on
+            while len(self._idle) < len(self._slots):
+                self._pool.wait()
+            slots, self._slots, self._idle = self._slots, [], []
+            self._pool.notify_all()
+        if self._cudart is not None:
+            for slot in slots:
+                slot.free(self._cudart)
         self._runtime = None
-        if cudart is not None:
-            for buf in self._buffers.values():
-                buf.free(cudart)
-            if self._stream is not None:
-                cudart.cudaStreamDestroy(self._stream)
-        self._buffers = {}
-        self._stream = None

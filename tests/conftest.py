@@ -58,3 +58,9 @@ def tensorrt_host():
     if not available:
         pytest.skip(f"TensorRT engine tests need TensorRT and an NVIDIA GPU: {reason}")
     return reason
+
+
+def pytest_addoption(parser):
+    parser.addoption("--artifact", action="store", default=None, metavar="DIR",
+                     help="perf tests: the artifact to check against eager PyTorch (default: a ViT-B/16-shaped "
+                          "random:vitb16 artifact with fp16 and INT8 graphs, exported once per session)")

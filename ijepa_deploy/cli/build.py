@@ -23,6 +23,7 @@ class BuildArgs:
     artifact: Path
     options: "EngineOptions"
     quiet: bool = False
+    parity_images: Path | None = None
 
 
 def parse_args(argv=None) -> BuildArgs:
@@ -45,6 +46,8 @@ def parse_args(argv=None) -> BuildArgs:
                         help="build for other GPUs too: ampere_plus, same_compute_capability (slower engines)")
     parser.add_argument("--version-compatible", action="store_true",
                         help="engine runs on later TensorRT versions (embeds the lean runtime)")
+    parser.add_argument("--parity-images", type=Path, metavar="DIR",
+                        help="photos each engine is checked on against eager PyTorch (default: the bundled ones)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     a = parser.parse_args(argv)
     options = EngineOptions(
@@ -53,23 +56,36 @@ def parse_args(argv=None) -> BuildArgs:
         hardware_compatibility=None if a.hardware_compatibility == "none" else a.hardware_compatibility,
         version_compatible=a.version_compatible,
     )
-    return BuildArgs(a.artifact, options, a.quiet)
+    return BuildArgs(a.artifact, options, a.quiet, a.parity_images)
 
 
 def build(args: BuildArgs) -> int:
-    """Read the artifact, build the engines, print one line per engine (stdout)."""
+    """Read the artifact, build and check the engines; print one line per engine and the parity
+    summary table ijepa-export prints (stdout). Exit 1 when an engine fails its parity check."""
+    from ijepa_deploy.exporters.parity import images_in
+    from ijepa_deploy.exporters.pipeline import summary_table
     from ijepa_deploy.exporters.tensorrt_build import build_engines
-    from ijepa_deploy.manifest import read_manifest
+    from ijepa_deploy.manifest import STATUS_PASSED, read_manifest
     from ijepa_deploy.progress import Progress
 
     manifest = read_manifest(args.artifact)
-    records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet))
+    parity_paths = images_in(args.parity_images) if args.parity_images else None
+    records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet),
+                            parity_paths=parity_paths)
     for rec in records:
         size = (Path(args.artifact) / rec["file"]).stat().st_size / 2**20
         p = rec["profile"]
         print(f"{rec['source_graph']:<6} {rec['file']:<22} {size:8.1f} MiB  batch {p['min']}/{p['opt']}/{p['max']}  "
               f"TensorRT {rec['tensorrt_version']}  {rec['gpu_name']} (sm {rec['compute_capability']})  "
-              f"{rec['build_seconds']:.1f} s")
+              f"{rec['build_seconds']:.1f} s  parity {rec['status']}")
+    print()
+    print(summary_table(manifest, Path(args.artifact)))
+    failed = [rec["file"] for rec in records if rec["status"] != STATUS_PASSED]
+    if failed:
+        print(f"error: {args.artifact} | engine parity check FAILED for {', '.join(failed)}; marked 'failed' in "
+              "the manifest (the runtime refuses them). Note: expected engines within the thresholds in the "
+              "table above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,7 +19,10 @@ from ijepa_deploy.exporters.tensorrt_build import (EngineOptions, build_engines,
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.exporters.engine_parity import EagerParity, profile_batch_sizes
+from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import export_spec
+from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
                  "no CUDA GPU visible", "no usable CUDA GPU")
@@ -180,7 +183,7 @@ def test_build_engine_matches_eager(gpu_artifact, eager, variant):
     opts = EngineOptions(variants=(variant,), min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0, opt_level=1)
     (record,) = build_engines(gpu_artifact, manifest, opts, Progress(quiet=True))
     manifest = read_manifest(gpu_artifact)
-    assert manifest.engines[variant] == record
+    assert manifest.engines[variant] == record and record["status"] == "passed"  # checked by build_engines
     assert record["file"] == engine_file_name(variant) and record["source_graph"] == variant
     assert record["source_sha256"] == manifest.files[manifest.graphs[variant]["file"]]["sha256"]
     assert record["profile"] == {"min": 1, "opt": 4, "max": 8} and record["tensorrt_version"]
@@ -221,34 +224,6 @@ def test_broken_graph_reports_the_parser_error(gpu_artifact, tmp_path):
     opts = EngineOptions().resolved(read_manifest(gpu_artifact), tmp_path)
     with pytest.raises(IJepaDeployError, match="ONNX parser failed"):
         EngineFromOnnx(bad, read_manifest(gpu_artifact).io, opts)()
-
-
-@pytest.mark.gpu
-def test_engine_is_faster_than_eager(gpu_artifact, eager):
-    import time
-
-    from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.runtime.model import open_runner
-
-    # other tests rebuild fp32 with smaller profiles: build the default one (batch up to 8) here
-    build_engines(gpu_artifact, read_manifest(gpu_artifact), EngineOptions(), Progress(quiet=True))
-    manifest = read_manifest(gpu_artifact)
-    pixels = np.random.default_rng(0).standard_normal((8, 3, 224, 224)).astype(np.float32)
-
-    def median_ms(runner, n=7):
-        runner.run(pixels)  # warm-up
-        times = []
-        for _ in range(n):
-            start = time.perf_counter()
-            runner.run(pixels)
-            times.append((time.perf_counter() - start) * 1e3)
-        return float(np.median(times))
-
-    eager_ms = median_ms(TorchRunner(eager, manifest.io, 1, 8))
-    with open_runner(gpu_artifact, manifest, "tensorrt", "fp32") as trt_runner:
-        trt_ms = median_ms(trt_runner)
-    print(f"batch 8: eager {eager_ms:.2f} ms, TensorRT {trt_ms:.2f} ms")
-    assert trt_ms < eager_ms
 
 
 # -- the build logic against a stand-in for TensorRT (any host) --------------------------------------
@@ -364,15 +339,42 @@ def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True
     return trt, calls
 
 
+class StandInReference(Runner):
+    """Eager PyTorch's place in the stand-in tests: the same numpy network the stand-in engine runs."""
+
+    backend = "torch-eager"
+
+    def _run(self, feed):
+        return fake_model(feed["pixel_values"])
+
+
+def stand_in_parity(manifest: Manifest) -> EagerParity:
+    return EagerParity(manifest, reference=StandInReference(manifest.io, 1, 64))
+
+
 @pytest.fixture
 def with_fake_tensorrt(monkeypatch):
+    """Stand-ins for TensorRT's builder (build module) and runtime + cuda-python (runner module): the
+    built plan deserializes to an engine running ``model`` with the profile the build set."""
     from ijepa_deploy.exporters import tensorrt_build as tb
+    from ijepa_deploy.runtime import tensorrt_host as host
 
-    def install(version="10.13.3.9", **kw):
+    def install(version="10.13.3.9", model=fake_model, io=None, **kw):
         trt, calls = fake_tensorrt(version, **kw)
+        cudart = calls["cudart"] = FakeCudart()
+
+        def engine_for_plan(data):
+            if data != kw.get("plan", b"PLAN"):
+                return None
+            _name, lo, opt, hi = calls["set_shape"][-1]
+            return FakeEngine(cudart, model, io, profile=(lo[0], opt[0], hi[0]))
+
         monkeypatch.setattr(tb, "import_tensorrt", lambda: trt)
         monkeypatch.setattr(tb, "tensorrt_status", lambda: (True, "fake"))
         monkeypatch.setattr(tb, "gpu_info", lambda: {"device": 0, "name": "Fake GPU", "compute_capability": "8.6"})
+        runtime = fake_runtime_tensorrt(engine_for_plan, version)
+        monkeypatch.setattr(host, "import_tensorrt", lambda: runtime)
+        monkeypatch.setattr(host, "import_cudart", lambda: cudart)
         return calls
 
     return install
@@ -384,7 +386,7 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
     (fake_artifact / "timing.cache").write_bytes(b"old")
     manifest = read_manifest(fake_artifact)
     (record,) = build_engines(fake_artifact, manifest, EngineOptions(max_batch=6, workspace_gib=0.5, opt_level=2),
-                              Progress(quiet=True))
+                              Progress(quiet=True), parity=stand_in_parity(manifest))
     assert calls["network_flags"] == flags  # STRONGLY_TYPED on 10.x only (11.x: deprecated, ignored)
     assert calls["parsed"] == str(fake_artifact / "model_fp32.onnx")
     assert calls["set_shape"] == [("pixel_values", (1, 3, 32, 32), (6, 3, 32, 32), (6, 3, 32, 32))]
@@ -399,15 +401,21 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
         "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"]["sha256"],
         "precision": "fp32", "tensorrt_version": version, "gpu_name": "Fake GPU", "compute_capability": "8.6",
         "profile": {"min": 1, "opt": 6, "max": 6}, "hardware_compatibility": None, "version_compatible": False,
-        "build_seconds": record["build_seconds"],
+        "build_seconds": record["build_seconds"], "status": "passed",
     }
     assert saved.files["model_fp32.engine"]["role"] == "tensorrt-engine"
+    (entry,) = [r for r in saved.parity if r.get("engine") == "model_fp32.engine"]
+    assert entry["passed"] and entry["backend"] == "tensorrt" and entry["graph"] == "fp32"
+    assert entry["batch_sizes"] == [1, 3, 6]  # min, an odd size between, opt = max
+    assert entry["retrieval"]["passed"] and entry["retrieval"]["images"] == 24
+    assert not calls["cudart"].live  # the runner was closed
 
 
 def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_tensorrt):
     calls = with_fake_tensorrt("11.4.0.106")
     opts = EngineOptions(hardware_compatibility="same_compute_capability", version_compatible=True)
-    (record,) = build_engines(fake_artifact, read_manifest(fake_artifact), opts, Progress(quiet=True))
+    manifest = read_manifest(fake_artifact)
+    (record,) = build_engines(fake_artifact, manifest, opts, Progress(quiet=True), parity=stand_in_parity(manifest))
     assert calls["config"].hardware_compatibility_level == "SAME_COMPUTE_CAPABILITY"
     assert calls["flags"] == ["VERSION_COMPATIBLE"]
     assert record["hardware_compatibility"] == "same_compute_capability" and record["version_compatible"] is True
@@ -426,3 +434,123 @@ def test_build_failures_carry_tensorrt_messages(fake_artifact, with_fake_tensorr
     with pytest.raises(IJepaDeployError, match="ONNX parser failed: Unsupported ONNX op FancyOp "
                                                r"\(at /layers.0/FancyOp, FancyOp\)"):
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
+
+
+@pytest.mark.parametrize("profile, sizes", [((1, 8, 64), (1, 8, 31, 64)), ((1, 4, 8), (1, 3, 4, 8)),
+                                            ((1, 2, 4), (1, 2, 3, 4)), ((1, 1, 1), (1,)), ((2, 2, 3), (2, 3)),
+                                            ((1, 6, 6), (1, 3, 6))])
+def test_engines_are_checked_at_batch_sizes_inside_their_profile(profile, sizes):
+    assert profile_batch_sizes(dict(zip(("min", "opt", "max"), profile))) == sizes
+
+
+def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_check(fake_artifact, with_fake_tensorrt):
+    def perturbed(pixels):
+        out = fake_model(pixels)
+        noise = np.random.default_rng(0).standard_normal(out["last_hidden_state"].shape).astype(np.float32)
+        hidden = out["last_hidden_state"] + noise * np.abs(out["last_hidden_state"]).mean()
+        return {"last_hidden_state": hidden, "embedding": hidden.mean(axis=1)}
+
+    with_fake_tensorrt(model=perturbed)
+    manifest = read_manifest(fake_artifact)
+    (record,) = build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True),
+                              parity=stand_in_parity(manifest))
+    saved = read_manifest(fake_artifact)
+    assert record["status"] == "failed" and saved.engines["fp32"]["status"] == "failed"
+    assert saved.status == "passed"  # the graphs' own verdict stands: ONNX Runtime still serves them
+    (entry,) = [r for r in saved.parity if r.get("engine")]
+    assert not entry["passed"] and not entry["outputs"]["embedding"]["passed"]
+    with pytest.raises(IJepaDeployError, match="FAILED its parity check"):
+        from ijepa_deploy.runtime.model import load
+
+        load(fake_artifact, backend="tensorrt")
+
+    with_fake_tensorrt()
+    manifest = read_manifest(fake_artifact)
+    build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest))
+    saved = read_manifest(fake_artifact)
+    assert saved.engines["fp32"]["status"] == "passed"
+    assert [r["passed"] for r in saved.parity if r.get("engine")] == [True]  # replaced, not appended
+
+
+def test_an_engine_that_cannot_run_is_marked_failed(fake_artifact, with_fake_tensorrt):
+    with_fake_tensorrt(io={"pixel_values": (3, 32, 32), "other": (8,)})  # lacks the manifest's outputs
+    manifest = read_manifest(fake_artifact)
+    with pytest.raises(IJepaDeployError, match="engine tensors are"):
+        build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest))
+    assert read_manifest(fake_artifact).engines["fp32"]["status"] == "failed"
+
+
+# -- ijepa-build end to end on a real artifact, TensorRT stood in by ONNX Runtime ----------------------
+def onnxruntime_engine(graph: Path, scale: float = 0.0):
+    """The stand-in engine's network: the artifact's graph in ONNX Runtime, outputs perturbed by
+    ``scale`` times their mean magnitude (0: exact)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    rng = np.random.default_rng(0)
+
+    def run(pixels):
+        out = dict(zip(names, session.run(names, {"pixel_values": pixels})))
+        if scale:
+            out = {k: v + scale * np.abs(v).mean() * rng.standard_normal(v.shape).astype(np.float32)
+                   for k, v in out.items()}
+        return out
+
+    return run
+
+
+@pytest.mark.parametrize("scale, code", [(0.0, 0), (0.5, 1)])
+def test_ijepa_build_checks_engines_and_exits_1_on_a_perturbed_one(tiny_artifact, tmp_path, with_fake_tensorrt,
+                                                                  capsys, scale, code):
+    from ijepa_deploy.cli.build import main
+    from ijepa_deploy.runtime.model import load
+
+    directory = tmp_path / "tiny"
+    shutil.copytree(tiny_artifact, directory)
+    manifest = read_manifest(directory)
+    io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
+    with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", scale), io=io)
+    with pytest.raises(SystemExit) as info:
+        main([str(directory), "--max-batch", "4", "--opt-batch", "2", "--quiet"])
+    out, err = capsys.readouterr()
+    assert info.value.code == code, err
+    saved = read_manifest(directory)
+    record = saved.engines["fp32"]
+    (entry,) = [r for r in saved.parity if r.get("engine") == "model_fp32.engine"]
+    assert entry["batch_sizes"] == [1, 2, 3, 4] and entry["backend"] == "tensorrt"
+    assert "min cosine" in out and "overlap@k" in out  # ijepa-export's summary table
+    assert "fp32      tensorrt" in out
+    if code == 0:
+        assert record["status"] == "passed" and entry["passed"] and err == ""
+        assert "engine    fp32: model_fp32.engine" in out and "parity PASSED at batch sizes [1, 2, 3, 4]" in out
+        with load(directory, backend="tensorrt") as model:
+            assert model.embed([bundled_photo()]).shape == (1, 192)
+    else:
+        assert record["status"] == "failed" and not entry["passed"]
+        assert "FAIL" in out and "parity FAILED" in out
+        assert err.startswith("error: ") and "engine parity check FAILED for model_fp32.engine" in err
+        assert "Traceback" not in err
+
+
+def bundled_photo():
+    from ijepa_deploy.exporters.parity import bundled_images
+
+    return bundled_images()[0]
+
+
+def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
+    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step, summary_table
+
+    directory = tmp_path / "tiny"
+    shutil.copytree(tiny_artifact, directory)
+    manifest = read_manifest(directory)
+    io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
+    with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
+    _engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
+                 Progress(quiet=True))
+    assert manifest.status == "failed" and manifest.engines["fp32"]["status"] == "failed"
+    assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes
+    assert read_manifest(directory).status == "failed"
+    table = summary_table(manifest, directory)
+    assert "parity FAILED at batch sizes [1, 3, 4]" in table and "TensorRT engine parity check failed" in table

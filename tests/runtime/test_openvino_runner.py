@@ -213,13 +213,17 @@ def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, m
     from ijepa_deploy.runtime import tensorrt_host
 
     manifest = read_manifest(tiny_precision_artifact)
-    manifest.engines["int8"] = {"file": "model_int8.engine"}
+    manifest.engines["int8"] = {"file": "model_int8.engine", "status": "passed"}
     monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
     assert choose_backend(manifest, "int8")[0] == "tensorrt"
     assert choose_backend(manifest, "fp32")[0] == "openvino"  # no fp32 engine: CPU path
     monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (False, "no CUDA GPU visible"))
     backend, why = choose_backend(manifest, "int8")
     assert backend == "openvino" and "TensorRT: no CUDA GPU visible" in why
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
+    manifest.engines["int8"]["status"] = "failed"  # auto never serves an engine that failed its parity check
+    backend, why = choose_backend(manifest, "int8")
+    assert backend == "openvino" and "did not pass its parity check" in why
 
 
 def test_embed_cli_shows_the_backend(tiny_artifact, capsys):

@@ -19,6 +19,7 @@ from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
 from ijepa_deploy.spec import export_spec
+from trt_fakes import Err, FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
 
 def test_module_imports_without_tensorrt_torch_or_cuda():
@@ -134,7 +135,7 @@ def engine_artifact(tmp_path):
     (directory / "model_fp16.engine").write_bytes(b"plan bytes")
     manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
     manifest.engines["fp16"] = {**RECORD, "file": "model_fp16.engine", "source_graph": "fp16", "precision": "fp16",
-                                "profile": {"min": 1, "opt": 8, "max": 64}}
+                                "profile": {"min": 1, "opt": 8, "max": 64}, "status": "passed"}
     manifest.write(directory)
     return directory
 
@@ -197,13 +198,13 @@ def test_runner_matches_onnxruntime_and_reuses_buffers(engine_dir):
         want = ort_runner.run(pixels)
     with open_runner(engine_dir, manifest, "tensorrt", "fp32") as runner:
         assert (runner.min_batch, runner.max_batch) == (1, 4)
-        pointers = {n: b.device for n, b in runner._buffers.items()}
+        pointers = {n: b.device for n, b in runner._slots[0].buffers.items()}
         for n in (1, 3, 4, 2):
             got = runner.run(pixels[:n])
             for name in manifest.io.output_names:
                 assert got[name].shape == want[name][:n].shape and got[name].dtype == np.float32
                 np.testing.assert_allclose(got[name], want[name][:n], atol=2e-3, rtol=1e-3)
-        assert {n: b.device for n, b in runner._buffers.items()} == pointers
+        assert {n: b.device for n, b in runner._slots[0].buffers.items()} == pointers
     runner.close()  # twice is fine
     with pytest.raises(IJepaDeployError, match="runner is closed"):
         runner.run(pixels[:1])
@@ -272,149 +273,16 @@ def test_unreadable_engine_is_a_plain_error(engine_dir, tmp_path):
 
 
 # -- the runner's logic against stand-ins for TensorRT and cuda-python (any host) ---------------------
-class FakeCudart:
-    """Host memory posing as device memory: cudaMalloc/cudaMallocHost hand out ctypes buffers,
-    cudaMemcpyAsync is memmove. Records what was allocated, copied and freed."""
-
-    def __init__(self):
-        import ctypes
-
-        self.ctypes = ctypes
-        self.live, self.copies, self.freed = {}, [], []
-        ok = _Err(0)
-        self.ok = ok
-        self.cudaError_t = types.SimpleNamespace(cudaSuccess=ok)
-        self.cudaMemcpyKind = types.SimpleNamespace(cudaMemcpyHostToDevice=1, cudaMemcpyDeviceToHost=2)
-
-    def _alloc(self, n):
-        buf = self.ctypes.create_string_buffer(n)
-        addr = self.ctypes.addressof(buf)
-        self.live[addr] = buf
-        return self.ok, addr
-
-    def cudaMalloc(self, n):
-        return self._alloc(n)
-
-    def cudaMallocHost(self, n):
-        return self._alloc(n)
-
-    def cudaFree(self, ptr):
-        self.freed.append(ptr)
-        self.live.pop(ptr)
-        return (self.ok,)
-
-    cudaFreeHost = cudaFree
-
-    def cudaMemcpyAsync(self, dst, src, n, kind, stream):
-        assert isinstance(dst, int) and isinstance(src, int) and isinstance(stream, int)
-        self.copies.append((kind, n))
-        self.ctypes.memmove(dst, src, n)
-        return (self.ok,)
-
-    def cudaStreamCreate(self):
-        return self.ok, 77
-
-    def cudaStreamSynchronize(self, stream):
-        return (self.ok,)
-
-    def cudaStreamDestroy(self, stream):
-        return (self.ok,)
-
-    def cudaGetDevice(self):
-        return self.ok, 0
-
-    def cudaGetDeviceProperties(self, device):
-        return self.ok, types.SimpleNamespace(name=b"Fake GPU", major=8, minor=6)
-
-    def cudaGetDeviceCount(self):
-        return self.ok, 1
-
-
-def fake_model(pixels: np.ndarray) -> dict:
-    hidden = pixels.reshape(len(pixels), 4, -1)[:, :, :8].copy()
-    return {"last_hidden_state": hidden, "embedding": hidden.mean(axis=1)}
-
-
-def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan"):
-    import ctypes
-
-    INPUT, OUTPUT = "INPUT", "OUTPUT"
-    shapes_for = {"pixel_values": (3, 32, 32), "last_hidden_state": (4, 8), "embedding": (8,)}
-
-    class Context:
-        def __init__(self):
-            self.batch, self.addresses = None, {}
-
-        def set_input_shape(self, name, shape):
-            ok = name == "pixel_values" and 1 <= shape[0] <= max_batch and tuple(shape[1:]) == (3, 32, 32)
-            if ok:
-                self.batch = shape[0]
-            return ok
-
-        def get_tensor_shape(self, name):
-            return (self.batch if self.batch else -1, *shapes_for[name])
-
-        def set_tensor_address(self, name, ptr):
-            self.addresses[name] = ptr
-            return True
-
-        def execute_async_v3(self, stream):
-            n = self.batch
-            size = n * 3 * 32 * 32
-            pixels = np.frombuffer((ctypes.c_float * size).from_address(self.addresses["pixel_values"]),
-                                   np.float32).reshape(n, 3, 32, 32)
-            for name, value in fake_model(pixels).items():
-                out = np.frombuffer((ctypes.c_float * value.size).from_address(self.addresses[name]), np.float32)
-                out[:] = value.reshape(-1)
-            return True
-
-    class Engine:
-        num_io_tensors = 3
-        names = ["pixel_values", "last_hidden_state", "embedding"]
-
-        def get_tensor_name(self, i):
-            return self.names[i]
-
-        def get_tensor_mode(self, name):
-            return INPUT if name == "pixel_values" else OUTPUT
-
-        def get_tensor_dtype(self, name):
-            return "kFLOAT"
-
-        def get_tensor_profile_shape(self, name, profile):
-            return [(1, 3, 32, 32), (2, 3, 32, 32), (max_batch, 3, 32, 32)]
-
-        def create_execution_context(self):
-            return Context()
-
-    class Runtime:
-        def __init__(self, logger):
-            self.engine_host_code_allowed = False
-
-        def deserialize_cuda_engine(self, data):
-            if data != plan:
-                logger_errors.append("Serialization assertion failed: magic tag mismatch")
-                return None
-            return Engine()
-
-    logger_errors: list = []
-
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
-
-    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=ILogger,
-                                 TensorIOMode=types.SimpleNamespace(INPUT=INPUT, OUTPUT=OUTPUT),
-                                 nptype=lambda dt: np.float32)
+def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan", cudart=None, delay=0.0, model=fake_model):
+    return fake_runtime_tensorrt(lambda data: FakeEngine(cudart, model, profile=(1, 2, max_batch), delay=delay)
+                                 if data == plan else None, version)
 
 
 @pytest.fixture
 def fake_stack(monkeypatch, engine_artifact):
     cudart = FakeCudart()
     monkeypatch.setattr(host, "import_cudart", lambda: cudart)
-    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt())
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart))
     (engine_artifact / "model_fp16.engine").write_bytes(b"plan")
     manifest = read_manifest(engine_artifact)
     manifest.record_file(engine_artifact, "model_fp16.engine", role="tensorrt-engine")
@@ -451,14 +319,14 @@ def test_runner_logic_with_stand_ins(fake_stack):
 
 def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106"))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106", cudart=cudart))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106" in info.value.problem
     assert f"ijepa-build {directory} --variant fp16" in info.value.format()
     assert not cudart.live
 
-    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(plan=b"another plan"))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(plan=b"another plan", cudart=cudart))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
@@ -472,7 +340,7 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
     manifest.engines["fp16"]["version_compatible"] = True
     manifest.write(directory)
     created = []
-    fake = fake_tensorrt()
+    fake = fake_tensorrt(cudart=cudart)
     runtime_class = fake.Runtime
 
     class Runtime(runtime_class):
@@ -505,3 +373,117 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
         embed_main([str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16",
                     "--allow-engine-host-code"])
     assert exc.value.code == 0 and created[-1].engine_host_code_allowed is True
+
+
+# -- concurrent run() calls ------------------------------------------------------------------------
+def _hammer(run, batches, threads: int, calls: int) -> list:
+    """``threads`` threads each make ``calls`` calls (cycling through ``batches``); returns
+    (batch index, outputs) per call, or raises the first exception a thread hit."""
+    import concurrent.futures
+
+    def worker(t):
+        return [(k, run(batches[k])) for k in ((t + i) % len(batches) for i in range(calls))]
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return [item for chunk in pool.map(worker, range(threads)) for item in chunk]
+
+
+def test_concurrent_runs_match_single_threaded_with_stand_ins(fake_stack, monkeypatch):
+    cudart, directory = fake_stack
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    rng = np.random.default_rng(2)
+    batches = [rng.standard_normal((n, 3, 32, 32)).astype(np.float32) for n in (1, 3, 4, 2)]
+    with load(directory, backend="tensorrt", precision="fp16", max_concurrency=3) as model:
+        runner = model.runner
+        single = [runner.run(b) for b in batches]
+        results = _hammer(runner.run, batches, threads=6, calls=15)
+        assert 2 <= len(runner._slots) <= 3  # the pool grew under load, never past its limit
+        assert len(cudart.live) == 6 * len(runner._slots)
+    assert cudart.violations == []
+    assert len(results) == 90
+    for k, got in results:
+        for name in ("last_hidden_state", "embedding"):
+            np.testing.assert_array_equal(got[name], single[k][name])
+    assert not cudart.live  # close freed every slot
+
+
+def test_the_stand_in_detects_overlapping_use(fake_stack, monkeypatch):
+    """Without the pool (every thread on the same context and buffers) the stand-in sees the race:
+    so the test above could fail."""
+    cudart, directory = fake_stack
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    batches = [np.full((n, 3, 32, 32), n, np.float32) for n in (1, 2, 3, 4)]
+    with load(directory, backend="tensorrt", precision="fp16") as model:
+        runner = model.runner
+        slot = runner._slots[0]
+        _hammer(lambda b: slot.run(cudart, {"pixel_values": b}, runner.output_names, "x"), batches, threads=4, calls=5)
+    assert any("in use by another thread" in v for v in cudart.violations), cudart.violations
+
+
+def test_max_concurrency_one_is_a_lock(fake_stack, monkeypatch):
+    cudart, directory = fake_stack
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.001))
+    batches = [np.full((n, 3, 32, 32), n, np.float32) for n in (1, 2, 4)]
+    with load(directory, backend="tensorrt", precision="fp16", max_concurrency=1) as model:
+        results = _hammer(model.runner.run, batches, threads=4, calls=6)
+        assert len(model.runner._slots) == 1
+    assert cudart.violations == [] and len(results) == 24
+    for k, got in results:
+        np.testing.assert_array_equal(got["embedding"], fake_model(batches[k])["embedding"])
+    with pytest.raises(IJepaDeployError, match="max_concurrency"):
+        load(directory, backend="tensorrt", precision="fp16", max_concurrency=0)
+
+
+def test_pool_stops_growing_when_the_gpu_is_full(fake_stack, monkeypatch):
+    cudart, directory = fake_stack
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(cudart=cudart, delay=0.002))
+    with load(directory, backend="tensorrt", precision="fp16", max_concurrency=4) as model:
+        runner = model.runner
+
+        def out_of_memory(n, _real=cudart.cudaMalloc):
+            return Err(2), None  # cudaErrorMemoryAllocation for every allocation after the first slot
+
+        monkeypatch.setattr(cudart, "cudaMalloc", out_of_memory)
+        batches = [np.full((2, 3, 32, 32), 1, np.float32)]
+        results = _hammer(runner.run, batches, threads=3, calls=4)
+        assert len(runner._slots) == 1 and runner.max_concurrency == 1 and len(results) == 12
+    assert cudart.violations == []
+
+
+# -- engines that were not verified ------------------------------------------------------------------
+@pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
+                                             (None, "was never checked against eager PyTorch"),
+                                             ("unverified", "was never checked")])
+def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, problem):
+    cudart, directory = fake_stack
+    manifest = read_manifest(directory)
+    if status is None:
+        del manifest.engines["fp16"]["status"]
+    else:
+        manifest.engines["fp16"]["status"] = status
+    manifest.write(directory)
+    with pytest.raises(IJepaDeployError) as info:
+        load(directory, backend="tensorrt", precision="fp16")
+    assert problem in info.value.problem and "model_fp16.engine" in info.value.problem
+    assert f"ijepa-build {directory} --variant fp16" in info.value.format()
+    assert not cudart.live
+    with load(directory, backend="tensorrt", precision="fp16", allow_unverified=True) as model:
+        assert model.run(np.zeros((1, 3, 32, 32), np.float32))["embedding"].shape == (1, 8)
+
+
+@pytest.mark.gpu
+def test_concurrent_calls_equal_single_threaded_on_the_gpu(engine_dir):
+    from ijepa_deploy.exporters.parity import photo_batch
+    from ijepa_deploy.runtime.preprocess import Preprocessor
+
+    manifest = read_manifest(engine_dir)
+    pixels, _ = photo_batch(Preprocessor(manifest.preprocessing), 4)
+    batches = [pixels[:n] for n in (1, 2, 3, 4)]
+    with open_runner(engine_dir, manifest, "tensorrt", "fp32", max_concurrency=4) as runner:
+        single = [runner.run(b) for b in batches]
+        results = _hammer(runner.run, batches, threads=8, calls=20)
+        assert 1 <= len(runner._slots) <= 4
+    assert len(results) == 160
+    for k, got in results:
+        for name in manifest.io.output_names:
+            np.testing.assert_array_equal(got[name], single[k][name])
