@@ -151,6 +151,40 @@ def describe_session_options(options) -> dict:
             "enable_profiling": options.enable_profiling}
 
 
+class OpenVinoBackend(Backend):
+    """One graph of the artifact (or ``bf16``: the fp32 graph with the bf16 hint) on OpenVINO CPU,
+    through ``open_runner(..., backend="openvino")``: the runner ``load()`` serves."""
+
+    name = "openvino-cpu"
+
+    def __init__(self, directory: Path, manifest: Manifest, variant: str, threads: int):
+        self.directory = directory
+        self.manifest = manifest
+        self.variant = variant
+        self.threads = threads
+        entry = manifest.graphs.get("fp32" if variant == "bf16" else variant, {})
+        self.precision = "bf16" if variant == "bf16" else entry.get("precision", variant)
+
+    def details(self) -> dict:
+        entry = self.manifest.graphs.get("fp32" if self.variant == "bf16" else self.variant, {})
+        d = {"graph": entry.get("file"), "runner": "ijepa_deploy.runtime.model.open_runner -> OpenVinoRunner",
+             "threads": self.threads}
+        if self.runner is not None:
+            d["inference_precision"] = self.runner.inference_precision  # read back from the compiled model
+        return d
+
+    def load(self):
+        from ijepa_deploy.runtime.model import open_runner
+
+        try:
+            self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
+                                      threads=self.threads)
+        except IJepaDeployError as exc:
+            first = (exc.problem.strip().splitlines() or [""])[0]
+            raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
+        return _as_float32(self.runner.run)
+
+
 class TensorRTBackend(Backend):
     """One engine of the artifact through the runtime's TensorRT runner."""
 

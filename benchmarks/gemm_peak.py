@@ -37,7 +37,78 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
             results[name] = _ort_matmul(m, k, n, threads, reps, seconds)
         except Exception as exc:
             results[name] = {"error": str(exc)}
-    return {**_best(results), "threads": threads, "measurements": results}
+    return {**_best(results), "threads": threads, "measurements": results,
+            "int8": int8_gemm_peak(size, threads, reps, seconds)}
+
+
+def int8_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0) -> dict:
+    """INT8 GEMM throughput (VNNI / AMX where the CPU has them), size^3 multiply-adds counted as 2
+    ops each: ONNX Runtime ``MatMulInteger`` (U8S8) and OpenVINO running a Q/DQ MatMul (its int8
+    kernel, as for the int8 graphs). The roofline INT8 rows are judged against."""
+    results: dict = {}
+    for name, fn in (("ort_matmul_integer_u8s8", _ort_matmul_integer), ("openvino_qdq_matmul", _openvino_qdq_matmul)):
+        try:
+            results[name] = fn(size, threads, reps, seconds)
+        except Exception as exc:  # a library missing (openvino is optional): the other figure stands
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    best = max((r["gop_s"] for r in results.values() if "gop_s" in r), default=None)
+    source = next((k for k, r in results.items() if r.get("gop_s") == best), None)
+    return {"peak_gop_s": best, "peak_source": source, "measurements": results}
+
+
+def _int8_model(size: int, qdq: bool):
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.integers(-127, 128, (size, size), dtype=np.int8), "W")
+    if not qdq:
+        nodes = [helper.make_node("MatMulInteger", ["A", "W"], ["Y"])]
+        io = (TensorProto.UINT8, TensorProto.INT32)
+        inits = [w]
+    else:  # float in/out; A quantized U8, W symmetric S8, as the int8 graphs do around every MatMul
+        scale = numpy_helper.from_array(np.array(0.02, np.float32), "s")
+        zp_a = numpy_helper.from_array(np.array(128, np.uint8), "za")
+        zp_w = numpy_helper.from_array(np.array(0, np.int8), "zw")
+        nodes = [helper.make_node("QuantizeLinear", ["A", "s", "za"], ["Aq"]),
+                 helper.make_node("DequantizeLinear", ["Aq", "s", "za"], ["Ad"]),
+                 helper.make_node("DequantizeLinear", ["W", "s", "zw"], ["Wd"]),
+                 helper.make_node("MatMul", ["Ad", "Wd"], ["Y"])]
+        io = (TensorProto.FLOAT, TensorProto.FLOAT)
+        inits = [w, scale, zp_a, zp_w]
+    graph = helper.make_graph(nodes, "gemm_int8", [helper.make_tensor_value_info("A", io[0], [size, size])],
+                              [helper.make_tensor_value_info("Y", io[1], [size, size])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _gop(size: int, times: list[float]) -> dict:
+    ops = 2.0 * size ** 3
+    return {"shape": [size, size, size], "gop_s": ops / min(times) / 1e9,
+            "median_gop_s": ops / float(np.median(times)) / 1e9}
+
+
+def _ort_matmul_integer(size: int, threads: int, reps: int, seconds: float) -> dict:
+    import onnxruntime as ort
+
+    options = session_options(intra_op_threads=threads)
+    session = ort.InferenceSession(_int8_model(size, qdq=False).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    a = np.random.default_rng(1).integers(0, 256, (size, size), dtype=np.uint8)
+    session.run(None, {"A": a})
+    return _gop(size, repeat(lambda: session.run(None, {"A": a}), reps, seconds))
+
+
+def _openvino_qdq_matmul(size: int, threads: int, reps: int, seconds: float) -> dict:
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(_int8_model(size, qdq=True).SerializeToString(), ov.Tensor(np.empty(0, np.uint8)))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
+    request = compiled.create_infer_request()
+    a = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    request.infer({"A": a})
+    return _gop(size, repeat(lambda: request.infer({"A": a}), reps, seconds))
 
 
 def _best(measurements: dict) -> dict:
@@ -53,6 +124,8 @@ def merge_peaks(first: dict, second: dict) -> dict:
         candidates = [m["measurements"].get(name, {}) for m in (first, second)]
         good = [c for c in candidates if "gflop_s" in c]
         merged["measurements"][name] = max(good, key=lambda c: c["gflop_s"]) if good else candidates[0]
+    int8 = [m["int8"] for m in (first, second) if m.get("int8", {}).get("peak_gop_s")]
+    merged["int8"] = max(int8, key=lambda m: m["peak_gop_s"]) if int8 else first.get("int8", {})
     return {**_best(merged["measurements"]), **merged}
 
 

@@ -74,6 +74,8 @@ def _settings(report: dict) -> list[str]:
     lines += ["## Machine", "", machine_line(report["machine"], report.get("loadavg_end")), ""]
     meas = peak.get("measurements", {})
     gemm_bits = [f"{k} {v['shape']} {v['gflop_s']:.1f}" for k, v in meas.items() if "gflop_s" in v]
+    int8 = peak.get("int8") or {}
+    int8_bits = [f"{k} {v['shape']} {v['gop_s']:.1f}" for k, v in int8.get("measurements", {}).items() if "gop_s" in v]
     lines += ["## Settings", "",
               f"- Threads: {s['threads']} ({s['thread_settings']}).",
               f"- Timing: warm-up {s['warmup']}, then >= {s['min_iterations']} iterations and >= "
@@ -88,7 +90,10 @@ def _settings(report: dict) -> list[str]:
               f"- Model cost: {fl['gflop_per_image']:.1f} GFLOP/image ({fl['tokens']} tokens; "
               f"{fl['formula']}).",
               f"- GEMM peak (fp32, measured in this run, GFLOP/s): {'; '.join(gemm_bits) or 'n/a'} -> "
-              f"**peak {_f(peak.get('peak_gflop_s'), '.1f')}** ({peak.get('peak_source')}).", ""]
+              f"**peak {_f(peak.get('peak_gflop_s'), '.1f')}** ({peak.get('peak_source')}).",
+              f"- INT8 GEMM peak (VNNI, measured in this run, GOP/s): "
+              f"{'; '.join(int8_bits) or 'n/a'} -> **peak {_f(int8.get('peak_gop_s'), '.1f')}** "
+              f"({int8.get('peak_source')}); INT8 rows' % GEMM peak is against it, the others' against fp32.", ""]
     return lines
 
 

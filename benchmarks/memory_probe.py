@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.benchmarks.backends import Backend, OrtBackend, TensorRTBackend, TorchBackend, Unavailable
+from ijepa_deploy.benchmarks.backends import (Backend, OpenVinoBackend, OrtBackend, TensorRTBackend, TorchBackend,
+                                              Unavailable)
 from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_OK, BenchOptions
 from ijepa_deploy.child_process import run_step
 from ijepa_deploy.errors import IJepaDeployError
@@ -21,7 +22,7 @@ PROBE_TIMEOUT_S = 900
 
 @dataclass
 class ProbeJob:
-    """Runs in the child: ``kind`` is "torch", "ort" (with ``provider``) or "tensorrt"."""
+    """Runs in the child: ``kind`` is "torch", "ort" (with ``provider``), "openvino" or "tensorrt"."""
 
     artifact: str
     kind: str
@@ -44,12 +45,16 @@ class ProbeJob:
             opts = BenchOptions(artifact=directory, threads=self.threads, ort_opt_level=self.opt_level,
                                 ort_mem_arena=self.mem_arena, ort_config=self.ort_config)
             return OrtBackend(directory, manifest, self.variant, self.provider, opts)
+        if self.kind == "openvino":
+            return OpenVinoBackend(directory, manifest, self.variant, self.threads)
         return TensorRTBackend(directory, manifest, self.variant)
 
     def __call__(self) -> dict:
         backend = self.backend()
         if self.kind == "ort":
             import onnxruntime  # noqa: F401  (imported before the baseline: library pages are not the model)
+        if self.kind == "openvino":
+            import openvino  # noqa: F401  (likewise)
         baseline = current_rss_gib()
         t0 = time.perf_counter()
         try:
@@ -77,6 +82,8 @@ def probe_jobs(rows: list[dict], directory: Path, opts: BenchOptions) -> list[tu
             kind = "torch"
         elif row["backend"].startswith("onnxruntime-"):
             kind, provider = "ort", row["backend"].split("-", 1)[1]
+        elif row["backend"] == "openvino-cpu":
+            kind = "openvino"
         jobs.append((row, ProbeJob(str(directory.resolve()), kind, row["variant"], opts.resolved_threads(),
                                    provider, opts.ort_opt_level, opts.ort_mem_arena, dict(opts.ort_config))))
     return jobs

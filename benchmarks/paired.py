@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ijepa_deploy.benchmarks.backends import OrtBackend, TorchBackend
+from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, TorchBackend
 from ijepa_deploy.benchmarks.options import COMPILE, STATUS_OK, BenchOptions
 from ijepa_deploy.benchmarks.targets import cpu_int8_variants, target_batches
 from ijepa_deploy.progress import Progress
@@ -87,7 +87,7 @@ def _timed(call: Callable[[], object], gap_s: float) -> float:
 def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
                   opts: BenchOptions, progress: Progress) -> dict:
     """The harness's rounds: eager against the target graphs (ONNX Runtime CPU fp32 and the CPU INT8
-    graph) and torch.compile when it ran, at the target batches."""
+    graph), every OpenVINO row and torch.compile when it ran, at the target batches."""
     eager = next((b for b in plan if isinstance(b, TorchBackend) and not b.compiled), None)
     if eager is None or "loaded" not in holder:
         return {}
@@ -98,8 +98,11 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
     targets = [b for b in ran if b.variant == "fp32" or b.variant in int8]
     if not targets:
         return {}
-    backends = [eager, *targets]
+    # every OpenVINO row that ran (each graph and bf16), so the CPU engines compare in the same rounds
+    openvino = [b for b in plan if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok]
+    backends = [eager, *targets, *openvino]
     calls = {f"onnxruntime-cpu {b.variant}": b.load() for b in targets}
+    calls.update({f"{b.name} {b.variant}": b.load() for b in openvino})
     compiled = next((b for b in plan if isinstance(b, TorchBackend) and b.compiled), None)
     if compiled is not None and (COMPILE, "fp32") in ok:
         # its sweep row can land in a busy minute like any other (recompiles on the first call)

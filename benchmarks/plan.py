@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ijepa_deploy.benchmarks.backends import OrtBackend, TensorRTBackend, TorchBackend
+from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, TensorRTBackend, TorchBackend
 from ijepa_deploy.benchmarks.options import COMPILE, ORT_PROVIDERS, STATUS_UNAVAILABLE, BenchOptions
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest
@@ -38,7 +38,8 @@ def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, holde
         rows.append(_unavailable(COMPILE, "fp32", "skipped (--skip-compile)", "fp32"))
     else:
         rows.append(TorchBackend(manifest, holder, compiled=True))
-    return rows + _ort_rows(directory, manifest, opts) + _tensorrt_rows(directory, manifest)
+    return (rows + _ort_rows(directory, manifest, opts) + _openvino_rows(directory, manifest, opts)
+            + _tensorrt_rows(directory, manifest))
 
 
 def _unavailable(backend: str, variant: str, reason: str, precision: str = "*") -> dict:
@@ -72,6 +73,25 @@ def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
             rows.append(_unavailable(f"onnxruntime-{key}", "*", reason))
             continue
         rows.extend(OrtBackend(directory, manifest, variant, key, opts) for variant in variants)
+    return rows
+
+
+def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
+    """Every graph on OpenVINO CPU, plus its bf16 mode of the fp32 graph (a row either way: CPUs
+    without native bf16 get an unavailable row saying so)."""
+    from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
+
+    available, why = openvino_status()
+    if not available:
+        return [_unavailable("openvino-cpu", "*", f"{why} (pip install 'ijepa-deploy[openvino]')")]
+    variants = [g for g in manifest.graphs if not opts.graphs or g in opts.graphs]
+    rows: list = [OpenVinoBackend(directory, manifest, v, opts.resolved_threads()) for v in variants]
+    if "fp32" in variants:
+        if cpu_supports_bf16():
+            rows.append(OpenVinoBackend(directory, manifest, "bf16", opts.resolved_threads()))
+        else:
+            rows.append(_unavailable("openvino-cpu", "bf16", "this CPU has no native bf16 (AVX512_BF16 / AMX)",
+                                     "bf16"))
     return rows
 
 

@@ -48,8 +48,8 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
                         manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None)
     mlp_shape = (max(batches) * flops["tokens"], int(manifest.model["hidden_size"]),
                  int(manifest.model["intermediate_size"]))
-    with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime) and MLP shape "
-                       f"{mlp_shape} on {threads} threads"):
+    with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
+                       f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads"):
         peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
     progress.say(f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
                  if peak["peak_gflop_s"] else "[gemm-peak] no GEMM measurement")
@@ -70,10 +70,12 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
         peak = merge_peaks(peak, gemm_peak(opts.gemm_size, threads, mlp_shape))
-    if peak["peak_gflop_s"]:
-        for row in rows:  # every point on the final peak
-            for point in row["points"]:
-                point["peak_fraction"] = point["gflop_s"] / peak["peak_gflop_s"]
+    int8_peak = peak.get("int8", {}).get("peak_gop_s")
+    for row in rows:  # every point on the final peak: INT8 rows on the same run's int8 (VNNI) GEMM peak
+        roof = int8_peak if row["precision"] == "int8" and int8_peak else peak["peak_gflop_s"]
+        for point in row["points"]:
+            point["peak_fraction"] = point["gflop_s"] / roof if roof else None
+            point["peak_kind"] = "int8" if roof is not None and roof == int8_peak else "fp32"
     report = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": opts.command,
               "artifact": artifact_summary(directory, manifest), "machine": machine,
               "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,

@@ -65,6 +65,7 @@ def load_row(backend: Backend, row: dict, progress: Progress):
         return None
     row["load_seconds"] = time.perf_counter() - t0
     row["rss_after_load_delta_gib"] = current_rss_gib() - rss_before
+    row["details"] = backend.details()  # again: some facts exist only once loaded (OpenVINO's precision)
     return fn
 
 

@@ -22,6 +22,8 @@ THRESHOLDS: dict[str, dict[str, tuple[float, float | None]]] = {
     "fp32": {"embedding": (0.99999, 1e-3), "logits": (0.99999, 1e-3), "last_hidden_state": (0.9999, 1e-2)},
     "fp16": {"embedding": (0.999, 5e-2), "logits": (0.999, 5e-2), "last_hidden_state": (0.99, None)},
     "int8": {"embedding": (0.99, None), "logits": (0.99, None), "last_hidden_state": (0.95, None)},
+    # OpenVINO's bf16 inference mode on the fp32 graph (8-bit mantissa activations, f32 accumulation).
+    "bf16": {"embedding": (0.9999, None), "logits": (0.9999, None), "last_hidden_state": (0.999, None)},
 }
 DEFAULT_BATCH_SIZES = (1, 2, 5)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")

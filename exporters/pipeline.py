@@ -59,7 +59,7 @@ class ExportOptions:
 
 def versions() -> dict:
     found = {"python": platform.python_version(), "ijepa_deploy": __version__}
-    for dist in ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "pillow"):
+    for dist in ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "openvino", "numpy", "pillow"):
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -194,7 +194,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
             manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
         manifest.graphs["fp32"] = {
             "file": files[0].name, "data_files": [f.name for f in files[1:]], "precision": "fp32",
-            "for": ["onnxruntime", "tensorrt"], **summary,
+            "for": ["onnxruntime", "openvino", "tensorrt"], **summary,
         }
         manifest.versions["opset"] = summary["opset"]
         manifest.write(out)
@@ -217,6 +217,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
                 _add_retrieval(result, retrieval, candidate, "fp32", progress)
         manifest.parity.append(result)
         manifest.write(out)
+    openvino = _OpenVinoParity(opts, out, spec, manifest, reference, pixels, names, retrieval, progress)
+    openvino("fp32", "fp32", check.reference_outputs)
 
     gpu_parity = gpu_parity_reference(manifest, reference, parity_paths, tuple(opts.batch_sizes),
                                       opts.retrieval_images, opts.retrieval_k, progress)
@@ -239,6 +241,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
                     _add_retrieval(result, retrieval, candidate, parity_precision, progress)
                 manifest.parity.append(result)
                 manifest.write(out)
+            openvino(variant, parity_precision, reference_outputs)
             release_memory()
 
     gpu_ok = gpu_parity is None or onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
@@ -271,7 +274,64 @@ def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress:
     result["passed"] = bool(result["passed"] and neighbours["passed"])
 
 
-GRAPH_TARGETS = {"fp16": ["tensorrt", "onnxruntime-cuda"], "int8": ["tensorrt", "onnxruntime"],
+@dataclass
+class _OpenVinoParity:
+    """Each graph's parity on OpenVINO (CPU, f32 hint), plus bf16 mode for the fp32 graph on CPUs
+    with native bf16; rows go to the manifest's parity list like the ONNX Runtime ones, so a miss
+    fails the export. Without openvino installed it is skipped with a note, once."""
+
+    opts: ExportOptions
+    out: Path
+    spec: object
+    manifest: Manifest
+    reference: object
+    pixels: object
+    names: list
+    retrieval: object
+    progress: Progress
+
+    def __post_init__(self):
+        from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
+
+        self.available, reason = openvino_status()
+        self.bf16 = False
+        if not self.available:
+            self._note(f"OpenVINO parity skipped: {reason} (pip install 'ijepa-deploy[openvino]')")
+            return
+        self.bf16 = cpu_supports_bf16()
+        if not self.bf16:
+            self._note("OpenVINO bf16 not verified: this CPU has no native bf16 (AVX512_BF16 / AMX); "
+                       "load(precision='bf16') refuses this artifact until it is exported on such a CPU")
+
+    def _note(self, message: str) -> None:
+        self.progress.say(message)
+        self.manifest.notes.append(message)
+
+    def __call__(self, variant: str, precision: str, reference_outputs: dict) -> None:
+        if not self.available:
+            return
+        from ijepa_deploy.exporters.parity import ParityCheck
+        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
+
+        graph = self.out / self.manifest.graphs[variant]["file"]
+        modes = [("f32", precision)] + ([("bf16", "bf16")] if variant == "fp32" and self.bf16 else [])
+        for hint, parity_precision in modes:
+            step = "parity " + (variant if hint == "f32" else hint) + " openvino"
+            with self.progress.step(step, f"eager PyTorch vs OpenVINO CPU, {hint} inference ({graph.name})"):
+                with OpenVinoRunner(graph, self.spec, 1, self.opts.max_batch, inference_precision=hint,
+                                    threads=self.opts.threads) as candidate:
+                    check = ParityCheck(self.reference, candidate, parity_precision, tuple(self.opts.batch_sizes),
+                                        reference_outputs=reference_outputs)
+                    result = check(self.pixels, self.names, variant,
+                                   progress=lambda s: self.progress.say(f"[parity] {s}"))
+                    if self.retrieval is not None:
+                        _add_retrieval(result, self.retrieval, candidate, parity_precision, self.progress)
+                self.manifest.parity.append(result)
+                self.manifest.write(self.out)
+
+
+# int8 is OpenVINO's int8 graph too: it runs the S8S8 graph faster than int8-cpu (benchmarks/README.md).
+GRAPH_TARGETS = {"fp16": ["tensorrt", "onnxruntime-cuda"], "int8": ["tensorrt", "onnxruntime", "openvino"],
                  "int8-cpu": ["onnxruntime-cpu"]}
 
 
@@ -406,7 +466,8 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
             overlap = ""
             if neighbours and name == neighbours["output"]:
                 overlap = f"{neighbours['mean_overlap']:.3f}@{neighbours['k']}"
-            lines.append(f"{result['graph']:<9} {result['backend']:<16} {name:<18} {o['min_cosine']:>11.7f} "
+            graph = result["graph"] if result["precision"] in result["graph"] else f"{result['graph']}@{result['precision']}"
+            lines.append(f"{graph:<9} {result['backend']:<16} {name:<18} {o['min_cosine']:>11.7f} "
                          f"{o['max_abs']:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o['passed'] else 'FAIL'}")
         if neighbours and not neighbours["passed"]:
             lines.append(f"{result['graph']:<9} neighbour overlap {neighbours['mean_overlap']:.3f} below "

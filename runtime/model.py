@@ -20,7 +20,10 @@ from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_m
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
 
-BACKENDS = ("onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+# Precisions that are a runtime mode rather than a graph: bf16 runs the fp32 graph with OpenVINO's
+# bf16 inference hint (CPUs with AVX512_BF16 / AMX only).
+RUNTIME_PRECISIONS = {"bf16": "fp32"}
 
 
 def graph_files(manifest: Manifest, variant: str) -> list[str]:
@@ -42,10 +45,88 @@ def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | No
     return "int8-cpu" if all(n == "CPUExecutionProvider" for n in names) else precision
 
 
+def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
+    """``backend="auto"``: ``(backend, why)`` for the fastest backend this host can run for
+    ``precision``: the artifact's TensorRT engine on a GPU host, else OpenVINO (CPU) when it is
+    installed, else ONNX Runtime."""
+    reasons = []
+    if precision in manifest.engines and manifest.engines[precision].get("status") != STATUS_PASSED:
+        reasons.append(f"the {precision} TensorRT engine did not pass its parity check")
+    elif precision in manifest.engines:
+        from ijepa_deploy.runtime import tensorrt_host
+
+        available, reason = tensorrt_host.tensorrt_status()
+        if available:
+            return "tensorrt", f"{precision} TensorRT engine and {reason}"
+        reasons.append(f"TensorRT: {reason}")
+    else:
+        reasons.append(f"no {precision} TensorRT engine in the artifact")
+    from ijepa_deploy.runtime.openvino_runner import openvino_status
+
+    available, reason = openvino_status()
+    if available:
+        return "openvino", "; ".join([*reasons, f"{reason} on CPU"])
+    if precision in RUNTIME_PRECISIONS:
+        raise IJepaDeployError(f"precision {precision}", f"needs OpenVINO ({reason})",
+                               "pip install 'ijepa-deploy[openvino]', or precision fp32 / int8")
+    return "onnxruntime", "; ".join([*reasons, f"OpenVINO: {reason}"])
+
+
+def openvino_variant(precision: str) -> tuple[str, str]:
+    """``(graph, inference precision)`` OpenVINO runs for ``precision``. "int8" is the S8S8
+    (TensorRT Q/DQ) graph: OpenVINO runs it faster than the U8S8 int8-cpu graph (benchmarks/README.md)."""
+    if precision in RUNTIME_PRECISIONS:
+        return RUNTIME_PRECISIONS[precision], precision
+    return precision, "f32"
+
+
+def _verified(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
+    return any(r.get("graph") == graph and r.get("precision") == precision and r.get("passed")
+               and str(r.get("backend", "")).startswith(backend_prefix) for r in manifest.parity)
+
+
 def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
-                precision: str = "fp32", verify: bool = True, **options) -> Runner:
-    """Build the runner for one graph (or engine) of an artifact, after checking its files."""
+                precision: str = "fp32", verify: bool = True, *, allow_unverified: bool = False,
+                **options) -> Runner:
+    """Build the runner for one graph (or engine) of an artifact, after checking its files.
+    ``backend="auto"`` picks one with :func:`choose_backend`; the runner's ``choice`` says why."""
     directory = Path(directory)
+    if backend not in BACKENDS:
+        raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+    choice = f"{backend} (requested)"
+    if backend == "auto":
+        backend, why = choose_backend(manifest, precision)
+        choice = f"{backend} (auto: {why})"
+    if precision in RUNTIME_PRECISIONS and backend != "openvino":
+        raise IJepaDeployError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
+                               "backend openvino (or auto) for bf16")
+    runner = _open(directory, manifest, backend, precision, verify, allow_unverified, options)
+    runner.choice = choice
+    return runner
+
+
+def _open(directory: Path, manifest: Manifest, backend: str, precision: str, verify: bool,
+          allow_unverified: bool, options: dict) -> Runner:
+    threads = options.pop("threads", None)  # one CPU-threads option for every CPU backend
+    if threads and backend == "onnxruntime":
+        options.setdefault("intra_op_threads", threads)
+    if backend == "openvino":
+        options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
+        variant, hint = openvino_variant(precision)
+        if variant not in manifest.graphs:
+            raise IJepaDeployError(str(directory), f"artifact has no {variant} graph",
+                                   f"one of {sorted(manifest.graphs)} (export with --{variant})")
+        if hint == "bf16" and not allow_unverified and not _verified(manifest, variant, "bf16", "openvino"):
+            raise IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 "
+                                   "parity row in the manifest)", "an artifact exported with openvino installed "
+                                   "on a CPU with bf16 (or allow_unverified=True)")
+        files = graph_files(manifest, variant)
+        if verify:
+            verify_files(directory, manifest, files)
+        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
+
+        return OpenVinoRunner(directory / files[0], manifest.io, manifest.batch["min"], manifest.batch["max"],
+                              inference_precision=hint, threads=threads, **options)
     if backend == "onnxruntime":
         options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
         precision = onnxruntime_variant(manifest, precision, options.get("providers"))
@@ -84,6 +165,16 @@ class DeployedModel:
     @property
     def task(self) -> str:
         return self.manifest.task
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs, e.g. ``openvino-cpu``, ``onnxruntime-cpu``, ``tensorrt``."""
+        return self.runner.backend
+
+    @property
+    def choice(self) -> str:
+        """How the backend was chosen: requested, or ``auto`` with the reason."""
+        return getattr(self.runner, "choice", self.runner.backend)
 
     @property
     def max_batch(self) -> int:
@@ -132,7 +223,9 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     """Open an artifact directory. Refuses artifacts whose parity check did not pass and TensorRT
     engines whose own parity check did not pass unless ``allow_unverified`` (for debugging), and
     version-compatible TensorRT engines (they run host code from the engine file) unless
-    ``allow_engine_host_code``."""
+    ``allow_engine_host_code``. ``backend`` is one of ``BACKENDS``; ``"auto"`` picks the fastest
+    verified one this host has (see :func:`choose_backend`); the library default stays
+    ``onnxruntime`` so installing an optional engine never changes a caller's numerics."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     if manifest.status != STATUS_PASSED and not allow_unverified:
@@ -143,7 +236,8 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
         _check_engine_verified(directory, manifest.engines[precision], precision)
     if allow_engine_host_code:
         options["allow_engine_host_code"] = True
-    runner = open_runner(directory, manifest, backend, precision, verify, **options)
+    runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
+                         **options)
     return DeployedModel(directory, manifest, runner)
 
 

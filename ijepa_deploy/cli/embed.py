@@ -20,9 +20,10 @@ class EmbedOptions:
     artifact: Path
     images: list[str]
     precision: str = "fp32"
-    backend: str = "onnxruntime"
+    backend: str = "auto"
     output: Path | None = None
     top_k: int = 5
+    threads: int | None = None
     allow_engine_host_code: bool = False
 
 
@@ -30,15 +31,23 @@ def parse_args(argv=None) -> EmbedOptions:
     parser = ArgumentParser(prog="ijepa-embed", description="Embed or classify images with an ijepa-deploy artifact.")
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
     parser.add_argument("images", nargs="+", help="image files")
-    parser.add_argument("--precision", default="fp32", help="graph to use: fp32, fp16, int8 (if exported)")
-    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "tensorrt"])
+    parser.add_argument("--precision", default="fp32",
+                        help="fp32, fp16, int8, int8-cpu (graphs, if exported) or bf16 (OpenVINO on CPUs with bf16)")
+    # auto by default: a person at a terminal wants the fastest verified path this host has, and the
+    # choice (and why) is printed; explicit backends stay available for reproducing a deployment.
+    parser.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "openvino", "tensorrt"],
+                        help="auto (default): TensorRT engine on a GPU host, else OpenVINO, else ONNX Runtime")
+    parser.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / OpenVINO (default: all)")
     parser.add_argument("--output", "-o", type=Path, help="write embeddings [N, D] to this .npy file")
     parser.add_argument("--top-k", type=int, default=5, help="labels per image for classification artifacts")
     parser.add_argument("--allow-engine-host-code", action="store_true",
                         help="run version-compatible TensorRT engines, which execute host code embedded in the "
                              "engine file (only for engines from a builder you trust)")
     a = parser.parse_args(argv)
-    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k, a.allow_engine_host_code)
+    if a.threads is not None and a.threads < 1:
+        parser.error(f"--threads {a.threads}: expected a positive number of threads")
+    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k, a.threads,
+                        a.allow_engine_host_code)
 
 
 def embed_images(opts: EmbedOptions) -> int:
@@ -50,8 +59,13 @@ def embed_images(opts: EmbedOptions) -> int:
 
     if opts.output:
         check_output_file(opts.output, "--output")
-    with load(opts.artifact, backend=opts.backend, precision=opts.precision,
-              allow_engine_host_code=opts.allow_engine_host_code) as model:
+    options = {"threads": opts.threads} if opts.threads else {}
+    if opts.allow_engine_host_code:
+        options["allow_engine_host_code"] = True
+    with load(opts.artifact, backend=opts.backend, precision=opts.precision, **options) as model:
+        ran = getattr(model.runner, "inference_precision", None)
+        print(f"backend {model.backend}{f' ({ran})' if ran else ''}, precision {opts.precision}: {model.choice}",
+              file=sys.stderr)
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
                 print(json.dumps({"image": path, "top_k": [{"label": l, "prob": round(p, 6)} for l, p in top]}))

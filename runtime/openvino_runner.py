@@ -1,0 +1,131 @@
+"""OpenVINO backend (CPU): runs the artifact's ONNX graphs (external data read beside them).
+
+OpenVINO is an optional extra (``pip install 'ijepa-deploy[openvino]'``), imported only when this
+runner is built. The graph is compiled once, with the batch bounded to the artifact's range and the
+inference precision set explicitly: ``f32`` for the fp32/fp16/int8 graphs, because on CPUs with
+AVX512_BF16 or AMX OpenVINO picks bf16 by itself when no hint is given; ``bf16`` only when asked
+for, and refused on CPUs without native bf16 rather than emulated. The precision that actually
+runs is read back from the compiled model (``inference_precision``).
+
+Concurrency: one compiled model, a fixed pool of infer requests (OpenVINO's optimal number for the
+compiled configuration; 1 under the default LATENCY hint, where the CPU plugin runs one stream and
+would serialise requests anyway). A call takes a free request, runs it synchronously (OpenVINO
+releases the GIL) and returns it; outputs are copied out of the request before it is reused.
+Callers beyond the pool size wait for a free request, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+import numpy as np
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.spec import ExportSpec
+
+INSTALL_HINT = "the openvino package (pip install 'ijepa-deploy[openvino]')"
+INFERENCE_PRECISIONS = ("f32", "bf16")
+
+
+def _import_openvino():
+    import openvino
+
+    return openvino
+
+
+def openvino_status() -> tuple[bool, str]:
+    """``(True, "OpenVINO 2026.4.1")`` or ``(False, plain reason)``. Never raises."""
+    try:
+        ov = _import_openvino()
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] == "openvino":
+            return False, "openvino not installed"
+        return False, f"openvino is installed but cannot be imported ({exc})"
+    except Exception as exc:  # a broken wheel (missing shared library) raises OSError and friends
+        return False, f"openvino is installed but cannot be imported ({exc})"
+    return True, f"OpenVINO {getattr(ov, '__version__', '?').split('-')[0]}"
+
+
+def cpu_capabilities(core) -> list[str]:
+    return [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+
+
+def cpu_supports_bf16(core=None) -> bool:
+    """True when OpenVINO's CPU plugin reports native bf16 (AVX512_BF16 or AMX)."""
+    if core is None:
+        core = _import_openvino().Core()
+    return "BF16" in cpu_capabilities(core)
+
+
+class OpenVinoRunner(Runner):
+    backend = "openvino-cpu"
+
+    def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
+                 inference_precision: str = "f32", threads: int | None = None):
+        super().__init__(spec, min_batch, max_batch)
+        self.graph = Path(graph)
+        if inference_precision not in INFERENCE_PRECISIONS:
+            raise IJepaDeployError("OpenVINO inference precision", f"{inference_precision!r}",
+                                   f"one of {INFERENCE_PRECISIONS}")
+        try:
+            ov = _import_openvino()
+        except ImportError as exc:
+            raise IJepaDeployError("backend openvino", f"openvino cannot be imported ({exc})",
+                                   INSTALL_HINT) from None
+        core = ov.Core()
+        if inference_precision == "bf16" and not cpu_supports_bf16(core):
+            raise IJepaDeployError(
+                "precision bf16", "this CPU has no native bf16 (OpenVINO reports "
+                f"{cpu_capabilities(core)}); OpenVINO would emulate it, slower than fp32",
+                "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here")
+        try:
+            model = core.read_model(str(graph))
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
+            raise IJepaDeployError(str(graph), f"OpenVINO cannot read the graph ({exc})",
+                                   "a graph written by ijepa-export, with its .data file beside it") from None
+        names = {n for o in model.outputs for n in o.get_names()}
+        missing = [n for n in spec.output_names if n not in names]
+        if missing:
+            raise IJepaDeployError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
+        # Bound the dynamic batch to the artifact's range; the other axes are fixed in the spec.
+        model.reshape({t.name: ov.PartialShape([ov.Dimension(self.min_batch, self.max_batch),
+                                                *(ov.Dimension(d) for d in t.shape[1:])])
+                       for t in spec.inputs})
+        config = {"INFERENCE_PRECISION_HINT": inference_precision}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        try:
+            self.compiled = core.compile_model(model, "CPU", config)
+        except Exception as exc:
+            raise IJepaDeployError(str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})",
+                                   "a graph written by ijepa-export") from None
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if ran != inference_precision:  # never run a precision the caller did not ask for
+            raise IJepaDeployError(str(graph), f"OpenVINO compiled with inference precision {ran}",
+                                   f"{inference_precision} as requested")
+        self.inference_precision = ran
+        self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
+        self.output_names = spec.output_names
+        size = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._idle: queue.Queue = queue.Queue()
+        for _ in range(size):
+            self._idle.put(self.compiled.create_infer_request())
+        self.pool_size = size
+
+    def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self._idle is None:
+            raise IJepaDeployError("openvino runner", "is closed", "a runner that is open (load the model again)")
+        request = self._idle.get()
+        try:
+            # share_inputs: the checked arrays are contiguous and outlive this synchronous call;
+            # share_outputs=False copies results out before the request goes back to the pool.
+            result = request.infer(feed, share_inputs=True, share_outputs=False)
+            return {name: result[name] for name in self.output_names}
+        finally:
+            self._idle.put(request)
+
+    def close(self) -> None:
+        self._idle = None
+        self.compiled = None

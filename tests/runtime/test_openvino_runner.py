@@ -1,0 +1,263 @@
+"""OpenVINO backend: parity vs eager on both heads, concurrency, the Runner base's checks, bf16 mode
+(refused without native bf16), export-time rows, and ``backend="auto"`` with and without openvino."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.parity import THRESHOLDS, compare_outputs, photo_batch
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import openvino_runner as ovr
+from ijepa_deploy.runtime.model import choose_backend, open_runner
+from ijepa_deploy.runtime.preprocess import Preprocessor
+
+ov = pytest.importorskip("openvino")
+HAS_BF16 = ovr.cpu_supports_bf16()
+
+
+@pytest.fixture(scope="module")
+def eager():
+    """Eager fp32 outputs of the tiny preset on 5 photos, per task (what the artifacts were exported from)."""
+    from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.models import load_model, parse_model_source
+
+    cache = {}
+
+    def outputs(artifact):
+        manifest = read_manifest(artifact)
+        if manifest.task not in cache:
+            loaded = load_model(parse_model_source("random:tiny"), manifest.task, seed=0)
+            pixels, _ = photo_batch(Preprocessor(manifest.preprocessing), 5)
+            cache[manifest.task] = pixels, TorchRunner(loaded, manifest.io, 1, 8).run(pixels)
+        return cache[manifest.task]
+
+    return outputs
+
+
+def _parity(runner, pixels, reference, precision):
+    got = runner.run(pixels)
+    for name, ref in reference.items():
+        stats = compare_outputs(ref, got[name])
+        min_cos, max_abs = THRESHOLDS[precision][name]
+        assert stats["min_cosine"] >= min_cos, (name, stats)
+        assert max_abs is None or stats["max_abs"] <= max_abs, (name, stats)
+    return got
+
+
+@pytest.mark.parametrize("precision, graph", [("fp32", "fp32"), ("int8", "int8"), ("int8-cpu", "int8-cpu")])
+def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, precision, graph):
+    pixels, reference = eager(tiny_precision_artifact)
+    manifest = read_manifest(tiny_precision_artifact)
+    with open_runner(tiny_precision_artifact, manifest, "openvino", precision, threads=2) as runner:
+        assert runner.backend == "openvino-cpu" and runner.inference_precision == "f32"
+        assert runner.threads == 2
+        assert runner.graph.name == manifest.graphs[graph]["file"]  # int8 runs the S8S8 graph on OpenVINO
+        _parity(runner, pixels, reference, "fp32" if graph == "fp32" else "int8")
+
+
+@pytest.fixture(scope="module")
+def tiny_cls_int8_artifact(tmp_path_factory):
+    from ijepa_deploy.exporters.pipeline import ExportOptions, export_artifact
+    from ijepa_deploy.progress import Progress
+
+    out = tmp_path_factory.mktemp("art") / "tiny-cls-int8"
+    with pytest.warns(UserWarning, match="no --calib-dir"):
+        manifest = export_artifact(ExportOptions(model="random:tiny", task="image-classification", output=out,
+                                                 max_batch=8, int8=True, calib_count=8, retrieval_images=8,
+                                                 engines=False), Progress(quiet=True))
+    assert manifest.status == "passed"
+    return out
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_parity_vs_eager_classification(tiny_cls_int8_artifact, eager, precision):
+    pixels, reference = eager(tiny_cls_int8_artifact)
+    with load(tiny_cls_int8_artifact, backend="openvino", precision=precision) as model:
+        assert model.backend == "openvino-cpu" and model.choice == "openvino (requested)"
+        _parity(model.runner, pixels, reference, precision)
+        top = model.classify([np.zeros((40, 50, 3), np.uint8)], top_k=2)
+        assert len(top) == 1 and len(top[0]) == 2
+
+
+def test_export_recorded_openvino_rows_for_every_graph(tiny_precision_artifact):
+    manifest = read_manifest(tiny_precision_artifact)
+    rows = {(r["graph"], r["precision"]) for r in manifest.parity if r["backend"] == "openvino-cpu" and r["passed"]}
+    expected = {("fp32", "fp32"), ("fp16", "fp16"), ("int8", "int8"), ("int8-cpu", "int8")}
+    if HAS_BF16:
+        expected.add(("fp32", "bf16"))
+    assert rows == expected
+    assert manifest.versions["openvino"]
+    bf16 = [r for r in manifest.parity if r["precision"] == "bf16"]
+    assert all(r["outputs"]["embedding"]["cosine_threshold"] == 0.9999 for r in bf16)
+
+
+def test_concurrent_calls_equal_single_threaded(tiny_artifact):
+    manifest = read_manifest(tiny_artifact)
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((1 + i % 3, 3, 224, 224), dtype=np.float32) for i in range(8)]
+    with open_runner(tiny_artifact, manifest, "openvino") as runner:
+        expected = [runner.run(x)["embedding"] for x in inputs]
+        results: dict[tuple[int, int], np.ndarray] = {}
+        errors: list[BaseException] = []
+
+        def worker(t):
+            try:
+                for call in range(20):
+                    results[t, call] = runner.run(inputs[(t + call) % 8])["embedding"]
+            except BaseException as exc:  # surfaced below: a thread's failure fails the test
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert len(results) == 160
+        for (t, call), got in results.items():
+            np.testing.assert_array_equal(got, expected[(t + call) % 8])
+
+
+@pytest.mark.parametrize("feed, problem", [
+    (np.zeros((9, 3, 224, 224), np.float32), "batch size 9 is outside"),
+    (np.zeros((1, 3, 256, 256), np.float32), "axis 2 is 256"),
+    (np.zeros((1, 3, 224, 224), np.float64), "dtype is float64"),
+    ({"images": np.zeros((1, 3, 224, 224), np.float32)}, "input names"),
+    ([[0.0]], "inputs are a list"),
+])
+def test_bad_inputs_go_through_the_runner_base(tiny_artifact, feed, problem):
+    manifest = read_manifest(tiny_artifact)
+    with open_runner(tiny_artifact, manifest, "openvino") as runner:
+        with pytest.raises(IJepaDeployError) as err:
+            runner.run(feed)
+        assert problem in err.value.problem
+
+
+def test_closed_runner_and_missing_graph(tiny_artifact):
+    manifest = read_manifest(tiny_artifact)
+    runner = open_runner(tiny_artifact, manifest, "openvino")
+    runner.close()
+    with pytest.raises(IJepaDeployError, match="is closed"):
+        runner.run(np.zeros((1, 3, 224, 224), np.float32))
+    with pytest.raises(IJepaDeployError, match="artifact has no int8 graph"):
+        open_runner(tiny_artifact, manifest, "openvino", "int8")
+
+
+# -- bf16 ------------------------------------------------------------------------------------------
+def test_bf16_refused_without_native_support(tiny_precision_artifact, monkeypatch):
+    monkeypatch.setattr(ovr, "cpu_capabilities", lambda core: ["FP32", "INT8", "EXPORT_IMPORT"])
+    with pytest.raises(IJepaDeployError) as err:
+        load(tiny_precision_artifact, backend="openvino", precision="bf16")
+    assert "no native bf16" in err.value.problem and "AVX512_BF16 or AMX" in err.value.expected
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has no native bf16 (OpenVINO OPTIMIZATION_CAPABILITIES)")
+def test_bf16_runs_the_fp32_graph_with_the_bf16_hint(tiny_precision_artifact, eager):
+    pixels, reference = eager(tiny_precision_artifact)
+    with load(tiny_precision_artifact, backend="auto", precision="bf16") as model:
+        assert model.backend == "openvino-cpu" and model.runner.inference_precision == "bf16"
+        assert model.runner.graph.name == model.manifest.graphs["fp32"]["file"]
+        _parity(model.runner, pixels, reference, "bf16")
+
+
+def test_bf16_is_an_openvino_mode_only(tiny_precision_artifact):
+    with pytest.raises(IJepaDeployError, match="OpenVINO inference mode"):
+        load(tiny_precision_artifact, backend="onnxruntime", precision="bf16")
+
+
+def test_bf16_needs_a_verified_row(tiny_artifact, tmp_path):
+    """An artifact whose manifest has no passed bf16 row (exported where bf16 was not verified)."""
+    import json
+    import shutil
+
+    copy = tmp_path / "a"
+    shutil.copytree(tiny_artifact, copy)
+    path = copy / "ijepa_manifest.json"
+    data = json.loads(path.read_text())
+    data["parity"] = [r for r in data["parity"] if r["precision"] != "bf16"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(IJepaDeployError, match="bf16 was not verified at export"):
+        load(copy, backend="openvino", precision="bf16")
+
+
+# -- auto --------------------------------------------------------------------------------------------
+def test_auto_prefers_openvino_on_a_cpu_host(tiny_precision_artifact):
+    manifest = read_manifest(tiny_precision_artifact)
+    backend, why = choose_backend(manifest, "int8")
+    assert backend == "openvino" and "no int8 TensorRT engine" in why
+    with load(tiny_precision_artifact, backend="auto", precision="int8") as model:
+        assert model.backend == "openvino-cpu" and model.choice.startswith("openvino (auto: ")
+        assert model.runner.graph.name == "model_int8.onnx"
+
+
+def test_auto_without_openvino_falls_back_to_onnxruntime(tiny_precision_artifact, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails as if absent
+    assert ovr.openvino_status() == (False, "openvino not installed")
+    with load(tiny_precision_artifact, backend="auto", precision="int8") as model:
+        assert model.backend == "onnxruntime-cpu"
+        assert "OpenVINO: openvino not installed" in model.choice
+    with pytest.raises(IJepaDeployError, match="needs OpenVINO"):
+        load(tiny_precision_artifact, backend="auto", precision="bf16")
+    with pytest.raises(IJepaDeployError, match="openvino cannot be imported"):
+        load(tiny_precision_artifact, backend="openvino")
+
+
+def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, monkeypatch):
+    from ijepa_deploy.runtime import tensorrt_host
+
+    manifest = read_manifest(tiny_precision_artifact)
+    manifest.engines["int8"] = {"file": "model_int8.engine", "status": "passed"}
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
+    assert choose_backend(manifest, "int8")[0] == "tensorrt"
+    assert choose_backend(manifest, "fp32")[0] == "openvino"  # no fp32 engine: CPU path
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (False, "no CUDA GPU visible"))
+    backend, why = choose_backend(manifest, "int8")
+    assert backend == "openvino" and "TensorRT: no CUDA GPU visible" in why
+    monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
+    manifest.engines["int8"]["status"] = "failed"  # auto never serves an engine that failed its parity check
+    backend, why = choose_backend(manifest, "int8")
+    assert backend == "openvino" and "did not pass its parity check" in why
+
+
+def test_embed_cli_shows_the_backend(tiny_artifact, capsys):
+    from ijepa_deploy.cli.embed import main
+    from ijepa_deploy.exporters.parity import bundled_images
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(tiny_artifact), str(bundled_images()[0]), "--threads", "1"])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "backend openvino-cpu (f32), precision fp32: openvino (auto: " in err
+    with pytest.raises(SystemExit) as exc:
+        main([str(tiny_artifact), str(bundled_images()[0]), "--backend", "onnxruntime"])
+    assert exc.value.code == 0 and "backend onnxruntime-cpu, precision fp32: onnxruntime (requested)" in \
+        capsys.readouterr().err
+
+
+NO_TORCH = """
+import sys
+import ijepa_deploy.runtime
+assert 'openvino' not in sys.modules, 'openvino imported before it was asked for'
+from ijepa_deploy.runtime import load
+model = load(sys.argv[1], backend='auto')
+assert model.backend == 'openvino-cpu', model.choice
+assert model.embed([sys.argv[2]]).shape == (1, 192)
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx', 'onnxscript'))
+print('HEAVY', heavy)
+"""
+
+
+def test_openvino_path_imports_no_torch(tiny_artifact):
+    from ijepa_deploy.exporters.parity import bundled_images
+
+    proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tiny_artifact), str(bundled_images()[0])],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout
