@@ -388,7 +388,7 @@ class Backend:
 def _load_torch_model(manifest: Manifest):
     from ijepa_deploy.models import load_model, parse_model_source
 
-    info = manifest.model
+    info = manifest.model.to_dict()
     source = parse_model_source(info["source"], info.get("revision"))
     # from_pretrained of the recorded source (hub / local) or the seeded preset: default SDPA attention
     return load_model(source, manifest.task, seed=int(info.get("seed") or 0))
@@ -471,13 +471,13 @@ class OrtBackend(Backend):
         self.name = f"onnxruntime-{provider}"
         self.opts = opts
         self.session = None
-        entry = manifest.graphs.get(variant, {})
+        entry = manifest.graphs[variant].to_dict() if variant in manifest.graphs else {}
         self.precision = entry.get("precision", variant)
         self.graph = directory / entry.get("file", "")
 
     def details(self) -> dict:
         o = self.opts
-        entry = self.manifest.graphs.get(self.variant, {})
+        entry = self.manifest.graphs[self.variant].to_dict() if self.variant in self.manifest.graphs else {}
         return {"graph": entry.get("file"), "provider": self.provider,
                 "session": {"graph_optimization_level": o.ort_opt_level, "intra_op_num_threads":
                             o.resolved_threads(), "inter_op_num_threads": 1, "execution_mode": "sequential",
@@ -535,12 +535,12 @@ class TensorRTBackend(Backend):
         self.directory = directory
         self.manifest = manifest
         self.variant = variant
-        entry = manifest.engines.get(variant, {})
+        entry = manifest.engines[variant].to_dict() if variant in manifest.engines else {}
         self.precision = entry.get("precision", variant)
         self.runner = None
 
     def details(self) -> dict:
-        entry = self.manifest.engines.get(self.variant, {})
+        entry = self.manifest.engines[self.variant].to_dict() if self.variant in self.manifest.engines else {}
         return {"engine": entry.get("file"), "record": {k: v for k, v in entry.items() if k != "file"}}
 
     def load(self):
@@ -786,8 +786,8 @@ def profile_ort(backend: OrtBackend, pixels: np.ndarray, batches: list[int], ite
 # -- the run ---------------------------------------------------------------------------------------
 
 def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
-    limit = int(manifest.batch.get("max", 64))
-    lowest = int(manifest.batch.get("min", 1))
+    limit = manifest.batch.max
+    lowest = manifest.batch.min
     if opts.max_batch > limit:
         raise IJepaDeployError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
                                f"at most {limit}")
@@ -845,9 +845,8 @@ def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, machi
     if manifest.engines:
         for variant in manifest.engines:
             if trt_reason:
-                entry = manifest.engines[variant]
                 rows.append({"backend": "tensorrt", "variant": variant,
-                             "precision": entry.get("precision", variant), "status": STATUS_UNAVAILABLE,
+                             "precision": manifest.engines[variant].precision, "status": STATUS_UNAVAILABLE,
                              "reason": trt_reason})
             else:
                 rows.append(TensorRTBackend(directory, manifest, variant))
@@ -949,10 +948,10 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     torch.set_num_threads(threads)
     with progress.step("machine", "CPU, GPU, library versions"):
         machine = machine_info()
-    flops = model_flops(manifest.model, manifest.task,
+    flops = model_flops(manifest.model.to_dict(), manifest.task,
                         manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None)
-    d = int(manifest.model["hidden_size"])
-    mlp_shape = (max(sweep) * flops["tokens"], d, int(manifest.model["intermediate_size"]))
+    d = manifest.model.hidden_size
+    mlp_shape = (max(sweep) * flops["tokens"], d, manifest.model.intermediate_size)
     with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime) and MLP shape "
                        f"{mlp_shape} on {threads} threads"):
         peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
@@ -1114,12 +1113,12 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
         "command": opts.command,
         "wall_seconds": time.perf_counter() - started,
         "artifact": {
-            "path": str(directory), "model": manifest.model.get("source"),
-            "weights": manifest.model.get("weights"), "task": manifest.task,
-            "input": manifest.io.inputs[0].to_dict(), "batch": manifest.batch,
+            "path": str(directory), "model": manifest.model.source,
+            "weights": manifest.model.weights, "task": manifest.task,
+            "input": manifest.io.inputs[0].to_dict(), "batch": manifest.batch.to_dict(),
             "graphs": sorted(manifest.graphs), "engines": sorted(manifest.engines),
-            "parameters": manifest.model.get("parameters"), "created": manifest.created,
-            "architecture": {k: manifest.model.get(k) for k in ("hidden_size", "num_hidden_layers",
+            "parameters": manifest.model.parameters, "created": manifest.created,
+            "architecture": {k: manifest.model.to_dict().get(k) for k in ("hidden_size", "num_hidden_layers",
                              "num_attention_heads", "intermediate_size", "patch_size", "export_image_size")},
         },
         "machine": machine,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import (MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest)
+from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
+from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
 from ijepa_deploy.models import load_model, parse_model_source
 from ijepa_deploy.progress import Progress, peak_rss_gib
 from ijepa_deploy.spec import TASKS, primary_output
@@ -138,14 +139,14 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
     preprocess = loaded.preprocess
     if opts.image_size and opts.image_size != preprocess.height:
         preprocess = preprocess.with_size(opts.image_size, opts.image_size)
-    model_info = dict(loaded.info)
-    model_info["export_image_size"] = spec.inputs[0].shape[2]
-    model_info["position_embeddings"] = (
-        "native" if model_info["export_image_size"] == loaded.info["image_size"]
-        else f"bicubic-interpolated at export from {loaded.info['image_size']} px")
+    export_size = spec.inputs[0].shape[2]
+    model_info = ModelInfo.from_dict({
+        **loaded.info, "export_image_size": export_size,
+        "position_embeddings": "native" if export_size == loaded.info["image_size"]
+        else f"bicubic-interpolated at export from {loaded.info['image_size']} px"})
     manifest = Manifest(
         model=model_info, task=opts.task, io=spec, preprocessing=preprocess,
-        batch={"min": 1, "max": opts.max_batch}, id2label=loaded.id2label, versions=versions(),
+        batch=BatchRange(min=1, max=opts.max_batch), id2label=loaded.id2label, versions=versions(),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), status=STATUS_EXPORTING,
     )
     if loaded.info["weights_random"]:
@@ -156,14 +157,8 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
         files = OnnxFromModel(loaded, out, spec, opset=opts.opset, image_size=opts.image_size,
                               max_batch=opts.max_batch)()
     with progress.step("validate", "graph against the export spec, checksums"):
-        summary = check_graph(files[0], spec)
-        for f in files:
-            manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-        manifest.graphs["fp32"] = {
-            "file": files[0].name, "data_files": [f.name for f in files[1:]], "precision": "fp32",
-            "for": ["onnxruntime", "tensorrt"], **summary,
-        }
-        manifest.versions["opset"] = summary["opset"]
+        graph = _record_graph(out, manifest, spec, "fp32", files, "fp32")
+        manifest.versions["opset"] = graph.opset
         manifest.write(out)
 
     precision_graphs = opts.fp16 or opts.int8
@@ -180,7 +175,7 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
             check = ParityCheck(reference, candidate, "fp32", tuple(opts.batch_sizes))
             result = check(pixels, names, "fp32", progress=lambda s: progress.say(f"[parity] {s}"))
             if retrieval is not None:
-                _add_retrieval(result, retrieval, candidate, "fp32", progress)
+                result.add_retrieval(_neighbours(retrieval, candidate, "fp32", progress))
         manifest.parity.append(result)
         manifest.write(out)
 
@@ -194,25 +189,26 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
         release_memory()
         for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
             graph = manifest.graphs[variant]
-            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph['file']})"):
-                with OnnxRuntimeRunner(out / graph["file"], spec, 1, opts.max_batch,
+            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.file})"):
+                with OnnxRuntimeRunner(out / graph.file, spec, 1, opts.max_batch,
                                        intra_op_threads=opts.threads) as candidate:
                     vcheck = ParityCheck(reference, candidate, parity_precision, tuple(opts.batch_sizes),
                                          reference_outputs=reference_outputs)
                     result = vcheck(pixels, names, variant, progress=lambda s: progress.say(f"[parity] {s}"))
-                    _add_retrieval(result, retrieval, candidate, parity_precision, progress)
+                    assert retrieval is not None  # made above whenever there are precision graphs
+                    result.add_retrieval(_neighbours(retrieval, candidate, parity_precision, progress))
                 manifest.parity.append(result)
                 manifest.write(out)
             release_memory()
 
-    manifest.status = STATUS_PASSED if all(r["passed"] for r in manifest.parity) else STATUS_FAILED
-    manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
-    manifest.model["export_seconds"] = progress.timings
+    manifest.status = STATUS_PASSED if all(r.passed for r in manifest.parity) else STATUS_FAILED
+    manifest.model.export_peak_rss_gib = _peak_rss_with_children()
+    manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
     if opts.engines and precision_graphs:
         _engine_step(opts, out, manifest, progress)
-        manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
-        manifest.model["export_seconds"] = progress.timings
+        manifest.model.export_peak_rss_gib = _peak_rss_with_children()
+        manifest.model.export_seconds = dict(progress.timings)
         manifest.write(out)
     return manifest
 
@@ -225,27 +221,29 @@ def _peak_rss_with_children() -> float:
     return round(max(peak_rss_gib(), children), 2)
 
 
-def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress: Progress) -> None:
+def _neighbours(retrieval, candidate, precision: str, progress: Progress) -> RetrievalResult:
     progress.say(f"[parity] neighbour overlap@{retrieval.k} over {len(retrieval.pixels)} images")
-    neighbours = retrieval(candidate, precision)
-    result["retrieval"] = neighbours
-    result["passed"] = bool(result["passed"] and neighbours["passed"])
+    return retrieval(candidate, precision)
 
 
-GRAPH_TARGETS = {"fp16": ["tensorrt", "onnxruntime-cuda"], "int8": ["tensorrt", "onnxruntime"],
-                 "int8-cpu": ["onnxruntime-cpu"]}
+GRAPH_TARGETS = {"fp32": ["onnxruntime", "tensorrt"], "fp16": ["tensorrt", "onnxruntime-cuda"],
+                 "int8": ["tensorrt", "onnxruntime"], "int8-cpu": ["onnxruntime-cpu"]}
 
 
 def _record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
-                  extra: dict) -> None:
+                  **provenance) -> GraphRecord:
+    """Validate a written graph against the spec, record its files and its GraphRecord, write."""
     from ijepa_deploy.exporters.validate import check_graph
 
     summary = check_graph(files[0], spec)
     for f in files:
         manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-    manifest.graphs[variant] = {"file": files[0].name, "data_files": [f.name for f in files[1:]],
-                                "precision": precision, "for": GRAPH_TARGETS[variant], **extra, **summary}
+    graph = GraphRecord(file=files[0].name, data_files=[f.name for f in files[1:]], precision=precision,
+                        targets=GRAPH_TARGETS[variant], opset=summary["opset"], nodes=summary["nodes"],
+                        ops=summary["ops"], **provenance)
+    manifest.graphs[variant] = graph
     manifest.write(out)
+    return graph
 
 
 def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, progress: Progress):
@@ -258,15 +256,15 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
     from ijepa_deploy.exporters import precision as prec
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
-    source = out / manifest.graphs["fp32"]["file"]
+    source = out / manifest.graphs["fp32"].file
     isolate = prec.should_isolate(source)
     if opts.fp16:
         with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
             start = time.perf_counter()
             files, loader, peak = prec.run_step(prec.Fp16FromOnnx(source, out), isolate)
-            _record_graph(out, manifest, spec, "fp16", files, "fp16",
-                          {"tool": loader.settings, "seconds": round(time.perf_counter() - start, 2),
-                           "peak_rss_gib": peak, "separate_process": isolate})
+            _record_graph(out, manifest, spec, "fp16", files, "fp16", tool=loader.settings,
+                          seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
+                          separate_process=isolate)
         yield "fp16", "fp16"
     if opts.int8:
         images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed)
@@ -295,11 +293,11 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
                 with progress.step(variant, detail):
                     start = time.perf_counter()
                     files, loader, peak = prec.run_step(loader, isolate)
-                    _record_graph(out, manifest, spec, variant, files, "int8",
-                                  {"tool": loader.settings, "calibration": calibration.record,
-                                   "quantization": prec.quantization_summary(files[0]),
-                                   "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": peak,
-                                   "separate_process": isolate})
+                    _record_graph(out, manifest, spec, variant, files, "int8", tool=loader.settings,
+                                  calibration=calibration.record,
+                                  quantization=prec.quantization_summary(files[0]),
+                                  seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
+                                  separate_process=isolate)
                 if variant == "int8-cpu":
                     prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
                 yield variant, "int8"
@@ -342,40 +340,41 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
 def summary_table(manifest: Manifest, directory: Path) -> str:
     """The readable summary printed at the end of an export."""
     lines = [f"artifact  {directory}  status: {manifest.status.upper()}",
-             f"model     {manifest.model['source']}  ({manifest.model['weights']})",
+             f"model     {manifest.model.source}  ({manifest.model.weights})",
              f"task      {manifest.task}  input {manifest.io.inputs[0].shape}  batch "
-             f"{manifest.batch['min']}..{manifest.batch['max']}"]
+             f"{manifest.batch.min}..{manifest.batch.max}"]
     header = (f"{'graph':<9} {'backend':<16} {'output':<18} {'min cosine':>11} {'max abs':>9} "
               f"{'thresholds':>18} {'overlap@k':>10}  result")
     lines += ["", header, "-" * len(header)]
     primary = primary_output(manifest.task)
     for result in manifest.parity:
-        neighbours = result.get("retrieval")
-        for name, o in sorted(result["outputs"].items(), key=lambda kv: kv[0] != primary):
-            limit = f">={o['cosine_threshold']} / " + (f"<={o['max_abs_threshold']:g}" if o["max_abs_threshold"] else "-")
+        neighbours = result.retrieval
+        for name, o in sorted(result.outputs.items(), key=lambda kv: kv[0] != primary):
+            limit = f">={o.cosine_threshold} / " + (f"<={o.max_abs_threshold:g}" if o.max_abs_threshold else "-")
             overlap = ""
-            if neighbours and name == neighbours["output"]:
-                overlap = f"{neighbours['mean_overlap']:.3f}@{neighbours['k']}"
-            lines.append(f"{result['graph']:<9} {result['backend']:<16} {name:<18} {o['min_cosine']:>11.7f} "
-                         f"{o['max_abs']:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o['passed'] else 'FAIL'}")
-        if neighbours and not neighbours["passed"]:
-            lines.append(f"{result['graph']:<9} neighbour overlap {neighbours['mean_overlap']:.3f} below "
-                         f"{neighbours['threshold']}  FAIL")
-    lines.append(f"\nbatch sizes {manifest.parity[0]['batch_sizes'] if manifest.parity else []}; "
-                 f"images: {', '.join(manifest.parity[0]['images']) if manifest.parity else '-'}")
-    neighbours = next((r["retrieval"] for r in manifest.parity if r.get("retrieval")), None)
+            if neighbours and name == neighbours.output:
+                overlap = f"{neighbours.mean_overlap:.3f}@{neighbours.k}"
+            lines.append(f"{result.graph:<9} {result.backend:<16} {name:<18} {o.min_cosine:>11.7f} "
+                         f"{o.max_abs:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o.passed else 'FAIL'}")
+        if neighbours and not neighbours.passed:
+            lines.append(f"{result.graph:<9} neighbour overlap {neighbours.mean_overlap:.3f} below "
+                         f"{neighbours.threshold}  FAIL")
+    first = manifest.parity[0] if manifest.parity else None
+    lines.append(f"\nbatch sizes {first.batch_sizes if first else []}; "
+                 f"images: {', '.join(first.images) if first else '-'}")
+    neighbours = next((r.retrieval for r in manifest.parity if r.retrieval), None)
     if neighbours:
-        lines.append(f"overlap@k: mean share of each image's {neighbours['k']} nearest neighbours (cosine, "
-                     f"{neighbours['output']}) that match eager fp32's, over {neighbours['images']} images")
-    graphs = [f"{v}: {g['file']} ({', '.join(g.get('for', []))})" for v, g in manifest.graphs.items()]
+        lines.append(f"overlap@k: mean share of each image's {neighbours.k} nearest neighbours (cosine, "
+                     f"{neighbours.output}) that match eager fp32's, over {neighbours.images} images")
+    graphs = [f"{v}: {g.file} ({', '.join(g.targets)})" for v, g in manifest.graphs.items()]
     lines.append("graphs    " + "; ".join(graphs))
-    calibration = next((g["calibration"] for g in manifest.graphs.values() if g.get("calibration")), None)
+    calibration = next((g.calibration for g in manifest.graphs.values() if g.calibration), None)
     if calibration:
         lines.append(f"int8 calibration: {calibration['method']} on {calibration['images']} images from "
-                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS {calibration['peak_rss_gib']} GiB")
+                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS "
+                     f"{calibration.get('peak_rss_gib')} GiB")
     for variant, engine in manifest.engines.items():
-        lines.append(f"engine    {variant}: {engine['file']} (TensorRT {engine.get('tensorrt_version')}, "
-                     f"{engine.get('gpu_name')})")
+        lines.append(f"engine    {variant}: {engine.file} (TensorRT {engine.tensorrt_version}, {engine.gpu_name})")
     for note in manifest.notes:
         if note.startswith(("TensorRT engine", "INT8 calibration")):
             lines.append(note)

@@ -22,6 +22,7 @@ from pathlib import Path
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime.tensorrt_runner import (INSTALL_HINT, gpu_info, make_logger, tensorrt_major,
                                                    tensorrt_status)
 from ijepa_deploy.spec import ExportSpec
@@ -62,13 +63,13 @@ class EngineOptions:
             if variant not in manifest.graphs:
                 raise IJepaDeployError("--variant", f"artifact has no {variant} graph",
                                        f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})")
-        art_min, art_max = int(manifest.batch.get("min", 1)), int(manifest.batch["max"])
+        art_min, art_max = manifest.batch.min, manifest.batch.max
         max_batch = art_max if self.max_batch is None else int(self.max_batch)
         opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
         min_batch = int(self.min_batch)
-        if min_batch < max(1, art_min):
+        if min_batch < art_min:
             raise IJepaDeployError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
-                                   f"{max(1, art_min)} <= min <= opt <= max <= {art_max}")
+                                   f"{art_min} <= min <= opt <= max <= {art_max}")
         if not min_batch <= opt_batch <= max_batch:
             raise IJepaDeployError("--min-batch/--opt-batch/--max-batch",
                                    f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
@@ -94,8 +95,10 @@ class EngineOptions:
                        opt_level=int(self.opt_level), hardware_compatibility=level,
                        timing_cache=Path(cache) if cache is not None else None)
 
-    def profile(self) -> dict:
-        return {"min": self.min_batch, "opt": self.opt_batch, "max": self.max_batch}
+    def profile(self) -> EngineProfile:
+        """Only meaningful on resolved options (every batch filled in)."""
+        assert self.opt_batch is not None and self.max_batch is not None, "call resolved() first"
+        return EngineProfile(min=self.min_batch, opt=self.opt_batch, max=self.max_batch)
 
 
 def _import_tensorrt():
@@ -161,7 +164,7 @@ class EngineFromOnnx:
             profile.set_shape(tspec.name, *shapes)
         if config.add_optimization_profile(profile) < 0:
             raise IJepaDeployError(where, "TensorRT rejected the optimization profile "
-                                   f"{opts.profile()}: {'; '.join(logger.errors[-3:])}",
+                                   f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
                                    "a batch range the graph's dynamic axis allows")
         cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
         if not config.set_timing_cache(cache, False):
@@ -194,15 +197,14 @@ class EngineFromOnnx:
 
 
 def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None) -> list[dict]:
+                  progress: Progress | None = None) -> list[EngineRecord]:
     """Build one engine per ``options.variants`` into ``directory`` and record it in ``manifest``
     (written after each engine). Returns the new ``manifest.engines`` records."""
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)
     for variant in opts.variants:
-        graph = manifest.graphs[variant]
-        verify_files(directory, manifest, [graph["file"], *graph.get("data_files", [])])
+        verify_files(directory, manifest, manifest.graphs[variant].files)
     available, reason = tensorrt_status()
     if not available:
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
@@ -212,27 +214,21 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     for variant in opts.variants:
         graph = manifest.graphs[variant]
         name = engine_file_name(variant)
-        detail = (f"{variant}: {graph['file']} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
+        detail = (f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
                   f"TensorRT {trt.__version__} on {gpu['name']}")
         start = time.perf_counter()
         with progress.step(f"tensorrt {variant}", detail):
-            plan = EngineFromOnnx(directory / graph["file"], manifest.io, opts, progress)()
+            plan = EngineFromOnnx(directory / graph.file, manifest.io, opts, progress)()
             write_atomic(directory / name, plan)
-        record = {
-            "file": name,
-            "source_graph": variant,
-            "source_sha256": manifest.files[graph["file"]]["sha256"],
-            "precision": graph.get("precision", variant),
-            "tensorrt_version": str(trt.__version__),
-            "gpu_name": gpu["name"],
-            "compute_capability": gpu["compute_capability"],
-            "profile": opts.profile(),
-            "hardware_compatibility": opts.hardware_compatibility,
-            "version_compatible": bool(opts.version_compatible),
-            "build_seconds": round(time.perf_counter() - start, 2),
-        }
-        manifest.engines[variant] = record
+        record = EngineRecord(
+            file=name, source_graph=variant, source_sha256=manifest.files[graph.file].sha256,
+            precision=graph.precision, tensorrt_version=str(trt.__version__), gpu_name=gpu["name"],
+            compute_capability=gpu["compute_capability"], profile=opts.profile(),
+            hardware_compatibility=opts.hardware_compatibility, version_compatible=bool(opts.version_compatible),
+            build_seconds=round(time.perf_counter() - start, 2),
+        )
         manifest.record_file(directory, name, role="tensorrt-engine")
+        manifest.engines[variant] = record
         manifest.write(directory)
         records.append(record)
     return records

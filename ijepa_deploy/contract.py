@@ -21,6 +21,8 @@ RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "b
 # I-JEPA checkpoints on the hub normalise with mean = std = 0.5. The original facebookresearch/ijepa
 # training code used ImageNet statistics; the HF conversion did not carry them over.
 IJEPA_MEAN = (0.5, 0.5, 0.5)
+CHANNEL_ORDERS = ("RGB",)
+LAYOUTS = ("NCHW",)
 IJEPA_STD = (0.5, 0.5, 0.5)
 
 
@@ -42,6 +44,12 @@ class PreprocessConfig:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
+        # The runtime, the C++ client and the exported graphs all take RGB pixels in NCHW; the fields
+        # are stored so a reader can check that, and any other value is refused rather than ignored.
+        for name, allowed in (("channel_order", CHANNEL_ORDERS), ("layout", LAYOUTS)):
+            if getattr(self, name) not in allowed:
+                raise IJepaDeployError("preprocessing", f"{name} {getattr(self, name)!r} is not supported",
+                                       f"one of {list(allowed)} (what the runtime produces)")
         if self.resample not in RESAMPLE_NAMES.values():
             raise IJepaDeployError(
                 "preprocessing", f"unknown resample filter {self.resample!r}",

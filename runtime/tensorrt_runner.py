@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
@@ -119,26 +120,25 @@ def rebuild_hint(artifact: Path | str, variant: str) -> str:
             "TensorRT versions / GPU generations)")
 
 
-def compatibility_problem(record: dict, tensorrt_version: str, compute_capability: str) -> str | None:
+def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_capability: str) -> str | None:
     """Why an engine recorded as ``record`` (a manifest ``engines`` entry) cannot run here, or None.
 
     Plain engines need the same TensorRT version and compute capability they were built with.
     ``version_compatible`` engines also run on a later TensorRT; ``hardware_compatibility ==
     "ampere_plus"`` engines on any GPU of compute capability >= 8.0.
     """
-    built_version = str(record.get("tensorrt_version") or "")
-    built_cc = str(record.get("compute_capability") or "")
-    if built_version and built_version != tensorrt_version:
-        newer_ok = bool(record.get("version_compatible")) and _version_tuple(tensorrt_version) > _version_tuple(built_version)
+    built_version = record.tensorrt_version
+    built_cc = record.compute_capability
+    if built_version != tensorrt_version:
+        newer_ok = record.version_compatible and _version_tuple(tensorrt_version) > _version_tuple(built_version)
         if not newer_ok:
             return (f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}"
-                    + ("" if record.get("version_compatible") else " (engines are tied to the TensorRT version "
+                    + ("" if record.version_compatible else " (engines are tied to the TensorRT version "
                        "they were built with)"))
-    if built_cc and built_cc != compute_capability:
-        level = record.get("hardware_compatibility")
+    if built_cc != compute_capability:
         here = _version_tuple(compute_capability)
-        if not (level == "ampere_plus" and here >= (8, 0)):
-            gpu = record.get("gpu_name") or "another GPU"
+        if not (record.hardware_compatibility == "ampere_plus" and here >= (8, 0)):
+            gpu = record.gpu_name or "another GPU"
             return (f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
                     f"capability {compute_capability}")
     return None
@@ -203,12 +203,11 @@ class _Buffer:
 class TensorRTRunner(Runner):
     backend = "tensorrt"
 
-    def __init__(self, engine_path: Path, spec: ExportSpec, record: dict | None = None, *,
+    def __init__(self, engine_path: Path, spec: ExportSpec, record: EngineRecord | None = None, *,
                  variant: str | None = None, artifact: Path | None = None, device: int | None = None):
         engine_path = Path(engine_path)
-        record = dict(record or {})
         self.engine_path = engine_path
-        self.variant = variant or record.get("source_graph") or "fp32"
+        self.variant = variant or (record.source_graph if record else "fp32")
         self.artifact = Path(artifact) if artifact is not None else engine_path.parent
         self._cudart = None
         self._stream = None
@@ -223,7 +222,8 @@ class TensorRTRunner(Runner):
             cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
         gpu = gpu_info(device)
         hint = rebuild_hint(self.artifact, self.variant)
-        problem = compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+        problem = (compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+                   if record is not None else None)
         if problem:
             raise IJepaDeployError(str(engine_path), problem, hint)
         if not engine_path.is_file():
@@ -234,10 +234,10 @@ class TensorRTRunner(Runner):
             self.close()
             raise
 
-    def _load(self, trt, cudart, spec: ExportSpec, record: dict, hint: str) -> None:
+    def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)
         self._runtime = trt.Runtime(logger)
-        if record.get("version_compatible"):
+        if record is not None and record.version_compatible:
             # A version-compatible plan embeds its lean runtime as host code; TensorRT refuses to
             # run that unless the application opts in. Only engines this project built get here.
             self._runtime.engine_host_code_allowed = True

@@ -65,11 +65,11 @@ def build(args: BuildArgs) -> int:
     manifest = read_manifest(args.artifact)
     records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet))
     for rec in records:
-        size = (Path(args.artifact) / rec["file"]).stat().st_size / 2**20
-        p = rec["profile"]
-        print(f"{rec['source_graph']:<6} {rec['file']:<22} {size:8.1f} MiB  batch {p['min']}/{p['opt']}/{p['max']}  "
-              f"TensorRT {rec['tensorrt_version']}  {rec['gpu_name']} (sm {rec['compute_capability']})  "
-              f"{rec['build_seconds']:.1f} s")
+        size = manifest.files[rec.file].bytes / 2**20
+        p = rec.profile
+        print(f"{rec.source_graph:<6} {rec.file:<22} {size:8.1f} MiB  batch {p.min}/{p.opt}/{p.max}  "
+              f"TensorRT {rec.tensorrt_version}  {rec.gpu_name} (sm {rec.compute_capability})  "
+              f"{rec.build_seconds or 0:.1f} s")
     return 0
 
 

@@ -84,4 +84,4 @@ def test_parity_failure_exits_1_and_marks_the_artifact_failed(capsys, tmp_path, 
     assert "parity check FAILED" in captured.err
     manifest = read_manifest(out)
     assert manifest.status == "failed" and (out / "model.onnx").is_file()
-    assert not manifest.parity[0]["passed"]
+    assert not manifest.parity[0].passed

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -28,9 +29,13 @@ def bench_run(tiny_artifact, tmp_path_factory):
     art = tmp_path_factory.mktemp("bench") / "tiny"
     shutil.copytree(tiny_artifact, art)
     manifest = read_manifest(art)
-    shutil.copy(art / manifest.graphs["fp32"]["file"], art / "model.int8.onnx")
-    manifest.graphs["int8"] = {"file": "model.int8.onnx", "data_files": [], "precision": "int8"}
-    manifest.graphs["fp16"] = {"file": "model.fp16.onnx", "data_files": [], "precision": "fp16"}
+    fp32 = manifest.graphs["fp32"]
+    shutil.copy(art / fp32.file, art / "model.int8.onnx")
+    manifest.record_file(art, "model.int8.onnx", role="onnx-graph")
+    manifest.graphs["int8"] = replace(fp32, file="model.int8.onnx", precision="int8")
+    # listed with a checksum, absent on disk
+    manifest.files["model.fp16.onnx"] = replace(manifest.files["model.int8.onnx"])
+    manifest.graphs["fp16"] = replace(fp32, file="model.fp16.onnx", precision="fp16")
     manifest.write(art)
     out = art.parent / "report"
     argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",

@@ -17,19 +17,16 @@ from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.tensorrt_build import (EngineOptions, build_engines, engine_file_name,
                                                    tensorrt_status)
 from ijepa_deploy.manifest import Manifest, read_manifest
-from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.spec import export_spec
+from ijepa_deploy.records import EngineProfile
+from manifest_factory import small_manifest
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
                  "no CUDA GPU visible", "no usable CUDA GPU")
 
 
-def fake_manifest(max_batch: int = 8, graphs=("fp32",)) -> Manifest:
-    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
-    return Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
-                    preprocessing=PreprocessConfig(height=32, width=32), batch={"min": 1, "max": max_batch},
-                    graphs={g: {"file": f"model_{g}.onnx", "precision": g} for g in graphs})
+def fake_manifest(max_batch: int = 8) -> Manifest:
+    return small_manifest(max_batch=max_batch)
 
 
 @pytest.fixture
@@ -38,11 +35,7 @@ def fake_artifact(tmp_path) -> Path:
     TensorRT check without exporting anything."""
     directory = tmp_path / "art"
     directory.mkdir()
-    manifest = fake_manifest()
-    (directory / "model_fp32.onnx").write_bytes(b"not a real graph")
-    manifest.record_file(directory, "model_fp32.onnx", role="onnx-graph")
-    manifest.status = "passed"
-    manifest.write(directory)
+    small_manifest(directory, status="passed").write(directory)
     return directory
 
 
@@ -52,7 +45,7 @@ def test_engine_options_defaults_follow_the_artifact(tmp_path):
     assert opts.variants == ("fp32",)
     assert (opts.min_batch, opts.opt_batch, opts.max_batch) == (1, 8, 8)
     assert opts.timing_cache == tmp_path / "timing.cache"
-    assert opts.profile() == {"min": 1, "opt": 8, "max": 8}
+    assert opts.profile() == EngineProfile(min=1, opt=8, max=8)
     small = EngineOptions().resolved(fake_manifest(max_batch=4))
     assert (small.opt_batch, small.max_batch) == (4, 4)  # default opt 8 is capped at max
     custom = EngineOptions(min_batch=2, opt_batch=3, max_batch=6, timing_cache=tmp_path / "x.cache",
@@ -181,20 +174,20 @@ def test_build_engine_matches_eager(gpu_artifact, eager, variant):
     (record,) = build_engines(gpu_artifact, manifest, opts, Progress(quiet=True))
     manifest = read_manifest(gpu_artifact)
     assert manifest.engines[variant] == record
-    assert record["file"] == engine_file_name(variant) and record["source_graph"] == variant
-    assert record["source_sha256"] == manifest.files[manifest.graphs[variant]["file"]]["sha256"]
-    assert record["profile"] == {"min": 1, "opt": 4, "max": 8} and record["tensorrt_version"]
-    assert record["compute_capability"] and record["gpu_name"] and record["build_seconds"] > 0
-    assert manifest.files[record["file"]]["role"] == "tensorrt-engine"
+    assert record.file == engine_file_name(variant) and record.source_graph == variant
+    assert record.source_sha256 == manifest.files[manifest.graphs[variant].file].sha256
+    assert record.profile.to_dict() == {"min": 1, "opt": 4, "max": 8} and record.tensorrt_version
+    assert record.compute_capability and record.gpu_name and record.build_seconds > 0
+    assert manifest.files[record.file].role == "tensorrt-engine"
     assert (gpu_artifact / "timing.cache").stat().st_size > 0
 
     pixels, names = photo_batch(Preprocessor(manifest.preprocessing), 5)
     reference = TorchRunner(eager, manifest.io, 1, 8)
     with open_runner(gpu_artifact, manifest, "tensorrt", variant) as candidate:
         assert (candidate.min_batch, candidate.max_batch) == (1, 8)
-        result = ParityCheck(reference, candidate, manifest.graphs[variant].get("precision", variant), (1, 2, 5))(
+        result = ParityCheck(reference, candidate, manifest.graphs[variant].precision, (1, 2, 5))(
             pixels, names, variant)
-    assert result["passed"], json.dumps(result["outputs"], indent=1)
+    assert result.passed, json.dumps(result.to_dict()["outputs"], indent=1)
 
 
 @pytest.mark.gpu
@@ -208,8 +201,8 @@ def test_timing_cache_is_reused_and_engine_options_recorded(gpu_artifact):
     (record,) = build_engines(gpu_artifact, read_manifest(gpu_artifact),
                               dataclasses.replace(first, hardware_compatibility="ampere_plus"), Progress(quiet=True))
     assert cache.stat().st_size >= size
-    assert record["hardware_compatibility"] == "ampere_plus" and record["version_compatible"] is False
-    assert record["profile"] == {"min": 1, "opt": 2, "max": 4}
+    assert record.hardware_compatibility == "ampere_plus" and record.version_compatible is False
+    assert record.profile.to_dict() == {"min": 1, "opt": 2, "max": 4}
 
 
 @pytest.mark.gpu
@@ -395,13 +388,13 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
     assert (fake_artifact / "model_fp32.engine").read_bytes() == b"PLAN"
     saved = read_manifest(fake_artifact)
     assert saved.engines["fp32"] == record
-    assert record == {
-        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"]["sha256"],
+    assert record.to_dict() == {
+        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"].sha256,
         "precision": "fp32", "tensorrt_version": version, "gpu_name": "Fake GPU", "compute_capability": "8.6",
         "profile": {"min": 1, "opt": 6, "max": 6}, "hardware_compatibility": None, "version_compatible": False,
-        "build_seconds": record["build_seconds"],
+        "build_seconds": record.build_seconds,
     }
-    assert saved.files["model_fp32.engine"]["role"] == "tensorrt-engine"
+    assert saved.files["model_fp32.engine"].role == "tensorrt-engine"
 
 
 def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_tensorrt):
@@ -410,7 +403,7 @@ def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_te
     (record,) = build_engines(fake_artifact, read_manifest(fake_artifact), opts, Progress(quiet=True))
     assert calls["config"].hardware_compatibility_level == "SAME_COMPUTE_CAPABILITY"
     assert calls["flags"] == ["VERSION_COMPATIBLE"]
-    assert record["hardware_compatibility"] == "same_compute_capability" and record["version_compatible"] is True
+    assert record.hardware_compatibility == "same_compute_capability" and record.version_compatible is True
 
     with_fake_tensorrt("10.8.0.43", has_same_cc=False)
     with pytest.raises(IJepaDeployError, match="same_compute_capability needs TensorRT >= 10.9"):

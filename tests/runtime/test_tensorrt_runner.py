@@ -8,16 +8,17 @@ import shutil
 import subprocess
 import sys
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
-from ijepa_deploy.spec import export_spec
+from manifest_factory import small_manifest
 
 
 def test_module_imports_without_tensorrt_torch_or_cuda():
@@ -95,8 +96,9 @@ def test_cuda_call_unpacks_and_raises():
 
 
 # -- compatibility ---------------------------------------------------------------------------------
-RECORD = {"tensorrt_version": "10.13.3.9", "compute_capability": "8.6", "gpu_name": "NVIDIA A10",
-          "hardware_compatibility": None, "version_compatible": False}
+RECORD = EngineRecord(file="model_fp16.engine", source_graph="fp16", source_sha256="0" * 64, precision="fp16",
+                      tensorrt_version="10.13.3.9", gpu_name="NVIDIA A10", compute_capability="8.6",
+                      profile=EngineProfile(min=1, opt=8, max=8))
 
 
 @pytest.mark.parametrize("changes, here, problem", [
@@ -110,7 +112,7 @@ RECORD = {"tensorrt_version": "10.13.3.9", "compute_capability": "8.6", "gpu_nam
     ({"hardware_compatibility": "same_compute_capability"}, ("10.13.3.9", "8.9"), "compute capability 8.9"),
 ])
 def test_compatibility_problem(changes, here, problem):
-    found = tr.compatibility_problem({**RECORD, **changes}, *here)
+    found = tr.compatibility_problem(replace(RECORD, **changes), *here)
     if problem is None:
         assert found is None
     else:
@@ -127,13 +129,10 @@ def test_rebuild_hint_names_the_command():
 def engine_artifact(tmp_path):
     directory = tmp_path / "art"
     directory.mkdir()
-    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
-    manifest = Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
-                        preprocessing=PreprocessConfig(height=32, width=32), status="passed")
+    manifest = small_manifest(directory, graphs=("fp16",), status="passed")
     (directory / "model_fp16.engine").write_bytes(b"plan bytes")
     manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
-    manifest.engines["fp16"] = {**RECORD, "file": "model_fp16.engine", "source_graph": "fp16", "precision": "fp16",
-                                "profile": {"min": 1, "opt": 8, "max": 64}}
+    manifest.engines["fp16"] = replace(RECORD, source_sha256=manifest.files["model_fp16.onnx"].sha256)
     manifest.write(directory)
     return directory
 
