@@ -386,7 +386,7 @@ class Backend:
 
 
 def _load_torch_model(manifest: Manifest):
-    from ijepa_deploy.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
 
     info = manifest.model.to_dict()
     source = parse_model_source(info["source"], info.get("revision"))

@@ -20,9 +20,13 @@ from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
 from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
-from ijepa_deploy.models import load_model, parse_model_source
+from ijepa_deploy.exporters.models import load_model, parse_model_source
+from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
+from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
+from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
+from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.progress import Progress, peak_rss_gib
-from ijepa_deploy.spec import TASKS, primary_output
+from ijepa_deploy.spec import check_task, primary_output
 
 
 @dataclass
@@ -30,9 +34,9 @@ class ExportOptions:
     model: str
     task: str = "feature-extraction"
     output: Path | None = None
-    opset: int = 20
+    opset: int = DEFAULT_OPSET
     image_size: int | None = None
-    batch_sizes: tuple[int, ...] = (1, 2, 5)
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     max_batch: int = 64
     revision: str | None = None
     seed: int = 0
@@ -42,11 +46,11 @@ class ExportOptions:
     fp16: bool = False
     int8: bool = False
     calib_dir: Path | None = None
-    calib_count: int = 64
-    calib_method: str = "minmax"
+    calib_count: int = DEFAULT_CALIB_COUNT
+    calib_method: str = CALIB_METHODS[0]
     calib_batch: int | None = None  # None: 4, or 1 for graphs over 1 GB (see _precision_steps)
-    retrieval_images: int = 24
-    retrieval_k: int = 5
+    retrieval_images: int = DEFAULT_IMAGES
+    retrieval_k: int = DEFAULT_K
     engines: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -82,8 +86,7 @@ def _prepare_output(directory: Path, overwrite: bool) -> None:
 
 
 def validate_options(opts: ExportOptions) -> None:
-    if opts.task not in TASKS:
-        raise IJepaDeployError("--task", f"unknown task {opts.task!r}", f"one of {', '.join(TASKS)}")
+    check_task(opts.task)
     if not opts.batch_sizes or min(opts.batch_sizes) < 1:
         raise IJepaDeployError("--batch-sizes", f"{list(opts.batch_sizes)}", "positive integers, e.g. 1 2 5")
     if max(opts.batch_sizes) > opts.max_batch:
@@ -91,18 +94,18 @@ def validate_options(opts: ExportOptions) -> None:
                                "parity batch sizes within the artifact's batch range")
     if opts.image_size is not None and opts.image_size < 14:
         raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
-    from ijepa_deploy.exporters.precision import CALIB_METHODS
-
     if not opts.int8:
-        for flag, value, default in (("--calib-dir", opts.calib_dir, None), ("--calib-count", opts.calib_count, 64),
-                                     ("--calib-method", opts.calib_method, "minmax")):
-            if value != default:
+        defaults = ExportOptions(model=opts.model)
+        for flag, name in (("--calib-dir", "calib_dir"), ("--calib-count", "calib_count"),
+                           ("--calib-method", "calib_method")):
+            if getattr(opts, name) != getattr(defaults, name):
                 raise IJepaDeployError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
     if opts.calib_method not in CALIB_METHODS:
         raise IJepaDeployError("--calib-method", f"unknown method {opts.calib_method!r}",
                                f"one of {', '.join(CALIB_METHODS)}")
     if opts.calib_count < 1:
-        raise IJepaDeployError("--calib-count", f"{opts.calib_count}", "a positive number of images, e.g. 64")
+        raise IJepaDeployError("--calib-count", f"{opts.calib_count}",
+                               f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}")
     if opts.calib_batch is not None and not 1 <= opts.calib_batch <= opts.max_batch:
         raise IJepaDeployError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
     if opts.retrieval_images <= opts.retrieval_k:

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.onnx_export import EXTERNAL_DATA_THRESHOLD
 from ijepa_deploy.progress import peak_rss_gib
 
 QUANTIZED_OPS = ("MatMul", "Gemm", "Conv")
@@ -50,7 +51,6 @@ FP16_FP32_OPS = ("LayerNormalization",)
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 DEFAULT_CALIB_COUNT = 64
 DEFAULT_CALIB_BATCH = 4
-EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # protobuf's hard limit is 2 GiB per file
 FALLBACK_SOURCE = "bundled sample photos + deterministic mirrored/rotated/cropped variants (no --calib-dir)"
 FALLBACK_WARNING = (
     "WARNING: no --calib-dir given: INT8 is calibrated on the {n} bundled sample photos and their "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ijepa_deploy.models import LoadedModel
+from ijepa_deploy.exporters.models import LoadedModel
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 

@@ -65,7 +65,7 @@ class Manifest:
     task: str
     io: ExportSpec
     preprocessing: PreprocessConfig
-    batch: BatchRange = field(default_factory=BatchRange)
+    batch: BatchRange
     id2label: dict[str, str] | None = None
     versions: dict[str, Any] = field(default_factory=dict)
     graphs: dict[str, GraphRecord] = field(default_factory=dict)

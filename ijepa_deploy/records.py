@@ -41,11 +41,8 @@ def _float_or(value: float | None, missing: float) -> float:
 class BatchRange:
     """Batch sizes every graph of the artifact accepts (the dynamic axis' range)."""
 
-    min: int = 1
-    max: int = 64
-
-    def __contains__(self, batch: object) -> bool:
-        return isinstance(batch, int) and self.min <= batch <= self.max
+    min: int
+    max: int
 
     def to_dict(self) -> JSON:
         return {"min": self.min, "max": self.max}

@@ -15,7 +15,7 @@ from ijepa_deploy.exporters import bench_report
 from ijepa_deploy.exporters.benchmark import (BenchOptions, batch_sweep, compare, model_flops,
                                               summarise_profile)
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.models import PRESETS
+from ijepa_deploy.presets import PRESETS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

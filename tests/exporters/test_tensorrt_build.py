@@ -149,7 +149,7 @@ def gpu_artifact(tensorrt_host, tiny_precision_artifact, tmp_path_factory):
 @pytest.fixture(scope="module")
 def eager(tensorrt_host):
     """The eager model the tiny artifact was exported from (same preset and seed)."""
-    from ijepa_deploy.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
 
     return load_model(parse_model_source("random:tiny"), "feature-extraction", seed=0)
 
