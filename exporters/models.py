@@ -17,6 +17,7 @@ from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX, Preset
 from ijepa_deploy.spec import check_task
 
+
 @dataclass(frozen=True)
 class ModelSource:
     spec: str  # what the user typed

@@ -10,7 +10,6 @@ embeddings once here (what ``interpolate_pos_encoding=True`` does on every eager
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 

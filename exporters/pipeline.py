@@ -18,14 +18,14 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
-from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
 from ijepa_deploy.exporters.models import load_model, parse_model_source
 from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
 from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
 from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
+from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress, peak_rss_gib
+from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
 from ijepa_deploy.spec import check_task, primary_output
 
 
@@ -119,7 +119,6 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
     from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
     from ijepa_deploy.exporters.parity import ParityCheck, images_in, photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.exporters.validate import check_graph
     from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
     from ijepa_deploy.runtime.preprocess import Preprocessor
 

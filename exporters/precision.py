@@ -494,7 +494,6 @@ def run_step(job, isolate: bool):
         return result, job, round(peak_rss_gib(), 2)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
     from concurrent.futures.process import BrokenProcessPool
 
     try:

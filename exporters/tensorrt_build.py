@@ -18,14 +18,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
-from ijepa_deploy.runtime.tensorrt_runner import (INSTALL_HINT, gpu_info, make_logger, tensorrt_major,
-                                                   tensorrt_status)
+from ijepa_deploy.runtime.tensorrt_runner import INSTALL_HINT, gpu_info, make_logger, tensorrt_major, tensorrt_status
 from ijepa_deploy.spec import ExportSpec
+
+if TYPE_CHECKING:
+    import tensorrt as trt
 
 __all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
 
@@ -54,7 +57,7 @@ class EngineOptions:
     hardware_compatibility: str | None = None
     version_compatible: bool = False
 
-    def resolved(self, manifest: Manifest, directory: Path | None = None) -> "EngineOptions":
+    def resolved(self, manifest: Manifest, directory: Path | None = None) -> EngineOptions:
         """Fill the defaults from ``manifest`` and check every field; raises IJepaDeployError."""
         variants = tuple(dict.fromkeys(self.variants or ()))
         if not variants:
@@ -107,7 +110,7 @@ def _import_tensorrt():
     return trt
 
 
-def _describe_parser_errors(parser: "trt.OnnxParser") -> str:
+def _describe_parser_errors(parser: trt.OnnxParser) -> str:
     messages = []
     for i in range(parser.num_errors):
         error = parser.get_error(i)

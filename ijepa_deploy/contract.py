@@ -62,7 +62,7 @@ class PreprocessConfig:
     def size(self) -> tuple[int, int]:
         return (self.height, self.width)
 
-    def with_size(self, height: int, width: int) -> "PreprocessConfig":
+    def with_size(self, height: int, width: int) -> PreprocessConfig:
         data = self.to_dict()
         data.update(height=height, width=width)
         return PreprocessConfig.from_dict(data)
@@ -75,7 +75,7 @@ class PreprocessConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PreprocessConfig":
+    def from_dict(cls, data: dict) -> PreprocessConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
@@ -89,7 +89,7 @@ class PreprocessConfig:
         return cls(**data)
 
     @classmethod
-    def from_hf_processor_dict(cls, proc: dict, source: str) -> "PreprocessConfig":
+    def from_hf_processor_dict(cls, proc: dict, source: str) -> PreprocessConfig:
         """Read a transformers ``preprocessor_config.json`` (ViTImageProcessor keys)."""
         size = proc.get("size", {"height": 224, "width": 224})
         if isinstance(size, int):
@@ -120,12 +120,13 @@ class PreprocessConfig:
         )
 
     @classmethod
-    def from_pretrained_dir(cls, directory: Path, fallback_size: int) -> "PreprocessConfig":
+    def from_pretrained_dir(cls, directory: Path, fallback_size: int) -> PreprocessConfig:
         path = Path(directory) / "preprocessor_config.json"
         if path.is_file():
             try:
                 proc = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise IJepaDeployError(str(path), f"not valid JSON ({exc})", "a transformers preprocessor config") from None
+                raise IJepaDeployError(str(path), f"not valid JSON ({exc})",
+                                       "a transformers preprocessor config") from None
             return cls.from_hf_processor_dict(proc, source=str(path.name))
         return cls(height=fallback_size, width=fallback_size, source="default (no preprocessor_config.json)")

@@ -44,14 +44,14 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _json_path(parts) -> str:
+def _json_path(parts: list[str | int]) -> str:
     path = "$"
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if part.isidentifier() else f"[{part!r}]")
     return path
 
 
-def _types(value) -> str:
+def _types(value: str | list[str]) -> str:
     names = value if isinstance(value, list) else [value]
     return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
 

@@ -37,7 +37,7 @@ class TensorSpec:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TensorSpec":
+    def from_dict(cls, data: dict) -> TensorSpec:
         return cls(name=data["name"], dtype=data["dtype"], shape=tuple(data["shape"]))
 
 
@@ -73,7 +73,7 @@ class ExportSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExportSpec":
+    def from_dict(cls, data: dict) -> ExportSpec:
         return cls(
             task=data["task"],
             inputs=tuple(TensorSpec.from_dict(t) for t in data["inputs"]),
@@ -86,6 +86,7 @@ def export_spec(task: str, *, hidden_size: int, num_tokens: int, height: int, wi
     """The I/O of an exported I-JEPA graph for ``task``."""
     check_task(task)
     pixel_values = TensorSpec("pixel_values", "float32", (BATCH, channels, height, width))
+    outputs: tuple[TensorSpec, ...]
     if task == "feature-extraction":
         hidden, pooled = TASK_OUTPUTS[task]
         outputs = (

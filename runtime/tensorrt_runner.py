@@ -152,7 +152,7 @@ def make_logger(trt, stream=None):
     severity = trt.ILogger.Severity
     errors_at = (severity.INTERNAL_ERROR, severity.ERROR)
 
-    class _CollectingLogger(trt.ILogger):
+    class _CollectingLogger(trt.ILogger):  # type: ignore[name-defined]  # a class of the module passed in
         def __init__(self):
             trt.ILogger.__init__(self)
             self.errors: list[str] = []
@@ -183,11 +183,13 @@ class _Buffer:
         self.nbytes = max(self.capacity * self.dtype.itemsize, 1)
         self.device = 0
         self.host_ptr = 0
-        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes), f"cudaMalloc {self.nbytes} bytes for {name}"))
+        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes),
+                                    f"cudaMalloc {self.nbytes} bytes for {name}"))
         self.host_ptr = int(cuda_call(cudart, cudart.cudaMallocHost(self.nbytes),
                                       f"cudaMallocHost {self.nbytes} bytes for {name}"))
         raw = (ctypes.c_byte * self.nbytes).from_address(self.host_ptr)
-        self.host = np.frombuffer(raw, dtype=np.uint8)[: self.capacity * self.dtype.itemsize].view(self.dtype)
+        host = np.frombuffer(raw, dtype=np.uint8)  # type: ignore[call-overload]  # numpy's stubs omit ctypes buffers
+        self.host = host[: self.capacity * self.dtype.itemsize].view(self.dtype)
 
     def free(self, cudart) -> None:
         self.host = None
@@ -236,18 +238,20 @@ class TensorRTRunner(Runner):
 
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)
-        self._runtime = trt.Runtime(logger)
+        runtime = self._runtime = trt.Runtime(logger)
         if record is not None and record.version_compatible:
             # A version-compatible plan embeds its lean runtime as host code; TensorRT refuses to
             # run that unless the application opts in. Only engines this project built get here.
-            self._runtime.engine_host_code_allowed = True
-        engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            runtime.engine_host_code_allowed = True
+        engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"
             raise IJepaDeployError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
                                    f"by another TensorRT version or for another GPU?): {detail}", hint)
         self.engine = engine
-        inputs, outputs, dtypes = [], [], {}
+        inputs: list[str] = []
+        outputs: list[str] = []
+        dtypes: dict[str, np.dtype] = {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
             mode = engine.get_tensor_mode(name)

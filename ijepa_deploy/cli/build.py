@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 @dataclass
 class BuildArgs:
     artifact: Path
-    options: "EngineOptions"
+    options: EngineOptions
     quiet: bool = False
 
 
 def parse_args(argv=None) -> BuildArgs:
     from ijepa_deploy.exporters.tensorrt_build import HARDWARE_COMPATIBILITY, EngineOptions
 
-    parser = ArgumentParser(prog="ijepa-build", description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
+    parser = ArgumentParser(prog="ijepa-build",
+                            description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
                             epilog="Needs an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
                                    "(pip install 'ijepa-deploy[tensorrt]').")
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")

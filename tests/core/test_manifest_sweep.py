@@ -244,7 +244,8 @@ def test_clis_exit_1_without_a_traceback(sweep_dirs, capsys, tmp_path):
             name, main, argv = commands[n % len(commands)]
             code, err = _cli_exit(main, argv, capsys)
             assert code == 1, f"{name} {what}: exit {code}"
-            assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, f"{name} {what}: {err}"
+            assert err.startswith("error: ") and err.count("\n") == 1, f"{name} {what}: {err}"
+            assert "Traceback" not in err, f"{name} {what}: {err}"
     finally:
         _watching[0] = False
         (art / MANIFEST_NAME).write_text(json.dumps(valid))

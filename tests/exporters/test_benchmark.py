@@ -12,8 +12,7 @@ import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters import bench_report
-from ijepa_deploy.exporters.benchmark import (BenchOptions, batch_sweep, compare, model_flops,
-                                              summarise_profile)
+from ijepa_deploy.exporters.benchmark import BenchOptions, batch_sweep, compare, model_flops, summarise_profile
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.presets import PRESETS
 

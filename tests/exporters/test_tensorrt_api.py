@@ -59,7 +59,8 @@ REQUIRED_CHECKS = {
     ("IExecutionContext", "execute_async_v3"),
     ("NetworkDefinitionCreationFlag", "STRONGLY_TYPED"), ("MemoryPoolType", "WORKSPACE"),
     ("TensorIOMode", "INPUT"), ("BuilderFlag", "VERSION_COMPATIBLE"), ("HardwareCompatibilityLevel", "AMPERE_PLUS"),
-    ("ILogger.Severity", "ERROR"), ("ILogger", "log"), ("<module>", "__version__"), ("<module>", "nptype"), ("<module>", "Runtime"), ("<module>", "OnnxParser"),
+    ("ILogger.Severity", "ERROR"), ("ILogger", "log"), ("<module>", "__version__"), ("<module>", "nptype"),
+    ("<module>", "Runtime"), ("<module>", "OnnxParser"),
 }
 
 
@@ -82,7 +83,7 @@ class Surface:
     names: set = field(default_factory=set)
 
     @classmethod
-    def from_dump(cls, dump: dict) -> "Surface":
+    def from_dump(cls, dump: dict) -> Surface:
         if dump["mode"] == "import":
             return cls(dump["version"], "import", set(dump["module"]), dump["classes"])
         return cls(dump["version"], "strings", names=set(dump["names"]))
@@ -210,7 +211,8 @@ def _assignments(body_owner, env: dict, surface: Surface) -> None:
         before = dict(env)
         for node in nodes:
             if isinstance(node, ast.Assign):
-                if len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Tuple):
+                if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)
+                        and isinstance(node.value, ast.Tuple)):
                     for t, v in zip(node.targets[0].elts, node.value.elts):
                         _bind(t, _kind_of(v, env, surface), env)
                     continue
@@ -302,8 +304,9 @@ def collect_uses(source: str, filename: str, surface: Surface) -> tuple[list[Use
             receiver, name, optional = None, None, False
             if isinstance(node, ast.Attribute):
                 receiver, name = node.value, node.attr
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
-                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 \
+                    and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                 receiver, name = node.args[0], node.args[1].value
                 optional = node.func.id == "hasattr" or len(node.args) == 3
             if isinstance(node, ast.ClassDef):
@@ -344,7 +347,8 @@ def check_source(source: str, filename: str, surfaces: list[Surface]) -> tuple[l
             if use.optional and i > 0:
                 continue
             if not surface.has(None if use.owner == "?" else use.owner, use.name):
-                owner = "tensorrt" if use.owner == "<module>" else (use.owner if use.owner != "?" else "a TensorRT object")
+                owner = ("tensorrt" if use.owner == "<module>"
+                         else (use.owner if use.owner != "?" else "a TensorRT object"))
                 problems.append(f"{use.where()}: {owner}.{use.name} does not exist in TensorRT {surface.version} "
                                 f"({surface.mode} surface)")
     return sorted(set(problems)), uses
@@ -497,7 +501,8 @@ def test_cuda_python_runtime_calls_exist():
     for dump in dumps:
         for line, chain in uses:
             if chain[0] not in dump["module"]:
-                problems.append(f"runtime/tensorrt_runner.py:{line}: cudart.{chain[0]} missing in cuda-bindings {dump['version']}")
+                problems.append(f"runtime/tensorrt_runner.py:{line}: cudart.{chain[0]} missing in "
+                                f"cuda-bindings {dump['version']}")
             elif len(chain) > 1 and chain[1] not in dump["classes"].get(chain[0], []):
                 problems.append(f"runtime/tensorrt_runner.py:{line}: cudart.{'.'.join(chain[:2])} missing in "
                                 f"cuda-bindings {dump['version']}")

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.tensorrt_build import (EngineOptions, build_engines, engine_file_name,
-                                                   tensorrt_status)
+from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, engine_file_name, tensorrt_status
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile
