@@ -50,8 +50,8 @@ def _crop(image, left: float, top: float, right: float, bottom: float):
 
 
 def _variants():
-    """Deterministic label-preserving variants: (suffix, transform). The first four are the ones
-    parity has always used; the rest give calibration and the neighbour check distinct images."""
+    """Deterministic label-preserving variants: (suffix, transform). A parity batch uses the first
+    few; calibration and the neighbour check go further down the list for distinct images."""
     from PIL import Image, ImageOps
 
     T = Image.Transpose
