@@ -15,11 +15,11 @@ from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.models import LoadedModel
+from ijepa_deploy.exporters.precision.onnx_files import EXTERNAL_DATA_THRESHOLD
 from ijepa_deploy.spec import BATCH, ExportSpec, export_spec
 
 MIN_OPSET = 17
 DEFAULT_OPSET = 20  # Gelu is one op from 20; LayerNormalization from 17
-EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # protobuf's hard limit is 2 GiB per file
 
 
 def _torch():

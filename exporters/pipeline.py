@@ -24,7 +24,7 @@ from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
 from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
-from ijepa_deploy.progress import Progress, peak_rss_gib
+from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
 from ijepa_deploy.spec import check_task, primary_output
 
@@ -217,10 +217,9 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
 
 def _peak_rss_with_children() -> float:
     """Peak RSS of this process or of any precision step it ran in a child process."""
-    import resource
+    from ijepa_deploy.memory import peak_rss_with_children_gib
 
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
-    return round(max(peak_rss_gib(), children), 2)
+    return round(peak_rss_with_children_gib(), 2)
 
 
 def _neighbours(retrieval, candidate, precision: str, progress: Progress) -> RetrievalResult:

@@ -24,7 +24,8 @@ from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
-from ijepa_deploy.runtime.tensorrt_runner import INSTALL_HINT, gpu_info, make_logger, tensorrt_major, tensorrt_status
+from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
+from ijepa_deploy.runtime.tensorrt_runner import make_logger
 from ijepa_deploy.spec import ExportSpec
 
 if TYPE_CHECKING:
@@ -104,12 +105,6 @@ class EngineOptions:
         return EngineProfile(min=self.min_batch, opt=self.opt_batch, max=self.max_batch)
 
 
-def _import_tensorrt():
-    import tensorrt as trt
-
-    return trt
-
-
 def _describe_parser_errors(parser: trt.OnnxParser) -> str:
     messages = []
     for i in range(parser.num_errors):
@@ -139,7 +134,7 @@ class EngineFromOnnx:
     progress: Progress | None = None
 
     def __call__(self) -> bytes:
-        trt = _import_tensorrt()
+        trt = import_tensorrt()
         opts = self.options
         where = str(self.onnx_path)
         logger = make_logger(trt)
@@ -211,7 +206,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     available, reason = tensorrt_status()
     if not available:
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
-    trt = _import_tensorrt()
+    trt = import_tensorrt()
     gpu = gpu_info()
     records = []
     for variant in opts.variants:

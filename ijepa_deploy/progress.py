@@ -4,15 +4,11 @@ duration and the process's peak RSS when it ends (all on stderr, so stdout stays
 from __future__ import annotations
 
 import contextlib
-import resource
 import sys
 import threading
 import time
 
-
-def peak_rss_gib() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2)
+from ijepa_deploy.memory import peak_rss_gib
 
 
 class Progress:

@@ -33,19 +33,44 @@ def default_providers(cache_dir: Path | None = None) -> list:
     return providers
 
 
+OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def session_options(intra_op_threads: int | None = None, opt_level: str = "all", mem_arena: bool = True,
+                    config_entries: dict | None = None, profile_prefix: str | None = None):
+    """The ``SessionOptions`` every ONNX Runtime session of this project is created with."""
+    import onnxruntime as ort
+
+    levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+              "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    if opt_level not in levels:
+        raise IJepaDeployError("graph optimization level", f"unknown level {opt_level!r}", f"one of {OPT_LEVELS}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = levels[opt_level]
+    if intra_op_threads:
+        options.intra_op_num_threads = int(intra_op_threads)
+    options.enable_cpu_mem_arena = bool(mem_arena)
+    for key, value in (config_entries or {}).items():
+        options.add_session_config_entry(str(key), str(value))
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return options
+
+
 class OnnxRuntimeRunner(Runner):
+    """``options`` other than ``providers`` / ``cache_dir`` go to :func:`session_options`."""
+
     backend = "onnxruntime"
 
     def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
-                 providers: list | None = None, intra_op_threads: int | None = None,
-                 cache_dir: Path | None = None):
+                 providers: list | None = None, cache_dir: Path | None = None, **options):
         super().__init__(spec, min_batch, max_batch)
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if intra_op_threads:
-            options.intra_op_num_threads = int(intra_op_threads)
+        options = self.session_options = session_options(**options)
         self.providers = providers if providers is not None else default_providers(cache_dir)
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=options, providers=self.providers)

@@ -14,104 +14,16 @@ it (``ijepa-build ARTIFACT --variant V``), never as a crash.
 from __future__ import annotations
 
 import ctypes
-import re
 from pathlib import Path
 
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.records import EngineRecord
+from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call, version_tuple
 from ijepa_deploy.spec import ExportSpec
-
-INSTALL_HINT = ("a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
-                "(pip install 'ijepa-deploy[tensorrt]')")
-
-
-# -- what this host has -----------------------------------------------------------------------
-def _import_tensorrt():
-    import tensorrt as trt
-
-    return trt
-
-
-def _import_cudart():
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6.2 (the only layout in 13.x)
-    except ImportError:
-        from cuda import cudart  # cuda-python 12.6.0 and older: same functions, older module path
-    return cudart
-
-
-def _cuda_error_text(cudart, err) -> str:
-    try:
-        name = cudart.cudaGetErrorName(err)[1].decode()
-        text = cudart.cudaGetErrorString(err)[1].decode()
-        return f"{name}: {text}"
-    except Exception:  # an unknown code or an older binding: the enum's own repr is enough
-        return str(err)
-
-
-def cuda_call(cudart, result, what: str):
-    """Unpack a cuda-python ``(err, value...)`` tuple; raise IJepaDeployError on an error."""
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if err != cudart.cudaError_t.cudaSuccess:
-        raise IJepaDeployError("cuda", f"{what} failed ({_cuda_error_text(cudart, err)})",
-                               "a working NVIDIA driver and a free GPU with enough memory")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
-
-
-def tensorrt_status() -> tuple[bool, str]:
-    """``(True, "TensorRT 11.4.0, 1 GPU: ...")`` or ``(False, plain reason)``. Never raises."""
-    try:
-        trt = _import_tensorrt()
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in ("tensorrt", "tensorrt_bindings"):
-            return False, "tensorrt not installed"
-        return False, f"tensorrt is installed but cannot be imported ({exc})"
-    except Exception as exc:  # ImportError/OSError from missing libnvinfer / libnvonnxparser
-        return False, f"tensorrt is installed but its libraries cannot be loaded ({exc})"
-    try:
-        cudart = _import_cudart()
-    except Exception as exc:
-        return False, f"cuda-python not installed (cuda.bindings.runtime: {exc})"
-    try:
-        err, count = cudart.cudaGetDeviceCount()
-    except Exception as exc:
-        return False, f"no CUDA GPU visible (cudaGetDeviceCount raised {exc})"
-    if err != cudart.cudaError_t.cudaSuccess:
-        return False, f"no CUDA GPU visible ({_cuda_error_text(cudart, err)})"
-    if not count:
-        return False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)"
-    try:
-        gpu = gpu_info()
-    except IJepaDeployError as exc:
-        return False, f"no usable CUDA GPU ({exc.problem})"
-    return True, (f"TensorRT {getattr(trt, '__version__', '?')}, {count} GPU(s), device {gpu['device']}: "
-                  f"{gpu['name']} (compute capability {gpu['compute_capability']})")
-
-
-def gpu_info(device: int | None = None) -> dict:
-    """Name and compute capability of the current (or given) CUDA device."""
-    cudart = _import_cudart()
-    if device is None:
-        device = cuda_call(cudart, cudart.cudaGetDevice(), "cudaGetDevice")
-    prop = cuda_call(cudart, cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
-    name = prop.name
-    if isinstance(name, (bytes, bytearray)):
-        name = bytes(name).split(b"\0", 1)[0].decode(errors="replace")
-    return {"device": int(device), "name": str(name).strip(), "compute_capability": f"{prop.major}.{prop.minor}"}
-
-
-def tensorrt_major(version: str | None) -> int | None:
-    match = re.match(r"(\d+)\.", str(version or ""))
-    return int(match.group(1)) if match else None
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", str(version))[:4])
 
 
 def rebuild_hint(artifact: Path | str, variant: str) -> str:
@@ -130,13 +42,13 @@ def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_c
     built_version = record.tensorrt_version
     built_cc = record.compute_capability
     if built_version != tensorrt_version:
-        newer_ok = record.version_compatible and _version_tuple(tensorrt_version) > _version_tuple(built_version)
+        newer_ok = record.version_compatible and version_tuple(tensorrt_version) > version_tuple(built_version)
         if not newer_ok:
             return (f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}"
                     + ("" if record.version_compatible else " (engines are tied to the TensorRT version "
                        "they were built with)"))
     if built_cc != compute_capability:
-        here = _version_tuple(compute_capability)
+        here = version_tuple(compute_capability)
         if not (record.hardware_compatibility == "ampere_plus" and here >= (8, 0)):
             gpu = record.gpu_name or "another GPU"
             return (f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
@@ -215,14 +127,14 @@ class TensorRTRunner(Runner):
         self._stream = None
         self._buffers: dict[str, _Buffer] = {}
         self.engine = self.context = self._runtime = None
-        available, reason = tensorrt_status()
+        available, reason = host.tensorrt_status()
         if not available:
             raise IJepaDeployError(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
-        trt = _import_tensorrt()
-        cudart = self._cudart = _import_cudart()
+        trt = host.import_tensorrt()
+        cudart = self._cudart = host.import_cudart()
         if device is not None:
             cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
-        gpu = gpu_info(device)
+        gpu = host.gpu_info(device)
         hint = rebuild_hint(self.artifact, self.variant)
         problem = (compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
                    if record is not None else None)

@@ -52,7 +52,7 @@ def tiny_precision_artifact(tmp_path_factory):
 def tensorrt_host():
     """Skips (with the plain reason) unless TensorRT and a GPU are usable; GPU tests request it
     first so nothing is exported on hosts that cannot build engines."""
-    from ijepa_deploy.runtime.tensorrt_runner import tensorrt_status
+    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
     available, reason = tensorrt_status()
     if not available:

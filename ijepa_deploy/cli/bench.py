@@ -1,5 +1,5 @@
 """``ijepa-bench ARTIFACT_DIR``: time every backend of an artifact on the same inputs and write
-report.json, report.md and plots (see ``ijepa_deploy.exporters.benchmark``)."""
+report.json, report.md and plots (see ``ijepa_deploy.benchmarks``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _config_entry(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.exporters.benchmark import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
+    from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
 
     parser = ArgumentParser(
         prog="ijepa-bench",
@@ -82,8 +82,8 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.bench_report import write_report
-    from ijepa_deploy.exporters.benchmark import run_benchmark
+    from ijepa_deploy.benchmarks.report import write_report
+    from ijepa_deploy.benchmarks.run import run_benchmark
 
     opts = parse_args(argv)
     report = run_benchmark(opts)

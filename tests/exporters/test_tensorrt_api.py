@@ -4,12 +4,13 @@ oldest release we support) really have.
 The API is not typed by hand: ``.ci/trt_api_surface.py`` downloads NVIDIA's bindings wheel from
 PyPI (``tensorrt-cu13-bindings`` 11.4 / ``tensorrt-cu12-bindings`` 10.8, ~1.3 MB each), imports its
 ``tensorrt.so`` with empty stand-ins for the GPU libraries and dumps ``dir()`` of the module and of
-every class, with each method's return type. Here ``ast`` walks ``exporters/tensorrt_build.py`` and
-``runtime/tensorrt_runner.py``, infers which variables hold which TensorRT objects (``trt.Builder(...)``
--> Builder, ``builder.create_network()`` -> INetworkDefinition, ...) and checks every attribute used
-on ``trt``, on its classes/enums and on those objects against the extracted classes. APIs removed
-in TensorRT 10/11 (BuilderFlag.FP16/INT8, int8_calibrator, execute_async_v2, build_engine,
-get_binding_*, ...) must not appear in our code at all, whatever the receiver.
+every class, with each method's return type. Here ``ast`` walks ``exporters/tensorrt_build.py``,
+``runtime/tensorrt_runner.py`` and ``runtime/tensorrt_host.py``, infers which variables hold which
+TensorRT objects (``trt.Builder(...)`` -> Builder, ``builder.create_network()`` -> INetworkDefinition,
+...) and checks every attribute used on ``trt``, on its classes/enums and on those objects against
+the extracted classes. APIs removed in TensorRT 10/11 (BuilderFlag.FP16/INT8, int8_calibrator,
+execute_async_v2, build_engine, get_binding_*, ...) must not appear in our code at all, whatever the
+receiver.
 
 The wheel is cached (IJEPA_TRT_API_CACHE, default ~/.cache/ijepa-deploy/trt-api). If it cannot be
 downloaded the test FAILS under CI=1 and skips (with the reason) elsewhere.
@@ -27,7 +28,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = (ROOT / "exporters" / "tensorrt_build.py", ROOT / "runtime" / "tensorrt_runner.py")
+CHECKED = (ROOT / "exporters" / "tensorrt_build.py", ROOT / "runtime" / "tensorrt_runner.py",
+           ROOT / "runtime" / "tensorrt_host.py")
+CUDART_CHECKED = ("runtime/tensorrt_runner.py", "runtime/tensorrt_host.py")
 TRT_NAME = "trt"  # the only name our code binds the tensorrt module to
 
 # Gone from TensorRT 11 (or already from 10.0): flagged on any receiver, as attribute, name or string.
@@ -492,19 +495,19 @@ def test_cuda_python_runtime_calls_exist():
         if os.environ.get("CI"):
             pytest.fail(message + " (CI=1)")
         pytest.skip(message)
-    source = (ROOT / "runtime" / "tensorrt_runner.py").read_text()
-    uses = cudart_uses(source, "runtime/tensorrt_runner.py")
-    names = {c[0] for _, c in uses}
+    uses = [(name, line, chain) for name in CUDART_CHECKED
+            for line, chain in cudart_uses((ROOT / name).read_text(), name)]
+    names = {c[0] for _, _, c in uses}
     assert {"cudaMalloc", "cudaMallocHost", "cudaMemcpyAsync", "cudaStreamCreate", "cudaGetDeviceCount",
             "cudaGetDeviceProperties", "cudaFree", "cudaFreeHost"} <= names, names
     problems = []
     for dump in dumps:
-        for line, chain in uses:
+        for name, line, chain in uses:
             if chain[0] not in dump["module"]:
-                problems.append(f"runtime/tensorrt_runner.py:{line}: cudart.{chain[0]} missing in "
+                problems.append(f"{name}:{line}: cudart.{chain[0]} missing in "
                                 f"cuda-bindings {dump['version']}")
             elif len(chain) > 1 and chain[1] not in dump["classes"].get(chain[0], []):
-                problems.append(f"runtime/tensorrt_runner.py:{line}: cudart.{'.'.join(chain[:2])} missing in "
+                problems.append(f"{name}:{line}: cudart.{'.'.join(chain[:2])} missing in "
                                 f"cuda-bindings {dump['version']}")
     assert not problems, "\n".join(problems)
     bad = cudart_uses("cudart.cudaMallocAsyncBogus(1)\nself._cudart.cudaMemcpyKind.cudaMemcpyHostToNowhere\n", "bad.py")

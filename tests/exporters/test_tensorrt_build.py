@@ -362,7 +362,7 @@ def with_fake_tensorrt(monkeypatch):
 
     def install(version="10.13.3.9", **kw):
         trt, calls = fake_tensorrt(version, **kw)
-        monkeypatch.setattr(tb, "_import_tensorrt", lambda: trt)
+        monkeypatch.setattr(tb, "import_tensorrt", lambda: trt)
         monkeypatch.setattr(tb, "tensorrt_status", lambda: (True, "fake"))
         monkeypatch.setattr(tb, "gpu_info", lambda: {"device": 0, "name": "Fake GPU", "compute_capability": "8.6"})
         return calls

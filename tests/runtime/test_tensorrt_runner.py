@@ -16,6 +16,7 @@ import pytest
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.records import EngineProfile, EngineRecord
+from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
 from manifest_factory import small_manifest
@@ -26,9 +27,9 @@ def test_module_imports_without_tensorrt_torch_or_cuda():
         "import sys\n"
         "for name in ('tensorrt', 'cuda', 'cuda.bindings', 'torch', 'transformers'):\n"
         "    sys.modules[name] = None  # any import of these now fails\n"
-        "from ijepa_deploy.runtime import tensorrt_runner as tr\n"
+        "from ijepa_deploy.runtime import tensorrt_host, tensorrt_runner\n"
         "from ijepa_deploy.runtime.model import open_runner\n"
-        "ok, reason = tr.tensorrt_status()\n"
+        "ok, reason = tensorrt_host.tensorrt_status()\n"
         "assert not ok and reason == 'tensorrt not installed', reason\n"
         "print('ok')\n"
     )
@@ -67,32 +68,32 @@ def test_status_reasons(monkeypatch):
     def broken():
         raise ImportError("libnvonnxparser.so.11: cannot open shared object file")
 
-    monkeypatch.setattr(tr, "_import_tensorrt", missing)
-    assert tr.tensorrt_status() == (False, "tensorrt not installed")
-    monkeypatch.setattr(tr, "_import_tensorrt", broken)
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_tensorrt", missing)
+    assert host.tensorrt_status() == (False, "tensorrt not installed")
+    monkeypatch.setattr(host, "import_tensorrt", broken)
+    ok, reason = host.tensorrt_status()
     assert not ok and reason.startswith("tensorrt is installed but its libraries cannot be loaded")
     assert "libnvonnxparser.so.11" in reason
 
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(err=35))
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(err=35))
+    ok, reason = host.tensorrt_status()
     assert not ok and reason == ("no CUDA GPU visible (cudaErrorInsufficientDriver: CUDA driver version is "
                                  "insufficient)")
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart(count=0))
-    assert tr.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
-    monkeypatch.setattr(tr, "_import_cudart", lambda: fake_cudart())
-    ok, reason = tr.tensorrt_status()
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(count=0))
+    assert host.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
+    monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart())
+    ok, reason = host.tensorrt_status()
     assert ok and "TensorRT 11.4.0.106" in reason and "Fake GPU (compute capability 8.9)" in reason
-    assert tr.gpu_info() == {"device": 0, "name": "Fake GPU", "compute_capability": "8.9"}
+    assert host.gpu_info() == {"device": 0, "name": "Fake GPU", "compute_capability": "8.9"}
 
 
 def test_cuda_call_unpacks_and_raises():
     cudart = fake_cudart()
-    assert tr.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
-    assert tr.cuda_call(cudart, (_Err(0),), "cudaFree") is None
+    assert host.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
+    assert host.cuda_call(cudart, (_Err(0),), "cudaFree") is None
     with pytest.raises(IJepaDeployError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
-        tr.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
+        host.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
 
 
 # -- compatibility ---------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_tampered_engine_is_refused_before_tensorrt(engine_artifact):
 
 
 def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
-    available, reason = tr.tensorrt_status()
+    available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
     with pytest.raises(IJepaDeployError) as info:
@@ -160,7 +161,7 @@ def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
 
 
 def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path):
-    available, reason = tr.tensorrt_status()
+    available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
     image = tmp_path / "x.png"
@@ -411,8 +412,8 @@ def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan"):
 @pytest.fixture
 def fake_stack(monkeypatch, engine_artifact):
     cudart = FakeCudart()
-    monkeypatch.setattr(tr, "_import_cudart", lambda: cudart)
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt())
+    monkeypatch.setattr(host, "import_cudart", lambda: cudart)
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt())
     (engine_artifact / "model_fp16.engine").write_bytes(b"plan")
     manifest = read_manifest(engine_artifact)
     manifest.record_file(engine_artifact, "model_fp16.engine", role="tensorrt-engine")
@@ -449,14 +450,14 @@ def test_runner_logic_with_stand_ins(fake_stack):
 
 def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, monkeypatch):
     cudart, directory = fake_stack
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106"))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106"))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106" in info.value.problem
     assert f"ijepa-build {directory} --variant fp16" in info.value.format()
     assert not cudart.live
 
-    monkeypatch.setattr(tr, "_import_tensorrt", lambda: fake_tensorrt(plan=b"another plan"))
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(plan=b"another plan"))
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()

@@ -10,9 +10,16 @@ from dataclasses import replace
 
 import pytest
 
+from ijepa_deploy.benchmarks.flops import model_flops
+from ijepa_deploy.benchmarks.markdown import markdown
+from ijepa_deploy.benchmarks.options import BenchOptions
+from ijepa_deploy.benchmarks.ort_profile import summarise_profile
+from ijepa_deploy.benchmarks.plan import batch_sweep
+from ijepa_deploy.benchmarks.plots import PLOTS
+from ijepa_deploy.benchmarks.report_schema import finalize, validate_report
+from ijepa_deploy.benchmarks.sweep import compare
+from ijepa_deploy.benchmarks.targets import INT8_LATENCY_MAX, ORT_LATENCY_MAX, evaluate_targets
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters import bench_report
-from ijepa_deploy.exporters.benchmark import BenchOptions, batch_sweep, compare, model_flops, summarise_profile
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.presets import PRESETS
 
@@ -46,7 +53,7 @@ def bench_run(tiny_artifact, tmp_path_factory):
 
 def test_json_follows_the_versioned_schema(bench_run):
     _, report = bench_run
-    bench_report.validate_report(report)
+    validate_report(report)
     assert report["schema"] == "ijepa-deploy/bench" and report["schema_version"] == 1
     assert report["settings"]["threads"] == 1 and report["settings"]["batch_sizes"] == [1, 2]
     assert report["command"].startswith("ijepa-bench ")
@@ -83,11 +90,18 @@ def test_speed_rows_carry_parity_and_roofline(bench_run):
         for p in row["points"]:
             assert p["p50_ms"] > 0 and p["p90_ms"] >= p["p50_ms"] and p["p99_ms"] >= p["p90_ms"]
             assert p["throughput_img_s"] > 0 and p["gflop_s"] > 0 and p["peak_fraction"] > 0
-            assert p["latency_vs_eager"] > 0
             par = p["parity"]["embedding"]
             assert par["min_cosine"] > 0.9999 and par["max_abs"] < 1e-3
-    ort = next(r for r in report["rows"] if r["backend"] == "onnxruntime-cpu" and r["variant"] == "fp32")
-    assert ort.get("memory", {}).get("peak_rss_gib", 0) > 0
+    rows = {(r["backend"], r["variant"]): r for r in report["rows"]}
+    eager = {p["batch"]: p["p50_ms"] for p in rows[("torch-eager", "fp32")]["points"]}
+    for row in (r for r in report["rows"] if r["status"] == "ok"):
+        for p in row["points"]:  # every ratio is against eager's p50 at the same batch
+            assert p["latency_vs_eager"] == pytest.approx(p["p50_ms"] / eager[p["batch"]])
+    ort = rows[("onnxruntime-cpu", "fp32")]
+    assert ort["details"]["session"]["intra_op_num_threads"] == 1  # --threads 1 reached the runner
+    memory = ort["memory"]
+    assert memory["after_load_rss_gib"] > memory["baseline_rss_gib"]
+    assert memory["peak_rss_gib"] + 0.01 >= memory["after_load_rss_gib"]  # the peak is rounded to 0.01 GiB
     assert report["preprocessing"]["per_file"] and report["end_to_end"]["per_batch"]
 
 
@@ -95,9 +109,14 @@ def test_targets_profile_plots_and_markdown(bench_run):
     out, report = bench_run
     ids = {t["id"] for t in report["targets"]}
     assert ids == {"ort-fp32-latency", "ort-fp32-gemm-peak", "int8-latency", "int8-cosine"}
-    assert all(t["result"] in ("MET", "MISSED") for t in report["targets"])  # every target measurable here
-    assert {t["batch"] for t in report["targets"]} == {1, 2}  # 8 is not in the sweep: its largest batch <= 8
     paired = report["paired"]["ratios"]
+    for t in report["targets"]:  # each verdict is its measured value against its limit
+        assert t["value"] is not None
+        met = t["value"] <= t["limit"] if t["comparison"] == "<=" else t["value"] >= t["limit"]
+        assert t["result"] == ("MET" if met else "MISSED")
+        if t["id"].endswith("latency"):  # latency targets use the paired ratio, not the sweep's
+            assert t["value"] == paired[t["backend"]][str(t["batch"])]["ratio"]
+    assert {t["batch"] for t in report["targets"]} == {1, 2}  # 8 is not in the sweep: its largest batch <= 8
     assert set(paired) == {"onnxruntime-cpu fp32", "onnxruntime-cpu int8"}
     assert set(paired["onnxruntime-cpu fp32"]) == {"1", "2"}
     assert all(len(r["round_ratios"]) == 3 for r in paired["onnxruntime-cpu fp32"].values())
@@ -105,7 +124,7 @@ def test_targets_profile_plots_and_markdown(bench_run):
     prof = report["profiles"]["onnxruntime-cpu fp32"]["1"]
     assert prof["op_types"] and prof["op_types"][0]["ms_per_run"] > 0
     assert any(op["op_type"] == "MatMul" and op["gflop_s"] for op in prof["op_types"])
-    for name in bench_report.PLOTS.values():
+    for name in PLOTS.values():
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     md = (out / "report.md").read_text()
     assert "| backend | graph | batch | iters | p50 ms |" in md
@@ -169,7 +188,7 @@ def test_profile_summary_groups_kernels_by_op_type(tmp_path):
 
 
 def test_time_budget_skips_larger_batches_and_says_so(tiny_artifact):
-    from ijepa_deploy.exporters.benchmark import run_benchmark
+    from ijepa_deploy.benchmarks.run import run_benchmark
     from ijepa_deploy.progress import Progress
 
     opts = BenchOptions(tiny_artifact, batch_sizes=(1, 2), threads=1, warmup=0, min_iters=1, min_seconds=0,
@@ -181,5 +200,39 @@ def test_time_budget_skips_larger_batches_and_says_so(tiny_artifact):
     for row in ran:
         assert [p["batch"] for p in row["points"]] == [1]
         assert row["skipped_batches"] == [2] and "max-backend-seconds" in row["skip_reason"]
-    md = bench_report.markdown(bench_report.finalize(report))
+    md = markdown(finalize(report))
     assert "skipped: over the per-backend budget" in md
+
+
+def _report(rows, paired=None, peak=None):
+    return {"rows": rows, "settings": {"batch_sizes": [1, 2, 4, 8], "primary_output": "embedding"},
+            "paired": {"ratios": paired or {}}, "gemm_peak": {"peak_gflop_s": peak}, "flops": {"gflop_per_image": 1.0}}
+
+
+def _row(variant, latency_vs_eager, cosine=1.0, status="ok"):
+    points = [{"batch": b, "latency_vs_eager": latency_vs_eager, "peak_fraction": 0.9,
+               "parity": {"embedding": {"min_cosine": cosine}}} for b in (1, 2, 4, 8)]
+    return {"backend": "onnxruntime-cpu", "variant": variant, "status": status, "reason": None if status == "ok"
+            else "broken", "points": points if status == "ok" else []}
+
+
+def test_targets_judge_the_cpu_int8_graph_and_prefer_paired_ratios():
+    paired = {"onnxruntime-cpu fp32": {"1": {"ratio": ORT_LATENCY_MAX + 0.1, "round_ratios": [1, 1, 1],
+                                             "candidate_ms": [1, 1, 1]}}}
+    rows = [_row("fp32", ORT_LATENCY_MAX - 0.1), _row("int8", INT8_LATENCY_MAX + 0.5),
+            _row("int8-cpu", INT8_LATENCY_MAX - 0.1, cosine=0.5)]
+    by = {(t["id"], t["batch"]): t for t in evaluate_targets(_report(rows, paired))}
+    assert {b for _, b in by} == {1, 8}
+    assert by[("ort-fp32-latency", 1)]["result"] == "MISSED"  # the paired ratio wins over the sweep's
+    assert by[("ort-fp32-latency", 8)]["result"] == "MET"  # no paired ratio at 8: the sweep's
+    assert by[("int8-latency", 1)]["backend"] == "onnxruntime-cpu int8-cpu"  # not TensorRT's S8S8 graph
+    assert by[("int8-latency", 1)]["result"] == "MET" and by[("int8-cosine", 1)]["result"] == "MISSED"
+    assert by[("ort-fp32-gemm-peak", 1)]["result"] == "MET"
+
+
+def test_targets_without_int8_or_with_a_failed_row_are_not_met():
+    none = evaluate_targets(_report([_row("fp32", 0.5)]))
+    assert {t["result"] for t in none if t["id"].startswith("int8")} == {"N/A"}
+    failed = evaluate_targets(_report([_row("fp32", 0.5), _row("int8-cpu", 0.1, status="failed")]))
+    int8 = [t for t in failed if t["id"].startswith("int8")]
+    assert int8 and all(t["result"] == "N/A" and "row failed: broken" in t["detail"] for t in int8)

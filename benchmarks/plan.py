@@ -1,0 +1,88 @@
+"""Which rows a run has, in order, and the batch sizes it sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ijepa_deploy.benchmarks.backends import OrtBackend, TensorRTBackend, TorchBackend
+from ijepa_deploy.benchmarks.options import COMPILE, ORT_PROVIDERS, STATUS_UNAVAILABLE, BenchOptions
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import Manifest
+
+
+def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
+    limit = manifest.batch.max
+    lowest = manifest.batch.min
+    if opts.max_batch > limit:
+        raise IJepaDeployError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
+                               f"at most {limit}")
+    if opts.batch_sizes:
+        sizes = sorted(set(int(b) for b in opts.batch_sizes))
+        bad = [b for b in sizes if not lowest <= b <= limit]
+        if bad:
+            raise IJepaDeployError("--batch-sizes", f"{bad} outside the artifact's range {lowest}..{limit}",
+                                   f"sizes within {lowest}..{limit}")
+        return sizes
+    sizes, b = [], 1
+    while b <= opts.max_batch:
+        if b >= lowest:
+            sizes.append(b)
+        b *= 2
+    return sizes or [lowest]
+
+
+def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, holder: dict) -> list:
+    """The rows, in order: each a Backend or an unavailable record (dict)."""
+    rows: list = [TorchBackend(manifest, holder, compiled=False)]
+    if opts.skip_compile:
+        rows.append(_unavailable(COMPILE, "fp32", "skipped (--skip-compile)", "fp32"))
+    else:
+        rows.append(TorchBackend(manifest, holder, compiled=True))
+    return rows + _ort_rows(directory, manifest, opts) + _tensorrt_rows(directory, manifest)
+
+
+def _unavailable(backend: str, variant: str, reason: str, precision: str = "*") -> dict:
+    return {"backend": backend, "variant": variant, "precision": precision, "status": STATUS_UNAVAILABLE,
+            "reason": reason}
+
+
+def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
+    try:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+    except ImportError as exc:
+        available, ort_error = [], str(exc)
+    else:
+        ort_error = None
+    variants = list(manifest.graphs)
+    if opts.graphs:
+        missing = [g for g in opts.graphs if g not in manifest.graphs]
+        if missing:
+            raise IJepaDeployError("--graphs", f"{missing} not in the artifact",
+                                   f"some of {sorted(manifest.graphs)}")
+        variants = [g for g in variants if g in opts.graphs]
+    rows: list = []
+    for key in opts.providers:
+        provider = ORT_PROVIDERS[key]
+        if ort_error or provider not in available:
+            reason = (f"onnxruntime not importable ({ort_error})" if ort_error else
+                      f"this onnxruntime build has no {provider} (available: {', '.join(available)}; "
+                      + ("install onnxruntime-gpu on a CUDA host)" if key != "cpu" else "?)"))
+            rows.append(_unavailable(f"onnxruntime-{key}", "*", reason))
+            continue
+        rows.extend(OrtBackend(directory, manifest, variant, key, opts) for variant in variants)
+    return rows
+
+
+def _tensorrt_rows(directory: Path, manifest: Manifest) -> list:
+    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
+
+    available, why = tensorrt_status()
+    if not manifest.engines:
+        reason = "the artifact has no TensorRT engines (manifest.engines is empty)"
+        return [_unavailable("tensorrt", "*", reason + ("" if available else f"; {why}"))]
+    if not available:
+        return [_unavailable("tensorrt", variant, why, manifest.engines[variant].precision)
+                for variant in manifest.engines]
+    return [TensorRTBackend(directory, manifest, variant) for variant in manifest.engines]
