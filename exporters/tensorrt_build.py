@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
+from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
@@ -216,7 +217,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
                   f"TensorRT {trt.__version__} on {gpu['name']}")
         start = time.perf_counter()
         with progress.step(f"tensorrt {variant}", detail):
-            plan = EngineFromOnnx(directory / graph.file, manifest.io, opts, progress)()
+            plan = EngineFromOnnx(resolve_inside(directory, graph.file), manifest.io, opts, progress)()
             write_atomic(directory / name, plan)
         record = EngineRecord(
             file=name, source_graph=variant, source_sha256=manifest.files[graph.file].sha256,
