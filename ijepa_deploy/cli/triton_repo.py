@@ -1,0 +1,50 @@
+"""``ijepa-triton-repo ARTIFACT_DIR OUTPUT_DIR``: a model repository for the stock Triton server.
+
+Writes NAME_pixels (onnxruntime_onnx or tensorrt_plan), a Python-backend ``preprocess`` model
+using the runtime's own preprocessing, and the ensemble NAME (encoded images in, embeddings out).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ijepa_deploy.cli import ArgumentParser, run
+
+
+def _main(argv=None) -> int:
+    p = ArgumentParser(prog="ijepa-triton-repo", description="Write a Triton model repository for an artifact.")
+    p.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
+    p.add_argument("output", type=Path, help="model repository directory to write")
+    p.add_argument("--name", default="ijepa")
+    p.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "tensorrt"])
+    p.add_argument("--precision", default="fp32")
+    p.add_argument("--max-batch", type=int, help="default: the artifact's (or the engine profile's) max batch")
+    p.add_argument("--preferred-batch-sizes", type=int, nargs="+", default=[], metavar="N")
+    p.add_argument("--max-queue-delay-us", type=int, default=1000)
+    p.add_argument("--max-queue", type=int, default=128, help="queued requests per model before REJECT")
+    p.add_argument("--instances", type=int, default=1, help="instance_group count of the model")
+    p.add_argument("--kind", default="KIND_AUTO", choices=["KIND_AUTO", "KIND_GPU", "KIND_CPU"])
+    p.add_argument("--preprocess-instances", type=int, default=2)
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR once the new one is complete")
+    a = p.parse_args(argv)
+    for flag, value in (("--instances", a.instances), ("--preprocess-instances", a.preprocess_instances),
+                        ("--max-queue", a.max_queue)):
+        if value < 1:
+            from ijepa_deploy.errors import IJepaDeployError
+
+            raise IJepaDeployError(flag, f"{value} is not positive", "an integer >= 1")
+    from ijepa_deploy.runtime.serving.repository import write_repository
+
+    configs = write_repository(a.artifact, a.output, name=a.name, backend=a.backend, precision=a.precision,
+                               max_batch=a.max_batch, preferred_batch_sizes=a.preferred_batch_sizes,
+                               max_queue_delay_us=a.max_queue_delay_us, instances=a.instances, kind=a.kind,
+                               max_queue=a.max_queue, preprocess_instances=a.preprocess_instances,
+                               overwrite=a.overwrite)
+    for path in configs:
+        print(path)
+    return 0
+
+
+def main(argv=None) -> int:
+    sys.exit(run(_main, argv))

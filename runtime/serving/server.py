@@ -1,0 +1,176 @@
+"""``ijepa-serve``: one artifact behind NVIDIA Triton Inference Server, through PyTriton.
+
+PyTriton starts the ``tritonserver`` it bundles and binds Python callables as models; Triton
+does the HTTP/gRPC endpoints, dynamic batching, queue bounds, health, readiness and Prometheus
+metrics. The model is opened with :func:`ijepa_deploy.runtime.load` exactly as a user would, with
+the backend and precision passed through unchanged.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import numpy as np
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
+from ijepa_deploy.runtime.serving.models import (
+    IMAGES_INPUT,
+    PIXELS_INPUT,
+    ImagesModel,
+    PixelsForwarder,
+    pixels_callable,
+)
+from ijepa_deploy.runtime.serving.options import ServeOptions
+
+INSTALL_HINT = "nvidia-pytriton and tritonclient (pip install 'ijepa-deploy[serve]'; needs numpy<2)"
+
+
+def import_pytriton():
+    try:
+        import pytriton.triton  # noqa: F401
+        import tritonclient.grpc  # noqa: F401
+    except ImportError as exc:
+        raise IJepaDeployError("ijepa-serve", f"Triton's Python packages are not installed ({exc})",
+                               INSTALL_HINT) from None
+
+
+def _queue_policy(opts: ServeOptions):
+    from pytriton.model_config import QueuePolicy, TimeoutAction
+
+    return QueuePolicy(timeout_action=TimeoutAction.REJECT, max_queue_size=opts.max_queue,
+                       default_timeout_microseconds=opts.queue_timeout_ms * 1000)
+
+
+def pixels_config(opts: ServeOptions):
+    from pytriton.model_config import DynamicBatcher, ModelConfig
+
+    return ModelConfig(max_batch_size=opts.max_batch, batcher=DynamicBatcher(
+        max_queue_delay_microseconds=opts.max_queue_delay_us,
+        preferred_batch_size=list(opts.preferred_batch_sizes) or None,
+        default_queue_policy=_queue_policy(opts)))
+
+
+def images_config(opts: ServeOptions):
+    """max_batch_size 1: one request per call (errors stay with their client), queue still bounded."""
+    from pytriton.model_config import DynamicBatcher, ModelConfig
+
+    return ModelConfig(max_batch_size=1, batcher=DynamicBatcher(default_queue_policy=_queue_policy(opts)))
+
+
+def triton_config(opts: ServeOptions):
+    from pytriton.triton import TritonConfig
+
+    return TritonConfig(http_address=opts.address, http_port=opts.http_port,
+                        grpc_address=opts.address, grpc_port=opts.grpc_port,
+                        metrics_address=opts.address, metrics_port=opts.metrics_port,
+                        allow_gpu_metrics=False, exit_timeout_secs=opts.exit_timeout_s,
+                        log_verbose=1 if opts.verbose else 0)
+
+
+class Server:
+    """Binds both models into a PyTriton ``Triton``; ``start()`` returns once they are ready."""
+
+    def __init__(self, opts: ServeOptions):
+        import_pytriton()
+        from ijepa_deploy.runtime import load
+
+        manifest = read_manifest(opts.artifact)
+        opts.check(int(manifest.batch["max"]))
+        self.opts = opts
+        self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision)
+                       for _ in range(opts.instances)]
+        self.spec = self.models[0].runner.spec
+        self.forwarder = PixelsForwarder(f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name,
+                                         self.spec.output_names, self.models[0])
+        self.triton = None
+
+    def _bind(self, triton) -> None:
+        from pytriton.model_config import Tensor
+
+        opts, spec = self.opts, self.spec
+        pixel_spec = spec.inputs[0]
+        outputs = [Tensor(name=t.name, dtype=np.dtype(t.dtype).type, shape=tuple(t.shape[1:]))
+                   for t in spec.outputs]
+        triton.bind(model_name=opts.pixels_name, infer_func=[pixels_callable(m) for m in self.models],
+                    inputs=[Tensor(name=PIXELS_INPUT, dtype=np.float32, shape=tuple(pixel_spec.shape[1:]))],
+                    outputs=outputs, config=pixels_config(opts), strict=False)
+        preprocess = self.models[0].preprocess
+        images_outputs = [Tensor(name=t.name, dtype=t.dtype, shape=(-1, *t.shape)) for t in outputs]
+        triton.bind(model_name=opts.name,
+                    infer_func=[ImagesModel(preprocess, self.forwarder, opts.max_images, opts.max_image_bytes)
+                                for _ in range(opts.preprocess_instances)],
+                    inputs=[Tensor(name=IMAGES_INPUT, dtype=np.object_, shape=(-1,))],
+                    outputs=images_outputs, config=images_config(opts), strict=False)
+
+    def start(self) -> None:
+        from PIL import Image
+        from pytriton.triton import Triton
+
+        if self.opts.max_image_pixels is not None:
+            Image.MAX_IMAGE_PIXELS = self.opts.max_image_pixels
+        apply_libpython_fix()
+        self.triton = Triton(config=triton_config(self.opts))
+        self._bind(self.triton)
+        try:
+            self.triton.run()
+        except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
+            self.stop()
+            raise IJepaDeployError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",
+                                   "free ports (--http-port/--grpc-port/--metrics-port) and a working "
+                                   "tritonserver (run with --verbose to see its log)") from None
+
+    def is_alive(self) -> bool:
+        return self.triton is not None and self.triton.is_alive()
+
+    def stop(self) -> None:
+        """Graceful: Triton stops taking requests and waits (up to the exit timeout) for in-flight ones."""
+        self.forwarder.stopping.set()
+        if self.triton is not None:
+            self.triton.stop()
+            self.triton = None
+        for model in self.models:
+            model.close()
+
+    def urls(self) -> dict[str, str]:
+        host = self.opts.client_host
+        return {"http": f"http://{host}:{self.opts.http_port}", "grpc": f"{host}:{self.opts.grpc_port}",
+                "metrics": f"http://{host}:{self.opts.metrics_port}/metrics",
+                "ready": f"http://{host}:{self.opts.http_port}/v2/health/ready",
+                "live": f"http://{host}:{self.opts.http_port}/v2/health/live"}
+
+
+def serve(opts: ServeOptions, out=sys.stderr) -> int:
+    """Run until SIGTERM/SIGINT; then finish in-flight requests and exit 0."""
+    server = Server(opts)
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum, _frame):
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        urls = server.urls()
+        print(f"serving {opts.artifact} as {opts.name!r} (encoded images) and {opts.pixels_name!r} "
+              f"(pixel_values), backend {opts.backend}, precision {opts.precision}, max batch {opts.max_batch}",
+              file=out)
+        for key, url in urls.items():
+            print(f"  {key:8s}{url}", file=out)
+        print("ready", file=out, flush=True)
+        while not stop.wait(1.0):
+            if not server.is_alive():
+                raise IJepaDeployError("tritonserver", "exited unexpectedly",
+                                       "a running server (run with --verbose to see its log)")
+        print(f"{received[0]}: finishing in-flight requests (up to {opts.exit_timeout_s} s)", file=out, flush=True)
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("stopped", file=out, flush=True)
+    return 0
