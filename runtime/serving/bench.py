@@ -72,7 +72,7 @@ def main(argv=None) -> None:
                     direct.embed(images)
                 direct_rates.append(clients * a.requests / (time.perf_counter() - start))
 
-                def one(c):
+                def one(c, images=images):
                     client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc}")
                     t = grpcclient.InferInput("images", [1, 1], "BYTES")
                     t.set_data_from_numpy(np.array([[images[c]]], dtype=np.object_))
