@@ -55,6 +55,8 @@ def _header(report: dict) -> list[str]:
     """Title, command and artifact."""
     a = report["artifact"]
     lines = [f"# ijepa-bench: {a['model']} ({a['task']})", ""]
+    if a.get("unverified"):
+        lines += [f"**UNVERIFIED artifact (--allow-unverified): {a['unverified']}**", ""]
     lines += [f"Command: `{report['command']}`" if report.get("command") else "Command: (library call)", ""]
     lines += [f"Run {report['created']}, {report.get('wall_seconds', 0) / 60:.1f} min wall. Artifact `{a['path']}`: "
               f"graphs {', '.join(a['graphs']) or '-'}; engines {', '.join(a['engines']) or 'none'}; "

@@ -51,6 +51,7 @@ class BenchOptions:
     paired_rounds: int = 3  # A/B rounds eager vs target graphs at the target batches (0: off)
     command: str = ""
     quiet: bool = False
+    allow_unverified: bool = False  # checked by the CLI before any timing (cli/bench.verify_artifact)
 
     def resolved_threads(self) -> int:
         return int(self.threads) if self.threads else usable_cores()

@@ -140,14 +140,27 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
             where, f"checkpoint has no classification head (architectures {architectures})",
             "--task feature-extraction, or a fine-tuned IJepaForImageClassification checkpoint",
         )
+    from safetensors import SafetensorError
+
     try:
-        model = _model_class(task).from_pretrained(
+        model, loading = _model_class(task).from_pretrained(
             source.spec, revision=source.revision, use_safetensors=True,
-            trust_remote_code=False, attn_implementation=attn,
-        ).eval()
+            trust_remote_code=False, attn_implementation=attn, output_loading_info=True,
+        )
     except OSError as exc:
         raise _not_available(source, exc) from None
-    revision = getattr(model.config, "_commit_hash", None) or source.revision
+    except (RuntimeError, ValueError, SafetensorError) as exc:  # shapes or files that do not fit the config
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise IJepaDeployError(where, f"weights do not match config.json ({first})",
+                               "the config.json and weights save_pretrained wrote together") from None
+    # transformers fills missing or mis-shaped weights with random values and only logs it: an
+    # export of such a model would pass its parity check and embed nothing meaningful.
+    bad = sorted(loading.get("missing_keys") or []) + sorted(str(k) for k in loading.get("mismatched_keys") or [])
+    if bad:
+        raise IJepaDeployError(where, f"{len(bad)} weights missing or mis-shaped for its config.json "
+                               f"(e.g. {', '.join(bad[:3])})", "a checkpoint whose weights match its config.json")
+    model.eval()
+    revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
     if source.kind == "local":
         preprocess = PreprocessConfig.from_pretrained_dir(Path(source.spec), fallback_size=_image_size(config))
     else:
@@ -161,6 +174,22 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
         "architectures": architectures,
     }
     return model, preprocess, info
+
+
+def _hub_commit(source: ModelSource) -> str | None:
+    """The commit the hub (or, offline, the local cache's refs/) resolved ``source.revision`` to:
+    the snapshot directory from_pretrained read is named after it. A branch or tag name alone
+    would not say which weights the artifact holds."""
+    import re
+
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = Path(hf_hub_download(source.spec, "config.json", revision=source.revision))
+    except OSError:
+        return None
+    commit = path.parent.name
+    return commit if path.parent.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", commit) else None
 
 
 def _image_size(config) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-import shutil
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +22,7 @@ from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
 from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
 from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
-from ijepa_deploy.manifest import MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
+from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
 from ijepa_deploy.spec import check_task, primary_output
@@ -73,18 +72,6 @@ def versions() -> dict:
     return found
 
 
-def _prepare_output(directory: Path, overwrite: bool) -> None:
-    if directory.exists() and any(directory.iterdir()):
-        if not overwrite:
-            raise IJepaDeployError(str(directory), "output directory is not empty",
-                                   "an empty or new directory, or --overwrite to replace it")
-        if not (directory / MANIFEST_NAME).is_file():
-            raise IJepaDeployError(str(directory), "refusing to overwrite a directory that holds no "
-                                   f"{MANIFEST_NAME}", "an artifact directory or a new path")
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-
-
 def validate_options(opts: ExportOptions) -> None:
     check_task(opts.task)
     if not opts.batch_sizes or min(opts.batch_sizes) < 1:
@@ -92,8 +79,11 @@ def validate_options(opts: ExportOptions) -> None:
     if max(opts.batch_sizes) > opts.max_batch:
         raise IJepaDeployError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
                                "parity batch sizes within the artifact's batch range")
-    if opts.image_size is not None and opts.image_size < 14:
+    if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
         raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
+    from ijepa_deploy.exporters.export_checks import check_opset
+
+    check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
         for flag, name in (("--calib-dir", "calib_dir"), ("--calib-count", "calib_count"),
@@ -113,23 +103,64 @@ def validate_options(opts: ExportOptions) -> None:
                                "more images than k")
 
 
+@dataclass
+class ExportResult:
+    manifest: Manifest
+    directory: Path  # where the artifact is: the target, or where a failed replacement was kept
+    replaced: bool = False  # an existing artifact was replaced
+
+
 def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Manifest:
     """Export, validate and check parity. Returns the manifest (status passed or failed);
     raises IJepaDeployError for user errors."""
-    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
-    from ijepa_deploy.exporters.parity import ParityCheck, images_in, photo_batch
-    from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
-    from ijepa_deploy.runtime.preprocess import Preprocessor
+    return run_export(opts, progress).manifest
+
+
+def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportResult:
+    """:func:`export_artifact`, also saying where the artifact ended up. With ``overwrite`` the
+    old artifact is replaced only by an export that passed (see output_slot)."""
+    import sys
+
+    from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, peek_config
+    from ijepa_deploy.exporters.output_slot import OutputSlot
+    from ijepa_deploy.exporters.parity import images_in
 
     progress = progress or Progress()
     validate_options(opts)
     source = parse_model_source(opts.model, opts.revision)
+    check_image_size(opts.image_size, peek_config(source), max(opts.batch_sizes))
+    check_checkpoint_files(source)
     parity_paths = images_in(opts.parity_images) if opts.parity_images else None
     if opts.int8 and opts.calib_dir is not None:
         images_in(opts.calib_dir)  # fail before minutes of export, not after
-    out = opts.resolved_output()
-    _prepare_output(out, opts.overwrite)
+    slot = OutputSlot.open(opts.resolved_output(), opts.overwrite)
+    try:
+        manifest = _export_into(opts, source, parity_paths, slot.work, slot.target, progress)
+    except BaseException as exc:
+        kept = slot.keep_failed()
+        if kept is None:
+            raise
+        where = f"{slot.target} is untouched; the unfinished export is kept at {kept}"
+        if isinstance(exc, IJepaDeployError):
+            raise IJepaDeployError(exc.subject, f"{exc.problem} ({where})", exc.expected) from None
+        print(f"export stopped ({type(exc).__name__}): {where}", file=sys.stderr, flush=True)
+        raise
+    if manifest.status != STATUS_PASSED and slot.replacing:
+        return ExportResult(manifest, slot.keep_failed() or slot.work)
+    slot.publish()
+    return ExportResult(manifest, slot.target, replaced=slot.replacing)
+
+
+def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,
+                 progress: Progress) -> Manifest:
+    """The export itself, writing into ``out`` (``target`` is where it will live)."""
+    from ijepa_deploy.exporters.export_checks import check_image_size
+    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
+    from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
+    from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
+    from ijepa_deploy.runtime.preprocess import Preprocessor
+
     if opts.threads:
         import torch
 
@@ -137,6 +168,7 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
 
     with progress.step("load", f"{opts.model} ({opts.task})"):
         loaded = load_model(source, opts.task, seed=opts.seed)
+    check_image_size(opts.image_size, loaded.info, max(opts.batch_sizes))  # hub checkpoints: known only now
     spec = spec_for(loaded, opts.image_size)
     preprocess = loaded.preprocess
     if opts.image_size and opts.image_size != preprocess.height:
@@ -208,7 +240,7 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
     manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
     if opts.engines and precision_graphs:
-        _engine_step(opts, out, manifest, progress)
+        _engine_step(opts, out, manifest, progress, target)
         manifest.model.export_peak_rss_gib = _peak_rss_with_children()
         manifest.model.export_seconds = dict(progress.timings)
         manifest.write(out)
@@ -311,7 +343,8 @@ def engine_variants(manifest: Manifest) -> list[str]:
     return [v for v in ("fp16", "int8") if v in manifest.graphs] or ["fp32"]
 
 
-def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress) -> None:
+def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress,
+                 target: Path | None = None) -> None:
     variants = engine_variants(manifest)
     try:
         from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
@@ -319,7 +352,7 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
         available, reason = False, f"the TensorRT build module cannot be imported ({exc})"
     else:
         available, reason = tensorrt_status()
-    command = f"ijepa-build {out} " + " ".join(f"--variant {v}" for v in variants)
+    command = f"ijepa-build {target or out} " + " ".join(f"--variant {v}" for v in variants)
     if not available:
         message = f"TensorRT engine step skipped: {reason}; build on the GPU host with: {command}"
         progress.say(message)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, verify_files, write_atomic
 from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
@@ -202,6 +203,9 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)
+    check_output_dir(directory, str(directory))  # engines and the manifest are written here
+    if opts.timing_cache is not None:
+        check_output_file(opts.timing_cache, "--timing-cache")
     for variant in opts.variants:
         verify_files(directory, manifest, manifest.graphs[variant].files)
     available, reason = tensorrt_status()

@@ -4,13 +4,16 @@ Reproduces transformers' ``ViTImageProcessor`` PIL path (``use_fast=False``, ``d
 to within 1e-6, driven by the artifact's :class:`PreprocessConfig`. One deliberate difference:
 16-bit greyscale images (``I;16``, ``I``) are scaled to 8 bits (value >> 8); Pillow's own
 conversion, which transformers uses, clips them at 255 and turns most 16-bit photos white.
+Transparency is composited onto white as transformers 5 does, including a PNG tRNS colour key on
+RGB, L and P images (tests/runtime/test_hostile_inputs.py checks a corpus of every format and mode
+Pillow writes against transformers' processor).
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +38,8 @@ ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 def _describe(item) -> str:
     if isinstance(item, (str, os.PathLike)):
         return str(item)
-    if isinstance(item, bytes):
-        return f"<{len(item)} bytes>"
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return f"<{memoryview(item).nbytes} bytes>"
     if isinstance(item, np.ndarray):
         return f"<array {item.dtype} {item.shape}>"
     return f"<{type(item).__name__}>"
@@ -46,7 +49,9 @@ def open_image(item) -> Image.Image:
     """Decode one input into a fully loaded PIL image, or raise IJepaDeployError."""
     subject = _describe(item)
     if isinstance(item, Image.Image):
-        return item
+        if 0 in item.size:
+            raise IJepaDeployError(subject, f"image is {item.size[0]}x{item.size[1]} pixels", "at least 1x1 pixels")
+        return _decoded(item, subject)
     if isinstance(item, np.ndarray):
         return _from_array(item, subject)
     source: Path | io.BytesIO
@@ -57,15 +62,21 @@ def open_image(item) -> Image.Image:
         if path.stat().st_size == 0:
             raise IJepaDeployError(subject, "file is empty (0 bytes)", "an image file (JPEG, PNG, WebP, ...)")
         source = path
-    elif isinstance(item, (bytes, bytearray)):
-        if not item:
+    elif isinstance(item, (bytes, bytearray, memoryview)):
+        data = memoryview(item).cast("B").tobytes() if isinstance(item, memoryview) else bytes(item)
+        if not data:
             raise IJepaDeployError(subject, "no image data (0 bytes)", "encoded image bytes")
-        source = io.BytesIO(item)
+        source = io.BytesIO(data)
     else:
         raise IJepaDeployError(subject, f"unsupported input type {type(item).__name__}",
                                "a file path, encoded bytes, a PIL image or a uint8 array")
+    return _decoded(source, subject)
+
+
+def _decoded(source, subject: str) -> Image.Image:
+    """Open (a path or a buffer) and fully decode, or load a PIL image that is still lazy."""
     try:
-        image = Image.open(source)
+        image = source if isinstance(source, Image.Image) else Image.open(source)
         width, height = image.size
         if width * height > (Image.MAX_IMAGE_PIXELS or float("inf")):
             raise IJepaDeployError(subject, f"image is {width}x{height} = {width * height} pixels, "
@@ -81,9 +92,20 @@ def open_image(item) -> Image.Image:
         raise IJepaDeployError(subject, "not an image Pillow can decode",
                                "an image file (JPEG, PNG, WebP, BMP, TIFF, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise IJepaDeployError(subject, f"image data is corrupt or truncated ({exc})",
+        raise IJepaDeployError(subject, f"image data is corrupt or truncated ({_first_line(exc)})",
                                "a complete image file") from None
+    except Exception as exc:  # noqa: BLE001 - see below
+        # Pillow's decoders raise whatever their parser hits on crafted or damaged data
+        # (NotImplementedError for unknown compressions, struct.error, EOFError, RuntimeError from
+        # libavif, MemoryError from huge headers, ...): all of it is a bad file, not a crash.
+        raise IJepaDeployError(subject, f"image cannot be decoded ({type(exc).__name__}: {_first_line(exc)})",
+                               "a complete image file in a format Pillow decodes") from None
     return image
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _from_array(array: np.ndarray, subject: str) -> Image.Image:
@@ -91,6 +113,11 @@ def _from_array(array: np.ndarray, subject: str) -> Image.Image:
         raise IJepaDeployError(subject, f"array dtype is {array.dtype}",
                                "uint8 pixels (H, W) or (H, W, C) with C in 1, 3, 4; "
                                "pass float tensors to Runner.run instead")
+    if array.ndim in (2, 3) and 0 in array.shape:
+        raise IJepaDeployError(subject, "array has a zero-size dimension (no pixels)", "at least 1x1 pixels")
+    if array.ndim in (2, 3) and array.shape[0] * array.shape[1] > (Image.MAX_IMAGE_PIXELS or float("inf")):
+        raise IJepaDeployError(subject, f"array is {array.shape[1]}x{array.shape[0]} pixels, over Pillow's "
+                               "decompression-bomb limit", f"at most {Image.MAX_IMAGE_PIXELS} pixels")
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim == 2:
@@ -102,8 +129,9 @@ def _from_array(array: np.ndarray, subject: str) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB the way transformers' ``convert_to_rgb`` does it (alpha composited onto white)."""
-    if image.mode == "RGB":
+    """RGB the way transformers' ``convert_to_rgb`` does it (alpha composited onto white). That
+    includes RGB images with a transparency colour key (PNG tRNS): its pixels become white."""
+    if image.mode == "RGB" and image.info.get("transparency") is None:
         return image
     if image.mode in _SIXTEEN_BIT:
         data = np.asarray(image).astype(np.int64)
@@ -155,11 +183,28 @@ class Preprocessor:
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
     def __call__(self, items: Iterable | ImageLike) -> np.ndarray:
-        if isinstance(items, (str, os.PathLike, bytes, Image.Image)) or (
-            isinstance(items, np.ndarray) and items.dtype == np.uint8 and items.ndim in (2, 3)
-        ):
+        single = isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)) or (
+            isinstance(items, np.ndarray) and items.ndim in (2, 3))
+        if single:
             items = [items]
-        items = list(items) if not isinstance(items, Sequence) else items
+        elif isinstance(items, np.ndarray):
+            if items.ndim != 4:
+                raise IJepaDeployError(_describe(items), f"array has {items.ndim} dimension(s)",
+                                       "one image (H, W) or (H, W, C), or a batch (N, H, W, C) of uint8 pixels")
+            items = list(items)
+        elif isinstance(items, Mapping) or not isinstance(items, Iterable):
+            raise IJepaDeployError("images", f"got a {type(items).__name__}",
+                                   "an image (path, bytes, PIL image, uint8 array) or a list of them")
+        else:
+            items = list(items)
         if len(items) == 0:
             raise IJepaDeployError("images", "no images given", "at least one image")
-        return np.stack([self.one(item) for item in items])
+        batch = []
+        for i, item in enumerate(items):
+            try:
+                batch.append(self.one(item))
+            except IJepaDeployError as exc:
+                if single or len(items) == 1:
+                    raise
+                raise IJepaDeployError(f"images[{i}] {exc.subject}", exc.problem, exc.expected) from None
+        return np.stack(batch)

@@ -63,6 +63,12 @@ class Runner:
                 raise IJepaDeployError(f"input {tspec.name}", f"batch {n} differs from other inputs' {batch}",
                                        "one batch size across inputs")
             batch = n
+            if value.dtype.kind == "f":
+                finite = np.isfinite(value.reshape(n, -1)).all(axis=1)
+                if not finite.all():
+                    bad = np.flatnonzero(~finite)
+                    raise IJepaDeployError(f"input {tspec.name}", f"batch item(s) {bad[:5].tolist()} contain NaN or "
+                                           "infinity", "finite values (the runtime's Preprocessor output)")
             checked[tspec.name] = np.ascontiguousarray(value)
         return checked
 

@@ -118,7 +118,8 @@ class TensorRTRunner(Runner):
     backend = "tensorrt"
 
     def __init__(self, engine_path: Path, spec: ExportSpec, record: EngineRecord | None = None, *,
-                 variant: str | None = None, artifact: Path | None = None, device: int | None = None):
+                 variant: str | None = None, artifact: Path | None = None, device: int | None = None,
+                 allow_engine_host_code: bool = False):
         engine_path = Path(engine_path)
         self.engine_path = engine_path
         self.variant = variant or (record.source_graph if record else "fp32")
@@ -127,6 +128,17 @@ class TensorRTRunner(Runner):
         self._stream = None
         self._buffers: dict[str, _Buffer] = {}
         self.engine = self.context = self._runtime = None
+        if record is not None and record.version_compatible and not allow_engine_host_code:
+            # A version-compatible plan embeds TensorRT's lean runtime as host code that runs in this
+            # process. Whoever can write the artifact must not decide that alone: TensorRT refuses
+            # such engines by default, and so do we unless the caller opts in.
+            raise IJepaDeployError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
+                                   "lean runtime) that would run in this process",
+                                   "an explicit opt-in if you trust whoever built it: load(..., "
+                                   "allow_engine_host_code=True) or --allow-engine-host-code; or rebuild it "
+                                   f"without --version-compatible on this host (ijepa-build {self.artifact} "
+                                   f"--variant {self.variant})")
+        self.allow_engine_host_code = bool(allow_engine_host_code)
         available, reason = host.tensorrt_status()
         if not available:
             raise IJepaDeployError(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
@@ -151,10 +163,8 @@ class TensorRTRunner(Runner):
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)
         runtime = self._runtime = trt.Runtime(logger)
-        if record is not None and record.version_compatible:
-            # A version-compatible plan embeds its lean runtime as host code; TensorRT refuses to
-            # run that unless the application opts in. Only engines this project built get here.
-            runtime.engine_host_code_allowed = True
+        if record is not None and record.version_compatible and self.allow_engine_host_code:
+            runtime.engine_host_code_allowed = True  # the caller opted in (see __init__)
         engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.outputs import check_output_dir
 
 
 def _config_entry(text: str) -> tuple[str, str]:
@@ -62,11 +63,15 @@ def parse_args(argv=None):
     parser.add_argument("--max-backend-seconds", type=float, help="per-backend time budget: once spent, its larger "
                         "batches are skipped (and listed as skipped)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.add_argument("--allow-unverified", action="store_true",
+                        help="benchmark an artifact whose parity check did not pass or whose files do not match "
+                             "their checksums (the report says so)")
     a = parser.parse_args(argv)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
         raise IJepaDeployError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
                                "--gemm-size >= 16", "sensible sizes")
     output = a.output or Path("benchmarks") / "results" / Path(a.artifact).resolve().name
+    check_output_dir(output, "--output")  # before an hour of benchmarking, not after
     command = "ijepa-bench " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
     return BenchOptions(
         artifact=a.artifact, output=output, batch_sizes=tuple(a.batch_sizes) if a.batch_sizes else None,
@@ -78,7 +83,27 @@ def parse_args(argv=None):
         ort_opt_level=a.ort_opt_level, ort_mem_arena=not a.ort_no_arena,
         ort_config=dict(_config_entry(t) for t in a.ort_config), command=command, quiet=a.quiet,
         paired_rounds=max(0, a.paired_rounds), max_backend_seconds=a.max_backend_seconds,
+        allow_unverified=a.allow_unverified,
     )
+
+
+def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
+    """What load() checks (status passed, every file's checksum), before any timing. Returns None
+    for a verified artifact, or why it is not when ``allow_unverified``; otherwise raises."""
+    from ijepa_deploy.manifest import STATUS_PASSED, read_manifest, verify_files
+
+    manifest = read_manifest(directory)
+    problems = []
+    if manifest.status != STATUS_PASSED:
+        problems.append(f"artifact status is {manifest.status!r}: its parity check did not pass")
+    try:
+        verify_files(directory, manifest)
+    except IJepaDeployError as exc:
+        problems.append(exc.format())
+    if problems and not allow_unverified:
+        raise IJepaDeployError(str(directory), "; ".join(problems), "a verified artifact (status 'passed', files "
+                               "as exported), or --allow-unverified to benchmark it anyway")
+    return "; ".join(problems) or None
 
 
 def _main(argv=None) -> int:
@@ -86,7 +111,11 @@ def _main(argv=None) -> int:
     from ijepa_deploy.benchmarks.run import run_benchmark
 
     opts = parse_args(argv)
+    unverified = verify_artifact(opts.artifact, opts.allow_unverified)
+    if unverified:
+        print(f"WARNING: benchmarking an UNVERIFIED artifact: {unverified}", file=sys.stderr)
     report = run_benchmark(opts)
+    report["artifact"]["unverified"] = unverified
     written = write_report(report, opts.output)
     print(written["markdown"].read_text())
     print(f"wrote {written['json']}, {written['markdown']} and plots in {opts.output}", file=sys.stderr)

@@ -6,6 +6,7 @@ and (with --output) writes all embeddings to a .npy file.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class EmbedOptions:
     backend: str = "onnxruntime"
     output: Path | None = None
     top_k: int = 5
+    allow_engine_host_code: bool = False
 
 
 def parse_args(argv=None) -> EmbedOptions:
@@ -32,16 +34,24 @@ def parse_args(argv=None) -> EmbedOptions:
     parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "tensorrt"])
     parser.add_argument("--output", "-o", type=Path, help="write embeddings [N, D] to this .npy file")
     parser.add_argument("--top-k", type=int, default=5, help="labels per image for classification artifacts")
+    parser.add_argument("--allow-engine-host-code", action="store_true",
+                        help="run version-compatible TensorRT engines, which execute host code embedded in the "
+                             "engine file (only for engines from a builder you trust)")
     a = parser.parse_args(argv)
-    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k)
+    return EmbedOptions(a.artifact, a.images, a.precision, a.backend, a.output, a.top_k, a.allow_engine_host_code)
 
 
 def embed_images(opts: EmbedOptions) -> int:
     import numpy as np
 
+    from ijepa_deploy.manifest import write_atomic
+    from ijepa_deploy.outputs import check_output_file
     from ijepa_deploy.runtime import load
 
-    with load(opts.artifact, backend=opts.backend, precision=opts.precision) as model:
+    if opts.output:
+        check_output_file(opts.output, "--output")
+    with load(opts.artifact, backend=opts.backend, precision=opts.precision,
+              allow_engine_host_code=opts.allow_engine_host_code) as model:
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
                 print(json.dumps({"image": path, "top_k": [{"label": label, "prob": round(p, 6)} for label, p in top]}))
@@ -51,7 +61,9 @@ def embed_images(opts: EmbedOptions) -> int:
         print(json.dumps({"image": path, "dim": int(vec.shape[0]), "norm": round(float(np.linalg.norm(vec)), 6),
                           "head": [round(float(v), 6) for v in vec[:4]]}))
     if opts.output:
-        np.save(opts.output, vectors)
+        buffer = io.BytesIO()
+        np.save(buffer, vectors)  # np.save(path) would append .npy to a path without it
+        write_atomic(opts.output, buffer.getvalue())
         print(f"wrote {opts.output} {vectors.shape}", file=sys.stderr)
     return 0
 

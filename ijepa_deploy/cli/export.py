@@ -66,19 +66,29 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.pipeline import export_artifact, summary_table
+    from ijepa_deploy.exporters.pipeline import run_export, summary_table
     from ijepa_deploy.manifest import STATUS_PASSED
 
     opts = parse_args(argv)
-    manifest = export_artifact(opts)
-    out = opts.resolved_output()
-    print(summary_table(manifest, out))
-    if manifest.status != STATUS_PASSED:
-        print(f"error: {out} | parity check FAILED; files kept for debugging, manifest status 'failed'",
-              file=sys.stderr)
+    result = run_export(opts)
+    print(summary_table(result.manifest, result.directory))
+    if result.manifest.status != STATUS_PASSED:
+        kept = "" if result.directory == opts.resolved_output() else (
+            f"; {opts.resolved_output()} is untouched, the failed export is kept at {result.directory}")
+        print(f"error: {result.directory} | parity check FAILED; files kept for debugging, manifest status "
+              f"'failed'{kept}", file=sys.stderr)
         return 1
     return 0
 
 
+def _terminate(signum, frame):
+    # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C, so an --overwrite export moves its
+    # unfinished directory aside and leaves the old artifact as it was.
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(run(_main, argv))

@@ -29,7 +29,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def bench_run(tiny_artifact, tmp_path_factory):
     """One CLI run on a copy of the tiny artifact that lists two extra graphs: ``int8`` (a copy of
-    the fp32 file, so the INT8 targets are evaluated) and ``fp16`` whose file is missing."""
+    the fp32 file, so the INT8 targets are evaluated) and ``fp16`` whose file is missing (so the
+    artifact is benchmarked with --allow-unverified)."""
     from ijepa_deploy.cli.bench import _main
 
     art = tmp_path_factory.mktemp("bench") / "tiny"
@@ -46,7 +47,7 @@ def bench_run(tiny_artifact, tmp_path_factory):
     out = art.parent / "report"
     argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",
             "--min-iters", "2", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile", "--profile",
-            "--quiet"]
+            "--quiet", "--allow-unverified"]
     assert _main(argv) == 0
     return out, json.loads((out / "report.json").read_text())
 

@@ -462,3 +462,45 @@ def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, mon
         load(directory, backend="tensorrt", precision="fp16")
     assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
     assert not cudart.live
+
+
+def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fake_stack, monkeypatch, capsys):
+    """A manifest edit must not be enough to make this process run an engine's embedded host code."""
+    cudart, directory = fake_stack
+    manifest = read_manifest(directory)
+    manifest.engines["fp16"].version_compatible = True
+    manifest.write(directory)
+    created = []
+    fake = fake_tensorrt()
+    runtime_class = fake.Runtime
+
+    class Runtime(runtime_class):
+        def __init__(self, logger):
+            super().__init__(logger)
+            created.append(self)
+
+    fake.Runtime = Runtime
+    monkeypatch.setattr(host, "import_tensorrt", lambda: fake)
+    with pytest.raises(IJepaDeployError) as info:
+        load(directory, backend="tensorrt", precision="fp16")
+    text = info.value.format()
+    assert "version-compatible: it embeds host code" in text and "allow_engine_host_code=True" in text
+    assert "--allow-engine-host-code" in text and not created and not cudart.live
+
+    with load(directory, backend="tensorrt", precision="fp16", allow_engine_host_code=True) as model:
+        assert model.runner.run(np.zeros((1, 3, 32, 32), np.float32))["embedding"].shape == (1, 8)
+    assert [r.engine_host_code_allowed for r in created] == [True]
+
+    from ijepa_deploy.cli.embed import main as embed_main
+
+    image = directory / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(image)
+    with pytest.raises(SystemExit) as exc:
+        embed_main([str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16"])
+    assert exc.value.code == 1 and "--allow-engine-host-code" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        embed_main([str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16",
+                    "--allow-engine-host-code"])
+    assert exc.value.code == 0 and created[-1].engine_host_code_allowed is True

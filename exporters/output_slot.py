@@ -1,0 +1,129 @@
+"""Where an export writes, and how it replaces an existing artifact without losing it.
+
+``--overwrite`` never touches the old artifact while the new one is being made: the export goes
+into a new directory beside the target (same filesystem, so renames are atomic) and only an
+export that passed replaces the target. The replacement is one ``renameat2(RENAME_EXCHANGE)``
+on Linux: the target path holds the old artifact or the new one at every instant, never neither.
+Where that call is missing (other kernels, some filesystems) it falls back to two renames (old
+-> backup name, new -> target) with SIGINT/SIGTERM held back in between; only a hard kill
+between the two renames can then leave the target missing, with the old artifact complete under
+the backup name. A failed or interrupted export is kept under ``<name>.failed-<time>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as _dt
+import errno
+import os
+import secrets
+import shutil
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import MANIFEST_NAME
+from ijepa_deploy.outputs import check_output_dir
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Defer SIGINT/SIGTERM for a few renames (main thread only; elsewhere signals go to the
+    main thread anyway). A signal that arrives meanwhile is delivered on exit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE). False where unsupported."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, f"renameat2({a}, {b}, RENAME_EXCHANGE): {os.strerror(code)}")
+
+
+def _free_name(parent: Path, stem: str) -> Path:
+    candidate = parent / stem
+    n = 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = parent / f"{stem}-{n}"
+    return candidate
+
+
+@dataclass
+class OutputSlot:
+    """``work`` is where the export writes; it is ``target`` itself unless an artifact is being
+    replaced, then a hidden sibling directory."""
+
+    target: Path
+    work: Path
+    published: bool = False
+
+    @property
+    def replacing(self) -> bool:
+        return self.work != self.target
+
+    @classmethod
+    def open(cls, target: Path, overwrite: bool) -> OutputSlot:
+        target = Path(target).expanduser()
+        check_output_dir(target, "--output")
+        if target.is_symlink():
+            target = target.resolve()  # replace what the link points at; the link stays
+        if target.is_dir() and any(target.iterdir()):
+            if not overwrite:
+                raise IJepaDeployError(str(target), "output directory is not empty",
+                                       "an empty or new directory, or --overwrite to replace it")
+            if not (target / MANIFEST_NAME).is_file():
+                raise IJepaDeployError(str(target), "refusing to overwrite a directory that holds no "
+                                       f"{MANIFEST_NAME}", "an artifact directory or a new path")
+            work = target.parent / f".{target.name}.exporting-{os.getpid()}-{secrets.token_hex(3)}"
+            work.mkdir()  # mode from the umask, as the target's would be
+            return cls(target, work)
+        target.mkdir(parents=True, exist_ok=True)
+        return cls(target, target)
+
+    def publish(self) -> None:
+        """Put the finished export at ``target`` and remove the artifact it replaced."""
+        if not self.replacing or self.published:
+            return
+        with signals_held():
+            if exchange(self.work, self.target):
+                old = self.work
+            else:
+                old = _free_name(self.target.parent, f".{self.target.name}.replaced-{os.getpid()}")
+                os.rename(self.target, old)
+                os.rename(self.work, self.target)
+            self.published = True
+            shutil.rmtree(old)
+
+    def keep_failed(self) -> Path | None:
+        """Move a failed or interrupted export out of the way, to a name for the message. None when
+        the export wrote to the target itself (nothing was replaced; its status says what happened)."""
+        if not self.replacing or self.published or not self.work.exists():
+            return None
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        with signals_held():
+            kept = _free_name(self.target.parent, f"{self.target.name}.failed-{stamp}")
+            os.rename(self.work, kept)
+        return kept

@@ -1,0 +1,83 @@
+// ijepa_manifest.json: the contract between the exporter, the Python runtime and this library.
+// Only the fields the runtime needs are read; the keys are those ijepa_deploy/manifest.py writes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ijepa {
+
+inline constexpr const char* kManifestName = "ijepa_manifest.json";
+inline constexpr int kSchemaVersion = 1;
+
+struct TensorSpec {
+  std::string name;
+  std::string dtype;            // "float32"
+  std::vector<int64_t> shape;   // -1 for a named (dynamic) axis such as "batch"
+};
+
+struct PreprocessConfig {
+  int height = 224;
+  int width = 224;
+  std::string resample = "bilinear";
+  bool do_resize = true;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  float image_mean[3] = {0.5f, 0.5f, 0.5f};
+  float image_std[3] = {0.5f, 0.5f, 0.5f};
+  bool convert_rgb = true;
+  std::string channel_order = "RGB";
+  std::string layout = "NCHW";
+};
+
+struct GraphRecord {
+  std::string file;
+  std::vector<std::string> data_files;
+};
+
+struct EngineRecord {
+  std::string file;
+  std::string tensorrt_version;
+  std::string compute_capability;
+  std::string gpu_name;
+  std::string hardware_compatibility;
+  std::string source_graph;
+  bool version_compatible = false;
+};
+
+struct FileRecord {
+  std::string sha256;
+  uint64_t bytes = 0;
+};
+
+struct Manifest {
+  int schema_version = 0;
+  std::string status;
+  std::string task;   // "feature-extraction" or "image-classification"
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  int min_batch = 1;
+  int max_batch = 64;
+  PreprocessConfig preprocessing;
+  std::map<int, std::string> id2label;
+  std::map<std::string, GraphRecord> graphs;
+  std::map<std::string, EngineRecord> engines;
+  std::map<std::string, FileRecord> files;
+};
+
+// Reads <directory>/ijepa_manifest.json; throws ijepa::Error on a missing directory or file,
+// invalid JSON, an unknown schema_version or a missing/malformed field.
+Manifest read_manifest(const std::string& directory);
+
+// Checks that each relative path exists, is listed in the manifest and matches its size and SHA-256.
+void verify_files(const std::string& directory, const Manifest& manifest,
+                  const std::vector<std::string>& relpaths);
+
+// Lower-case hex SHA-256 of a file (OpenSSL libcrypto), streamed in 4 MiB blocks.
+std::string sha256_file(const std::string& path);
+
+}  // namespace ijepa

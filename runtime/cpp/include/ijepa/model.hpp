@@ -1,0 +1,70 @@
+// The facade a service uses:
+//   auto model = ijepa::Model::load("artifacts/ijepa_vith14");        // OpenVINO, fp32
+//   ijepa::Tensor vectors = model.embed({ijepa::ImageInput::file("cat.jpg")});   // [N, D]
+// Model::embed / classify / run are safe to call from many threads at once: one compiled model,
+// one infer request per concurrent call (taken from a pool, created on demand, reused).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ijepa/image.hpp"
+#include "ijepa/manifest.hpp"
+#include "ijepa/preprocess.hpp"
+#include "ijepa/runner.hpp"
+
+namespace ijepa {
+
+struct LoadOptions {
+  bool verify = true;             // check SHA-256 of every file opened
+  bool allow_unverified = false;  // accept status other than "passed" (debugging a failed export)
+  int num_threads = 0;            // OpenVINO inference threads; 0 = OpenVINO's default
+  std::string device = "CPU";     // OpenVINO device
+  int gpu_device = 0;             // TensorRT: CUDA device ordinal
+};
+
+struct Label {
+  std::string label;
+  double prob = 0.0;
+};
+
+class Model {
+ public:
+  // backend: "openvino" (CPU) or "tensorrt" (GPU builds only); precision: "fp32", "int8"
+  // ("int8" on OpenVINO/CPU runs the artifact's int8-cpu graph when it has one), "int8-cpu", "fp16".
+  static Model load(const std::string& directory, const std::string& backend = "openvino",
+                    const std::string& precision = "fp32", const LoadOptions& options = {});
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const Manifest& manifest() const noexcept;
+  const std::string& task() const noexcept;
+  const std::string& variant() const noexcept;  // the graph or engine actually run
+  int max_batch() const noexcept;
+  const Preprocessor& preprocessor() const noexcept;
+  Runner& runner() noexcept;
+
+  // Preprocessed pixels [N, 3, H, W] of any N >= 1, run in chunks of at most max_batch().
+  Outputs run(const Tensor& pixel_values);
+  // Pooled embeddings float32 [N, D] (feature-extraction artifacts).
+  Tensor embed(const std::vector<ImageInput>& images);
+  // Logits float32 [N, classes] (image-classification artifacts).
+  Tensor logits(const std::vector<ImageInput>& images);
+  // Top-k (label, probability) per image (softmax in double, like the Python runtime).
+  std::vector<std::vector<Label>> classify(const std::vector<ImageInput>& images, int top_k = 5);
+  std::vector<std::vector<Label>> top_k(const Tensor& logits, int k) const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Backends compiled into this build ("openvino", "tensorrt").
+std::vector<std::string> available_backends();
+
+}  // namespace ijepa

@@ -1,0 +1,149 @@
+"""--overwrite never loses the old artifact: a failed, crashed or interrupted export leaves it as it
+was (the unfinished one kept beside it under a name the error gives); only a passed export
+replaces it."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters import pipeline
+from ijepa_deploy.exporters.output_slot import OutputSlot, exchange
+from ijepa_deploy.exporters.parity import bundled_images
+from ijepa_deploy.exporters.pipeline import ExportOptions, run_export
+from ijepa_deploy.manifest import read_manifest, sha256_file
+from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import load
+
+
+def snapshot(directory: Path) -> dict:
+    return {p.name: sha256_file(p) for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture
+def old_artifact(tmp_path, tiny_artifact):
+    target = tmp_path / "art"
+    shutil.copytree(tiny_artifact, target)
+    return target
+
+
+def siblings(target: Path) -> list[str]:
+    return sorted(p.name for p in target.parent.iterdir() if p != target)
+
+
+def options(target: Path, **kw) -> ExportOptions:
+    return ExportOptions(model="random:tiny", output=target, max_batch=8, overwrite=True, **kw)
+
+
+def test_a_failure_mid_export_leaves_the_old_artifact_and_names_the_kept_one(old_artifact, monkeypatch):
+    before = snapshot(old_artifact)
+
+    def broken(self):
+        raise IJepaDeployError("model.onnx", "disk full")
+
+    monkeypatch.setattr("ijepa_deploy.exporters.onnx_export.OnnxFromModel.__call__", broken)
+    with pytest.raises(IJepaDeployError) as info:
+        run_export(options(old_artifact), Progress(quiet=True))
+    assert snapshot(old_artifact) == before
+    [kept] = siblings(old_artifact)
+    assert kept.startswith("art.failed-")
+    assert f"{old_artifact} is untouched" in info.value.problem and str(old_artifact.parent / kept) in info.value.problem
+    assert read_manifest(old_artifact.parent / kept).status == "exporting"
+
+
+def test_ctrl_c_mid_export_leaves_the_old_artifact(old_artifact, monkeypatch, capsys):
+    before = snapshot(old_artifact)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_precision_steps", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(options(old_artifact, fp16=True, engines=False), Progress(quiet=True))
+    assert snapshot(old_artifact) == before
+    [kept] = siblings(old_artifact)
+    assert f"kept at {old_artifact.parent / kept}" in capsys.readouterr().err
+
+
+def test_a_failed_parity_check_does_not_replace(old_artifact, monkeypatch):
+    before = snapshot(old_artifact)
+    from ijepa_deploy.exporters import parity  # pipeline imports it inside the function
+
+    original = parity.ParityCheck.__call__
+
+    def failing(self, *a, **k):
+        result = original(self, *a, **k)
+        result.passed = False
+        return result
+
+    monkeypatch.setattr(parity.ParityCheck, "__call__", failing)
+    result = run_export(options(old_artifact), Progress(quiet=True))
+    assert result.manifest.status == "failed" and not result.replaced
+    assert snapshot(old_artifact) == before
+    assert result.directory.name.startswith("art.failed-") and read_manifest(result.directory).status == "failed"
+
+
+def test_a_passed_export_replaces_and_leaves_nothing_beside(old_artifact):
+    old_created = read_manifest(old_artifact).created
+    (old_artifact / "stale.txt").write_text("from the old artifact")
+    time.sleep(1.1)  # manifests record seconds
+    result = run_export(options(old_artifact), Progress(quiet=True))
+    assert result.replaced and result.directory == old_artifact
+    assert read_manifest(old_artifact).created != old_created and not (old_artifact / "stale.txt").exists()
+    assert siblings(old_artifact) == []
+
+
+def test_exchange_swaps_directories(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "x").write_text("a"), (b / "x").write_text("b")
+    if not exchange(a, b):
+        pytest.skip("renameat2(RENAME_EXCHANGE) not supported here (the two-rename fallback is used)")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+def test_fallback_rename_dance(tmp_path, monkeypatch):
+    monkeypatch.setattr("ijepa_deploy.exporters.output_slot.exchange", lambda a, b: False)
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "ijepa_manifest.json").write_text("{}")
+    slot = OutputSlot.open(target, overwrite=True)
+    (slot.work / "new.txt").write_text("new")
+    slot.publish()
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"] and sorted(tmp_path.iterdir()) == [target]
+
+
+def embeddings(directory: Path) -> np.ndarray:
+    with load(directory) as model:
+        return model.embed([str(p) for p in bundled_images()[:2]])
+
+
+def test_signals_at_random_times_never_lose_the_old_artifact(old_artifact):
+    """SIGINT/SIGTERM at random moments of a real `ijepa-export --overwrite` (bounded: 4 runs)."""
+    want = embeddings(old_artifact)
+    script = Path(sys.executable).parent / "ijepa-export"
+    rng = random.Random(8)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    for i in range(4):
+        proc = subprocess.Popen([str(script), "--model", "random:tiny", "-o", str(old_artifact), "--max-batch", "8",
+                                 "--overwrite", "--threads", "1"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(rng.uniform(0.5, 9.0))
+        proc.send_signal(signal.SIGINT if i % 2 == 0 else signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        assert read_manifest(old_artifact).status == "passed"
+        np.testing.assert_array_equal(embeddings(old_artifact), want)
+        assert not [n for n in siblings(old_artifact) if n.startswith(".")], siblings(old_artifact)
+        for name in siblings(old_artifact):
+            shutil.rmtree(old_artifact.parent / name)

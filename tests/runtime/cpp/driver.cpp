@@ -1,0 +1,190 @@
+// Test driver for tests/runtime/cpp: pytest runs it as a subprocess and reads raw float32 files
+// and one JSON line on stdout. Exit 3 = ijepa::Error (message on stderr), 4 = other exception.
+//
+//   driver preprocess DIR OUT IMAGE...                 -> [N,3,H,W] float32 to OUT
+//   driver run DIR BACKEND PRECISION OUT IMAGE...      -> embeddings or logits float32 to OUT
+//   driver load DIR BACKEND PRECISION [allow-unverified]
+//   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
+//   driver bench DIR PRECISION ROUNDS IMAGE...          -> per-round ms of preprocess and embed
+//   driver trt-compat VERSION CC BUILT_VERSION BUILT_CC VERSION_COMPATIBLE HW_LEVEL
+// An IMAGE is a path, "bytes:PATH" (encoded bytes in memory) or "pixels:W:H:C:PATH" (raw uint8 HWC).
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ijepa/ijepa.hpp"
+
+namespace {
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+ijepa::ImageInput image_arg(const std::string& arg) {
+  if (arg.rfind("bytes:", 0) == 0) return ijepa::ImageInput::encoded(read_bytes(arg.substr(6)));
+  if (arg.rfind("pixels:", 0) == 0) {
+    std::istringstream spec(arg.substr(7));
+    std::string w, h, c, path;
+    std::getline(spec, w, ':');
+    std::getline(spec, h, ':');
+    std::getline(spec, c, ':');
+    std::getline(spec, path);
+    const auto data = read_bytes(path);
+    const int width = std::stoi(w), height = std::stoi(h), channels = std::stoi(c);
+    if (data.size() != static_cast<size_t>(width) * height * channels) throw std::runtime_error("pixel file size");
+    return ijepa::ImageInput::pixels(data.data(), width, height, channels);
+  }
+  return ijepa::ImageInput::file(arg);
+}
+
+std::vector<ijepa::ImageInput> images_from(int argc, char** argv, int first) {
+  std::vector<ijepa::ImageInput> images;
+  for (int i = first; i < argc; ++i) images.push_back(image_arg(argv[i]));
+  return images;
+}
+
+void write_floats(const std::string& path, const std::vector<float>& data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+}
+
+std::string shape_json(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+int preprocess(int argc, char** argv) {
+  const ijepa::Manifest manifest = ijepa::read_manifest(argv[2]);
+  const ijepa::Preprocessor pre(manifest.preprocessing);
+  const auto images = images_from(argc, argv, 4);
+  write_floats(argv[3], pre(images));
+  std::cout << "{\"images\": " << images.size() << "}\n";
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4]);
+  const auto images = images_from(argc, argv, 6);
+  const bool classify = model.task() == "image-classification";
+  const ijepa::Tensor out = classify ? model.logits(images) : model.embed(images);
+  write_floats(argv[5], out.data);
+  std::cout << "{\"variant\": \"" << model.variant() << "\", \"max_batch\": " << model.max_batch()
+            << ", \"shape\": " << shape_json(out.shape);
+  if (classify) {
+    std::cout << ", \"top_k\": [";
+    const auto top = model.top_k(out, 5);
+    for (size_t i = 0; i < top.size(); ++i) {
+      std::cout << (i ? ", " : "") << "[";
+      for (size_t j = 0; j < top[i].size(); ++j) {
+        std::cout << (j ? ", " : "") << "[\"" << escape(top[i][j].label) << "\", " << top[i][j].prob << "]";
+      }
+      std::cout << "]";
+    }
+    std::cout << "]";
+  }
+  std::cout << "}\n";
+  return 0;
+}
+
+int load(int argc, char** argv) {
+  ijepa::LoadOptions options;
+  options.allow_unverified = argc > 5 && std::string(argv[5]) == "allow-unverified";
+  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4], options);
+  std::cout << "{\"variant\": \"" << model.variant() << "\"}\n";
+  return 0;
+}
+
+int concurrency(int argc, char** argv) {
+  ijepa::Model model = ijepa::Model::load(argv[2], "openvino", argv[3]);
+  const int threads = std::stoi(argv[4]);
+  const int calls = std::stoi(argv[5]);
+  const auto images = images_from(argc, argv, 6);
+  // Reference: each image alone, single-threaded.
+  std::vector<std::vector<float>> reference;
+  for (const auto& image : images) reference.push_back(model.embed({image}).data);
+  std::atomic<int> mismatches{0}, errors{0}, done{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int c = 0; c < calls; ++c) {
+        const size_t which = static_cast<size_t>(t + c) % images.size();
+        try {
+          if (model.embed({images[which]}).data != reference[which]) ++mismatches;
+          ++done;
+        } catch (const std::exception&) {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& thread : pool) thread.join();
+  std::cout << "{\"calls\": " << done.load() << ", \"mismatches\": " << mismatches.load()
+            << ", \"errors\": " << errors.load() << "}\n";
+  return 0;
+}
+
+// Per round: decode + preprocess of all images, then embed (decode + preprocess + infer) of all
+// images as one batch. One warm-up round is not reported.
+int bench(int argc, char** argv) {
+  ijepa::Model model = ijepa::Model::load(argv[2], "openvino", argv[3]);
+  const int rounds = std::stoi(argv[4]);
+  const auto images = images_from(argc, argv, 5);
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  std::string pre = "[", emb = "[";
+  for (int r = -1; r < rounds; ++r) {
+    const auto t0 = clock::now();
+    const auto pixels = model.preprocessor()(images);
+    const auto t1 = clock::now();
+    const auto vectors = model.embed(images);
+    const auto t2 = clock::now();
+    if (r < 0) continue;
+    pre += (r ? ", " : "") + std::to_string(ms(t0, t1));
+    emb += (r ? ", " : "") + std::to_string(ms(t1, t2));
+  }
+  std::cout << "{\"preprocess_ms\": " << pre << "], \"embed_ms\": " << emb << "]}\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: see the comment at the top of driver.cpp\n";
+    return 2;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "preprocess" && argc >= 4) return preprocess(argc, argv);
+    if (command == "run" && argc >= 7) return run(argc, argv);
+    if (command == "load" && argc >= 5) return load(argc, argv);
+    if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
+    if (command == "bench" && argc >= 6) return bench(argc, argv);
+    std::cerr << "unknown command or missing arguments\n";
+    return 2;
+  } catch (const ijepa::Error& exc) {
+    std::cerr << exc.what() << "\n";
+    return 3;
+  } catch (const std::exception& exc) {
+    std::cerr << "unexpected " << typeid(exc).name() << ": " << exc.what() << "\n";
+    return 4;
+  }
+}
