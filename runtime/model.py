@@ -17,15 +17,12 @@ import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_manifest, verify_files
+from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
 
 BACKENDS = ("onnxruntime", "tensorrt")
-
-
-def graph_files(manifest: Manifest, variant: str) -> list[str]:
-    entry = manifest.graphs[variant]
-    return [entry["file"], *entry.get("data_files", [])]
 
 
 def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | None = None) -> str:
@@ -52,24 +49,24 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
         if precision not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{precision})")
-        files = graph_files(manifest, precision)
+        graph = manifest.graphs[precision]
         if verify:
-            verify_files(directory, manifest, files)
+            verify_files(directory, manifest, graph.files)
         from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(directory / files[0], manifest.io, manifest.batch["min"],
-                                 manifest.batch["max"], **options)
+        return OnnxRuntimeRunner(resolve_inside(directory, graph.file), manifest.io, manifest.batch.min,
+                                 manifest.batch.max, **options)
     if backend == "tensorrt":
         if precision not in manifest.engines:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} TensorRT engine",
                                    f"one of {sorted(manifest.engines)} (build it on this GPU host: "
                                    f"ijepa-build {directory} --variant {precision})")
-        entry = manifest.engines[precision]
+        engine = manifest.engines[precision]
         if verify:
-            verify_files(directory, manifest, [entry["file"]])
+            verify_files(directory, manifest, [engine.file])
         from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 
-        return TensorRTRunner(directory / entry["file"], manifest.io, entry, variant=precision,
+        return TensorRTRunner(resolve_inside(directory, engine.file), manifest.io, engine, variant=precision,
                               artifact=directory, **options)
     raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
 
@@ -147,15 +144,15 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     return DeployedModel(directory, manifest, runner)
 
 
-def _check_engine_verified(directory: Path, record: dict, precision: str) -> None:
+def _check_engine_verified(directory: Path, record: EngineRecord, precision: str) -> None:
     """Engines are checked against eager PyTorch when ijepa-build builds them; serve only those
     that passed (an engine from an older ijepa-build has no status: it was never checked)."""
-    status = record.get("status")
+    status = record.status
     if status == STATUS_PASSED:
         return
     what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
         f"was never checked against eager PyTorch (status {status!r})"
-    raise IJepaDeployError(str(directory), f"TensorRT engine {record.get('file')} {what}",
+    raise IJepaDeployError(str(directory), f"TensorRT engine {record.file} {what}",
                            "an engine with status 'passed' (see the manifest's parity section; rebuild and "
                            f"check it with: ijepa-build {directory} --variant {precision}; "
                            "allow_unverified=True to inspect it anyway)")

@@ -54,7 +54,7 @@ def embed_images(opts: EmbedOptions) -> int:
               allow_engine_host_code=opts.allow_engine_host_code) as model:
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
-                print(json.dumps({"image": path, "top_k": [{"label": l, "prob": round(p, 6)} for l, p in top]}))
+                print(json.dumps({"image": path, "top_k": [{"label": label, "prob": round(p, 6)} for label, p in top]}))
             return 0
         vectors = model.embed(opts.images)
     for path, vec in zip(opts.images, vectors):
