@@ -14,7 +14,7 @@ from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import check_manifest, schema_text
-from ijepa_deploy.records import BatchStats, OutputParity, ParityResult
+from ijepa_deploy.records import BatchStats, EngineProfile, EngineRecord, OutputParity, ParityResult
 from ijepa_deploy.spec import BATCH
 from manifest_factory import small_manifest
 
@@ -132,6 +132,51 @@ def test_passed_status_with_a_failed_parity_is_refused(tmp_path):
     with pytest.raises(IJepaDeployError, match=r"manifest field \$.status: 'passed' but parity result 0"):
         m.write(tmp_path)
     assert not (tmp_path / MANIFEST_NAME).exists()  # refused before anything was written
+
+
+def with_engine(tmp_path, status: str | None, checked: bool | None) -> Manifest:
+    """A passed artifact with an fp32 engine of ``status``; ``checked`` adds its parity entry
+    (passed or not), None leaves it unchecked."""
+    m = small_manifest(tmp_path, status="passed")
+    (tmp_path / "model_fp32.engine").write_bytes(b"plan")
+    m.record_file(tmp_path, "model_fp32.engine", role="tensorrt-engine")
+    m.engines["fp32"] = EngineRecord("model_fp32.engine", "fp32", m.files["model_fp32.onnx"].sha256, "fp32",
+                                     "10.13.3.9", "Fake GPU", "8.6", EngineProfile(1, 8, 8), status=status)
+    if checked is not None:
+        cos = 1.0 if checked else 0.5
+        outputs = {n: OutputParity(cos, 0.0, 0.0, 0.99, None, checked) for n in m.io.output_names}
+        m.parity.append(ParityResult("fp32", "fp32", "tensorrt", "torch-eager", ["a.jpg"], [1], outputs,
+                                     {"1": {n: BatchStats(cos, 0.0) for n in outputs}}, passed=checked,
+                                     engine="model_fp32.engine"))
+    return m
+
+
+@pytest.mark.parametrize("status, checked", [("passed", True), ("failed", False), ("unverified", None), (None, None)])
+def test_engine_status_and_its_parity_entry_round_trip(tmp_path, status, checked):
+    """ijepa-build leaves the artifact's status as the export set it: a failed engine check fails
+    the engine, not the graphs ONNX Runtime serves."""
+    m = with_engine(tmp_path, status, checked)
+    m.write(tmp_path)
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert data["engines"]["fp32"].get("status") == status
+    assert [r.get("engine") for r in data["parity"]] == (["model_fp32.engine"] if checked is not None else [])
+    assert read_manifest(tmp_path) == m
+
+
+@pytest.mark.parametrize("mutate, field, problem", [
+    (lambda d: d["engines"]["fp32"].update(status="maybe"), "$.engines.fp32.status", '"maybe" is not allowed'),
+    (lambda d: d["engines"]["fp32"].update(status="passed"), "$.engines['fp32'].status",
+     "'passed' but its parity result 0 failed"),
+    (lambda d: d["parity"][0].update(engine="model_fp16.engine"), "$.parity[0].engine",
+     "'model_fp16.engine' is not an engine of this artifact"),
+    (lambda d: d["parity"][0].update(engine="../x.engine"), "$.parity[0].engine", '"../x.engine" is not allowed'),
+])
+def test_engine_status_contradicting_its_parity_is_refused(tmp_path, mutate, field, problem):
+    with_engine(tmp_path, "failed", False).write(tmp_path)
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    mutate(data)
+    rewrite(tmp_path, data)
+    assert f"manifest field {field}: " in read_error(tmp_path) and problem in read_error(tmp_path)
 
 
 def test_symlink_out_of_the_directory_is_refused_before_hashing(tmp_path):
