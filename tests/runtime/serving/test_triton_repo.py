@@ -135,29 +135,10 @@ def test_tampered_graph_is_refused_even_when_unverified_is_allowed(tiny_artifact
 
 @pytest.fixture
 def engine_artifact(tmp_path):
-    """A small artifact with an fp16 engine record (the repository only copies the plan: no TensorRT)."""
-    from dataclasses import replace
+    """An artifact with an fp16 engine (the repository only copies the plan: no TensorRT needed)."""
+    from manifest_factory import engine_artifact as make
 
-    from ijepa_deploy.records import EngineProfile, EngineRecord
-    from manifest_factory import small_manifest
-
-    directory = tmp_path / "engine-art"
-    directory.mkdir()
-    manifest = small_manifest(directory, graphs=("fp16",), status="passed")
-    (directory / "model_fp16.engine").write_bytes(b"plan")
-    manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
-    manifest.engines["fp16"] = EngineRecord(
-        file="model_fp16.engine", source_graph="fp16", source_sha256=manifest.files["model_fp16.onnx"].sha256,
-        precision="fp16", tensorrt_version="10.13.3.9", gpu_name="NVIDIA A10", compute_capability="8.6",
-        profile=EngineProfile(min=1, opt=4, max=4), status="passed")
-    manifest.write(directory)
-
-    def with_engine(**changes):
-        manifest.engines["fp16"] = replace(manifest.engines["fp16"], **changes)
-        manifest.write(directory)
-        return directory
-
-    return with_engine
+    return lambda **engine: make(tmp_path / "engine-art", **engine)
 
 
 @pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
