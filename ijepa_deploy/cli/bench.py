@@ -132,12 +132,12 @@ def opt_in_options(a) -> dict:
 def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
     """What load() checks (status passed, every file's checksum), before any timing. Returns None
     for a verified artifact, or why it is not when ``allow_unverified``; otherwise raises."""
-    from ijepa_deploy.manifest import STATUS_PASSED, read_manifest, verify_files
+    from ijepa_deploy.manifest import read_manifest, verify_files
+    from ijepa_deploy.runtime.model import artifact_problem
 
     manifest = read_manifest(directory)
-    problems = []
-    if manifest.status != STATUS_PASSED:
-        problems.append(f"artifact status is {manifest.status!r}: its parity check did not pass")
+    status = artifact_problem(directory, manifest)  # load()'s own gate
+    problems = [status.problem] if status else []
     try:
         verify_files(directory, manifest)
     except IJepaDeployError as exc:
