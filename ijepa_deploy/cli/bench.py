@@ -66,7 +66,8 @@ def parse_args(argv=None):
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--allow-unverified", action="store_true",
                         help="benchmark an artifact whose parity check did not pass or whose files do not match "
-                             "their checksums (the report says so)")
+                             "their checksums, and TensorRT engines whose parity check did not pass (the report "
+                             "says so; without it such engines are rows marked unavailable)")
     a = parser.parse_args(argv)
     check_opt_in_arguments(a)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
