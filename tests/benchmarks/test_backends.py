@@ -45,6 +45,22 @@ def test_bench_ort_options_reach_the_session(tiny_artifact):
     backend.close()
 
 
+def test_the_int8_row_times_the_int8_graph_not_the_cpu_graph_load_would_pick(tiny_artifact, tmp_path):
+    """load(precision="int8") on a CPU host serves int8-cpu; the bench's int8 row is TensorRT's graph."""
+    import shutil
+
+    art = tmp_path / "art"
+    shutil.copytree(tiny_artifact, art)
+    manifest = read_manifest(art)
+    manifest.graphs["int8"] = {**manifest.graphs["fp32"], "precision": "int8"}  # the fp32 file stands in
+    manifest.graphs["int8-cpu"] = {"file": "absent.onnx", "data_files": [], "precision": "int8"}
+    manifest.write(art)
+    backend = OrtBackend(art, manifest, "int8", "cpu", BenchOptions(art, threads=1))
+    run = backend.load()  # would fail on absent.onnx if it followed load()'s choice
+    assert run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, manifest.model["hidden_size"])
+    backend.close()
+
+
 def test_eager_row_is_the_exporters_reference_runner(tiny_artifact):
     from ijepa_deploy.exporters.reference import TorchRunner
 
