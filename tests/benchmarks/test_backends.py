@@ -41,23 +41,21 @@ def test_bench_ort_options_reach_the_session(tiny_artifact):
     assert _config(options, ["session.intra_op.allow_spinning"]) == {"session.intra_op.allow_spinning": "0"}
     assert backend.details()["session"] == {**described, "config_entries": opts.ort_config}
     pixels = np.zeros((2, 3, 224, 224), np.float32)
-    assert run(pixels)["embedding"].shape == (2, manifest.model["hidden_size"])
+    assert run(pixels)["embedding"].shape == (2, manifest.model.hidden_size)
     backend.close()
 
 
-def test_the_int8_row_times_the_int8_graph_not_the_cpu_graph_load_would_pick(tiny_artifact, tmp_path):
+def test_the_int8_row_times_the_int8_graph_not_the_cpu_graph_load_would_pick(tiny_artifact):
     """load(precision="int8") on a CPU host serves int8-cpu; the bench's int8 row is TensorRT's graph."""
-    import shutil
+    from dataclasses import replace
 
-    art = tmp_path / "art"
-    shutil.copytree(tiny_artifact, art)
-    manifest = read_manifest(art)
-    manifest.graphs["int8"] = {**manifest.graphs["fp32"], "precision": "int8"}  # the fp32 file stands in
-    manifest.graphs["int8-cpu"] = {"file": "absent.onnx", "data_files": [], "precision": "int8"}
-    manifest.write(art)
-    backend = OrtBackend(art, manifest, "int8", "cpu", BenchOptions(art, threads=1))
+    manifest = read_manifest(tiny_artifact)
+    fp32 = manifest.graphs["fp32"]
+    manifest.graphs["int8"] = replace(fp32, precision="int8")  # the fp32 file stands in
+    manifest.graphs["int8-cpu"] = replace(fp32, file="absent.onnx", precision="int8")
+    backend = OrtBackend(tiny_artifact, manifest, "int8", "cpu", BenchOptions(tiny_artifact, threads=1))
     run = backend.load()  # would fail on absent.onnx if it followed load()'s choice
-    assert run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, manifest.model["hidden_size"])
+    assert run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, manifest.model.hidden_size)
     backend.close()
 
 
