@@ -118,12 +118,19 @@ class OrtBackend(Backend):
     def open(self, profile_prefix: str | None = None):
         """The runner ``load()`` would serve for this graph, with the bench's session options.
         Checksums are not verified here: the end-to-end measurement does that through ``load()``."""
-        from ijepa_deploy.runtime.model import open_runner
+        from ijepa_deploy.manifest_schema import resolve_inside
+        from ijepa_deploy.runtime.model import onnxruntime_variant, open_runner
+        from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
+        options = {"providers": self.providers(), "profile_prefix": profile_prefix, **self.opts.ort_options()}
         try:
-            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
-                               providers=self.providers(), profile_prefix=profile_prefix,
-                               **self.opts.ort_options())
+            if onnxruntime_variant(self.manifest, self.variant, options["providers"]) != self.variant:
+                # load() serves "int8" on a CPU host as the int8-cpu graph; this row times the graph it
+                # names (TensorRT's S8S8 Q/DQ graph), in the same runner class and session options
+                path = resolve_inside(self.directory, self.manifest.graphs[self.variant].file)
+                return OnnxRuntimeRunner(path, self.manifest.io, self.manifest.batch.min, self.manifest.batch.max,
+                                         **options)
+            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False, **options)
         except IJepaDeployError as exc:
             first = (exc.problem.strip().splitlines() or [""])[0]
             raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None

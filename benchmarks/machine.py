@@ -127,6 +127,16 @@ def loadavg() -> list | None:
         return None
 
 
+# A point whose CPU stall (below) exceeds this share of its wall time was slowed by other processes:
+# the sweep re-measures it once, the plots draw it hollow and report.md lists it.
+STALL_LIMIT = 0.10
+
+
+def stalled(point: dict) -> bool:
+    """Whether a sweep point ran under a CPU stall above :data:`STALL_LIMIT`."""
+    return (point.get("cpu_stall_fraction") or 0.0) > STALL_LIMIT
+
+
 def cpu_stall_us() -> float | None:
     """Linux PSI: total microseconds some runnable task waited for a CPU. Its growth over a timed
     point divided by the point's wall time is how contended the machine was while it ran."""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from ijepa_deploy.benchmarks.machine import STALL_LIMIT, stalled
 from ijepa_deploy.benchmarks.markdown_opt_in import cpp_section, serving_section
+from ijepa_deploy.benchmarks.targets import ORT_FP32
 
 
 def _f(value, fmt: str, none: str = "–") -> str:
@@ -132,6 +136,7 @@ def _latency_table(report: dict) -> list[str]:
     lines += ["", "CPU stall = Linux PSI `/proc/pressure/cpu` 'some' time during the point / its wall time: "
               "the share of time runnable work waited for a core (other processes on these cores). "
               "Points with a high stall are slowed by the machine, not by the backend."]
+    lines += _stall_notes(report)
     others = [r for r in report["rows"] if r["status"] != "ok"]
     if others:
         lines += ["", "Rows that did not run here:", "", "| backend | graph | status | reason |",
@@ -141,34 +146,74 @@ def _latency_table(report: dict) -> list[str]:
     return lines
 
 
+def _stall_notes(report: dict) -> list[str]:
+    """Which points ran above the stall limit (hollow in the plots) and which were measured twice."""
+    marked, again = [], []
+    for row in (r for r in report["rows"] if r["status"] == "ok"):
+        for p in row["points"]:
+            name = f"{row['backend']} {row['variant']} batch {p['batch']}"
+            if stalled(p):
+                marked.append(f"{name} ({p['cpu_stall_fraction']:.0%})")
+            if p.get("attempts"):
+                tries = "; ".join(f"p50 {_ms(a['p50_ms'])} ms at {_f(a['cpu_stall_fraction'], '.0%')} stall"
+                                  + (" (kept)" if a["kept"] else "") for a in p["attempts"])
+                again.append(f"{name}: {tries}")
+    lines = ["", f"Points with CPU stall > {STALL_LIMIT:.0%} (drawn hollow in the latency and throughput plots): "
+             + (", ".join(marked) if marked else "none") + "."]
+    if again:
+        lines += ["", "Measured twice because the first attempt's stall was over the limit (the attempt with "
+                  "the lower stall is the table's point):", ""] + [f"- {a}" for a in again]
+    return lines
+
+
 def _targets(report: dict) -> list[str]:
     """MET / MISSED / N/A per target."""
     lines: list[str] = []
     lines += ["", "## Targets (ratios measured in this run)", "",
               "| target | backend | batch | measured | limit | result |", "|---|---|---|---|---|---|"]
     for t in report["targets"]:
-        val = _f(t["value"], ".4f" if "cosine" in t["id"] else ".3f")
-        if t["id"] == "ort-fp32-gemm-peak" and t["value"] is not None:
-            val = f"{t['value']:.1%}"
-        limit = f"{t['comparison']} {t['limit']:.0%}" if t["id"] == "ort-fp32-gemm-peak" else \
-            f"{t['comparison']} {t['limit']}"
+        val, limit = _target_value(t, t["value"]), _target_value(t, t["limit"], limit=True)
         result = f"**{t['result']}**" + (f" ({t['detail']})" if t.get("detail") else "")
-        lines.append(f"| {t['description']} | {t['backend']} | {t['batch']} | {val} | {limit} | {result} |")
+        lines.append(f"| {t['description']} | {t['backend']} | {t['batch']} | {val} | {t['comparison']} {limit} | "
+                     f"{result} |")
     return lines
 
 
+def _target_value(target: dict, value, limit: bool = False) -> str:
+    """A target's value or limit in its measure's unit (see targets.TargetSpec.measure)."""
+    if value is None:
+        return "–"
+    measure = target.get("measure") or ("cosine" if "cosine" in target["id"] else
+                                        "peak" if target["id"].endswith("gemm-peak") else "")
+    if measure == "peak":
+        return f"{value:.0%}" if limit else f"{value:.1%}"
+    if limit:
+        return f"{value:g}" + ("x" if measure == "faster-than" else "")
+    if measure == "cosine":
+        return f"{value:.6f}" if value < 1 - 5e-7 else "1.000000"
+    if measure == "faster-than":
+        return f"{value:.2f}x"
+    return f"{value:.3f}"
+
+
 def _paired(report: dict) -> list[str]:
-    """The paired A/B rounds behind the target ratios."""
+    """The paired A/B rounds behind the target ratios and the speed-up plot; each backend also
+    against ONNX Runtime fp32 of the same rounds."""
     lines: list[str] = []
     pr = report.get("paired") or {}
     if pr.get("ratios"):
-        lines += ["", f"Paired A/B ({pr['method']}; {pr['rounds']} rounds):", "",
-                  "| backend | batch | ratio (median) | per-round ratios | eager ms per round | backend ms per round |",
-                  "|---|---|---|---|---|---|"]
+        ort = pr["ratios"].get(ORT_FP32, {})
+        lines += ["", f"Paired A/B ({pr['method']}; {pr['rounds']} rounds; x ORT fp32 = median over rounds of "
+                  f"backend / {ORT_FP32} of the same round):", "",
+                  "| backend | batch | ratio (median) | per-round ratios | x ORT fp32 | eager ms per round "
+                  "| backend ms per round |", "|---|---|---|---|---|---|---|"]
         for key, per in pr["ratios"].items():
             for b, r in per.items():
+                vs_ort = ort.get(b, {}).get("candidate_ms")
+                x_ort = _f(float(np.median([c / o for c, o in zip(r["candidate_ms"], vs_ort)])), ".3f") \
+                    if vs_ort and len(vs_ort) == len(r["candidate_ms"]) else "–"
                 lines.append(f"| {key} | {b} | {r['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in r['round_ratios'])} | "
-                             f"{', '.join(_ms(x) for x in r['eager_ms'])} | "
+                             f"{x_ort} | {', '.join(_ms(x) for x in r['eager_ms'])} | "
                              f"{', '.join(_ms(x) for x in r['candidate_ms'])} |")
     elif pr.get("error"):
         lines += ["", f"Paired A/B failed: {pr['error']}"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, TorchBackend
 from ijepa_deploy.benchmarks.options import COMPILE, STATUS_OK, BenchOptions
-from ijepa_deploy.benchmarks.targets import cpu_int8_variants, target_batches
+from ijepa_deploy.benchmarks.targets import target_batches
 from ijepa_deploy.progress import Progress
 
 # ONNX Runtime's intra-op threads spin after a run (session.intra_op.allow_spinning=1, the default)
@@ -86,22 +86,20 @@ def _timed(call: Callable[[], object], gap_s: float) -> float:
 
 def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
                   opts: BenchOptions, progress: Progress) -> dict:
-    """The harness's rounds: eager against the target graphs (ONNX Runtime CPU fp32 and the CPU INT8
-    graph), every OpenVINO row and torch.compile when it ran, at the target batches."""
+    """The harness's rounds: eager against every ONNX Runtime CPU graph and every OpenVINO row that
+    ran (so the CPU engines compare in the same rounds) and torch.compile when it ran, at the target
+    batches."""
     eager = next((b for b in plan if isinstance(b, TorchBackend) and not b.compiled), None)
     if eager is None or "loaded" not in holder:
         return {}
     ok = {(r["backend"], r["variant"]) for r in rows if r["status"] == STATUS_OK}
-    ran = [b for b in plan if isinstance(b, OrtBackend) and b.provider_key == "cpu"
+    ort = [b for b in plan if isinstance(b, OrtBackend) and b.provider_key == "cpu"
            and ("onnxruntime-cpu", b.variant) in ok]
-    int8 = cpu_int8_variants([b.variant for b in ran])
-    targets = [b for b in ran if b.variant == "fp32" or b.variant in int8]
-    if not targets:
+    if not ort:
         return {}
-    # every OpenVINO row that ran (each graph and bf16), so the CPU engines compare in the same rounds
     openvino = [b for b in plan if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok]
-    backends = [eager, *targets, *openvino]
-    calls = {f"onnxruntime-cpu {b.variant}": b.load() for b in targets}
+    backends = [eager, *ort, *openvino]
+    calls = {f"onnxruntime-cpu {b.variant}": b.load() for b in ort}
     calls.update({f"{b.name} {b.variant}": b.load() for b in openvino})
     compiled = next((b for b in plan if isinstance(b, TorchBackend) and b.compiled), None)
     if compiled is not None and (COMPILE, "fp32") in ok:

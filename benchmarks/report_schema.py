@@ -1,7 +1,9 @@
 """The report's JSON schema (``schema`` = "ijepa-deploy/bench", ``schema_version`` = 1).
 
 Top-level keys are listed in :data:`REQUIRED_KEYS`; every row has :data:`ROW_KEYS` (``status``
-"ok" | "unavailable" | "failed", ``reason`` set unless ok) and each point :data:`POINT_KEYS`. New
+"ok" | "unavailable" | "failed", ``reason`` set unless ok) and each point :data:`POINT_KEYS` (plus
+``cpu_stall_fraction``, and ``attempts`` when a stall over ``settings.stall_limit`` made the sweep
+measure it twice). Each target has a ``measure`` (:data:`TARGET_MEASURES`, None for serving). New
 fields may be added without a version bump; renaming or removing one bumps ``schema_version``.
 """
 
@@ -11,7 +13,7 @@ import math
 from pathlib import Path
 
 from ijepa_deploy.benchmarks.options import STATUS_FAILED, STATUS_OK, STATUS_UNAVAILABLE
-from ijepa_deploy.benchmarks.targets import evaluate_targets
+from ijepa_deploy.benchmarks.targets import COSINE, FASTER_THAN, LATENCY, PEAK, evaluate_targets
 from ijepa_deploy.errors import IJepaDeployError
 
 SCHEMA = "ijepa-deploy/bench"
@@ -24,6 +26,7 @@ POINT_KEYS = ("batch", "iterations", "p50_ms", "p90_ms", "p99_ms", "throughput_i
               "peak_fraction", "latency_vs_eager", "parity")
 ROW_STATUSES = (STATUS_OK, STATUS_UNAVAILABLE, STATUS_FAILED)
 TARGET_RESULTS = ("MET", "MISSED", "N/A")
+TARGET_MEASURES = (LATENCY, PEAK, COSINE, FASTER_THAN, None)
 # Opt-in sections (ijepa-bench --cpp / --serve): absent or None when not asked for, {"error": ...}
 # when they failed, else these keys (section, then each entry of its per-batch / per-client dict).
 OPT_IN_SECTIONS = {
@@ -92,6 +95,8 @@ def validate_report(report: dict) -> None:
     for t in report["targets"]:
         if t["result"] not in TARGET_RESULTS:
             raise IJepaDeployError(where, f"target {t['id']} result {t['result']!r}", "MET, MISSED or N/A")
+        if t.get("measure") not in TARGET_MEASURES:
+            raise IJepaDeployError(where, f"target {t['id']} measure {t['measure']!r}", f"one of {TARGET_MEASURES}")
 
 
 def _validate_section(where: str, name: str, section, keys: tuple, per_key: str, per_keys: tuple) -> None:

@@ -12,7 +12,7 @@ from ijepa_deploy.benchmarks.backends import Backend, OrtBackend, TorchBackend
 from ijepa_deploy.benchmarks.end_to_end import measure_end_to_end, measure_preprocessing
 from ijepa_deploy.benchmarks.flops import model_flops
 from ijepa_deploy.benchmarks.gemm_peak import gemm_peak, merge_peaks
-from ijepa_deploy.benchmarks.machine import loadavg, machine_info
+from ijepa_deploy.benchmarks.machine import STALL_LIMIT, loadavg, machine_info
 from ijepa_deploy.benchmarks.memory_probe import probe_jobs, probe_memory
 from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_OK, BenchOptions
 from ijepa_deploy.benchmarks.ort_profile import profile_ort
@@ -221,4 +221,4 @@ def settings(opts: BenchOptions, threads: int, batches: list[int], image_names: 
             "min_iterations": opts.min_iters, "min_seconds": opts.min_seconds, "max_iterations": opts.max_iters,
             "inputs": image_names, "primary_output": primary, "reference": EAGER,
             "ort_graph_optimization_level": opts.ort_opt_level, "ort_mem_arena": opts.ort_mem_arena,
-            "ort_config": dict(opts.ort_config), "profile": opts.profile}
+            "ort_config": dict(opts.ort_config), "profile": opts.profile, "stall_limit": STALL_LIMIT}

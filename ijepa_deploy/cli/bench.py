@@ -58,8 +58,9 @@ def parse_args(argv=None):
     parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
     parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
                         help="ONNX Runtime session config entry (repeatable)")
-    parser.add_argument("--paired-rounds", type=int, default=3, help="alternating eager / ONNX Runtime rounds at "
-                        "batch 1 and 8 for the target ratios, robust to other load on the machine (default 3, 0: off)")
+    parser.add_argument("--paired-rounds", type=int, default=3, help="alternating rounds at batch 1 and 8: eager, "
+                        "then every ONNX Runtime CPU and OpenVINO row once; the target ratios and the speed-up "
+                        "plot, robust to other load on the machine (default 3, 0: off)")
     parser.add_argument("--max-backend-seconds", type=float, help="per-backend time budget: once spent, its larger "
                         "batches are skipped (and listed as skipped)")
     add_opt_in_arguments(parser)

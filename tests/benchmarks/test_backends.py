@@ -45,6 +45,20 @@ def test_bench_ort_options_reach_the_session(tiny_artifact):
     backend.close()
 
 
+def test_the_int8_row_times_the_int8_graph_not_the_cpu_graph_load_would_pick(tiny_artifact):
+    """load(precision="int8") on a CPU host serves int8-cpu; the bench's int8 row is TensorRT's graph."""
+    from dataclasses import replace
+
+    manifest = read_manifest(tiny_artifact)
+    fp32 = manifest.graphs["fp32"]
+    manifest.graphs["int8"] = replace(fp32, precision="int8")  # the fp32 file stands in
+    manifest.graphs["int8-cpu"] = replace(fp32, file="absent.onnx", precision="int8")
+    backend = OrtBackend(tiny_artifact, manifest, "int8", "cpu", BenchOptions(tiny_artifact, threads=1))
+    run = backend.load()  # would fail on absent.onnx if it followed load()'s choice
+    assert run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, manifest.model.hidden_size)
+    backend.close()
+
+
 def test_eager_row_is_the_exporters_reference_runner(tiny_artifact):
     from ijepa_deploy.exporters.reference import TorchRunner
 

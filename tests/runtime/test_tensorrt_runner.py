@@ -7,6 +7,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import types
 from dataclasses import replace
 
@@ -445,6 +447,16 @@ def test_pool_stops_growing_when_the_gpu_is_full(fake_stack, monkeypatch):
 
         monkeypatch.setattr(cudart, "cudaMalloc", out_of_memory)
         batches = [np.full((2, 3, 32, 32), 1, np.float32)]
+        # Hold the only slot so the next caller must try to grow the pool (whatever the scheduler does).
+        held = runner._acquire()
+        waiter = threading.Thread(target=runner.run, args=(batches[0],))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while runner.max_concurrency != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner._release(held)
+        waiter.join(10)
+        assert not waiter.is_alive() and runner.max_concurrency == 1
         results = _hammer(runner.run, batches, threads=3, calls=4)
         assert len(runner._slots) == 1 and runner.max_concurrency == 1 and len(results) == 12
     assert cudart.violations == []
