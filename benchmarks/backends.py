@@ -24,6 +24,7 @@ class Backend:
     variant = "fp32"
     precision = "fp32"
     runner = None
+    unverified: str | None = None  # why this row's engine is not verified (benchmarked on --allow-unverified)
 
     @property
     def label(self) -> str:
@@ -188,10 +189,11 @@ class TensorRTBackend(Backend):
 
     name = "tensorrt"
 
-    def __init__(self, directory: Path, manifest: Manifest, variant: str):
+    def __init__(self, directory: Path, manifest: Manifest, variant: str, unverified: str | None = None):
         self.directory = directory
         self.manifest = manifest
         self.variant = variant
+        self.unverified = unverified
         engine = manifest.engines.get(variant)
         self.precision = engine.precision if engine else variant
 

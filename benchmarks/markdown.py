@@ -23,6 +23,11 @@ def _ms(value) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.3f}"
 
 
+def row_name(row: dict) -> str:
+    """The backend column: rows benchmarked on --allow-unverified say so wherever they appear."""
+    return f"{row['backend']} (UNVERIFIED)" if row.get("unverified") else row["backend"]
+
+
 def _cos(value) -> str:
     if value is None:
         return "–"
@@ -63,6 +68,10 @@ def _header(report: dict) -> list[str]:
     lines = [f"# ijepa-bench: {a['model']} ({a['task']})", ""]
     if a.get("unverified"):
         lines += [f"**UNVERIFIED artifact (--allow-unverified): {a['unverified']}**", ""]
+    for row in report["rows"]:
+        if row.get("unverified"):
+            lines += [f"**UNVERIFIED row {row['backend']} {row['variant']} (--allow-unverified): {row['unverified']}**",
+                      ""]
     lines += [f"Command: `{report['command']}`" if report.get("command") else "Command: (library call)", ""]
     lines += [f"Run {report['created']}, {report.get('wall_seconds', 0) / 60:.1f} min wall. Artifact `{a['path']}`: "
               f"graphs {', '.join(a['graphs']) or '-'}; engines {', '.join(a['engines']) or 'none'}; "
@@ -116,13 +125,13 @@ def _latency_table(report: dict) -> list[str]:
         for p in row["points"]:
             par = p["parity"].get(primary, {})
             lines.append(
-                f"| {row['backend']} | {row['variant']} | {p['batch']} | {p['iterations']} | {_ms(p['p50_ms'])} | "
+                f"| {row_name(row)} | {row['variant']} | {p['batch']} | {p['iterations']} | {_ms(p['p50_ms'])} | "
                 f"{_ms(p['p90_ms'])} | {_ms(p['p99_ms'])} | {p['throughput_img_s']:.2f} | {p['gflop_s']:.1f} | "
                 f"{_f(p['peak_fraction'] and 100 * p['peak_fraction'], '.0f')}% | "
                 f"{_f(p['latency_vs_eager'], '.3f')} | {_cos(par.get('min_cosine'))} | "
                 f"{_f(par.get('max_abs'), '.2e')} | {_f(p.get('cpu_stall_fraction'), '.0%')} |")
         if row.get("skipped_batches"):
-            lines.append(f"| {row['backend']} | {row['variant']} | {', '.join(map(str, row['skipped_batches']))} | "
+            lines.append(f"| {row_name(row)} | {row['variant']} | {', '.join(map(str, row['skipped_batches']))} | "
                          f"skipped: {row['skip_reason']} |" + " |" * 10)
     lines += ["", "CPU stall = Linux PSI `/proc/pressure/cpu` 'some' time during the point / its wall time: "
               "the share of time runnable work waited for a core (other processes on these cores). "
@@ -133,7 +142,7 @@ def _latency_table(report: dict) -> list[str]:
         lines += ["", "Rows that did not run here:", "", "| backend | graph | status | reason |",
                   "|---|---|---|---|"]
         for r in others:
-            lines.append(f"| {r['backend']} | {r['variant']} | {r['status']} | {r['reason']} |")
+            lines.append(f"| {row_name(r)} | {r['variant']} | {r['status']} | {r['reason']} |")
     return lines
 
 
@@ -221,7 +230,7 @@ def _memory(report: dict) -> list[str]:
         if r["status"] != "ok":
             continue
         m = r.get("memory") or {}
-        lines.append(f"| {r['backend']} | {r['variant']} | {_f(r.get('load_seconds'), '.2f')} | "
+        lines.append(f"| {row_name(r)} | {r['variant']} | {_f(r.get('load_seconds'), '.2f')} | "
                      f"{_f(r.get('compile_seconds'), '.1f')} | {_f(m.get('load_seconds'), '.2f')} | "
                      f"{_f(m.get('baseline_rss_gib'), '.2f')} | "
                      f"{_f(m.get('peak_rss_gib'), '.2f') if 'error' not in m else m['error']} |")

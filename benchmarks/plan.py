@@ -39,7 +39,7 @@ def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, holde
     else:
         rows.append(TorchBackend(manifest, holder, compiled=True))
     return (rows + _ort_rows(directory, manifest, opts) + _openvino_rows(directory, manifest, opts)
-            + _tensorrt_rows(directory, manifest))
+            + _tensorrt_rows(directory, manifest, opts))
 
 
 def _unavailable(backend: str, variant: str, reason: str, precision: str = "*") -> dict:
@@ -95,14 +95,25 @@ def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> l
     return rows
 
 
-def _tensorrt_rows(directory: Path, manifest: Manifest) -> list:
+def _tensorrt_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
+    """One row per engine. An engine that did not pass its parity check is benchmarked only with
+    --allow-unverified (its row then says so), as the artifact is: load()'s own gate decides."""
+    from ijepa_deploy.runtime.model import engine_problem
     from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
     available, why = tensorrt_status()
     if not manifest.engines:
         reason = "the artifact has no TensorRT engines (manifest.engines is empty)"
         return [_unavailable("tensorrt", "*", reason + ("" if available else f"; {why}"))]
-    if not available:
-        return [_unavailable("tensorrt", variant, why, manifest.engines[variant].precision)
-                for variant in manifest.engines]
-    return [TensorRTBackend(directory, manifest, variant) for variant in manifest.engines]
+    rows: list = []
+    for variant, engine in manifest.engines.items():
+        problem = engine_problem(directory, engine, variant, how_to_allow="--allow-unverified")
+        if problem and not opts.allow_unverified:
+            rows.append(_unavailable("tensorrt", variant, f"{problem.problem} (--allow-unverified to benchmark "
+                                     "it anyway)", engine.precision))
+        elif not available:
+            rows.append(_unavailable("tensorrt", variant, why, engine.precision))
+        else:
+            rows.append(TensorRTBackend(directory, manifest, variant,
+                                        unverified=problem.problem if problem else None))
+    return rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ijepa_deploy.benchmarks.machine import STALL_LIMIT, stalled
+from ijepa_deploy.benchmarks.markdown import row_name
 
 PLOTS = {"latency": "latency_vs_batch.png", "throughput": "throughput_vs_batch.png",
          "speedup": "speedup_vs_eager.png"}
@@ -20,7 +21,7 @@ def write_plots(report: dict, out_dir: Path) -> dict:
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    series = [(f"{r['backend']} {r['variant']}", r["points"]) for r in report["rows"]
+    series = [(f"{row_name(r)} {r['variant']}", r["points"]) for r in report["rows"]
               if r["status"] == "ok" and r["points"]]
     cmap = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
     colors = {label: cmap(i % cmap.N) for i, (label, _) in enumerate(series)}

@@ -45,8 +45,11 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
 
 
 def new_row(backend: Backend) -> dict:
-    return {"backend": backend.name, "variant": backend.variant, "precision": backend.precision,
-            "status": STATUS_OK, "reason": None, "details": backend.details(), "points": []}
+    row = {"backend": backend.name, "variant": backend.variant, "precision": backend.precision,
+           "status": STATUS_OK, "reason": None, "details": backend.details(), "points": []}
+    if backend.unverified:
+        row["unverified"] = backend.unverified
+    return row
 
 
 def load_row(backend: Backend, row: dict, progress: Progress):

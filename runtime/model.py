@@ -225,12 +225,7 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     ``onnxruntime`` so installing an optional engine never changes a caller's numerics."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    if manifest.status != STATUS_PASSED and not allow_unverified:
-        raise IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check "
-                               "did not pass", "an artifact with status 'passed' (see the manifest's "
-                               "parity section; allow_unverified=True to inspect it anyway)")
-    if backend == "tensorrt" and precision in manifest.engines and not allow_unverified:
-        _check_engine_verified(directory, manifest.engines[precision], precision)
+    check_verified(directory, manifest, backend, precision, allow_unverified=allow_unverified)
     if allow_engine_host_code:
         options["allow_engine_host_code"] = True
     runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
@@ -238,15 +233,45 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     return DeployedModel(directory, manifest, runner)
 
 
-def _check_engine_verified(directory: Path, record: EngineRecord, precision: str) -> None:
+# -- the parity gates: one home for load(), ijepa-triton-repo and ijepa-bench ------------------------
+ALLOW_UNVERIFIED = "allow_unverified=True"
+
+
+def artifact_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
+                     ) -> IJepaDeployError | None:
+    """Why the artifact is not verified (its own parity check did not pass), or None."""
+    if manifest.status == STATUS_PASSED:
+        return None
+    return IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check did not "
+                            "pass", f"an artifact with status 'passed' (see the manifest's parity section; "
+                            f"{how_to_allow} to inspect it anyway)")
+
+
+def engine_problem(directory: Path, record: EngineRecord, precision: str, how_to_allow: str = ALLOW_UNVERIFIED
+                   ) -> IJepaDeployError | None:
     """Engines are checked against eager PyTorch when ijepa-build builds them; serve only those
     that passed (an engine from an older ijepa-build has no status: it was never checked)."""
     status = record.status
     if status == STATUS_PASSED:
-        return
+        return None
     what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
         f"was never checked against eager PyTorch (status {status!r})"
-    raise IJepaDeployError(str(directory), f"TensorRT engine {record.file} {what}",
-                           "an engine with status 'passed' (see the manifest's parity section; rebuild and "
-                           f"check it with: ijepa-build {directory} --variant {precision}; "
-                           "allow_unverified=True to inspect it anyway)")
+    return IJepaDeployError(str(directory), f"TensorRT engine {record.file} {what}",
+                            "an engine with status 'passed' (see the manifest's parity section; rebuild and "
+                            f"check it with: ijepa-build {directory} --variant {precision}; "
+                            f"{how_to_allow} to inspect it anyway)")
+
+
+def check_verified(directory: Path, manifest: Manifest, backend: str, precision: str, *,
+                   allow_unverified: bool = False, how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
+    """The gates :func:`load` applies before opening anything: the artifact passed its parity
+    check and, for a TensorRT engine, so did the engine. Raises the first failure unless
+    ``allow_unverified``; then returns every failure's text (empty: verified) for the caller to
+    say loudly what it is running."""
+    problems = [artifact_problem(directory, manifest, how_to_allow)]
+    if backend == "tensorrt" and precision in manifest.engines:
+        problems.append(engine_problem(directory, manifest.engines[precision], precision, how_to_allow))
+    found = [p for p in problems if p is not None]
+    if found and not allow_unverified:
+        raise found[0]
+    return [p.problem for p in found]

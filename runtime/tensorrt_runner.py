@@ -63,6 +63,24 @@ def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_c
     return None
 
 
+ALLOW_HOST_CODE = "load(..., allow_engine_host_code=True) or --allow-engine-host-code"
+
+
+def host_code_problem(record: EngineRecord | None, engine_path: Path | str, artifact: Path | str, variant: str,
+                      how_to_allow: str = ALLOW_HOST_CODE) -> IJepaDeployError | None:
+    """Why ``record``'s engine must not be opened without the caller's opt-in, or None. A
+    version-compatible plan embeds TensorRT's lean runtime as host code that runs in the process
+    that loads it. Whoever can write the artifact must not decide that alone: TensorRT refuses such
+    engines by default, and so do we unless the caller opts in."""
+    if record is None or not record.version_compatible:
+        return None
+    return IJepaDeployError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
+                            "lean runtime) that runs in the process that loads it",
+                            f"an explicit opt-in if you trust whoever built it: {how_to_allow}; or rebuild it "
+                            f"without --version-compatible on the serving host (ijepa-build {artifact} "
+                            f"--variant {variant})")
+
+
 def make_logger(trt, stream=None):
     """A TensorRT logger that keeps error messages (to put into IJepaDeployError) and prints
     warnings and errors to stderr, as ``trt.Logger(WARNING)`` would."""
@@ -207,16 +225,9 @@ class TensorRTRunner(Runner):
         self._idle: list[_Slot] = []
         self._pool = threading.Condition()
         self.engine = self._runtime = None
-        if record is not None and record.version_compatible and not allow_engine_host_code:
-            # A version-compatible plan embeds TensorRT's lean runtime as host code that runs in this
-            # process. Whoever can write the artifact must not decide that alone: TensorRT refuses
-            # such engines by default, and so do we unless the caller opts in.
-            raise IJepaDeployError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
-                                   "lean runtime) that would run in this process",
-                                   "an explicit opt-in if you trust whoever built it: load(..., "
-                                   "allow_engine_host_code=True) or --allow-engine-host-code; or rebuild it "
-                                   f"without --version-compatible on this host (ijepa-build {self.artifact} "
-                                   f"--variant {self.variant})")
+        refusal = host_code_problem(record, engine_path, self.artifact, self.variant)
+        if refusal and not allow_engine_host_code:
+            raise refusal
         self.allow_engine_host_code = bool(allow_engine_host_code)
         available, reason = host.tensorrt_status()
         if not available:

@@ -40,3 +40,23 @@ def small_manifest(directory: Path | None = None, *, task: str = "feature-extrac
         manifest.graphs[variant] = GraphRecord(file=name, precision=variant.split("-")[0], targets=["onnxruntime"],
                                                opset=20, nodes=1, ops={"Identity": 1})
     return manifest
+
+
+def engine_artifact(directory: Path, *, plan: bytes = b"plan", **engine: object) -> Path:
+    """An artifact directory with an fp16 graph and an fp16 TensorRT engine file holding ``plan``
+    (the stand-in TensorRT of tests/trt_fakes.py deserializes it), status "passed" unless
+    ``engine`` says otherwise; ``engine`` overrides fields of the engine record."""
+    from ijepa_deploy.records import EngineProfile, EngineRecord
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = small_manifest(directory, graphs=("fp16",), status="passed")
+    (directory / "model_fp16.engine").write_bytes(plan)
+    manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
+    fields = {"file": "model_fp16.engine", "source_graph": "fp16", "precision": "fp16",
+              "source_sha256": manifest.files["model_fp16.onnx"].sha256, "tensorrt_version": "10.13.3.9",
+              "gpu_name": "NVIDIA A10", "compute_capability": "8.6", "profile": EngineProfile(min=1, opt=2, max=4),
+              "status": "passed", **engine}
+    manifest.engines["fp16"] = EngineRecord(**fields)  # type: ignore[arg-type]
+    manifest.write(directory)
+    return directory

@@ -67,7 +67,8 @@ def parse_args(argv=None):
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.add_argument("--allow-unverified", action="store_true",
                         help="benchmark an artifact whose parity check did not pass or whose files do not match "
-                             "their checksums (the report says so)")
+                             "their checksums, and TensorRT engines whose parity check did not pass (the report "
+                             "says so; without it such engines are rows marked unavailable)")
     a = parser.parse_args(argv)
     check_opt_in_arguments(a)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
@@ -133,12 +134,12 @@ def opt_in_options(a) -> dict:
 def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
     """What load() checks (status passed, every file's checksum), before any timing. Returns None
     for a verified artifact, or why it is not when ``allow_unverified``; otherwise raises."""
-    from ijepa_deploy.manifest import STATUS_PASSED, read_manifest, verify_files
+    from ijepa_deploy.manifest import read_manifest, verify_files
+    from ijepa_deploy.runtime.model import artifact_problem
 
     manifest = read_manifest(directory)
-    problems = []
-    if manifest.status != STATUS_PASSED:
-        problems.append(f"artifact status is {manifest.status!r}: its parity check did not pass")
+    status = artifact_problem(directory, manifest)  # load()'s own gate
+    problems = [status.problem] if status else []
     try:
         verify_files(directory, manifest)
     except IJepaDeployError as exc:

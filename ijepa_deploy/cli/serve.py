@@ -46,6 +46,12 @@ def parse_args(argv=None) -> ServeOptions:
     p.add_argument("--max-image-pixels", type=int, help="decompression-bomb limit (default: Pillow's)")
     p.add_argument("--exit-timeout", type=int, default=20, help="seconds to finish in-flight requests on exit")
     p.add_argument("--verbose", action="store_true", help="Triton's verbose log")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="for debugging: serve an artifact or TensorRT engine whose parity check did not pass "
+                        "(a warning says so at start)")
+    p.add_argument("--allow-engine-host-code", action="store_true",
+                   help="serve a version-compatible TensorRT engine, which runs host code embedded in the engine "
+                        "file in this process (only for engines from a builder you trust)")
     a = p.parse_args(argv)
     return ServeOptions(artifact=a.artifact, name=a.name, backend=a.backend, precision=a.precision,
                         address=a.address, http_port=a.http_port, grpc_port=a.grpc_port,
@@ -54,7 +60,8 @@ def parse_args(argv=None) -> ServeOptions:
                         instances=a.instances, preprocess_instances=a.preprocess_instances,
                         max_queue=a.max_queue, queue_timeout_ms=a.queue_timeout_ms, max_images=a.max_images,
                         max_image_bytes=a.max_image_bytes, max_image_pixels=a.max_image_pixels,
-                        exit_timeout_s=a.exit_timeout, verbose=a.verbose)
+                        exit_timeout_s=a.exit_timeout, verbose=a.verbose, allow_unverified=a.allow_unverified,
+                        allow_engine_host_code=a.allow_engine_host_code)
 
 
 def _main(argv=None) -> int:

@@ -37,6 +37,10 @@ class ServeOptions:
     max_image_pixels: int | None = None  # None: Pillow's decompression-bomb limit
     exit_timeout_s: int = 20
     verbose: bool = False
+    # passed to load(): off by default, as there (serving an unverified artifact or engine is for
+    # debugging; a version-compatible engine runs host code from the engine file in this process)
+    allow_unverified: bool = False
+    allow_engine_host_code: bool = False
 
     def check(self, artifact_max_batch: int) -> None:
         """Raise IJepaDeployError for any option that cannot work with this artifact."""

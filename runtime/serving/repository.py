@@ -7,6 +7,12 @@ Layout (``NAME`` defaults to ``ijepa``)::
     OUT/preprocess/config.pbtxt    Python backend: encoded images -> pixel_values, using a copy of
                                    the runtime's own preprocessing code (numpy + Pillow only)
     OUT/NAME/config.pbtxt          ensemble: images (BYTES [n, 1]) -> preprocess -> NAME_pixels
+    OUT/NOTE.txt, OUT/NAME_pixels/NOTE.txt
+                                   only when a check was overridden (--allow-unverified,
+                                   --allow-engine-host-code): what was let through, loudly
+
+Sources are checked as ``load()`` checks them (the runtime's own gates: artifact and engine parity
+status, checksums, version-compatible engines' host code) before anything is written.
 
 Configs are built as Triton's own ``ModelConfig`` protobuf (tritonclient ships it) and written in
 its text format, so a field Triton does not know cannot be written.
@@ -17,10 +23,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import read_manifest, verify_files
+from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
+from ijepa_deploy.runtime.model import check_verified
+from ijepa_deploy.runtime.tensorrt_runner import host_code_problem
 
 PREPROCESS = "preprocess"
 _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32"}
@@ -56,13 +65,61 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+NOTE_FILE = "NOTE.txt"
+# The stock TensorRT backend loads version-compatible plans only when the whole server allows it.
+TRITON_HOST_CODE_FLAG = "--backend-config=tensorrt,version-compatible=true"
+ALLOW_HOST_CODE = (f"--allow-engine-host-code, and start tritonserver with {TRITON_HOST_CODE_FLAG} (the stock "
+                   "TensorRT backend refuses version-compatible plans without it; it then allows them for "
+                   "every model that server loads)")
+
+
+def check_source(artifact: Path, manifest: Manifest, backend: str, precision: str, *,
+                 allow_unverified: bool = False, allow_engine_host_code: bool = False) -> list[str]:
+    """Refuse what ``load()`` would refuse before anything is written: a graph or engine the
+    artifact lacks, an artifact or engine that did not pass its parity check (unless
+    ``allow_unverified``), files that do not match their checksums, and a version-compatible
+    engine without ``allow_engine_host_code``. Returns the notes the repository must carry."""
+    if backend == "onnxruntime":
+        if precision not in manifest.graphs:
+            raise IJepaDeployError(str(artifact), f"artifact has no {precision} graph",
+                                   f"one of {sorted(manifest.graphs)}")
+        files = manifest.graphs[precision].files
+    elif backend == "tensorrt":
+        if precision not in manifest.engines:
+            raise IJepaDeployError(str(artifact), f"artifact has no {precision} TensorRT engine",
+                                   f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)")
+        files = [manifest.engines[precision].file]
+    else:
+        raise IJepaDeployError("--backend", f"{backend!r} has no stock Triton backend here",
+                               "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)")
+    notes = [f"UNVERIFIED (--allow-unverified): {problem}" for problem in
+             check_verified(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
+                            how_to_allow="--allow-unverified")]
+    verify_files(artifact, manifest, files)
+    if backend == "tensorrt":
+        problem = host_code_problem(manifest.engines[precision], artifact / files[0], artifact, precision,
+                                    how_to_allow=ALLOW_HOST_CODE)
+        if problem and not allow_engine_host_code:
+            raise problem
+        if problem:
+            notes.append(f"ENGINE HOST CODE (--allow-engine-host-code): {files[0]} is a version-compatible "
+                         "TensorRT engine; it embeds TensorRT's lean runtime as host code that runs inside "
+                         f"tritonserver. The stock TensorRT backend loads it only when tritonserver is started "
+                         f"with {TRITON_HOST_CODE_FLAG}, which allows host code from every model that server "
+                         "loads: serve only engines from a builder you trust.")
+    return notes
+
+
 def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backend: str = "onnxruntime",
                      precision: str = "fp32", max_batch: int | None = None,
                      preferred_batch_sizes: list[int] | None = None, max_queue_delay_us: int = 1000,
                      instances: int = 1, kind: str = "KIND_AUTO", max_queue: int = 128,
-                     preprocess_instances: int = 2, overwrite: bool = False) -> list[Path]:
+                     preprocess_instances: int = 2, overwrite: bool = False, allow_unverified: bool = False,
+                     allow_engine_host_code: bool = False, warn=None) -> list[Path]:
     """Write the repository; returns the config.pbtxt paths. Builds in a sibling temp directory
-    and renames it into place, so an existing OUTPUT is only replaced once the new one is complete."""
+    and renames it into place, so an existing OUTPUT is only replaced once the new one is complete.
+    What ``allow_unverified`` / ``allow_engine_host_code`` let through is written to NOTE.txt (in
+    the repository and beside the model) and passed to ``warn`` (default: printed to stderr)."""
     pb, _ = _pb()
     artifact, output = Path(artifact), Path(output)
     manifest = read_manifest(artifact)
@@ -75,6 +132,8 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     preferred = sorted(set(preferred_batch_sizes or []))
     if any(not 1 <= b <= max_batch for b in preferred):
         raise IJepaDeployError("--preferred-batch-sizes", f"{preferred} outside 1..{max_batch}", "sizes in range")
+    notes = check_source(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
+                         allow_engine_host_code=allow_engine_host_code)
     spec = manifest.io
     tmp = output.with_name(f".{output.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -82,11 +141,7 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
         pixels = f"{name}_pixels"
         cfg = pb.ModelConfig(name=pixels, max_batch_size=max_batch)
         if backend == "onnxruntime":
-            if precision not in manifest.graphs:
-                raise IJepaDeployError(str(artifact), f"artifact has no {precision} graph",
-                                       f"one of {sorted(manifest.graphs)}")
             files = manifest.graphs[precision].files
-            verify_files(artifact, manifest, files)
             cfg.backend = "onnxruntime"
             cfg.platform = "onnxruntime_onnx"
             # External data: Triton's ORT backend loads a model.onnx *directory* holding the graph
@@ -97,12 +152,8 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
             _link_or_copy(artifact / files[0], target)
             for rel in files[1:]:
                 _link_or_copy(artifact / rel, target.parent / rel)
-        elif backend == "tensorrt":
-            if precision not in manifest.engines:
-                raise IJepaDeployError(str(artifact), f"artifact has no {precision} TensorRT engine",
-                                       f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)")
+        else:
             entries = [manifest.engines[precision]]  # one engine per variant (the manifest schema)
-            verify_files(artifact, manifest, [e.file for e in entries])
             cfg.platform = "tensorrt_plan"
             cfg.backend = "tensorrt"
             if len(entries) == 1:
@@ -115,9 +166,6 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
                     cfg.cc_model_filenames[cc] = fname
             max_batch = min([max_batch, *(e.profile.max for e in entries)])
             cfg.max_batch_size = max_batch
-        else:
-            raise IJepaDeployError("--backend", f"{backend!r} has no stock Triton backend here",
-                                   "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)")
         pixel_in = spec.inputs[0]
         cfg.input.append(_tensor(pb, "ModelInput", pixel_in.name, _DTYPES[pixel_in.dtype], pixel_in.shape[1:]))
         for t in spec.outputs:
@@ -153,6 +201,7 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
             step2.output_map[t.name] = t.name
         _write_config(tmp / name, ens)
         (tmp / name / "1").mkdir(parents=True, exist_ok=True)  # Triton wants a version dir, even empty
+        write_notes(tmp, [tmp, tmp / pixels], artifact, notes, warn)
         if output.exists():
             old = output.with_name(f".{output.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -165,6 +214,23 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(output.glob("*/config.pbtxt"))
+
+
+def write_notes(repository: Path, places: list[Path], artifact: Path, notes: list[str], warn) -> None:
+    """A loud NOTE.txt in the repository root and the model's directory (Triton reads neither: it
+    loads model directories and their numbered version directories), and a warning per note."""
+    if not notes:
+        return
+    text = (f"DO NOT SERVE IN PRODUCTION WITHOUT READING THIS. ijepa-triton-repo wrote this repository from "
+            f"{artifact.resolve()} with checks overridden:\n\n" + "\n\n".join(f"- {n}" for n in notes) + "\n")
+    for place in places:
+        (place / NOTE_FILE).write_text(text)
+    for note in notes:
+        (warn or _warn_stderr)(note)
+
+
+def _warn_stderr(note: str) -> None:
+    print(f"WARNING: {note}", file=sys.stderr)
 
 
 def _write_preprocess_code(version_dir: Path, contract: dict) -> None:

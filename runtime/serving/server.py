@@ -16,6 +16,7 @@ import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime.model import check_verified
 from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
 from ijepa_deploy.runtime.serving.models import (
     IMAGES_INPUT,
@@ -81,7 +82,12 @@ class Server:
         manifest = read_manifest(opts.artifact)
         opts.check(manifest.batch.max)
         self.opts = opts
-        self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision)
+        # load()'s own gates, checked here first so a refusal names the command's flag
+        self.unverified = check_verified(opts.artifact, manifest, opts.backend, opts.precision,
+                                         allow_unverified=opts.allow_unverified, how_to_allow="--allow-unverified")
+        self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision,
+                            allow_unverified=opts.allow_unverified,
+                            allow_engine_host_code=opts.allow_engine_host_code)
                        for _ in range(opts.instances)]
         self.spec = self.models[0].runner.spec
         self.forwarder = PixelsForwarder(f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name,
@@ -147,6 +153,8 @@ class Server:
 def serve(opts: ServeOptions, out=sys.stderr) -> int:
     """Run until SIGTERM/SIGINT; then finish in-flight requests and exit 0."""
     server = Server(opts)
+    for problem in server.unverified:
+        print(f"WARNING: serving an UNVERIFIED model (--allow-unverified): {problem}", file=out, flush=True)
     stop = threading.Event()
     received: list[str] = []
 
@@ -159,7 +167,8 @@ def serve(opts: ServeOptions, out=sys.stderr) -> int:
         server.start()
         urls = server.urls()
         print(f"serving {opts.artifact} as {opts.name!r} (encoded images) and {opts.pixels_name!r} "
-              f"(pixel_values), backend {opts.backend}, precision {opts.precision}, max batch {opts.max_batch}",
+              f"(pixel_values), backend {opts.backend}, precision {opts.precision}, max batch {opts.max_batch}"
+              + (" [UNVERIFIED]" if server.unverified else ""),
               file=out)
         for key, url in urls.items():
             print(f"  {key:8s}{url}", file=out)

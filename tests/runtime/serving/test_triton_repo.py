@@ -10,6 +10,7 @@ import pytest
 from serving_helpers import encoded_image, free_ports
 
 from ijepa_deploy.cli.triton_repo import main as repo_main
+from ijepa_deploy.runtime.serving.repository import write_notes
 
 
 def _parse(path):
@@ -67,6 +68,8 @@ def test_preprocess_model_runs_in_tritonserver(tiny_artifact, tmp_path):
         repo_main([str(tiny_artifact), str(out)])
     only = tmp_path / "only-preprocess"  # the bundled server has the Python backend only
     shutil.copytree(out / "preprocess", only / "preprocess")
+    # the notes an overridden check leaves (repository root, model directory): Triton must ignore them
+    write_notes(only, [only, only / "preprocess"], tiny_artifact, ["a test note"], warn=lambda note: None)
     http, grpc, metrics = free_ports(3)
     apply_libpython_fix()
     triton = Triton(config=TritonConfig(model_repository=only, http_address="127.0.0.1", http_port=http,
@@ -87,3 +90,89 @@ def test_preprocess_model_runs_in_tritonserver(tiny_artifact, tmp_path):
             client.infer("preprocess", [bad], client_timeout=60)
     finally:
         triton.stop()
+
+
+# -- what ships through Triton is verified as load() verifies it ------------------------------------
+def _copy_with(artifact, tmp_path, **changes):
+    from ijepa_deploy.manifest import read_manifest
+
+    copy = tmp_path / "art"
+    shutil.copytree(artifact, copy)
+    manifest = read_manifest(copy)
+    for key, value in changes.items():
+        setattr(manifest, key, value)
+    manifest.write(copy)
+    return copy
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        repo_main([str(a) for a in argv])
+    return done.value.code, capsys.readouterr().err
+
+
+def test_failed_artifact_is_refused_unless_allowed_and_then_noted(tiny_artifact, tmp_path, capsys):
+    art = _copy_with(tiny_artifact, tmp_path, status="failed")
+    out = tmp_path / "repo"
+    code, err = _run([art, out], capsys)
+    assert code == 1 and "artifact status is 'failed'" in err and "--allow-unverified" in err
+    assert "Traceback" not in err and not out.exists()
+    code, err = _run([art, out, "--allow-unverified"], capsys)
+    assert code == 0 and "WARNING: UNVERIFIED (--allow-unverified): artifact status is 'failed'" in err
+    for place in (out, out / "ijepa_pixels"):
+        note = (place / "NOTE.txt").read_text()
+        assert note.startswith("DO NOT SERVE IN PRODUCTION") and "artifact status is 'failed'" in note
+    assert {p.parent.name for p in out.glob("*/config.pbtxt")} == {"ijepa", "ijepa_pixels", "preprocess"}
+
+
+def test_tampered_graph_is_refused_even_when_unverified_is_allowed(tiny_artifact, tmp_path, capsys):
+    art = _copy_with(tiny_artifact, tmp_path)
+    graph = art / "model.onnx"
+    graph.write_bytes(graph.read_bytes() + b"\0")
+    code, err = _run([art, tmp_path / "repo", "--allow-unverified"], capsys)
+    assert code == 1 and "checksum mismatch" in err and not (tmp_path / "repo").exists()
+
+
+@pytest.fixture
+def engine_artifact(tmp_path):
+    """An artifact with an fp16 engine (the repository only copies the plan: no TensorRT needed)."""
+    from manifest_factory import engine_artifact as make
+
+    return lambda **engine: make(tmp_path / "engine-art", **engine)
+
+
+@pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
+                                             ("unverified", "was never checked")])
+def test_engine_that_did_not_pass_parity_is_refused_unless_allowed(engine_artifact, tmp_path, capsys, status,
+                                                                   problem):
+    art = engine_artifact(status=status)
+    out = tmp_path / "repo"
+    argv = [art, out, "--backend", "tensorrt", "--precision", "fp16"]
+    code, err = _run(argv, capsys)
+    assert code == 1 and problem in err and "model_fp16.engine" in err and "--allow-unverified" in err
+    assert not out.exists()
+    code, err = _run([*argv, "--allow-unverified"], capsys)
+    assert code == 0 and f"WARNING: UNVERIFIED (--allow-unverified): TensorRT engine model_fp16.engine {problem}" in err
+    assert problem in (out / "ijepa_pixels" / "NOTE.txt").read_text()
+    pixels = _parse(out / "ijepa_pixels" / "config.pbtxt")
+    assert pixels.platform == "tensorrt_plan" and pixels.max_batch_size == 4
+    assert (out / "ijepa_pixels" / "1" / "model.plan").read_bytes() == b"plan"
+
+
+def test_verified_engine_ships_without_a_note(engine_artifact, tmp_path, capsys):
+    out = tmp_path / "repo"
+    code, err = _run([engine_artifact(), out, "--backend", "tensorrt", "--precision", "fp16"], capsys)
+    assert code == 0 and "WARNING" not in err and not list(out.rglob("NOTE.txt"))
+
+
+def test_version_compatible_engine_needs_the_host_code_opt_in(engine_artifact, tmp_path, capsys):
+    art = engine_artifact(version_compatible=True)
+    out = tmp_path / "repo"
+    argv = [art, out, "--backend", "tensorrt", "--precision", "fp16"]
+    code, err = _run(argv, capsys)
+    assert code == 1 and "version-compatible: it embeds host code" in err and "--allow-engine-host-code" in err
+    assert "--backend-config=tensorrt,version-compatible=true" in err and not out.exists()
+    code, err = _run([*argv, "--allow-engine-host-code"], capsys)
+    assert code == 0 and "WARNING: ENGINE HOST CODE" in err
+    note = (out / "NOTE.txt").read_text()
+    assert "--backend-config=tensorrt,version-compatible=true" in note and "model_fp16.engine" in note
