@@ -96,9 +96,14 @@ def _on_unraisable(info) -> None:
     if _state.quiet_exit or _state.depth == 0:
         return
     _state.raised = False
-    timer = threading.Timer(_REDELIVER_AFTER, _thread.interrupt_main, (info.exc_value.signum,))
+    timer = threading.Timer(_REDELIVER_AFTER, _redeliver, (info.exc_value.signum,))
     timer.daemon = True
     timer.start()
+
+
+def _redeliver(signum: int) -> None:
+    if _state.depth and not _state.quiet_exit and not _state.raised:  # still ours to raise
+        _thread.interrupt_main(signum)  # runs _on_signal in the main thread at its next bytecode
 
 
 def _in_main_thread() -> bool:

@@ -4,6 +4,7 @@ replaces it."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import shutil
@@ -138,13 +139,13 @@ def embeddings(directory: Path) -> np.ndarray:
 # in the main thread did not hold it back), with a second signal during the cleanup, right around
 # the swap (a half-removed `.art.exporting-*` was left), and during interpreter shutdown.
 # (trigger: a progress/summary line, delay after it in seconds, signals)
+OPENVINO = importlib.util.find_spec("openvino") is not None  # its parity steps run last when installed
 SIGNAL_POINTS = [
     ("[load]", (0.0, 2.5), [signal.SIGINT]),
-    ("[export]", (0.0, 3.0), [signal.SIGTERM]),
-    ("[parity] eager", (0.0, 0.3), [signal.SIGINT, signal.SIGINT]),
-    ("openvino] eager", (0.0, 0.4), [signal.SIGTERM, signal.SIGINT]),
-    ("[parity fp32 openvino] done", (0.0, 0.3), [signal.SIGINT]),  # the swap (after bf16, if any)
-    ("graphs ", (0.0, 0.05), [signal.SIGTERM]),  # last summary line: interpreter shutdown
+    ("[export]", (0.0, 3.0), [signal.SIGTERM, signal.SIGINT]),
+    ("openvino] eager" if OPENVINO else "[parity] eager", (0.0, 0.4), [signal.SIGINT, signal.SIGINT]),
+    ("[parity fp32 openvino] done" if OPENVINO else "[parity] done", (0.0, 0.3), [signal.SIGTERM]),  # the swap
+    ("graphs ", (0.0, 0.05), [signal.SIGINT]),  # the last summary line: interpreter shutdown
 ]
 
 
@@ -178,7 +179,7 @@ def _export_with_signals(target: Path, trigger: str, delay: float, signals: list
 
 def test_signals_at_random_times_never_lose_the_old_artifact(old_artifact):
     """SIGINT/SIGTERM (some doubled) at seeded random moments of a real `ijepa-export --overwrite`,
-    concentrated where they used to do harm (bounded: one export per point, ~6-10 s each)."""
+    concentrated where they used to do harm (bounded: one export per point, 3-12 s each)."""
     want = embeddings(old_artifact)
     rng = random.Random(8)
     for trigger, (low, high), signals in SIGNAL_POINTS:
@@ -191,12 +192,14 @@ def test_signals_at_random_times_never_lose_the_old_artifact(old_artifact):
         np.testing.assert_array_equal(embeddings(old_artifact), want)
         assert not [n for n in siblings(old_artifact) if n.startswith(".")], case
         told = [line for line in out.splitlines() if "interrupted" in line]
+        # 128 + signal, or killed by a later signal after Python's own teardown restored the defaults
+        assert code in (130, 143, -signal.SIGINT, -signal.SIGTERM) or code == 0 and "status: PASSED" in out, case
         if "status: PASSED" not in out:  # stopped before it finished: one line says what was left where
-            assert code in (130, 143) and len(told) == 1, case
-            assert told[0].startswith("export interrupted by SIG") and f"{old_artifact} is untouched" in told[0], case
+            assert len(told) == 1 and told[0].startswith("export interrupted by SIG"), case
+            assert f"{old_artifact} is untouched" in told[0], case
             for name in siblings(old_artifact):
                 assert name.startswith("art.failed-") and str(old_artifact.parent / name) in told[0], case
-        else:  # finished (the new export, same seeded weights, is in place) or stopped in shutdown
-            assert code in (0, 130, 143) and len(told) <= 1 and siblings(old_artifact) == [], case
+        else:  # finished (the new export, same seeded weights, is in place); maybe stopped in shutdown
+            assert len(told) <= 1 and siblings(old_artifact) == [], case
         for name in siblings(old_artifact):
             shutil.rmtree(old_artifact.parent / name)
