@@ -45,16 +45,6 @@ def _as_float32(run):
     return lambda pixels: {k: np.asarray(v, dtype=np.float32) for k, v in run(pixels).items()}
 
 
-def load_torch_model(manifest: Manifest):
-    """The HF model the artifact was exported from: the recorded source (hub / local) or the seeded
-    preset, with the default SDPA attention a user gets from ``from_pretrained``."""
-    from ijepa_deploy.models import load_model, parse_model_source
-
-    info = manifest.model
-    source = parse_model_source(info["source"], info.get("revision"))
-    return load_model(source, manifest.task, seed=int(info.get("seed") or 0))
-
-
 class TorchBackend(Backend):
     """Eager PyTorch (the reference) or ``torch.compile`` of the same weights."""
 
@@ -76,10 +66,10 @@ class TorchBackend(Backend):
 
         import torch
 
-        from ijepa_deploy.exporters.reference import TorchRunner
+        from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
 
         if "loaded" not in self.holder:
-            self.holder["loaded"] = load_torch_model(self.manifest)
+            self.holder["loaded"] = eager_from_manifest(self.manifest)
         loaded = self.holder["loaded"]
         if self.compiled:
             try:
@@ -87,7 +77,7 @@ class TorchBackend(Backend):
             except Exception as exc:  # torch.compile raises many backend-specific types
                 raise Unavailable(f"torch.compile failed: {type(exc).__name__}: {exc}") from None
         batch = self.manifest.batch
-        self.runner = TorchRunner(loaded, self.manifest.io, int(batch.get("min", 1)), int(batch["max"]))
+        self.runner = TorchRunner(loaded, self.manifest.io, batch.min, batch.max)
         return self.runner.run
 
 
@@ -102,13 +92,14 @@ class OrtBackend(Backend):
         self.provider = ORT_PROVIDERS[provider]
         self.name = f"onnxruntime-{provider}"
         self.opts = opts
-        entry = manifest.graphs.get(variant, {})
-        self.precision = entry.get("precision", variant)
+        graph = manifest.graphs.get(variant)
+        self.precision = graph.precision if graph else variant
 
     def details(self) -> dict:
         from ijepa_deploy.runtime.onnxruntime_runner import session_options
 
-        entry = self.manifest.graphs.get(self.variant, {})
+        graph = self.manifest.graphs.get(self.variant)
+        entry = graph.to_dict() if graph else {}
         return {"graph": entry.get("file"), "provider": self.provider,
                 "runner": "ijepa_deploy.runtime.model.open_runner -> OnnxRuntimeRunner",
                 "session": {**describe_session_options(session_options(**self.opts.ort_options())),
@@ -162,13 +153,13 @@ class OpenVinoBackend(Backend):
         self.manifest = manifest
         self.variant = variant
         self.threads = threads
-        entry = manifest.graphs.get("fp32" if variant == "bf16" else variant, {})
-        self.precision = "bf16" if variant == "bf16" else entry.get("precision", variant)
+        graph = manifest.graphs.get("fp32" if variant == "bf16" else variant)
+        self.precision = "bf16" if variant == "bf16" else (graph.precision if graph else variant)
 
     def details(self) -> dict:
-        entry = self.manifest.graphs.get("fp32" if self.variant == "bf16" else self.variant, {})
-        d = {"graph": entry.get("file"), "runner": "ijepa_deploy.runtime.model.open_runner -> OpenVinoRunner",
-             "threads": self.threads}
+        graph = self.manifest.graphs.get("fp32" if self.variant == "bf16" else self.variant)
+        d = {"graph": graph.file if graph else None,
+             "runner": "ijepa_deploy.runtime.model.open_runner -> OpenVinoRunner", "threads": self.threads}
         if self.runner is not None:
             d["inference_precision"] = self.runner.inference_precision  # read back from the compiled model
         return d
@@ -194,11 +185,12 @@ class TensorRTBackend(Backend):
         self.directory = directory
         self.manifest = manifest
         self.variant = variant
-        entry = manifest.engines.get(variant, {})
-        self.precision = entry.get("precision", variant)
+        engine = manifest.engines.get(variant)
+        self.precision = engine.precision if engine else variant
 
     def details(self) -> dict:
-        entry = self.manifest.engines.get(self.variant, {})
+        engine = self.manifest.engines.get(self.variant)
+        entry = engine.to_dict() if engine else {}
         return {"engine": entry.get("file"), "record": {k: v for k, v in entry.items() if k != "file"}}
 
     def load(self):

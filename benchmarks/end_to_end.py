@@ -35,7 +35,7 @@ def measure_preprocessing(manifest: Manifest, batch_sizes: list[int], opts: Benc
     batches = {}
     for n in sorted({1, max(batch_sizes)}):
         paths = bench_images(n)
-        times, _, _ = time_fn(lambda: pre(paths), warmup=1, min_iters=5, min_seconds=0.3, max_iters=100)
+        times, _, _ = time_fn(lambda paths=paths: pre(paths), warmup=1, min_iters=5, min_seconds=0.3, max_iters=100)
         batches[str(n)] = latency_stats(times, n)
     return {"what": "file -> float32 NCHW tensor (Pillow decode + resize, numpy rescale/normalise), "
                     "ijepa_deploy.runtime.Preprocessor, one thread",
@@ -56,8 +56,8 @@ def measure_end_to_end(directory: Path, manifest: Manifest, variant: str, batch_
     with model:
         for n in sorted({1, max(batch_sizes)}):
             paths = [str(p) for p in bench_images(n)]
-            call = (lambda: model.embed(paths)) if manifest.task == "feature-extraction" else \
-                (lambda: model.classify(paths))
+            call = (lambda paths=paths: model.embed(paths)) if manifest.task == "feature-extraction" else \
+                (lambda paths=paths: model.classify(paths))
             times, _, _ = time_fn(call, warmup=1 if opts.warmup else 0, min_iters=max(2, opts.min_iters // 2),
                                   min_seconds=opts.min_seconds / 2, max_iters=opts.max_iters)
             result["per_batch"][str(n)] = latency_stats(times, n)

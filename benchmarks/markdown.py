@@ -159,7 +159,8 @@ def _paired(report: dict) -> list[str]:
         for key, per in pr["ratios"].items():
             for b, r in per.items():
                 lines.append(f"| {key} | {b} | {r['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in r['round_ratios'])} | "
-                             f"{', '.join(_ms(x) for x in r['eager_ms'])} | {', '.join(_ms(x) for x in r['candidate_ms'])} |")
+                             f"{', '.join(_ms(x) for x in r['eager_ms'])} | "
+                             f"{', '.join(_ms(x) for x in r['candidate_ms'])} |")
     elif pr.get("error"):
         lines += ["", f"Paired A/B failed: {pr['error']}"]
     return lines

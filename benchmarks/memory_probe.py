@@ -9,8 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.benchmarks.backends import (Backend, OpenVinoBackend, OrtBackend, TensorRTBackend, TorchBackend,
-                                              Unavailable)
+from ijepa_deploy.benchmarks.backends import (
+    Backend,
+    OpenVinoBackend,
+    OrtBackend,
+    TensorRTBackend,
+    TorchBackend,
+    Unavailable,
+)
 from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_OK, BenchOptions
 from ijepa_deploy.child_process import run_step
 from ijepa_deploy.errors import IJepaDeployError

@@ -11,7 +11,6 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.backends import OrtBackend
 
-
 _MATMUL_OPS = {"MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul",
                "MatMulIntegerToFloat", "QLinearMatMul", "FusedGemm", "MatMulNBits"}
 

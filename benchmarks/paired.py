@@ -115,7 +115,8 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
     try:
         for n in target_batches(sweep):
             batch = np.ascontiguousarray(pixels[:n])
-            measured = paired_ratios(lambda: eager_call(batch), {k: (lambda c=c: c(batch)) for k, c in calls.items()},
+            measured = paired_ratios(lambda batch=batch: eager_call(batch),
+                                     {k: (lambda c=c, batch=batch: c(batch)) for k, c in calls.items()},
                                      opts.paired_rounds)
             for key, pair in measured.items():
                 result["ratios"].setdefault(key, {})[str(n)] = pair.to_dict()

@@ -11,8 +11,8 @@ from ijepa_deploy.manifest import Manifest
 
 
 def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
-    limit = int(manifest.batch.get("max", 64))
-    lowest = int(manifest.batch.get("min", 1))
+    limit = manifest.batch.max
+    lowest = manifest.batch.min
     if opts.max_batch > limit:
         raise IJepaDeployError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
                                f"at most {limit}")
@@ -103,6 +103,6 @@ def _tensorrt_rows(directory: Path, manifest: Manifest) -> list:
         reason = "the artifact has no TensorRT engines (manifest.engines is empty)"
         return [_unavailable("tensorrt", "*", reason + ("" if available else f"; {why}"))]
     if not available:
-        return [_unavailable("tensorrt", variant, why, manifest.engines[variant].get("precision", variant))
+        return [_unavailable("tensorrt", variant, why, manifest.engines[variant].precision)
                 for variant in manifest.engines]
     return [TensorRTBackend(directory, manifest, variant) for variant in manifest.engines]

@@ -44,10 +44,9 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     torch.set_num_threads(threads)
     with progress.step("machine", "CPU, GPU, library versions"):
         machine = machine_info()
-    flops = model_flops(manifest.model, manifest.task,
+    flops = model_flops(manifest.model.to_dict(), manifest.task,
                         manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None)
-    mlp_shape = (max(batches) * flops["tokens"], int(manifest.model["hidden_size"]),
-                 int(manifest.model["intermediate_size"]))
+    mlp_shape = (max(batches) * flops["tokens"], manifest.model.hidden_size, manifest.model.intermediate_size)
     with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
                        f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads"):
         peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
@@ -207,9 +206,9 @@ def memory_probes(rows: list[dict], directory: Path, opts: BenchOptions, progres
 
 
 def artifact_summary(directory: Path, manifest: Manifest) -> dict:
-    model = manifest.model
-    return {"path": str(directory), "model": model.get("source"), "weights": model.get("weights"),
-            "task": manifest.task, "input": manifest.io.inputs[0].to_dict(), "batch": manifest.batch,
+    model = manifest.model.to_dict()
+    return {"path": str(directory), "model": model["source"], "weights": model["weights"],
+            "task": manifest.task, "input": manifest.io.inputs[0].to_dict(), "batch": manifest.batch.to_dict(),
             "graphs": sorted(manifest.graphs), "engines": sorted(manifest.engines),
             "parameters": model.get("parameters"), "created": manifest.created,
             "architecture": {k: model.get(k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",

@@ -21,7 +21,9 @@ import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest
+from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.records import EngineProfile, ParityResult
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import primary_output
 
@@ -30,10 +32,10 @@ REFERENCE_CHUNK = 8  # eager batches: bounds the reference's activation memory a
 GPU_EXECUTION_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
-def profile_batch_sizes(profile: dict) -> tuple[int, ...]:
+def profile_batch_sizes(profile: EngineProfile) -> tuple[int, ...]:
     """min, opt, max of an engine profile and an odd size strictly between min and max (the one
     nearest their midpoint that is not already listed), ascending."""
-    lo, opt, hi = int(profile["min"]), int(profile["opt"]), int(profile["max"])
+    lo, opt, hi = profile.min, profile.opt, profile.max
     sizes = {lo, opt, hi}
     middle = (lo + hi) // 2
     odd = [n for n in range(lo + 1, hi) if n % 2 and n not in sizes]
@@ -64,7 +66,7 @@ class EagerParity:
         if self.reference is None:
             from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
 
-            with self.progress.step("load eager", f"{self.manifest.model.get('source')} (the parity reference)"):
+            with self.progress.step("load eager", f"{self.manifest.model.source} (the parity reference)"):
                 loaded = eager_from_manifest(self.manifest)
             self.reference = TorchRunner(loaded, self.manifest.io, 1, REFERENCE_CHUNK)
         return self.reference
@@ -85,7 +87,7 @@ class EagerParity:
         return self._pixels[:count], self._names[:count], outputs
 
     def __call__(self, candidate: Runner, graph: str, precision: str, batch_sizes: tuple[int, ...],
-                 engine: str | None = None) -> dict:
+                 engine: str | None = None) -> ParityResult:
         from ijepa_deploy.exporters.parity import ParityCheck
         from ijepa_deploy.exporters.retrieval import RetrievalCheck
 
@@ -99,20 +101,17 @@ class EagerParity:
         self.progress.say(f"[parity] neighbour overlap@{self.k} over {n} images")
         retrieval = RetrievalCheck(self._reference(), pixels[:n], names[:n], output, self.k,
                                    reference_vectors=outputs[output][:n])
-        neighbours = retrieval(candidate, precision)
-        result["retrieval"] = neighbours
-        result["passed"] = bool(result["passed"] and neighbours["passed"])
-        if engine is not None:
-            result["engine"] = engine
+        result.add_retrieval(retrieval(candidate, precision))
+        result.engine = engine
         return result
 
 
-def record_engine_parity(manifest: Manifest, variant: str, result: dict) -> None:
+def record_engine_parity(manifest: Manifest, variant: str, result: ParityResult) -> None:
     """Put ``result`` into the parity section (replacing the previous check of the same engine file)
     and set the engine record's status from it."""
     engine = manifest.engines[variant]
-    manifest.parity = [r for r in manifest.parity if r.get("engine") != engine["file"]] + [result]
-    engine["status"] = STATUS_PASSED if result["passed"] else STATUS_FAILED
+    manifest.parity = [r for r in manifest.parity if r.engine != engine.file] + [result]
+    engine.status = STATUS_PASSED if result.passed else STATUS_FAILED
 
 
 # -- ONNX Runtime's GPU execution providers ------------------------------------------------------
@@ -134,7 +133,8 @@ def provider_entry(name: str, cache_dir: Path | None) -> object:
 
 
 def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: EagerParity, batch_sizes: tuple[int, ...],
-                           progress: Progress, providers: list[str] | None = None, open_runner=None) -> list[dict]:
+                           progress: Progress, providers: list[str] | None = None,
+                           open_runner=None) -> list[ParityResult]:
     """Each graph ONNX Runtime may serve on a GPU (all but the CPU-only int8-cpu graph) through each
     GPU execution provider present, checked like the CPU run. Returns the parity entries (appended
     to ``manifest.parity``); a provider ORT silently falls back from is an error, not a pass."""
@@ -142,23 +142,23 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: EagerPar
 
     providers = gpu_execution_providers() if providers is None else providers
     open_runner = open_runner or (lambda graph, entry: OnnxRuntimeRunner(
-        graph, manifest.io, 1, manifest.batch["max"], providers=[entry, "CPUExecutionProvider"]))
+        graph, manifest.io, 1, manifest.batch.max, providers=[entry, "CPUExecutionProvider"]))
     results = []
     with tempfile.TemporaryDirectory(prefix="ijepa-ort-trt-cache-") as cache:  # TensorRT EP plans: not artifact files
         for provider in providers:
             name = provider.replace("ExecutionProvider", "").lower()
             for variant, graph in manifest.graphs.items():
-                if "onnxruntime-cpu" in graph.get("for", []):
+                if "onnxruntime-cpu" in graph.targets:
                     continue
-                precision = graph.get("precision", variant)
                 with progress.step(f"parity {variant} {name}",
-                                   f"eager PyTorch vs ONNX Runtime {provider} ({graph['file']})"):
-                    with open_runner(Path(directory) / graph["file"], provider_entry(provider, Path(cache))) as runner:
+                                   f"eager PyTorch vs ONNX Runtime {provider} ({graph.file})"):
+                    path = resolve_inside(Path(directory), graph.file)
+                    with open_runner(path, provider_entry(provider, Path(cache))) as runner:
                         if runner.backend != f"onnxruntime-{name}":
                             raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                                    "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
                                                    "libraries on the library path)")
-                        result = parity(runner, variant, precision, batch_sizes)
+                        result = parity(runner, variant, graph.precision, batch_sizes)
                 manifest.parity.append(result)
                 results.append(result)
     return results

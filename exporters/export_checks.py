@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.models import ModelSource
+from ijepa_deploy.exporters.models import ModelSource
 
 # Patches per side of the export resolution. 64 (4096 tokens) is 5x the largest checkpoint's grid
 # (ViT-H/16 at 448 px: 28x28); attention cost grows with the square of the tokens.

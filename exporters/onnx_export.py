@@ -10,17 +10,16 @@ embeddings once here (what ``interpolate_pos_encoding=True`` does on every eager
 from __future__ import annotations
 
 import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.models import LoadedModel
+from ijepa_deploy.exporters.models import LoadedModel
+from ijepa_deploy.exporters.precision.onnx_files import EXTERNAL_DATA_THRESHOLD
 from ijepa_deploy.spec import BATCH, ExportSpec, export_spec
 
 MIN_OPSET = 17
 DEFAULT_OPSET = 20  # Gelu is one op from 20; LayerNormalization from 17
-EXTERNAL_DATA_THRESHOLD = 1_800_000_000  # protobuf's hard limit is 2 GiB per file
 
 
 def _torch():
@@ -128,8 +127,11 @@ class OnnxFromModel:
         module = export_module(self.loaded, self.image_size)
         _, channels, height, width = self.spec.inputs[0].shape
         dummy = torch.zeros(2, channels, height, width)
-        batch = torch.export.Dim(BATCH, min=1, max=max(self.max_batch, 2))
-        dynamic_shapes = ({0: batch},)
+        # the spec's dynamic axes, as torch.export dims (the batch one bounded by the artifact's range)
+        dims = {BATCH: torch.export.Dim(BATCH, min=1, max=max(self.max_batch, 2))}
+        axes = self.spec.dynamic_axes
+        dynamic_shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in
+                                axes.get(t.name, {}).items()} for t in self.spec.inputs)
         path = Path(self.output_dir) / self.name
         path.parent.mkdir(parents=True, exist_ok=True)
         param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())

@@ -71,7 +71,7 @@ class OutputSlot:
         return self.work != self.target
 
     @classmethod
-    def open(cls, target: Path, overwrite: bool) -> "OutputSlot":
+    def open(cls, target: Path, overwrite: bool) -> OutputSlot:
         target = Path(target).expanduser()
         check_output_dir(target, "--output")
         if target.is_symlink():

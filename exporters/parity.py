@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.records import BatchStats, OutputParity, ParityResult
 from ijepa_deploy.runtime.runner import Runner
 
 # (minimum cosine, maximum absolute error or None = reported, not gated)
@@ -51,8 +52,8 @@ def _crop(image, left: float, top: float, right: float, bottom: float):
 
 
 def _variants():
-    """Deterministic label-preserving variants: (suffix, transform). The first four are the ones
-    parity has always used; the rest give calibration and the neighbour check distinct images."""
+    """Deterministic label-preserving variants: (suffix, transform). A parity batch uses the first
+    few; calibration and the neighbour check go further down the list for distinct images."""
     from PIL import Image, ImageOps
 
     T = Image.Transpose
@@ -131,7 +132,7 @@ class ParityCheck:
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     reference_outputs: dict | None = None
 
-    def __call__(self, pixels: np.ndarray, image_names: list[str], graph: str, progress=None) -> dict:
+    def __call__(self, pixels: np.ndarray, image_names: list[str], graph: str, progress=None) -> ParityResult:
         if max(self.batch_sizes) > len(pixels):
             raise IJepaDeployError("parity", f"batch size {max(self.batch_sizes)} but {len(pixels)} images",
                                    "at least as many images as the largest batch")
@@ -139,7 +140,7 @@ class ParityCheck:
         if self.reference_outputs is None:
             self.reference_outputs = self.reference.run(pixels[: max(self.batch_sizes)])
         ref = self.reference_outputs
-        per_batch: dict[str, dict] = {}
+        per_batch: dict[str, dict[str, BatchStats]] = {}
         worst: dict[str, dict] = {}
         for n in self.batch_sizes:
             if progress:
@@ -148,7 +149,7 @@ class ParityCheck:
             per_batch[str(n)] = {}
             for name in ref:
                 stats = compare_outputs(ref[name][:n], got[name])
-                per_batch[str(n)][name] = {k: stats[k] for k in ("min_cosine", "max_abs")}
+                per_batch[str(n)][name] = BatchStats(min_cosine=stats["min_cosine"], max_abs=stats["max_abs"])
                 w = worst.setdefault(name, dict(stats))
                 w["min_cosine"] = min(w["min_cosine"], stats["min_cosine"]) if stats["finite"] else float("nan")
                 w["max_abs"] = max(w["max_abs"], stats["max_abs"])
@@ -157,22 +158,12 @@ class ParityCheck:
         for name, stats in worst.items():
             min_cos, max_abs = thresholds.get(name, (0.99, None))
             ok = stats["finite"] and stats["min_cosine"] >= min_cos and (max_abs is None or stats["max_abs"] <= max_abs)
-            outputs[name] = {
-                "min_cosine": stats["min_cosine"],
-                "max_abs": stats["max_abs"],
-                "mean_abs": stats["mean_abs"],
-                "cosine_threshold": min_cos,
-                "max_abs_threshold": max_abs,
-                "passed": bool(ok),
-            }
-        return {
-            "graph": graph,
-            "precision": self.precision,
-            "backend": self.candidate.backend,
-            "reference": self.reference.backend,
-            "images": image_names[: max(self.batch_sizes)],
-            "batch_sizes": list(self.batch_sizes),
-            "outputs": outputs,
-            "per_batch": per_batch,
-            "passed": all(o["passed"] for o in outputs.values()),
-        }
+            outputs[name] = OutputParity(min_cosine=stats["min_cosine"], max_abs=stats["max_abs"],
+                                         mean_abs=stats["mean_abs"], cosine_threshold=min_cos,
+                                         max_abs_threshold=max_abs, passed=bool(ok))
+        return ParityResult(
+            graph=graph, precision=self.precision, backend=self.candidate.backend,
+            reference=self.reference.backend, images=list(image_names[: max(self.batch_sizes)]),
+            batch_sizes=list(self.batch_sizes), outputs=outputs, per_batch=per_batch,
+            passed=all(o.passed for o in outputs.values()),
+        )

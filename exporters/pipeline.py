@@ -17,10 +17,15 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import (MANIFEST_NAME, STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest)
-from ijepa_deploy.models import load_model, parse_model_source
+from ijepa_deploy.exporters.models import load_model, parse_model_source
+from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
+from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
+from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
+from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
+from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.spec import TASKS, primary_output
+from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
+from ijepa_deploy.spec import check_task, primary_output
 
 
 @dataclass
@@ -28,9 +33,9 @@ class ExportOptions:
     model: str
     task: str = "feature-extraction"
     output: Path | None = None
-    opset: int = 20
+    opset: int = DEFAULT_OPSET
     image_size: int | None = None
-    batch_sizes: tuple[int, ...] = (1, 2, 5)
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     max_batch: int = 64
     revision: str | None = None
     seed: int = 0
@@ -40,11 +45,11 @@ class ExportOptions:
     fp16: bool = False
     int8: bool = False
     calib_dir: Path | None = None
-    calib_count: int = 64
-    calib_method: str = "minmax"
+    calib_count: int = DEFAULT_CALIB_COUNT
+    calib_method: str = CALIB_METHODS[0]
     calib_batch: int | None = None  # None: 4, or 1 for graphs over 1 GB (see _precision_steps)
-    retrieval_images: int = 24
-    retrieval_k: int = 5
+    retrieval_images: int = DEFAULT_IMAGES
+    retrieval_k: int = DEFAULT_K
     engines: bool = True
     extra: dict = field(default_factory=dict)
 
@@ -68,8 +73,7 @@ def versions() -> dict:
 
 
 def validate_options(opts: ExportOptions) -> None:
-    if opts.task not in TASKS:
-        raise IJepaDeployError("--task", f"unknown task {opts.task!r}", f"one of {', '.join(TASKS)}")
+    check_task(opts.task)
     if not opts.batch_sizes or min(opts.batch_sizes) < 1:
         raise IJepaDeployError("--batch-sizes", f"{list(opts.batch_sizes)}", "positive integers, e.g. 1 2 5")
     if max(opts.batch_sizes) > opts.max_batch:
@@ -78,20 +82,20 @@ def validate_options(opts: ExportOptions) -> None:
     if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
         raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
     from ijepa_deploy.exporters.export_checks import check_opset
-    from ijepa_deploy.exporters.precision import CALIB_METHODS
 
     check_opset(opts.opset)
-
     if not opts.int8:
-        for flag, value, default in (("--calib-dir", opts.calib_dir, None), ("--calib-count", opts.calib_count, 64),
-                                     ("--calib-method", opts.calib_method, "minmax")):
-            if value != default:
+        defaults = ExportOptions(model=opts.model)
+        for flag, name in (("--calib-dir", "calib_dir"), ("--calib-count", "calib_count"),
+                           ("--calib-method", "calib_method")):
+            if getattr(opts, name) != getattr(defaults, name):
                 raise IJepaDeployError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
     if opts.calib_method not in CALIB_METHODS:
         raise IJepaDeployError("--calib-method", f"unknown method {opts.calib_method!r}",
                                f"one of {', '.join(CALIB_METHODS)}")
     if opts.calib_count < 1:
-        raise IJepaDeployError("--calib-count", f"{opts.calib_count}", "a positive number of images, e.g. 64")
+        raise IJepaDeployError("--calib-count", f"{opts.calib_count}",
+                               f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}")
     if opts.calib_batch is not None and not 1 <= opts.calib_batch <= opts.max_batch:
         raise IJepaDeployError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
     if opts.retrieval_images <= opts.retrieval_k:
@@ -175,11 +179,10 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
                  progress: Progress) -> Manifest:
     """The export itself, writing into ``out`` (``target`` is where it will live)."""
     from ijepa_deploy.exporters.engine_parity import gpu_parity_reference, onnxruntime_gpu_step
-    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
     from ijepa_deploy.exporters.export_checks import check_image_size
+    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
     from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.exporters.validate import check_graph
     from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
@@ -195,14 +198,14 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     preprocess = loaded.preprocess
     if opts.image_size and opts.image_size != preprocess.height:
         preprocess = preprocess.with_size(opts.image_size, opts.image_size)
-    model_info = dict(loaded.info)
-    model_info["export_image_size"] = spec.inputs[0].shape[2]
-    model_info["position_embeddings"] = (
-        "native" if model_info["export_image_size"] == loaded.info["image_size"]
-        else f"bicubic-interpolated at export from {loaded.info['image_size']} px")
+    export_size = spec.inputs[0].shape[2]
+    model_info = ModelInfo.from_dict({
+        **loaded.info, "export_image_size": export_size,
+        "position_embeddings": "native" if export_size == loaded.info["image_size"]
+        else f"bicubic-interpolated at export from {loaded.info['image_size']} px"})
     manifest = Manifest(
         model=model_info, task=opts.task, io=spec, preprocessing=preprocess,
-        batch={"min": 1, "max": opts.max_batch}, id2label=loaded.id2label, versions=versions(),
+        batch=BatchRange(min=1, max=opts.max_batch), id2label=loaded.id2label, versions=versions(),
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), status=STATUS_EXPORTING,
     )
     if loaded.info["weights_random"]:
@@ -213,14 +216,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         files = OnnxFromModel(loaded, out, spec, opset=opts.opset, image_size=opts.image_size,
                               max_batch=opts.max_batch)()
     with progress.step("validate", "graph against the export spec, checksums"):
-        summary = check_graph(files[0], spec)
-        for f in files:
-            manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-        manifest.graphs["fp32"] = {
-            "file": files[0].name, "data_files": [f.name for f in files[1:]], "precision": "fp32",
-            "for": ["onnxruntime", "openvino", "tensorrt"], **summary,
-        }
-        manifest.versions["opset"] = summary["opset"]
+        graph = _record_graph(out, manifest, spec, "fp32", files, "fp32")
+        manifest.versions["opset"] = graph.opset
         manifest.write(out)
 
     precision_graphs = opts.fp16 or opts.int8
@@ -238,7 +235,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
             check = ParityCheck(reference, candidate, "fp32", tuple(opts.batch_sizes))
             result = check(pixels, names, "fp32", progress=lambda s: progress.say(f"[parity] {s}"))
             if retrieval is not None:
-                _add_retrieval(result, retrieval, candidate, "fp32", progress)
+                result.add_retrieval(_neighbours(retrieval, candidate, "fp32", progress))
         manifest.parity.append(result)
         manifest.write(out)
     openvino = _OpenVinoParity(opts, out, spec, manifest, reference, pixels, names, retrieval, progress)
@@ -256,27 +253,28 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         release_memory()
         for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
             graph = manifest.graphs[variant]
-            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph['file']})"):
-                with OnnxRuntimeRunner(out / graph["file"], spec, 1, opts.max_batch,
+            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.file})"):
+                with OnnxRuntimeRunner(out / graph.file, spec, 1, opts.max_batch,
                                        intra_op_threads=opts.threads, providers=CPU_ONLY) as candidate:
                     vcheck = ParityCheck(reference, candidate, parity_precision, tuple(opts.batch_sizes),
                                          reference_outputs=reference_outputs)
                     result = vcheck(pixels, names, variant, progress=lambda s: progress.say(f"[parity] {s}"))
-                    _add_retrieval(result, retrieval, candidate, parity_precision, progress)
+                    assert retrieval is not None  # made above whenever there are precision graphs
+                    result.add_retrieval(_neighbours(retrieval, candidate, parity_precision, progress))
                 manifest.parity.append(result)
                 manifest.write(out)
             openvino(variant, parity_precision, reference_outputs)
             release_memory()
 
     gpu_ok = gpu_parity is None or onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
-    manifest.status = STATUS_PASSED if gpu_ok and all(r["passed"] for r in manifest.parity) else STATUS_FAILED
-    manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
-    manifest.model["export_seconds"] = progress.timings
+    manifest.status = STATUS_PASSED if gpu_ok and all(r.passed for r in manifest.parity) else STATUS_FAILED
+    manifest.model.export_peak_rss_gib = _peak_rss_with_children()
+    manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
     if opts.engines and precision_graphs:
         _engine_step(opts, out, manifest, progress, target)
-        manifest.model["export_peak_rss_gib"] = _peak_rss_with_children()
-        manifest.model["export_seconds"] = progress.timings
+        manifest.model.export_peak_rss_gib = _peak_rss_with_children()
+        manifest.model.export_seconds = dict(progress.timings)
         manifest.write(out)
     return manifest
 
@@ -291,11 +289,9 @@ def _peak_rss_with_children() -> float:
     return round(peak_rss_with_children_gib(), 2)
 
 
-def _add_retrieval(result: dict, retrieval, candidate, precision: str, progress: Progress) -> None:
+def _neighbours(retrieval, candidate, precision: str, progress: Progress) -> RetrievalResult:
     progress.say(f"[parity] neighbour overlap@{retrieval.k} over {len(retrieval.pixels)} images")
-    neighbours = retrieval(candidate, precision)
-    result["retrieval"] = neighbours
-    result["passed"] = bool(result["passed"] and neighbours["passed"])
+    return retrieval(candidate, precision)
 
 
 @dataclass
@@ -337,7 +333,7 @@ class _OpenVinoParity:
         from ijepa_deploy.exporters.parity import ParityCheck
         from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
 
-        graph = self.out / self.manifest.graphs[variant]["file"]
+        graph = self.out / self.manifest.graphs[variant].file
         modes = [("f32", precision)] + ([("bf16", "bf16")] if variant == "fp32" and self.bf16 else [])
         for hint, parity_precision in modes:
             step = "parity " + (variant if hint == "f32" else hint) + " openvino"
@@ -349,26 +345,31 @@ class _OpenVinoParity:
                     result = check(self.pixels, self.names, variant,
                                    progress=lambda s: self.progress.say(f"[parity] {s}"))
                     if self.retrieval is not None:
-                        _add_retrieval(result, self.retrieval, candidate, parity_precision, self.progress)
+                        result.add_retrieval(_neighbours(self.retrieval, candidate, parity_precision,
+                                                         self.progress))
                 self.manifest.parity.append(result)
                 self.manifest.write(self.out)
 
 
 # int8 is OpenVINO's int8 graph too: it runs the S8S8 graph faster than int8-cpu (benchmarks/README.md).
-GRAPH_TARGETS = {"fp16": ["tensorrt", "onnxruntime-cuda"], "int8": ["tensorrt", "onnxruntime", "openvino"],
-                 "int8-cpu": ["onnxruntime-cpu"]}
+GRAPH_TARGETS = {"fp32": ["onnxruntime", "openvino", "tensorrt"], "fp16": ["tensorrt", "onnxruntime-cuda"],
+                 "int8": ["tensorrt", "onnxruntime", "openvino"], "int8-cpu": ["onnxruntime-cpu"]}
 
 
 def _record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
-                  extra: dict) -> None:
+                  **provenance) -> GraphRecord:
+    """Validate a written graph against the spec, record its files and its GraphRecord, write."""
     from ijepa_deploy.exporters.validate import check_graph
 
     summary = check_graph(files[0], spec)
     for f in files:
         manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-    manifest.graphs[variant] = {"file": files[0].name, "data_files": [f.name for f in files[1:]],
-                                "precision": precision, "for": GRAPH_TARGETS[variant], **extra, **summary}
+    graph = GraphRecord(file=files[0].name, data_files=[f.name for f in files[1:]], precision=precision,
+                        targets=GRAPH_TARGETS[variant], opset=summary["opset"], nodes=summary["nodes"],
+                        ops=summary["ops"], **provenance)
+    manifest.graphs[variant] = graph
     manifest.write(out)
+    return graph
 
 
 def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, progress: Progress):
@@ -381,15 +382,15 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
     from ijepa_deploy.exporters import precision as prec
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
-    source = out / manifest.graphs["fp32"]["file"]
+    source = out / manifest.graphs["fp32"].file
     isolate = prec.should_isolate(source)
     if opts.fp16:
         with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
             start = time.perf_counter()
             files, loader, peak = prec.run_step(prec.Fp16FromOnnx(source, out), isolate)
-            _record_graph(out, manifest, spec, "fp16", files, "fp16",
-                          {"tool": loader.settings, "seconds": round(time.perf_counter() - start, 2),
-                           "peak_rss_gib": peak, "separate_process": isolate})
+            _record_graph(out, manifest, spec, "fp16", files, "fp16", tool=loader.settings,
+                          seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
+                          separate_process=isolate)
         yield "fp16", "fp16"
     if opts.int8:
         images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed)
@@ -418,11 +419,11 @@ def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, p
                 with progress.step(variant, detail):
                     start = time.perf_counter()
                     files, loader, peak = prec.run_step(loader, isolate)
-                    _record_graph(out, manifest, spec, variant, files, "int8",
-                                  {"tool": loader.settings, "calibration": calibration.record,
-                                   "quantization": prec.quantization_summary(files[0]),
-                                   "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": peak,
-                                   "separate_process": isolate})
+                    _record_graph(out, manifest, spec, variant, files, "int8", tool=loader.settings,
+                                  calibration=calibration.record,
+                                  quantization=prec.quantization_summary(files[0]),
+                                  seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
+                                  separate_process=isolate)
                 if variant == "int8-cpu":
                     prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
                 yield variant, "int8"
@@ -466,7 +467,7 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
         manifest.status = STATUS_FAILED
         progress.say(f"[tensorrt] FAILED: {exc.format()}")
         return
-    failed = [r["file"] for r in records if r["status"] != STATUS_PASSED]
+    failed = [r.file for r in records if r.status != STATUS_PASSED]
     if failed:  # an engine that ships unchecked or wrong fails the export, like a graph would
         manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
         manifest.status = STATUS_FAILED
@@ -476,43 +477,45 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
 def summary_table(manifest: Manifest, directory: Path) -> str:
     """The readable summary printed at the end of an export."""
     lines = [f"artifact  {directory}  status: {manifest.status.upper()}",
-             f"model     {manifest.model['source']}  ({manifest.model['weights']})",
+             f"model     {manifest.model.source}  ({manifest.model.weights})",
              f"task      {manifest.task}  input {manifest.io.inputs[0].shape}  batch "
-             f"{manifest.batch['min']}..{manifest.batch['max']}"]
+             f"{manifest.batch.min}..{manifest.batch.max}"]
     header = (f"{'graph':<9} {'backend':<16} {'output':<18} {'min cosine':>11} {'max abs':>9} "
               f"{'thresholds':>18} {'overlap@k':>10}  result")
     lines += ["", header, "-" * len(header)]
     primary = primary_output(manifest.task)
     for result in manifest.parity:
-        neighbours = result.get("retrieval")
-        for name, o in sorted(result["outputs"].items(), key=lambda kv: kv[0] != primary):
-            limit = f">={o['cosine_threshold']} / " + (f"<={o['max_abs_threshold']:g}" if o["max_abs_threshold"] else "-")
+        neighbours = result.retrieval
+        for name, o in sorted(result.outputs.items(), key=lambda kv: kv[0] != primary):
+            limit = f">={o.cosine_threshold} / " + (f"<={o.max_abs_threshold:g}" if o.max_abs_threshold else "-")
             overlap = ""
-            if neighbours and name == neighbours["output"]:
-                overlap = f"{neighbours['mean_overlap']:.3f}@{neighbours['k']}"
-            graph = result["graph"] if result["precision"] in result["graph"] else f"{result['graph']}@{result['precision']}"
-            lines.append(f"{graph:<9} {result['backend']:<16} {name:<18} {o['min_cosine']:>11.7f} "
-                         f"{o['max_abs']:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o['passed'] else 'FAIL'}")
-        if neighbours and not neighbours["passed"]:
-            lines.append(f"{result['graph']:<9} neighbour overlap {neighbours['mean_overlap']:.3f} below "
-                         f"{neighbours['threshold']}  FAIL")
-    lines.append(f"\nbatch sizes {manifest.parity[0]['batch_sizes'] if manifest.parity else []}; "
-                 f"images: {', '.join(manifest.parity[0]['images']) if manifest.parity else '-'}")
-    neighbours = next((r["retrieval"] for r in manifest.parity if r.get("retrieval")), None)
+            if neighbours and name == neighbours.output:
+                overlap = f"{neighbours.mean_overlap:.3f}@{neighbours.k}"
+            graph = result.graph if result.precision in result.graph else f"{result.graph}@{result.precision}"
+            lines.append(f"{graph:<9} {result.backend:<16} {name:<18} {o.min_cosine:>11.7f} "
+                         f"{o.max_abs:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o.passed else 'FAIL'}")
+        if neighbours and not neighbours.passed:
+            lines.append(f"{result.graph:<9} neighbour overlap {neighbours.mean_overlap:.3f} below "
+                         f"{neighbours.threshold}  FAIL")
+    first = manifest.parity[0] if manifest.parity else None
+    lines.append(f"\nbatch sizes {first.batch_sizes if first else []}; "
+                 f"images: {', '.join(first.images) if first else '-'}")
+    neighbours = next((r.retrieval for r in manifest.parity if r.retrieval), None)
     if neighbours:
-        lines.append(f"overlap@k: mean share of each image's {neighbours['k']} nearest neighbours (cosine, "
-                     f"{neighbours['output']}) that match eager fp32's, over {neighbours['images']} images")
-    graphs = [f"{v}: {g['file']} ({', '.join(g.get('for', []))})" for v, g in manifest.graphs.items()]
+        lines.append(f"overlap@k: mean share of each image's {neighbours.k} nearest neighbours (cosine, "
+                     f"{neighbours.output}) that match eager fp32's, over {neighbours.images} images")
+    graphs = [f"{v}: {g.file} ({', '.join(g.targets)})" for v, g in manifest.graphs.items()]
     lines.append("graphs    " + "; ".join(graphs))
-    calibration = next((g["calibration"] for g in manifest.graphs.values() if g.get("calibration")), None)
+    calibration = next((g.calibration for g in manifest.graphs.values() if g.calibration), None)
     if calibration:
         lines.append(f"int8 calibration: {calibration['method']} on {calibration['images']} images from "
-                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS {calibration['peak_rss_gib']} GiB")
+                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS "
+                     f"{calibration.get('peak_rss_gib')} GiB")
     for variant, engine in manifest.engines.items():
-        checked = next((r for r in manifest.parity if r.get("engine") == engine["file"]), None)
-        sizes = f" at batch sizes {checked['batch_sizes']}" if checked else ""
-        lines.append(f"engine    {variant}: {engine['file']} (TensorRT {engine.get('tensorrt_version')}, "
-                     f"{engine.get('gpu_name')})  parity {str(engine.get('status', 'never checked')).upper()}{sizes}")
+        checked = next((r for r in manifest.parity if r.engine == engine.file), None)
+        sizes = f" at batch sizes {checked.batch_sizes}" if checked else ""
+        lines.append(f"engine    {variant}: {engine.file} (TensorRT {engine.tensorrt_version}, {engine.gpu_name})"
+                     f"  parity {(engine.status or 'never checked').upper()}{sizes}")
     for note in manifest.notes:
         if note.startswith(("TensorRT engine", "INT8 calibration", "ONNX Runtime GPU")):
             lines.append(note)

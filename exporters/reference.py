@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ijepa_deploy.exporters.models import LoadedModel, load_model, parse_model_source
 from ijepa_deploy.manifest import Manifest
-from ijepa_deploy.models import LoadedModel, load_model, parse_model_source
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
@@ -34,7 +34,8 @@ class TorchRunner(Runner):
 
 def eager_from_manifest(manifest: Manifest) -> LoadedModel:
     """The eager model an artifact was exported from: its recorded source (hub id at the recorded
-    revision, local directory, or seeded preset with the recorded seed), default SDPA attention."""
+    revision, local directory, or seeded preset with the recorded seed), with the default SDPA
+    attention a user gets from ``from_pretrained``."""
     info = manifest.model
-    source = parse_model_source(info["source"], info.get("revision"))
-    return load_model(source, manifest.task, seed=int(info.get("seed") or 0))
+    source = parse_model_source(info.source, info.revision)
+    return load_model(source, manifest.task, seed=info.seed or 0)

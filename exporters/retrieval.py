@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.records import RetrievalResult
 from ijepa_deploy.runtime.runner import Runner
 
 DEFAULT_K = 5
@@ -75,13 +76,12 @@ class RetrievalCheck:
             self.reference_vectors = run_chunked(self.reference, self.pixels, self.output)
         return self.reference_vectors
 
-    def __call__(self, candidate: Runner, precision: str) -> dict:
+    def __call__(self, candidate: Runner, precision: str) -> RetrievalResult:
         ref = self.prepare()
         got = run_chunked(candidate, self.pixels, self.output)
-        result = neighbour_overlap(ref, got, self.k)
+        overlap = neighbour_overlap(ref, got, self.k)
         threshold = OVERLAP_THRESHOLDS.get(precision, 0.7)
         finite = bool(np.isfinite(got).all())
-        result.update({"output": self.output, "threshold": threshold,
-                       "passed": bool(finite and result["mean_overlap"] >= threshold),
-                       "image_names": list(self.names)})
-        return result
+        return RetrievalResult(**overlap, output=self.output, threshold=threshold,
+                               passed=bool(finite and overlap["mean_overlap"] >= threshold),
+                               image_names=list(self.names))

@@ -24,14 +24,17 @@ from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
+from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.runtime.tensorrt_host import (INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major,
-                                                 tensorrt_status)
+from ijepa_deploy.records import EngineProfile, EngineRecord
+from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
 from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner, make_logger
 from ijepa_deploy.spec import ExportSpec
 
 if TYPE_CHECKING:
+    import tensorrt as trt
+
     from ijepa_deploy.exporters.engine_parity import EagerParity
 
 __all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
@@ -61,7 +64,7 @@ class EngineOptions:
     hardware_compatibility: str | None = None
     version_compatible: bool = False
 
-    def resolved(self, manifest: Manifest, directory: Path | None = None) -> "EngineOptions":
+    def resolved(self, manifest: Manifest, directory: Path | None = None) -> EngineOptions:
         """Fill the defaults from ``manifest`` and check every field; raises IJepaDeployError."""
         variants = tuple(dict.fromkeys(self.variants or ()))
         if not variants:
@@ -70,13 +73,13 @@ class EngineOptions:
             if variant not in manifest.graphs:
                 raise IJepaDeployError("--variant", f"artifact has no {variant} graph",
                                        f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})")
-        art_min, art_max = int(manifest.batch.get("min", 1)), int(manifest.batch["max"])
+        art_min, art_max = manifest.batch.min, manifest.batch.max
         max_batch = art_max if self.max_batch is None else int(self.max_batch)
         opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
         min_batch = int(self.min_batch)
-        if min_batch < max(1, art_min):
+        if min_batch < art_min:
             raise IJepaDeployError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
-                                   f"{max(1, art_min)} <= min <= opt <= max <= {art_max}")
+                                   f"{art_min} <= min <= opt <= max <= {art_max}")
         if not min_batch <= opt_batch <= max_batch:
             raise IJepaDeployError("--min-batch/--opt-batch/--max-batch",
                                    f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
@@ -102,11 +105,13 @@ class EngineOptions:
                        opt_level=int(self.opt_level), hardware_compatibility=level,
                        timing_cache=Path(cache) if cache is not None else None)
 
-    def profile(self) -> dict:
-        return {"min": self.min_batch, "opt": self.opt_batch, "max": self.max_batch}
+    def profile(self) -> EngineProfile:
+        """Only meaningful on resolved options (every batch filled in)."""
+        assert self.opt_batch is not None and self.max_batch is not None, "call resolved() first"
+        return EngineProfile(min=self.min_batch, opt=self.opt_batch, max=self.max_batch)
 
 
-def _describe_parser_errors(parser: "trt.OnnxParser") -> str:
+def _describe_parser_errors(parser: trt.OnnxParser) -> str:
     messages = []
     for i in range(parser.num_errors):
         error = parser.get_error(i)
@@ -163,7 +168,7 @@ class EngineFromOnnx:
             profile.set_shape(tspec.name, *shapes)
         if config.add_optimization_profile(profile) < 0:
             raise IJepaDeployError(where, "TensorRT rejected the optimization profile "
-                                   f"{opts.profile()}: {'; '.join(logger.errors[-3:])}",
+                                   f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
                                    "a batch range the graph's dynamic axis allows")
         cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
         if not config.set_timing_cache(cache, False):
@@ -196,15 +201,19 @@ class EngineFromOnnx:
 
 
 def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None, parity: "EagerParity | None" = None,
-                  parity_paths: list[Path] | None = None) -> list[dict]:
+                  progress: Progress | None = None, parity: EagerParity | None = None,
+                  parity_paths: list[Path] | None = None) -> list[EngineRecord]:
     """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32
     like the graphs (``engine_parity``) and record both in ``manifest`` (written after each step).
     Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
 
     ``parity`` None loads the artifact's eager model on the first engine and reuses it."""
-    from ijepa_deploy.exporters.engine_parity import (ENGINE_UNVERIFIED, EagerParity, profile_batch_sizes,
-                                                      record_engine_parity)
+    from ijepa_deploy.exporters.engine_parity import (
+        ENGINE_UNVERIFIED,
+        EagerParity,
+        profile_batch_sizes,
+        record_engine_parity,
+    )
 
     directory = Path(directory)
     progress = progress or Progress()
@@ -213,8 +222,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     if opts.timing_cache is not None:
         check_output_file(opts.timing_cache, "--timing-cache")
     for variant in opts.variants:
-        graph = manifest.graphs[variant]
-        verify_files(directory, manifest, [graph["file"], *graph.get("data_files", [])])
+        verify_files(directory, manifest, manifest.graphs[variant].files)
     available, reason = tensorrt_status()
     if not available:
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
@@ -226,29 +234,23 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     for variant in opts.variants:
         graph = manifest.graphs[variant]
         name = engine_file_name(variant)
-        detail = (f"{variant}: {graph['file']} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
+        detail = (f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
                   f"TensorRT {trt.__version__} on {gpu['name']}")
         start = time.perf_counter()
         with progress.step(f"tensorrt {variant}", detail):
-            plan = EngineFromOnnx(directory / graph["file"], manifest.io, opts, progress)()
+            plan = EngineFromOnnx(resolve_inside(directory, graph.file), manifest.io, opts, progress)()
             write_atomic(directory / name, plan)
-        precision = graph.get("precision", variant)
-        record = {
-            "file": name,
-            "source_graph": variant,
-            "source_sha256": manifest.files[graph["file"]]["sha256"],
-            "precision": precision,
-            "tensorrt_version": str(trt.__version__),
-            "gpu_name": gpu["name"],
-            "compute_capability": gpu["compute_capability"],
-            "profile": opts.profile(),
-            "hardware_compatibility": opts.hardware_compatibility,
-            "version_compatible": bool(opts.version_compatible),
-            "build_seconds": round(time.perf_counter() - start, 2),
-            "status": ENGINE_UNVERIFIED,  # until its parity check below has passed
-        }
-        manifest.engines[variant] = record
+        precision = graph.precision
+        record = EngineRecord(
+            file=name, source_graph=variant, source_sha256=manifest.files[graph.file].sha256,
+            precision=precision, tensorrt_version=str(trt.__version__), gpu_name=gpu["name"],
+            compute_capability=gpu["compute_capability"], profile=opts.profile(),
+            hardware_compatibility=opts.hardware_compatibility, version_compatible=bool(opts.version_compatible),
+            build_seconds=round(time.perf_counter() - start, 2),
+            status=ENGINE_UNVERIFIED,  # until its parity check below has passed
+        )
         manifest.record_file(directory, name, role="tensorrt-engine")
+        manifest.engines[variant] = record
         manifest.write(directory)
         records.append(record)
         with progress.step(f"parity engine {variant}", f"eager PyTorch vs TensorRT {name} at batch sizes "
@@ -260,12 +262,12 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
                 with runner:
                     result = parity(runner, variant, precision, batch_sizes, engine=name)
             except BaseException:
-                record["status"] = STATUS_FAILED
+                record.status = STATUS_FAILED
                 manifest.write(directory)
                 raise
         record_engine_parity(manifest, variant, result)
         manifest.write(directory)
-        if not result["passed"]:
+        if not result.passed:
             progress.say(f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
                          f"(thresholds for {precision}); the engine is marked failed")
     return records

@@ -21,6 +21,8 @@ RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "b
 # I-JEPA checkpoints on the hub normalise with mean = std = 0.5. The original facebookresearch/ijepa
 # training code used ImageNet statistics; the HF conversion did not carry them over.
 IJEPA_MEAN = (0.5, 0.5, 0.5)
+CHANNEL_ORDERS = ("RGB",)
+LAYOUTS = ("NCHW",)
 IJEPA_STD = (0.5, 0.5, 0.5)
 
 
@@ -42,6 +44,12 @@ class PreprocessConfig:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
+        # The runtime, the C++ client and the exported graphs all take RGB pixels in NCHW; the fields
+        # are stored so a reader can check that, and any other value is refused rather than ignored.
+        for name, allowed in (("channel_order", CHANNEL_ORDERS), ("layout", LAYOUTS)):
+            if getattr(self, name) not in allowed:
+                raise IJepaDeployError("preprocessing", f"{name} {getattr(self, name)!r} is not supported",
+                                       f"one of {list(allowed)} (what the runtime produces)")
         if self.resample not in RESAMPLE_NAMES.values():
             raise IJepaDeployError(
                 "preprocessing", f"unknown resample filter {self.resample!r}",
@@ -54,7 +62,7 @@ class PreprocessConfig:
     def size(self) -> tuple[int, int]:
         return (self.height, self.width)
 
-    def with_size(self, height: int, width: int) -> "PreprocessConfig":
+    def with_size(self, height: int, width: int) -> PreprocessConfig:
         data = self.to_dict()
         data.update(height=height, width=width)
         return PreprocessConfig.from_dict(data)
@@ -67,7 +75,7 @@ class PreprocessConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PreprocessConfig":
+    def from_dict(cls, data: dict) -> PreprocessConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
@@ -81,7 +89,7 @@ class PreprocessConfig:
         return cls(**data)
 
     @classmethod
-    def from_hf_processor_dict(cls, proc: dict, source: str) -> "PreprocessConfig":
+    def from_hf_processor_dict(cls, proc: dict, source: str) -> PreprocessConfig:
         """Read a transformers ``preprocessor_config.json`` (ViTImageProcessor keys)."""
         size = proc.get("size", {"height": 224, "width": 224})
         if isinstance(size, int):
@@ -112,12 +120,13 @@ class PreprocessConfig:
         )
 
     @classmethod
-    def from_pretrained_dir(cls, directory: Path, fallback_size: int) -> "PreprocessConfig":
+    def from_pretrained_dir(cls, directory: Path, fallback_size: int) -> PreprocessConfig:
         path = Path(directory) / "preprocessor_config.json"
         if path.is_file():
             try:
                 proc = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise IJepaDeployError(str(path), f"not valid JSON ({exc})", "a transformers preprocessor config") from None
+                raise IJepaDeployError(str(path), f"not valid JSON ({exc})",
+                                       "a transformers preprocessor config") from None
             return cls.from_hf_processor_dict(proc, source=str(path.name))
         return cls(height=fallback_size, width=fallback_size, source="default (no preprocessor_config.json)")

@@ -3,7 +3,9 @@
 An artifact directory holds the graph files (ONNX, external data, engines) and
 ``ijepa_manifest.json`` with: model source and revision, task, weights origin, I/O schema, batch
 range, preprocessing contract, id2label, tool versions, SHA-256 of every file, and parity
-results. Plain JSON, no pickles. Readers check ``schema_version`` and every file's checksum.
+results. Plain JSON, no pickles, described by ``schema/manifest.schema.json``: every write and every
+read is checked against it (:mod:`ijepa_deploy.manifest_schema`), the inner records are the
+dataclasses of :mod:`ijepa_deploy.records`. Readers also check every file's checksum.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest_schema import check_manifest, resolve_inside
+from ijepa_deploy.records import BatchRange, EngineRecord, FileRecord, GraphRecord, ModelInfo, ParityResult
 from ijepa_deploy.spec import ExportSpec
 
 MANIFEST_NAME = "ijepa_manifest.json"
@@ -54,21 +59,21 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
 @dataclass
 class Manifest:
     """In-memory form of ``ijepa_manifest.json``. ``graphs``/``engines`` map a variant name
-    (``fp32``, ``fp16``, ``int8`` ...) to a record whose ``file`` is relative to the directory."""
+    (``fp32``, ``fp16``, ``int8`` ...) to a record whose files are relative to the directory."""
 
-    model: dict
+    model: ModelInfo
     task: str
     io: ExportSpec
     preprocessing: PreprocessConfig
-    batch: dict = field(default_factory=lambda: {"min": 1, "max": 64})
-    id2label: dict | None = None
-    versions: dict = field(default_factory=dict)
-    graphs: dict = field(default_factory=dict)
-    engines: dict = field(default_factory=dict)
-    files: dict = field(default_factory=dict)
-    parity: list = field(default_factory=list)
+    batch: BatchRange
+    id2label: dict[str, str] | None = None
+    versions: dict[str, Any] = field(default_factory=dict)
+    graphs: dict[str, GraphRecord] = field(default_factory=dict)
+    engines: dict[str, EngineRecord] = field(default_factory=dict)
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    parity: list[ParityResult] = field(default_factory=list)
     status: str = STATUS_EXPORTING
-    notes: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -78,66 +83,81 @@ class Manifest:
             "schema_version": self.schema_version,
             "created": self.created,
             "status": self.status,
-            "model": self.model,
+            "model": self.model.to_dict(),
             "task": self.task,
             "io": self.io.to_dict(),
-            "batch": self.batch,
+            "batch": self.batch.to_dict(),
             "preprocessing": self.preprocessing.to_dict(),
             "id2label": self.id2label,
-            "versions": self.versions,
-            "graphs": self.graphs,
-            "engines": self.engines,
-            "files": self.files,
-            "parity": self.parity,
-            "notes": self.notes,
+            "versions": dict(self.versions),
+            "graphs": {v: g.to_dict() for v, g in self.graphs.items()},
+            "engines": {v: e.to_dict() for v, e in self.engines.items()},
+            "files": {name: f.to_dict() for name, f in self.files.items()},
+            "parity": [r.to_dict() for r in self.parity],
+            "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = MANIFEST_NAME) -> "Manifest":
-        version = data.get("schema_version")
+    def from_dict(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
+        """The one reader: checks the version, the schema and the consistency, then builds records."""
+        version = data.get("schema_version") if isinstance(data, dict) else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise IJepaDeployError(
                 where, f"manifest schema_version is {version!r}",
                 f"{SCHEMA_VERSION} (re-export with this version of ijepa-deploy)",
             )
+        check_manifest(data, where)
         try:
-            return cls(
-                schema_version=version,
-                created=data.get("created", ""),
-                status=data["status"],
-                model=data["model"],
-                task=data["task"],
-                io=ExportSpec.from_dict(data["io"]),
-                batch=data["batch"],
-                preprocessing=PreprocessConfig.from_dict(data["preprocessing"]),
-                id2label=data.get("id2label"),
-                versions=data.get("versions", {}),
-                graphs=data.get("graphs", {}),
-                engines=data.get("engines", {}),
-                files=data.get("files", {}),
-                parity=data.get("parity", []),
-                notes=data.get("notes", []),
-            )
-        except (KeyError, TypeError) as exc:
-            raise IJepaDeployError(where, f"manifest is missing or has a malformed field ({exc})",
-                                   "a manifest written by ijepa-export") from None
+            preprocessing = PreprocessConfig.from_dict(data["preprocessing"])
+        except IJepaDeployError as exc:
+            raise IJepaDeployError(where, f"manifest field $.preprocessing: {exc.problem}", exc.expected) from None
+        return cls(
+            schema_version=version,
+            created=data.get("created", ""),
+            status=data["status"],
+            model=ModelInfo.from_dict(data["model"]),
+            task=data["task"],
+            io=ExportSpec.from_dict(data["io"]),
+            batch=BatchRange.from_dict(data["batch"]),
+            preprocessing=preprocessing,
+            id2label=data["id2label"],
+            versions=dict(data["versions"]),
+            graphs={v: GraphRecord.from_dict(g) for v, g in data["graphs"].items()},
+            engines={v: EngineRecord.from_dict(e) for v, e in data["engines"].items()},
+            files={name: FileRecord.from_dict(f) for name, f in data["files"].items()},
+            parity=[ParityResult.from_dict(r) for r in data["parity"]],
+            notes=list(data["notes"]),
+        )
+
+    def file_names(self) -> list[str]:
+        """Every file name the manifest mentions (files, graphs, engines), each once."""
+        names = list(self.files)
+        for graph in self.graphs.values():
+            names += graph.files
+        names += [engine.file for engine in self.engines.values()]
+        return list(dict.fromkeys(names))
 
     # -- files ---------------------------------------------------------------------------------
     def record_file(self, directory: Path, relpath: str, role: str) -> None:
-        path = Path(directory) / relpath
-        self.files[relpath] = {"sha256": sha256_file(path), "bytes": path.stat().st_size, "role": role}
+        path = resolve_inside(directory, relpath)
+        self.files[relpath] = FileRecord(sha256=sha256_file(path), bytes=path.stat().st_size, role=role)
 
     def forget_file(self, relpath: str) -> None:
         self.files.pop(relpath, None)
 
     def write(self, directory: Path) -> Path:
-        """Write atomically (temp file + rename) so a crash never leaves half a manifest."""
+        """Check against the schema, then write atomically (temp file + rename) so a crash never
+        leaves half a manifest. Non-finite numbers are refused: the file is strict JSON."""
         target = Path(directory) / MANIFEST_NAME
-        write_atomic(target, json.dumps(self.to_dict(), indent=2) + "\n")
+        data = self.to_dict()
+        check_manifest(data, f"{target} (being written)")
+        write_atomic(target, json.dumps(data, indent=2, allow_nan=False) + "\n")
         return target
 
 
 def read_manifest(directory: Path) -> Manifest:
+    """Read and check the manifest of ``directory``; every file name it mentions must resolve
+    inside the directory (checked here, before any of them is opened or hashed)."""
     directory = Path(directory)
     path = directory / MANIFEST_NAME
     if not directory.is_dir():
@@ -151,21 +171,27 @@ def read_manifest(directory: Path) -> Manifest:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IJepaDeployError(str(path), f"manifest is not valid JSON ({exc})",
                                "the file ijepa-export wrote, unmodified") from None
-    return Manifest.from_dict(data, where=str(path))
+    except RecursionError:
+        raise IJepaDeployError(str(path), "manifest nests too deeply", "the file ijepa-export wrote") from None
+    manifest = Manifest.from_dict(data, where=str(path))
+    for name in manifest.file_names():
+        resolve_inside(directory, name, where=str(path))
+    return manifest
 
 
 def verify_files(directory: Path, manifest: Manifest, relpaths: list[str] | None = None) -> None:
-    """Check that every listed file exists and matches its recorded SHA-256."""
+    """Check that every listed file lies inside ``directory``, exists and matches its SHA-256."""
     directory = Path(directory)
-    for rel in relpaths if relpaths is not None else list(manifest.files):
+    names = relpaths if relpaths is not None else list(manifest.files)
+    paths = [resolve_inside(directory, rel) for rel in names]  # all of them before opening any
+    for rel, path in zip(names, paths):
         entry = manifest.files.get(rel)
         if entry is None:
             raise IJepaDeployError(str(directory / rel), "file is not recorded in the manifest",
                                    "every artifact file listed under 'files' with its sha256")
-        path = directory / rel
         if not path.is_file():
             raise IJepaDeployError(str(path), "artifact file is missing",
                                    "the files ijepa-export wrote (re-export or copy the whole directory)")
-        if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+        if path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
             raise IJepaDeployError(str(path), "checksum mismatch: the file was modified or truncated",
-                                   f"sha256 {entry['sha256'][:16]}... as recorded at export (re-export or re-copy)")
+                                   f"sha256 {entry.sha256[:16]}... as recorded at export (re-export or re-copy)")

@@ -12,6 +12,15 @@ from ijepa_deploy.errors import IJepaDeployError
 
 BATCH = "batch"
 TASKS = ("feature-extraction", "image-classification")
+# The outputs an artifact of each task has, in graph order.
+TASK_OUTPUTS = {"feature-extraction": ("last_hidden_state", "embedding"), "image-classification": ("logits",)}
+
+
+def check_task(task: str) -> str:
+    """``task`` if it is one of TASKS, else the user error every entry point gives."""
+    if task not in TASKS:
+        raise IJepaDeployError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
+    return task
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class TensorSpec:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TensorSpec":
+    def from_dict(cls, data: dict) -> TensorSpec:
         return cls(name=data["name"], dtype=data["dtype"], shape=tuple(data["shape"]))
 
 
@@ -64,7 +73,7 @@ class ExportSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExportSpec":
+    def from_dict(cls, data: dict) -> ExportSpec:
         return cls(
             task=data["task"],
             inputs=tuple(TensorSpec.from_dict(t) for t in data["inputs"]),
@@ -75,18 +84,20 @@ class ExportSpec:
 def export_spec(task: str, *, hidden_size: int, num_tokens: int, height: int, width: int,
                 num_labels: int | None = None, channels: int = 3) -> ExportSpec:
     """The I/O of an exported I-JEPA graph for ``task``."""
-    if task not in TASKS:
-        raise IJepaDeployError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
+    check_task(task)
     pixel_values = TensorSpec("pixel_values", "float32", (BATCH, channels, height, width))
+    outputs: tuple[TensorSpec, ...]
     if task == "feature-extraction":
+        hidden, pooled = TASK_OUTPUTS[task]
         outputs = (
-            TensorSpec("last_hidden_state", "float32", (BATCH, num_tokens, hidden_size)),
-            TensorSpec("embedding", "float32", (BATCH, hidden_size)),
+            TensorSpec(hidden, "float32", (BATCH, num_tokens, hidden_size)),
+            TensorSpec(pooled, "float32", (BATCH, hidden_size)),
         )
     else:
         if not num_labels:
             raise IJepaDeployError("image-classification", "the model has no labels", "config.num_labels > 0")
-        outputs = (TensorSpec("logits", "float32", (BATCH, num_labels)),)
+        (logits,) = TASK_OUTPUTS[task]
+        outputs = (TensorSpec(logits, "float32", (BATCH, num_labels)),)
     return ExportSpec(task=task, inputs=(pixel_values,), outputs=outputs)
 
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_manifest, verify_files
+from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
 
@@ -24,11 +26,6 @@ BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 # Precisions that are a runtime mode rather than a graph: bf16 runs the fp32 graph with OpenVINO's
 # bf16 inference hint (CPUs with AVX512_BF16 / AMX only).
 RUNTIME_PRECISIONS = {"bf16": "fp32"}
-
-
-def graph_files(manifest: Manifest, variant: str) -> list[str]:
-    entry = manifest.graphs[variant]
-    return [entry["file"], *entry.get("data_files", [])]
 
 
 def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | None = None) -> str:
@@ -50,7 +47,7 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     ``precision``: the artifact's TensorRT engine on a GPU host, else OpenVINO (CPU) when it is
     installed, else ONNX Runtime."""
     reasons = []
-    if precision in manifest.engines and manifest.engines[precision].get("status") != STATUS_PASSED:
+    if precision in manifest.engines and manifest.engines[precision].status != STATUS_PASSED:
         reasons.append(f"the {precision} TensorRT engine did not pass its parity check")
     elif precision in manifest.engines:
         from ijepa_deploy.runtime import tensorrt_host
@@ -81,8 +78,8 @@ def openvino_variant(precision: str) -> tuple[str, str]:
 
 
 def _verified(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
-    return any(r.get("graph") == graph and r.get("precision") == precision and r.get("passed")
-               and str(r.get("backend", "")).startswith(backend_prefix) for r in manifest.parity)
+    return any(r.graph == graph and r.precision == precision and r.passed and r.backend.startswith(backend_prefix)
+               for r in manifest.parity)
 
 
 def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
@@ -120,12 +117,12 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
             raise IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 "
                                    "parity row in the manifest)", "an artifact exported with openvino installed "
                                    "on a CPU with bf16 (or allow_unverified=True)")
-        files = graph_files(manifest, variant)
+        files = manifest.graphs[variant].files
         if verify:
             verify_files(directory, manifest, files)
         from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
 
-        return OpenVinoRunner(directory / files[0], manifest.io, manifest.batch["min"], manifest.batch["max"],
+        return OpenVinoRunner(resolve_inside(directory, files[0]), manifest.io, manifest.batch.min, manifest.batch.max,
                               inference_precision=hint, threads=threads, **options)
     if backend == "onnxruntime":
         options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
@@ -133,24 +130,24 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if precision not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{precision})")
-        files = graph_files(manifest, precision)
+        graph = manifest.graphs[precision]
         if verify:
-            verify_files(directory, manifest, files)
+            verify_files(directory, manifest, graph.files)
         from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(directory / files[0], manifest.io, manifest.batch["min"],
-                                 manifest.batch["max"], **options)
+        return OnnxRuntimeRunner(resolve_inside(directory, graph.file), manifest.io, manifest.batch.min,
+                                 manifest.batch.max, **options)
     if backend == "tensorrt":
         if precision not in manifest.engines:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} TensorRT engine",
                                    f"one of {sorted(manifest.engines)} (build it on this GPU host: "
                                    f"ijepa-build {directory} --variant {precision})")
-        entry = manifest.engines[precision]
+        engine = manifest.engines[precision]
         if verify:
-            verify_files(directory, manifest, [entry["file"]])
+            verify_files(directory, manifest, [engine.file])
         from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 
-        return TensorRTRunner(directory / entry["file"], manifest.io, entry, variant=precision,
+        return TensorRTRunner(resolve_inside(directory, engine.file), manifest.io, engine, variant=precision,
                               artifact=directory, **options)
     raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
 
@@ -241,15 +238,15 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     return DeployedModel(directory, manifest, runner)
 
 
-def _check_engine_verified(directory: Path, record: dict, precision: str) -> None:
+def _check_engine_verified(directory: Path, record: EngineRecord, precision: str) -> None:
     """Engines are checked against eager PyTorch when ijepa-build builds them; serve only those
     that passed (an engine from an older ijepa-build has no status: it was never checked)."""
-    status = record.get("status")
+    status = record.status
     if status == STATUS_PASSED:
         return
     what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
         f"was never checked against eager PyTorch (status {status!r})"
-    raise IJepaDeployError(str(directory), f"TensorRT engine {record.get('file')} {what}",
+    raise IJepaDeployError(str(directory), f"TensorRT engine {record.file} {what}",
                            "an engine with status 'passed' (see the manifest's parity section; rebuild and "
                            f"check it with: ijepa-build {directory} --variant {precision}; "
                            "allow_unverified=True to inspect it anyway)")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.spec import ExportSpec
 from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.spec import ExportSpec
 
 PREFERRED = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -23,7 +23,7 @@ def default_providers(cache_dir: Path | None = None) -> list:
         if name not in available:
             continue
         if name == "TensorrtExecutionProvider":
-            options = {"trt_engine_cache_enable": True, "trt_timing_cache_enable": True}
+            options: dict[str, bool | str] = {"trt_engine_cache_enable": True, "trt_timing_cache_enable": True}
             if cache_dir is not None:
                 options["trt_engine_cache_path"] = str(cache_dir)
                 options["trt_timing_cache_path"] = str(cache_dir)

@@ -93,7 +93,7 @@ class OpenVinoRunner(Runner):
         model.reshape({t.name: ov.PartialShape([ov.Dimension(self.min_batch, self.max_batch),
                                                 *(ov.Dimension(d) for d in t.shape[1:])])
                        for t in spec.inputs})
-        config = {"INFERENCE_PRECISION_HINT": inference_precision}
+        config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": inference_precision}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
@@ -127,5 +127,5 @@ class OpenVinoRunner(Runner):
             self._idle.put(request)
 
     def close(self) -> None:
-        self._idle = None
+        self._idle = None  # type: ignore[assignment]  # run() after close() fails loudly
         self.compiled = None

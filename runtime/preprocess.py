@@ -32,7 +32,7 @@ _RESAMPLE = {
 }
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
-ImageLike = "str | os.PathLike | bytes | Image.Image | np.ndarray"
+ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
 def _describe(item) -> str:
@@ -54,6 +54,7 @@ def open_image(item) -> Image.Image:
         return _decoded(item, subject)
     if isinstance(item, np.ndarray):
         return _from_array(item, subject)
+    source: Path | io.BytesIO
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         if not path.is_file():
@@ -181,7 +182,7 @@ class Preprocessor:
             pixels = (pixels - self._mean) / self._std
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
-    def __call__(self, items: "Iterable | ImageLike") -> np.ndarray:
+    def __call__(self, items: Iterable | ImageLike) -> np.ndarray:
         single = isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)) or (
             isinstance(items, np.ndarray) and items.ndim in (2, 3))
         if single:

@@ -19,6 +19,7 @@ class Runner:
     """Base class. Subclasses set ``backend`` and implement ``_run(feed) -> {name: array}``."""
 
     backend = "base"
+    choice = ""  # how load()/open_runner picked this backend (set by open_runner)
 
     def __init__(self, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64):
         self.spec = spec

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call, version_tuple
@@ -38,26 +39,25 @@ def rebuild_hint(artifact: Path | str, variant: str) -> str:
             "TensorRT versions / GPU generations)")
 
 
-def compatibility_problem(record: dict, tensorrt_version: str, compute_capability: str) -> str | None:
+def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_capability: str) -> str | None:
     """Why an engine recorded as ``record`` (a manifest ``engines`` entry) cannot run here, or None.
 
     Plain engines need the same TensorRT version and compute capability they were built with.
     ``version_compatible`` engines also run on a later TensorRT; ``hardware_compatibility ==
     "ampere_plus"`` engines on any GPU of compute capability >= 8.0.
     """
-    built_version = str(record.get("tensorrt_version") or "")
-    built_cc = str(record.get("compute_capability") or "")
-    if built_version and built_version != tensorrt_version:
-        newer_ok = bool(record.get("version_compatible")) and version_tuple(tensorrt_version) > version_tuple(built_version)
+    built_version = record.tensorrt_version
+    built_cc = record.compute_capability
+    if built_version != tensorrt_version:
+        newer_ok = record.version_compatible and version_tuple(tensorrt_version) > version_tuple(built_version)
         if not newer_ok:
             return (f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}"
-                    + ("" if record.get("version_compatible") else " (engines are tied to the TensorRT version "
+                    + ("" if record.version_compatible else " (engines are tied to the TensorRT version "
                        "they were built with)"))
-    if built_cc and built_cc != compute_capability:
-        level = record.get("hardware_compatibility")
+    if built_cc != compute_capability:
         here = version_tuple(compute_capability)
-        if not (level == "ampere_plus" and here >= (8, 0)):
-            gpu = record.get("gpu_name") or "another GPU"
+        if not (record.hardware_compatibility == "ampere_plus" and here >= (8, 0)):
+            gpu = record.gpu_name or "another GPU"
             return (f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
                     f"capability {compute_capability}")
     return None
@@ -71,7 +71,7 @@ def make_logger(trt, stream=None):
     severity = trt.ILogger.Severity
     errors_at = (severity.INTERNAL_ERROR, severity.ERROR)
 
-    class _CollectingLogger(trt.ILogger):
+    class _CollectingLogger(trt.ILogger):  # type: ignore[name-defined]  # a class of the module passed in
         def __init__(self):
             trt.ILogger.__init__(self)
             self.errors: list[str] = []
@@ -102,11 +102,13 @@ class _Buffer:
         self.nbytes = max(self.capacity * self.dtype.itemsize, 1)
         self.device = 0
         self.host_ptr = 0
-        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes), f"cudaMalloc {self.nbytes} bytes for {name}"))
+        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes),
+                                    f"cudaMalloc {self.nbytes} bytes for {name}"))
         self.host_ptr = int(cuda_call(cudart, cudart.cudaMallocHost(self.nbytes),
                                       f"cudaMallocHost {self.nbytes} bytes for {name}"))
         raw = (ctypes.c_byte * self.nbytes).from_address(self.host_ptr)
-        self.host = np.frombuffer(raw, dtype=np.uint8)[: self.capacity * self.dtype.itemsize].view(self.dtype)
+        host = np.frombuffer(raw, dtype=np.uint8)  # type: ignore[call-overload]  # numpy's stubs omit ctypes buffers
+        self.host = host[: self.capacity * self.dtype.itemsize].view(self.dtype)
 
     def free(self, cudart) -> None:
         self.host = None
@@ -123,9 +125,9 @@ class _Slot:
     """What one ``run`` needs to itself: an execution context, a CUDA stream and device + pinned
     host buffers for every tensor (sized for the profile's max shapes, addresses bound once)."""
 
-    def __init__(self, cudart, context: "trt.IExecutionContext", dtypes: dict, max_shapes: dict):
+    def __init__(self, cudart, context: trt.IExecutionContext, dtypes: dict, max_shapes: dict):
         self.context = context
-        self.stream = None
+        self.stream = None  # a cudaStream_t once created
         self.buffers: dict[str, _Buffer] = {}
         try:
             self.stream = cuda_call(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
@@ -137,6 +139,7 @@ class _Slot:
             raise
 
     def run(self, cudart, feed: dict[str, np.ndarray], output_names: list[str], engine_name: str) -> dict:
+        assert self.stream is not None  # set by __init__, which raised otherwise
         context, stream = self.context, int(self.stream)
         h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
@@ -189,13 +192,12 @@ DEFAULT_MAX_CONCURRENCY = 2
 class TensorRTRunner(Runner):
     backend = "tensorrt"
 
-    def __init__(self, engine_path: Path, spec: ExportSpec, record: dict | None = None, *,
+    def __init__(self, engine_path: Path, spec: ExportSpec, record: EngineRecord | None = None, *,
                  variant: str | None = None, artifact: Path | None = None, device: int | None = None,
                  allow_engine_host_code: bool = False, max_concurrency: int = DEFAULT_MAX_CONCURRENCY):
         engine_path = Path(engine_path)
-        record = dict(record or {})
         self.engine_path = engine_path
-        self.variant = variant or record.get("source_graph") or "fp32"
+        self.variant = variant or (record.source_graph if record else "fp32")
         self.artifact = Path(artifact) if artifact is not None else engine_path.parent
         if int(max_concurrency) < 1:
             raise IJepaDeployError("max_concurrency", f"{max_concurrency}", "at least 1 (execution contexts)")
@@ -205,7 +207,7 @@ class TensorRTRunner(Runner):
         self._idle: list[_Slot] = []
         self._pool = threading.Condition()
         self.engine = self._runtime = None
-        if record.get("version_compatible") and not allow_engine_host_code:
+        if record is not None and record.version_compatible and not allow_engine_host_code:
             # A version-compatible plan embeds TensorRT's lean runtime as host code that runs in this
             # process. Whoever can write the artifact must not decide that alone: TensorRT refuses
             # such engines by default, and so do we unless the caller opts in.
@@ -226,7 +228,8 @@ class TensorRTRunner(Runner):
             cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
         gpu = host.gpu_info(device)
         hint = rebuild_hint(self.artifact, self.variant)
-        problem = compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+        problem = (compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+                   if record is not None else None)
         if problem:
             raise IJepaDeployError(str(engine_path), problem, hint)
         if not engine_path.is_file():
@@ -237,18 +240,20 @@ class TensorRTRunner(Runner):
             self.close()
             raise
 
-    def _load(self, trt, cudart, spec: ExportSpec, record: dict, hint: str) -> None:
+    def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)
-        self._runtime = trt.Runtime(logger)
-        if record.get("version_compatible") and self.allow_engine_host_code:
-            self._runtime.engine_host_code_allowed = True  # the caller opted in (see __init__)
-        engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+        runtime = self._runtime = trt.Runtime(logger)
+        if record is not None and record.version_compatible and self.allow_engine_host_code:
+            runtime.engine_host_code_allowed = True  # the caller opted in (see __init__)
+        engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"
             raise IJepaDeployError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
                                    f"by another TensorRT version or for another GPU?): {detail}", hint)
         self.engine = engine
-        inputs, outputs, dtypes = [], [], {}
+        inputs: list[str] = []
+        outputs: list[str] = []
+        dtypes: dict[str, np.dtype] = {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
             mode = engine.get_tensor_mode(name)
@@ -289,6 +294,7 @@ class TensorRTRunner(Runner):
         self._idle.append(slot)
 
     def _new_context(self):
+        assert self.engine is not None  # _load sets it before any context is made
         context = self.engine.create_execution_context()
         if context is None:
             raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "

@@ -12,10 +12,20 @@ external data file when the weights exceed ``onnx_files.EXTERNAL_DATA_THRESHOLD`
 """
 
 from ijepa_deploy.child_process import run_step
-from ijepa_deploy.exporters.precision.calibration import (CALIB_METHODS, DEFAULT_CALIB_BATCH, DEFAULT_CALIB_COUNT,
-                                                          QUANTIZED_OPS, Calibrate, Calibration, CalibrationImages,
-                                                          ImageCalibrationReader, calibrate, cleanup,
-                                                          prepare_for_quantization, warn_fallback)
+from ijepa_deploy.exporters.precision.calibration import (
+                                                          CALIB_METHODS,
+                                                          DEFAULT_CALIB_BATCH,
+                                                          DEFAULT_CALIB_COUNT,
+                                                          QUANTIZED_OPS,
+                                                          Calibrate,
+                                                          Calibration,
+                                                          CalibrationImages,
+                                                          ImageCalibrationReader,
+                                                          calibrate,
+                                                          cleanup,
+                                                          prepare_for_quantization,
+                                                          warn_fallback,
+)
 from ijepa_deploy.exporters.precision.fp16 import FP16_FP32_OPS, Fp16FromOnnx
 from ijepa_deploy.exporters.precision.int8 import Int8CpuFromOnnx, Int8FromOnnx, quantization_summary
 from ijepa_deploy.exporters.precision.isolation import should_isolate

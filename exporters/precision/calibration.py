@@ -177,11 +177,12 @@ def prepare_for_quantization(source: Path, workdir: Path) -> Path:
 
     The dynamo export's ``value_info`` can be stale (the classifier Gemm's weight shape), which
     breaks ONNX shape inference inside the quantizer; ``quant_pre_process`` fixes that but costs
-    several times the model in RAM because symbolic shape inference copies the loaded model. Here: drop ``value_info`` and run ONNX shape
-    inference file-to-file, so memory does not scale with the weights. A graph with external data
-    is written *beside* its source (hidden name, removed by :func:`cleanup`) so its relative
-    ``model.onnx.data`` location still resolves: onnx refuses hard-linked data files and paths
-    outside the model's directory, and copying would duplicate the weights."""
+    several times the model in RAM because symbolic shape inference copies the loaded model. Here:
+    drop ``value_info`` and run ONNX shape inference file-to-file, so memory does not scale with the
+    weights. A graph with external data is written *beside* its source (hidden name, removed by
+    :func:`cleanup`) so its relative ``model.onnx.data`` location still resolves: onnx refuses
+    hard-linked data files and paths outside the model's directory, and copying would duplicate the
+    weights."""
     onnx = _onnx()
     source, workdir = Path(source), Path(workdir)
     model = onnx.load(str(source), load_external_data=False)

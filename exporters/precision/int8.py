@@ -22,8 +22,13 @@ import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.precision import onnx_files
-from ijepa_deploy.exporters.precision.calibration import (QUANTIZED_OPS, Calibration, ImageCalibrationReader,
-                                                          _method, calibrate)
+from ijepa_deploy.exporters.precision.calibration import (
+    QUANTIZED_OPS,
+    Calibration,
+    ImageCalibrationReader,
+    _method,
+    calibrate,
+)
 from ijepa_deploy.exporters.precision.onnx_files import _onnx, clear_graph, graph_bytes, quiet_ort_logs, written
 
 

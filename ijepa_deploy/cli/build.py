@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @dataclass
 class BuildArgs:
     artifact: Path
-    options: "EngineOptions"
+    options: EngineOptions
     quiet: bool = False
     parity_images: Path | None = None
 
@@ -29,7 +29,8 @@ class BuildArgs:
 def parse_args(argv=None) -> BuildArgs:
     from ijepa_deploy.exporters.tensorrt_build import HARDWARE_COMPATIBILITY, EngineOptions
 
-    parser = ArgumentParser(prog="ijepa-build", description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
+    parser = ArgumentParser(prog="ijepa-build",
+                            description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
                             epilog="Needs an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
                                    "(pip install 'ijepa-deploy[tensorrt]').")
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
@@ -73,14 +74,14 @@ def build(args: BuildArgs) -> int:
     records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet),
                             parity_paths=parity_paths)
     for rec in records:
-        size = (Path(args.artifact) / rec["file"]).stat().st_size / 2**20
-        p = rec["profile"]
-        print(f"{rec['source_graph']:<6} {rec['file']:<22} {size:8.1f} MiB  batch {p['min']}/{p['opt']}/{p['max']}  "
-              f"TensorRT {rec['tensorrt_version']}  {rec['gpu_name']} (sm {rec['compute_capability']})  "
-              f"{rec['build_seconds']:.1f} s  parity {rec['status']}")
+        size = manifest.files[rec.file].bytes / 2**20
+        p = rec.profile
+        print(f"{rec.source_graph:<6} {rec.file:<22} {size:8.1f} MiB  batch {p.min}/{p.opt}/{p.max}  "
+              f"TensorRT {rec.tensorrt_version}  {rec.gpu_name} (sm {rec.compute_capability})  "
+              f"{rec.build_seconds or 0:.1f} s  parity {rec.status}")
     print()
     print(summary_table(manifest, Path(args.artifact)))
-    failed = [rec["file"] for rec in records if rec["status"] != STATUS_PASSED]
+    failed = [rec.file for rec in records if rec.status != STATUS_PASSED]
     if failed:
         print(f"error: {args.artifact} | engine parity check FAILED for {', '.join(failed)}; marked 'failed' in "
               "the manifest (the runtime refuses them). Note: expected engines within the thresholds in the "

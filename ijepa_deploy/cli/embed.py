@@ -11,6 +11,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ijepa_deploy.cli import ArgumentParser, run
 
@@ -59,7 +60,7 @@ def embed_images(opts: EmbedOptions) -> int:
 
     if opts.output:
         check_output_file(opts.output, "--output")
-    options = {"threads": opts.threads} if opts.threads else {}
+    options: dict[str, Any] = {"threads": opts.threads} if opts.threads else {}
     if opts.allow_engine_host_code:
         options["allow_engine_host_code"] = True
     with load(opts.artifact, backend=opts.backend, precision=opts.precision, **options) as model:
@@ -68,7 +69,7 @@ def embed_images(opts: EmbedOptions) -> int:
               file=sys.stderr)
         if model.task == "image-classification":
             for path, top in zip(opts.images, model.classify(opts.images, top_k=opts.top_k)):
-                print(json.dumps({"image": path, "top_k": [{"label": l, "prob": round(p, 6)} for l, p in top]}))
+                print(json.dumps({"image": path, "top_k": [{"label": label, "prob": round(p, 6)} for label, p in top]}))
             return 0
         vectors = model.embed(opts.images)
     for path, vec in zip(opts.images, vectors):

@@ -6,13 +6,14 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
-from ijepa_deploy.models import PRESETS, RANDOM_PREFIX
+from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX
 from ijepa_deploy.spec import TASKS
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.exporters.pipeline import ExportOptions
+    from ijepa_deploy.exporters.pipeline import CALIB_METHODS, ExportOptions
 
+    default = ExportOptions(model="")  # the one home of every export default
     parser = ArgumentParser(
         prog="ijepa-export",
         description="Export an I-JEPA model to ONNX, check it against eager PyTorch, write an artifact.",
@@ -23,11 +24,14 @@ def parse_args(argv=None):
                         help="hub id (facebook/ijepa_vith14_1k), local save_pretrained dir, or random:<preset>")
     parser.add_argument("--task", default="feature-extraction", choices=TASKS)
     parser.add_argument("--output", "-o", type=Path, help="artifact directory (default: artifacts/<model>)")
-    parser.add_argument("--opset", type=int, default=20, help="ONNX opset, >= 17 (default 20)")
+    parser.add_argument("--opset", type=int, default=default.opset,
+                        help=f"ONNX opset, >= 17 (default {default.opset})")
     parser.add_argument("--image-size", type=int, help="export resolution (position embeddings interpolated)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 5],
-                        help="batch sizes for the parity check (default 1 2 5)")
-    parser.add_argument("--max-batch", type=int, default=64, help="largest batch the artifact accepts")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(default.batch_sizes),
+                        help="batch sizes for the parity check (default "
+                             f"{' '.join(map(str, default.batch_sizes))})")
+    parser.add_argument("--max-batch", type=int, default=default.max_batch,
+                        help=f"largest batch the artifact accepts (default {default.max_batch})")
     parser.add_argument("--revision", help="hub revision (branch, tag or commit)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random:<preset> weights")
     parser.add_argument("--parity-images", type=Path, help="directory of photos for the parity check "
@@ -45,10 +49,10 @@ def parse_args(argv=None):
     prec.add_argument("--calib-dir", type=Path, metavar="DIR",
                       help="images for INT8 calibration, a few hundred from your domain (default: the bundled "
                            "sample photos and their variants, with a warning: not representative)")
-    prec.add_argument("--calib-count", type=int, default=64, metavar="N",
-                      help="calibration images (a seeded sample when DIR has more; default 64)")
-    prec.add_argument("--calib-method", choices=("minmax", "entropy", "percentile"), default="minmax",
-                      help="activation range estimate (default minmax)")
+    prec.add_argument("--calib-count", type=int, default=default.calib_count, metavar="N",
+                      help=f"calibration images (a seeded sample when DIR has more; default {default.calib_count})")
+    prec.add_argument("--calib-method", choices=CALIB_METHODS, default=default.calib_method,
+                      help=f"activation range estimate (default {default.calib_method})")
     prec.add_argument("--no-engines", action="store_true",
                       help="do not try to build TensorRT engines after the precision graphs")
     args = parser.parse_args(argv)

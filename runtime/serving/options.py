@@ -49,7 +49,8 @@ class ServeOptions:
                 raise IJepaDeployError(flag, f"port {port} is out of range", "1..65535")
         if len({self.http_port, self.grpc_port, self.metrics_port}) != 3:
             raise IJepaDeployError("ports", f"HTTP, gRPC and metrics ports are not distinct "
-                                   f"({self.http_port}, {self.grpc_port}, {self.metrics_port})", "three different ports")
+                                   f"({self.http_port}, {self.grpc_port}, {self.metrics_port})",
+                                   "three different ports")
         if self.max_batch is None:
             self.max_batch = artifact_max_batch
         if not 1 <= self.max_batch <= artifact_max_batch:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest, verify_files
-from ijepa_deploy.runtime.model import graph_files
 
 PREPROCESS = "preprocess"
 _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32"}
@@ -69,7 +68,7 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     manifest = read_manifest(artifact)
     if output.exists() and not overwrite:
         raise IJepaDeployError(str(output), "output directory exists", "a new directory (or --overwrite)")
-    limit = int(manifest.batch["max"])
+    limit = manifest.batch.max
     max_batch = limit if max_batch is None else max_batch
     if not 1 <= max_batch <= limit:
         raise IJepaDeployError("--max-batch", f"{max_batch} is outside the artifact's batch range", f"1..{limit}")
@@ -84,8 +83,9 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
         cfg = pb.ModelConfig(name=pixels, max_batch_size=max_batch)
         if backend == "onnxruntime":
             if precision not in manifest.graphs:
-                raise IJepaDeployError(str(artifact), f"artifact has no {precision} graph", f"one of {sorted(manifest.graphs)}")
-            files = graph_files(manifest, precision)
+                raise IJepaDeployError(str(artifact), f"artifact has no {precision} graph",
+                                       f"one of {sorted(manifest.graphs)}")
+            files = manifest.graphs[precision].files
             verify_files(artifact, manifest, files)
             cfg.backend = "onnxruntime"
             cfg.platform = "onnxruntime_onnx"
@@ -101,20 +101,19 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
             if precision not in manifest.engines:
                 raise IJepaDeployError(str(artifact), f"artifact has no {precision} TensorRT engine",
                                        f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)")
-            entries = manifest.engines[precision]
-            entries = entries if isinstance(entries, list) else [entries]
-            verify_files(artifact, manifest, [e["file"] for e in entries])
+            entries = [manifest.engines[precision]]  # one engine per variant (the manifest schema)
+            verify_files(artifact, manifest, [e.file for e in entries])
             cfg.platform = "tensorrt_plan"
             cfg.backend = "tensorrt"
             if len(entries) == 1:
-                _link_or_copy(artifact / entries[0]["file"], tmp / pixels / "1" / "model.plan")
+                _link_or_copy(artifact / entries[0].file, tmp / pixels / "1" / "model.plan")
             else:  # one plan per compute capability: Triton picks by the GPU it runs on
                 for e in entries:
-                    cc = str(e["compute_capability"])
+                    cc = e.compute_capability
                     fname = f"model_sm{cc.replace('.', '')}.plan"
-                    _link_or_copy(artifact / e["file"], tmp / pixels / "1" / fname)
+                    _link_or_copy(artifact / e.file, tmp / pixels / "1" / fname)
                     cfg.cc_model_filenames[cc] = fname
-            max_batch = min([max_batch, *(int(e.get("profile", {}).get("max", max_batch)) for e in entries)])
+            max_batch = min([max_batch, *(e.profile.max for e in entries)])
             cfg.max_batch_size = max_batch
         else:
             raise IJepaDeployError("--backend", f"{backend!r} has no stock Triton backend here",
@@ -136,7 +135,8 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
         pre.dynamic_batching.max_queue_delay_microseconds = max_queue_delay_us
         pre.dynamic_batching.default_queue_policy.max_queue_size = max_queue
         pre.dynamic_batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
-        pre.instance_group.append(pb.ModelInstanceGroup(count=preprocess_instances, kind=pb.ModelInstanceGroup.KIND_CPU))
+        pre.instance_group.append(pb.ModelInstanceGroup(count=preprocess_instances,
+                                                        kind=pb.ModelInstanceGroup.KIND_CPU))
         _write_config(tmp / PREPROCESS, pre)
         _write_preprocess_code(tmp / PREPROCESS / "1", manifest.preprocessing.to_dict())
 

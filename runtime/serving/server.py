@@ -79,7 +79,7 @@ class Server:
         from ijepa_deploy.runtime import load
 
         manifest = read_manifest(opts.artifact)
-        opts.check(int(manifest.batch["max"]))
+        opts.check(manifest.batch.max)
         self.opts = opts
         self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision)
                        for _ in range(opts.instances)]
@@ -99,6 +99,7 @@ class Server:
                     inputs=[Tensor(name=PIXELS_INPUT, dtype=np.float32, shape=tuple(pixel_spec.shape[1:]))],
                     outputs=outputs, config=pixels_config(opts), strict=False)
         preprocess = self.models[0].preprocess
+        assert opts.max_images is not None  # ServeOptions.check() filled it in
         images_outputs = [Tensor(name=t.name, dtype=t.dtype, shape=(-1, *t.shape)) for t in outputs]
         triton.bind(model_name=opts.name,
                     infer_func=[ImagesModel(preprocess, self.forwarder, opts.max_images, opts.max_image_bytes)
@@ -113,10 +114,10 @@ class Server:
         if self.opts.max_image_pixels is not None:
             Image.MAX_IMAGE_PIXELS = self.opts.max_image_pixels
         apply_libpython_fix()
-        self.triton = Triton(config=triton_config(self.opts))
-        self._bind(self.triton)
+        triton = self.triton = Triton(config=triton_config(self.opts))
+        self._bind(triton)
         try:
-            self.triton.run()
+            triton.run()
         except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
             self.stop()
             raise IJepaDeployError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",

@@ -52,5 +52,6 @@ class TritonPythonModel:
                 tensor = pb_utils.Tensor("pixel_values", self._one_request(images))
                 responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
             except IJepaDeployError as exc:
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(exc.format())))
+                error = pb_utils.TritonError(exc.format())
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
         return responses

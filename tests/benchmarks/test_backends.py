@@ -41,7 +41,7 @@ def test_bench_ort_options_reach_the_session(tiny_artifact):
     assert _config(options, ["session.intra_op.allow_spinning"]) == {"session.intra_op.allow_spinning": "0"}
     assert backend.details()["session"] == {**described, "config_entries": opts.ort_config}
     pixels = np.zeros((2, 3, 224, 224), np.float32)
-    assert run(pixels)["embedding"].shape == (2, manifest.model["hidden_size"])
+    assert run(pixels)["embedding"].shape == (2, manifest.model.hidden_size)
     backend.close()
 
 

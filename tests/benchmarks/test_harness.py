@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -20,7 +21,7 @@ from ijepa_deploy.benchmarks.sweep import compare
 from ijepa_deploy.benchmarks.targets import INT8_LATENCY_MAX, ORT_LATENCY_MAX, evaluate_targets
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.models import PRESETS
+from ijepa_deploy.presets import PRESETS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -28,20 +29,25 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def bench_run(tiny_artifact, tmp_path_factory):
     """One CLI run on a copy of the tiny artifact that lists two extra graphs: ``int8`` (a copy of
-    the fp32 file, so the INT8 targets are evaluated) and ``fp16`` whose file is missing."""
+    the fp32 file, so the INT8 targets are evaluated) and ``fp16`` whose file is missing (so the
+    artifact is benchmarked with --allow-unverified)."""
     from ijepa_deploy.cli.bench import _main
 
     art = tmp_path_factory.mktemp("bench") / "tiny"
     shutil.copytree(tiny_artifact, art)
     manifest = read_manifest(art)
-    shutil.copy(art / manifest.graphs["fp32"]["file"], art / "model.int8.onnx")
-    manifest.graphs["int8"] = {"file": "model.int8.onnx", "data_files": [], "precision": "int8"}
-    manifest.graphs["fp16"] = {"file": "model.fp16.onnx", "data_files": [], "precision": "fp16"}
+    fp32 = manifest.graphs["fp32"]
+    shutil.copy(art / fp32.file, art / "model.int8.onnx")
+    manifest.record_file(art, "model.int8.onnx", role="onnx-graph")
+    manifest.graphs["int8"] = replace(fp32, file="model.int8.onnx", precision="int8")
+    # listed with a checksum, absent on disk
+    manifest.files["model.fp16.onnx"] = replace(manifest.files["model.int8.onnx"])
+    manifest.graphs["fp16"] = replace(fp32, file="model.fp16.onnx", precision="fp16")
     manifest.write(art)
     out = art.parent / "report"
     argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",
             "--min-iters", "2", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile", "--profile",
-            "--quiet"]
+            "--quiet", "--allow-unverified"]
     assert _main(argv) == 0
     return out, json.loads((out / "report.json").read_text())
 

@@ -30,7 +30,7 @@ def checkpoints(tmp_path_factory):
     """save_pretrained of the tiny preset, plus damaged copies."""
     from transformers import IJepaConfig, IJepaModel
 
-    from ijepa_deploy.models import PRESETS
+    from ijepa_deploy.presets import PRESETS
 
     root = tmp_path_factory.mktemp("ckpt")
     IJepaModel(IJepaConfig(**PRESETS["tiny"].config_kwargs())).save_pretrained(root / "good")
@@ -137,7 +137,7 @@ def test_build_timing_cache_checked_before_the_work(tmp_path, capsys, tiny_artif
 def test_load_model_refuses_weights_transformers_would_fill_randomly(checkpoints, name, problem):
     """The check after loading (hub checkpoints have no pre-check)."""
     from ijepa_deploy.errors import IJepaDeployError
-    from ijepa_deploy.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
 
     with pytest.raises(IJepaDeployError) as info:
         load_model(parse_model_source(str(checkpoints / name)), "feature-extraction")
@@ -156,7 +156,7 @@ def test_hub_exports_record_the_resolved_commit(checkpoints, tmp_path):
     (repo / "refs" / "main").write_text(commit)
     shutil.copytree(checkpoints / "good", repo / "snapshots" / commit)
     env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
-    code = ("from ijepa_deploy.models import load_model, parse_model_source\n"
+    code = ("from ijepa_deploy.exporters.models import load_model, parse_model_source\n"
             "for rev in (None, 'main'):\n"
             "    print(load_model(parse_model_source('org/tiny', rev), 'feature-extraction').info['revision'])\n")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

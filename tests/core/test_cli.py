@@ -84,4 +84,13 @@ def test_parity_failure_exits_1_and_marks_the_artifact_failed(capsys, tmp_path, 
     assert "parity check FAILED" in captured.err
     manifest = read_manifest(out)
     assert manifest.status == "failed" and (out / "model.onnx").is_file()
-    assert not manifest.parity[0]["passed"]
+    assert not manifest.parity[0].passed
+
+
+def test_export_help_lists_presets_without_importing_torch():
+    code = ("import sys\nfrom ijepa_deploy.cli.export import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'onnx') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "random:tiny" in proc.stdout and "random:vitg16" in proc.stdout and "HEAVY []" in proc.stdout

@@ -17,7 +17,7 @@ class DressedRunner(OnnxRuntimeRunner):
     """The CPU session reporting ``backend``; outputs perturbed by ``scale`` x their mean magnitude."""
 
     def __init__(self, graph, manifest, backend: str, scale: float = 0.0):
-        super().__init__(graph, manifest.io, 1, manifest.batch["max"], providers=["CPUExecutionProvider"])
+        super().__init__(graph, manifest.io, 1, manifest.batch.max, providers=["CPUExecutionProvider"])
         self.backend, self.scale = backend, scale
 
     def _run(self, feed):
@@ -47,9 +47,9 @@ def test_gpu_provider_results_are_parity_entries(tiny_artifact, eager_parity, sc
                                      providers=["CUDAExecutionProvider"], open_runner=open_runner)
     assert opened == ["CUDAExecutionProvider"]  # one graph (fp32), one provider
     (result,) = results
-    assert result in manifest.parity and result["backend"] == "onnxruntime-cuda" and result["graph"] == "fp32"
-    assert result["batch_sizes"] == [1, 2, 3] and result["retrieval"]["images"] == 8
-    assert result["passed"] is passed and "engine" not in result
+    assert result in manifest.parity and result.backend == "onnxruntime-cuda" and result.graph == "fp32"
+    assert result.batch_sizes == [1, 2, 3] and result.retrieval is not None and result.retrieval.images == 8
+    assert result.passed is passed and result.engine is None and "engine" not in result.to_dict()
 
 
 def test_a_provider_that_falls_back_is_an_error_not_a_pass(tiny_artifact, eager_parity, tmp_path):

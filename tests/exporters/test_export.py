@@ -27,27 +27,27 @@ def test_tiny_artifact_graph_and_manifest(tiny_artifact):
     m = read_manifest(tiny_artifact)
     graph = onnx.load(str(tiny_artifact / "model.onnx"))
     ops = [n.op_type for n in graph.graph.node]
-    layers = m.model["num_hidden_layers"]
+    layers = m.model.num_hidden_layers
     assert ops.count("LayerNormalization") == 2 * layers + 1  # one op each, never decomposed
     assert ops.count("Softmax") == layers and ops.count("Gelu") == layers
     assert not {"Where", "Expand", "IsNaN", "Resize"} & set(ops)  # no mask, no in-graph resize
     assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == BATCH
     assert m.versions["opset"] == 20 and m.versions["torch"] and m.versions["onnxruntime"]
-    assert m.model["weights_random"] and m.notes
+    assert m.model.weights_random and m.notes
     assert m.preprocessing.image_mean == (0.5, 0.5, 0.5) and m.preprocessing.resample == "bilinear"
     result, *others = m.parity  # others: OpenVINO rows when openvino is installed
-    assert all(r["backend"] == "openvino-cpu" and r["passed"] for r in others)
-    assert result["passed"] and result["batch_sizes"] == [1, 2, 5] and len(result["images"]) == 5
-    assert result["outputs"]["embedding"]["min_cosine"] >= 0.99999
-    assert result["outputs"]["embedding"]["max_abs"] <= 1e-4
-    assert set(m.files) == {"model.onnx"} and len(m.files["model.onnx"]["sha256"]) == 64
+    assert all(r.backend == "openvino-cpu" and r.passed for r in others)
+    assert result.passed and result.batch_sizes == [1, 2, 5] and len(result.images) == 5
+    assert result.outputs["embedding"].min_cosine >= 0.99999
+    assert result.outputs["embedding"].max_abs <= 1e-4
+    assert set(m.files) == {"model.onnx"} and len(m.files["model.onnx"].sha256) == 64
 
 
 def test_classification_artifact(tiny_cls_artifact):
     m = read_manifest(tiny_cls_artifact)
     assert m.io.output_names == ["logits"] and m.io.outputs[0].shape == (BATCH, 10)
     assert m.id2label["0"] == "class_0"
-    assert m.parity[0]["outputs"]["logits"]["min_cosine"] >= 0.99999
+    assert m.parity[0].outputs["logits"].min_cosine >= 0.99999
 
 
 def test_validation_catches_spec_mismatches(tiny_artifact):
@@ -74,8 +74,8 @@ def test_image_size_interpolates_position_embeddings_once(tmp_path):
     assert m.status == "passed"
     assert m.io.inputs[0].shape == (BATCH, 3, 160, 160) and m.io.outputs[0].shape == (BATCH, 100, 192)
     assert m.preprocessing.size == (160, 160)
-    assert "interpolated" in m.model["position_embeddings"]
-    assert m.parity[0]["outputs"]["embedding"]["min_cosine"] >= 0.99999
+    assert "interpolated" in m.model.position_embeddings
+    assert m.parity[0].outputs["embedding"].min_cosine >= 0.99999
     ops = {n.op_type for n in onnx.load(str(tmp_path / "a" / "model.onnx")).graph.node}
     assert "Resize" not in ops
 
@@ -123,6 +123,6 @@ def test_parity_check_can_fail(tiny_artifact):
     with open_runner(tiny_artifact, m) as ort_runner:
         ok = ParityCheck(ort_runner, Noisy(ort_runner, 0.0))(pixels, names, "fp32")
         bad = ParityCheck(ort_runner, Noisy(ort_runner, 0.3))(pixels, names, "fp32")
-    assert ok["passed"]
-    assert not bad["passed"] and not bad["outputs"]["embedding"]["passed"]
-    assert bad["outputs"]["embedding"]["min_cosine"] < 0.99999
+    assert ok.passed
+    assert not bad.passed and not bad.outputs["embedding"].passed
+    assert bad.outputs["embedding"].min_cosine < 0.99999

@@ -87,7 +87,7 @@ def test_a_failed_parity_check_does_not_replace(old_artifact, monkeypatch):
 
     def failing(self, *a, **k):
         result = original(self, *a, **k)
-        result["passed"] = False
+        result.passed = False
         return result
 
     monkeypatch.setattr(parity.ParityCheck, "__call__", failing)

@@ -16,11 +16,11 @@ from PIL import Image
 from ijepa_deploy.cli.export import main as export_main
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters import precision as prec
-from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.parity import photo_batch
+from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.retrieval import neighbour_overlap
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.models import PRESETS
+from ijepa_deploy.presets import PRESETS
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 QUANTIZED = {"MatMul", "Gemm", "Conv"}
@@ -68,8 +68,8 @@ def test_fp16_graph_keeps_layernorm_and_io_in_fp32(tiny_precision_artifact):
     out = tiny_precision_artifact
     manifest = read_manifest(out)
     entry = manifest.graphs["fp16"]
-    assert entry["precision"] == "fp16"
-    model = onnx.load(str(out / entry["file"]))
+    assert entry.precision == "fp16"
+    model = onnx.load(str(out / entry.file))
     types = _types(model)
     for value in (*model.graph.input, *model.graph.output):
         assert value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT, value.name
@@ -81,15 +81,15 @@ def test_fp16_graph_keeps_layernorm_and_io_in_fp32(tiny_precision_artifact):
     matmul_weights = [n.input[1] for n in model.graph.node if n.op_type == "MatMul"
                       and n.input[1] in {i.name for i in model.graph.initializer}]
     assert matmul_weights and all(types[w] == onnx.TensorProto.FLOAT16 for w in matmul_weights)
-    onnx.checker.check_model(str(out / entry["file"]))
+    onnx.checker.check_model(str(out / entry.file))
 
 
 def test_fp16_parity(tiny_precision_artifact):
     manifest = read_manifest(tiny_precision_artifact)
-    result = next(r for r in manifest.parity if r["graph"] == "fp16")
-    assert result["passed"] and result["precision"] == "fp16" and result["batch_sizes"] == [1, 2, 5]
-    assert result["outputs"]["embedding"]["min_cosine"] >= 0.999
-    assert result["retrieval"]["mean_overlap"] >= 0.9
+    result = next(r for r in manifest.parity if r.graph == "fp16")
+    assert result.passed and result.precision == "fp16" and result.batch_sizes == [1, 2, 5]
+    assert result.outputs["embedding"].min_cosine >= 0.999
+    assert result.retrieval is not None and result.retrieval.mean_overlap >= 0.9
 
 
 # -- INT8 -------------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8(tiny_precision_
     out = tiny_precision_artifact
     manifest = read_manifest(out)
     entry = manifest.graphs["int8"]
-    model = onnx.load(str(out / entry["file"]))
+    model = onnx.load(str(out / entry.file))
     inits = {i.name: i for i in model.graph.initializer}
     consumers = _consumers(model)
     producers = {o: n for n in model.graph.node for o in n.output}
@@ -134,7 +134,7 @@ def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8(tiny_precision_
     ops = collections.Counter(n.op_type for n in model.graph.node)
     assert ops["LayerNormalization"] == 2 * TINY.num_hidden_layers + 1
     assert ops["Softmax"] == TINY.num_hidden_layers
-    assert entry["quantization"] == prec.quantization_summary(out / entry["file"])  # the record describes the file
+    assert entry.quantization == prec.quantization_summary(out / entry.file)  # the record describes the file
 
 
 def test_int8_cpu_graph_is_u8s8_and_chosen_for_cpu(tiny_precision_artifact):
@@ -144,9 +144,9 @@ def test_int8_cpu_graph_is_u8s8_and_chosen_for_cpu(tiny_precision_artifact):
     out = tiny_precision_artifact
     manifest = read_manifest(out)
     entry = manifest.graphs["int8-cpu"]
-    zp = entry["quantization"]["zero_point_types"]
+    zp = entry.quantization["zero_point_types"]
     assert set(zp) == {"UINT8", "INT8"}  # u8 activations, s8 weights
-    assert entry["calibration"] == manifest.graphs["int8"]["calibration"]  # one calibration pass
+    assert entry.calibration == manifest.graphs["int8"].calibration  # one calibration pass
     assert onnxruntime_variant(manifest, "int8", ["CPUExecutionProvider"]) == "int8-cpu"
     assert onnxruntime_variant(manifest, "int8", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == "int8"
     assert onnxruntime_variant(manifest, "fp16", ["CPUExecutionProvider"]) == "fp16"
@@ -161,19 +161,20 @@ def test_int8_parity_overlap_and_manifest(tiny_precision_artifact):
     out = tiny_precision_artifact
     manifest = read_manifest(out)
     assert manifest.status == "passed"
-    graphs = [r["graph"] for r in manifest.parity if r["backend"] == "onnxruntime-cpu"]
+    graphs = [r.graph for r in manifest.parity if r.backend == "onnxruntime-cpu"]
     assert graphs == ["fp32", "fp16", "int8", "int8-cpu"]  # OpenVINO rows: tests/runtime/test_openvino_runner.py
     for result in manifest.parity:
-        assert result["passed"], result["graph"]
-        neighbours = result["retrieval"]
-        assert neighbours["k"] == 5 and neighbours["images"] >= 20 and neighbours["output"] == "embedding"
-        assert neighbours["min_overlap"] <= neighbours["mean_overlap"]
+        assert result.passed, result.graph
+        neighbours = result.retrieval
+        assert neighbours is not None
+        assert neighbours.k == 5 and neighbours.images >= 20 and neighbours.output == "embedding"
+        assert neighbours.min_overlap <= neighbours.mean_overlap
     for variant in ("int8", "int8-cpu"):
-        result = next(r for r in manifest.parity if r["graph"] == variant)
-        assert result["precision"] == "int8"
-        assert result["outputs"]["embedding"]["min_cosine"] >= 0.99
-        assert result["retrieval"]["mean_overlap"] >= 0.7
-    calibration = manifest.graphs["int8"]["calibration"]
+        result = next(r for r in manifest.parity if r.graph == variant)
+        assert result.precision == "int8"
+        assert result.outputs["embedding"].min_cosine >= 0.99
+        assert result.retrieval is not None and result.retrieval.mean_overlap >= 0.7
+    calibration = manifest.graphs["int8"].calibration
     assert calibration["method"] == "minmax" and calibration["images"] == 16 and calibration["batch_size"] == 4
     assert calibration["batches"] == 4 and calibration["max_batch_bytes"] == 4 * 3 * 224 * 224 * 4
     assert calibration["representative"] is False and "bundled sample photos" in calibration["source"]
@@ -181,9 +182,9 @@ def test_int8_parity_overlap_and_manifest(tiny_precision_artifact):
     assert any("INT8 calibration: no --calib-dir" in n for n in manifest.notes)
     for variant in ("fp16", "int8", "int8-cpu"):
         entry = manifest.graphs[variant]
-        for name in (entry["file"], *entry["data_files"]):
+        for name in entry.files:
             assert name in manifest.files and (out / name).is_file()
-        assert entry["opset"] == 20 and entry["nodes"] > 0  # check_graph summary
+        assert entry.opset == 20 and entry.nodes > 0  # check_graph summary
     assert not list(out.glob(".calib-*")), "calibration scratch files left in the artifact"
 
 
@@ -276,7 +277,7 @@ def test_cli_int8_with_calib_dir(tmp_path, calib_dir, capsys):
     assert "no --calib-dir" not in captured.err
     assert "int8-cpu" in captured.out and "@5" in captured.out
     manifest = read_manifest(out)
-    calibration = manifest.graphs["int8"]["calibration"]
+    calibration = manifest.graphs["int8"].calibration
     assert calibration["method"] == "percentile" and calibration["images"] == 6
     assert calibration["source"] == str(calib_dir.resolve()) and calibration["representative"] is True
     assert set(manifest.graphs) == {"fp32", "int8", "int8-cpu"} and manifest.status == "passed"
@@ -315,10 +316,10 @@ def test_tampered_precision_graph_fails_the_export(tmp_path, monkeypatch, capsys
     assert "status: FAILED" in captured.out and "parity check FAILED" in captured.err
     manifest = read_manifest(out)
     assert manifest.status == "failed"
-    fp32, fp16 = (r for r in manifest.parity if r["backend"] == "onnxruntime-cpu")
-    assert fp32["passed"] and not fp16["passed"]
+    fp32, fp16 = (r for r in manifest.parity if r.backend == "onnxruntime-cpu")
+    assert fp32.passed and not fp16.passed
     # OpenVINO (when installed) runs the same broken graph and must fail it too
-    assert all(not r["passed"] for r in manifest.parity if r["graph"] == "fp16")
+    assert all(not r.passed for r in manifest.parity if r.graph == "fp16")
     assert (out / "model_fp16.onnx").is_file()
 
 
@@ -339,11 +340,12 @@ def test_vith14_fp16_int8_parity(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     manifest = read_manifest(out)
     assert manifest.status == "passed"
-    by_graph = {r["graph"]: r for r in manifest.parity}
-    assert by_graph["fp16"]["outputs"]["embedding"]["min_cosine"] >= 0.999
-    assert by_graph["int8"]["outputs"]["embedding"]["min_cosine"] >= 0.99
-    assert by_graph["fp16"]["retrieval"]["mean_overlap"] >= 0.9
-    assert manifest.graphs["fp16"]["data_files"] == []  # 1.26 GB fp16 fits one protobuf
+    by_graph = {r.graph: r for r in manifest.parity}
+    assert by_graph["fp16"].outputs["embedding"].min_cosine >= 0.999
+    assert by_graph["int8"].outputs["embedding"].min_cosine >= 0.99
+    fp16_neighbours = by_graph["fp16"].retrieval
+    assert fp16_neighbours is not None and fp16_neighbours.mean_overlap >= 0.9
+    assert manifest.graphs["fp16"].data_files == []  # 1.26 GB fp16 fits one protobuf
     assert peak_gib <= 20.0, f"peak RSS {peak_gib:.1f} GiB"
 
 

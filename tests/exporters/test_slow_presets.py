@@ -31,10 +31,10 @@ def test_checkpoint_sized_export_fits_and_matches(tmp_path, preset):
     manifest, out, peak_gib, _ = export_in_child(tmp_path, preset)
     assert manifest.status == "passed"
     result = manifest.parity[0]
-    assert result["outputs"]["embedding"]["min_cosine"] >= 0.99999
-    assert result["batch_sizes"] == [1, 2, 5]
+    assert result.outputs["embedding"].min_cosine >= 0.99999
+    assert result.batch_sizes == [1, 2, 5]
     # Over 2 GB: one external data file beside the graph.
-    assert manifest.graphs["fp32"]["data_files"] == ["model.onnx.data"]
+    assert manifest.graphs["fp32"].data_files == ["model.onnx.data"]
     assert (out / "model.onnx.data").stat().st_size > 2e9
     assert peak_gib <= 12.0, f"peak RSS {peak_gib:.1f} GiB"
 

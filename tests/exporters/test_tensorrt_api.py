@@ -6,10 +6,11 @@ PyPI (``tensorrt-cu13-bindings`` 11.4 / ``tensorrt-cu12-bindings`` 10.8, ~1.3 MB
 ``tensorrt.so`` with empty stand-ins for the GPU libraries and dumps ``dir()`` of the module and of
 every class, with each method's return type. Here ``ast`` walks ``exporters/tensorrt_build.py``,
 ``runtime/tensorrt_runner.py`` and ``runtime/tensorrt_host.py``, infers which variables hold which
-TensorRT objects (``trt.Builder(...)`` -> Builder, ``builder.create_network()`` -> INetworkDefinition, ...) and checks every attribute used
-on ``trt``, on its classes/enums and on those objects against the extracted classes. APIs removed
-in TensorRT 10/11 (BuilderFlag.FP16/INT8, int8_calibrator, execute_async_v2, build_engine,
-get_binding_*, ...) must not appear in our code at all, whatever the receiver.
+TensorRT objects (``trt.Builder(...)`` -> Builder, ``builder.create_network()`` -> INetworkDefinition,
+...) and checks every attribute used on ``trt``, on its classes/enums and on those objects against
+the extracted classes. APIs removed in TensorRT 10/11 (BuilderFlag.FP16/INT8, int8_calibrator,
+execute_async_v2, build_engine, get_binding_*, ...) must not appear in our code at all, whatever the
+receiver.
 
 The wheel is cached (IJEPA_TRT_API_CACHE, default ~/.cache/ijepa-deploy/trt-api). If it cannot be
 downloaded the test FAILS under CI=1 and skips (with the reason) elsewhere.
@@ -61,7 +62,8 @@ REQUIRED_CHECKS = {
     ("IExecutionContext", "execute_async_v3"),
     ("NetworkDefinitionCreationFlag", "STRONGLY_TYPED"), ("MemoryPoolType", "WORKSPACE"),
     ("TensorIOMode", "INPUT"), ("BuilderFlag", "VERSION_COMPATIBLE"), ("HardwareCompatibilityLevel", "AMPERE_PLUS"),
-    ("ILogger.Severity", "ERROR"), ("ILogger", "log"), ("<module>", "__version__"), ("<module>", "nptype"), ("<module>", "Runtime"), ("<module>", "OnnxParser"),
+    ("ILogger.Severity", "ERROR"), ("ILogger", "log"), ("<module>", "__version__"), ("<module>", "nptype"),
+    ("<module>", "Runtime"), ("<module>", "OnnxParser"),
 }
 
 
@@ -84,7 +86,7 @@ class Surface:
     names: set = field(default_factory=set)
 
     @classmethod
-    def from_dump(cls, dump: dict) -> "Surface":
+    def from_dump(cls, dump: dict) -> Surface:
         if dump["mode"] == "import":
             return cls(dump["version"], "import", set(dump["module"]), dump["classes"])
         return cls(dump["version"], "strings", names=set(dump["names"]))
@@ -212,7 +214,8 @@ def _assignments(body_owner, env: dict, surface: Surface) -> None:
         before = dict(env)
         for node in nodes:
             if isinstance(node, ast.Assign):
-                if len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Tuple):
+                if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)
+                        and isinstance(node.value, ast.Tuple)):
                     for t, v in zip(node.targets[0].elts, node.value.elts):
                         _bind(t, _kind_of(v, env, surface), env)
                     continue
@@ -304,8 +307,9 @@ def collect_uses(source: str, filename: str, surface: Surface) -> tuple[list[Use
             receiver, name, optional = None, None, False
             if isinstance(node, ast.Attribute):
                 receiver, name = node.value, node.attr
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
-                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 \
+                    and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                 receiver, name = node.args[0], node.args[1].value
                 optional = node.func.id == "hasattr" or len(node.args) == 3
             if isinstance(node, ast.ClassDef):
@@ -346,7 +350,8 @@ def check_source(source: str, filename: str, surfaces: list[Surface]) -> tuple[l
             if use.optional and i > 0:
                 continue
             if not surface.has(None if use.owner == "?" else use.owner, use.name):
-                owner = "tensorrt" if use.owner == "<module>" else (use.owner if use.owner != "?" else "a TensorRT object")
+                owner = ("tensorrt" if use.owner == "<module>"
+                         else (use.owner if use.owner != "?" else "a TensorRT object"))
                 problems.append(f"{use.where()}: {owner}.{use.name} does not exist in TensorRT {surface.version} "
                                 f"({surface.mode} surface)")
     return sorted(set(problems)), uses
@@ -499,7 +504,8 @@ def test_cuda_python_runtime_calls_exist():
     for dump in dumps:
         for name, line, chain in uses:
             if chain[0] not in dump["module"]:
-                problems.append(f"{name}:{line}: cudart.{chain[0]} missing in cuda-bindings {dump['version']}")
+                problems.append(f"{name}:{line}: cudart.{chain[0]} missing in "
+                                f"cuda-bindings {dump['version']}")
             elif len(chain) > 1 and chain[1] not in dump["classes"].get(chain[0], []):
                 problems.append(f"{name}:{line}: cudart.{'.'.join(chain[:2])} missing in "
                                 f"cuda-bindings {dump['version']}")

@@ -12,27 +12,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.tensorrt_build import (EngineOptions, build_engines, engine_file_name,
-                                                   tensorrt_status)
-from ijepa_deploy.manifest import Manifest, read_manifest
-from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.progress import Progress
 from ijepa_deploy.exporters.engine_parity import EagerParity, profile_batch_sizes
+from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, engine_file_name, tensorrt_status
+from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.progress import Progress
+from ijepa_deploy.records import EngineProfile
 from ijepa_deploy.runtime.runner import Runner
-from ijepa_deploy.spec import export_spec
-from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
+from manifest_factory import small_manifest
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
                  "no CUDA GPU visible", "no usable CUDA GPU")
 
 
-def fake_manifest(max_batch: int = 8, graphs=("fp32",)) -> Manifest:
-    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
-    return Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
-                    preprocessing=PreprocessConfig(height=32, width=32), batch={"min": 1, "max": max_batch},
-                    graphs={g: {"file": f"model_{g}.onnx", "precision": g} for g in graphs})
+def fake_manifest(max_batch: int = 8) -> Manifest:
+    return small_manifest(max_batch=max_batch)
 
 
 @pytest.fixture
@@ -41,11 +37,7 @@ def fake_artifact(tmp_path) -> Path:
     TensorRT check without exporting anything."""
     directory = tmp_path / "art"
     directory.mkdir()
-    manifest = fake_manifest()
-    (directory / "model_fp32.onnx").write_bytes(b"not a real graph")
-    manifest.record_file(directory, "model_fp32.onnx", role="onnx-graph")
-    manifest.status = "passed"
-    manifest.write(directory)
+    small_manifest(directory, status="passed").write(directory)
     return directory
 
 
@@ -55,7 +47,7 @@ def test_engine_options_defaults_follow_the_artifact(tmp_path):
     assert opts.variants == ("fp32",)
     assert (opts.min_batch, opts.opt_batch, opts.max_batch) == (1, 8, 8)
     assert opts.timing_cache == tmp_path / "timing.cache"
-    assert opts.profile() == {"min": 1, "opt": 8, "max": 8}
+    assert opts.profile() == EngineProfile(min=1, opt=8, max=8)
     small = EngineOptions().resolved(fake_manifest(max_batch=4))
     assert (small.opt_batch, small.max_batch) == (4, 4)  # default opt 8 is capped at max
     custom = EngineOptions(min_batch=2, opt_batch=3, max_batch=6, timing_cache=tmp_path / "x.cache",
@@ -159,7 +151,7 @@ def gpu_artifact(tensorrt_host, tiny_precision_artifact, tmp_path_factory):
 @pytest.fixture(scope="module")
 def eager(tensorrt_host):
     """The eager model the tiny artifact was exported from (same preset and seed)."""
-    from ijepa_deploy.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
 
     return load_model(parse_model_source("random:tiny"), "feature-extraction", seed=0)
 
@@ -183,21 +175,21 @@ def test_build_engine_matches_eager(gpu_artifact, eager, variant):
     opts = EngineOptions(variants=(variant,), min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0, opt_level=1)
     (record,) = build_engines(gpu_artifact, manifest, opts, Progress(quiet=True))
     manifest = read_manifest(gpu_artifact)
-    assert manifest.engines[variant] == record and record["status"] == "passed"  # checked by build_engines
-    assert record["file"] == engine_file_name(variant) and record["source_graph"] == variant
-    assert record["source_sha256"] == manifest.files[manifest.graphs[variant]["file"]]["sha256"]
-    assert record["profile"] == {"min": 1, "opt": 4, "max": 8} and record["tensorrt_version"]
-    assert record["compute_capability"] and record["gpu_name"] and record["build_seconds"] > 0
-    assert manifest.files[record["file"]]["role"] == "tensorrt-engine"
+    assert manifest.engines[variant] == record and record.status == "passed"  # checked by build_engines
+    assert record.file == engine_file_name(variant) and record.source_graph == variant
+    assert record.source_sha256 == manifest.files[manifest.graphs[variant].file].sha256
+    assert record.profile.to_dict() == {"min": 1, "opt": 4, "max": 8} and record.tensorrt_version
+    assert record.compute_capability and record.gpu_name and record.build_seconds > 0
+    assert manifest.files[record.file].role == "tensorrt-engine"
     assert (gpu_artifact / "timing.cache").stat().st_size > 0
 
     pixels, names = photo_batch(Preprocessor(manifest.preprocessing), 5)
     reference = TorchRunner(eager, manifest.io, 1, 8)
     with open_runner(gpu_artifact, manifest, "tensorrt", variant) as candidate:
         assert (candidate.min_batch, candidate.max_batch) == (1, 8)
-        result = ParityCheck(reference, candidate, manifest.graphs[variant].get("precision", variant), (1, 2, 5))(
+        result = ParityCheck(reference, candidate, manifest.graphs[variant].precision, (1, 2, 5))(
             pixels, names, variant)
-    assert result["passed"], json.dumps(result["outputs"], indent=1)
+    assert result.passed, json.dumps(result.to_dict()["outputs"], indent=1)
 
 
 @pytest.mark.gpu
@@ -211,8 +203,8 @@ def test_timing_cache_is_reused_and_engine_options_recorded(gpu_artifact):
     (record,) = build_engines(gpu_artifact, read_manifest(gpu_artifact),
                               dataclasses.replace(first, hardware_compatibility="ampere_plus"), Progress(quiet=True))
     assert cache.stat().st_size >= size
-    assert record["hardware_compatibility"] == "ampere_plus" and record["version_compatible"] is False
-    assert record["profile"] == {"min": 1, "opt": 2, "max": 4}
+    assert record.hardware_compatibility == "ampere_plus" and record.version_compatible is False
+    assert record.profile.to_dict() == {"min": 1, "opt": 2, "max": 4}
 
 
 @pytest.mark.gpu
@@ -397,17 +389,17 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
     assert (fake_artifact / "model_fp32.engine").read_bytes() == b"PLAN"
     saved = read_manifest(fake_artifact)
     assert saved.engines["fp32"] == record
-    assert record == {
-        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"]["sha256"],
+    assert record.to_dict() == {
+        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"].sha256,
         "precision": "fp32", "tensorrt_version": version, "gpu_name": "Fake GPU", "compute_capability": "8.6",
         "profile": {"min": 1, "opt": 6, "max": 6}, "hardware_compatibility": None, "version_compatible": False,
-        "build_seconds": record["build_seconds"], "status": "passed",
+        "build_seconds": record.build_seconds, "status": "passed",
     }
-    assert saved.files["model_fp32.engine"]["role"] == "tensorrt-engine"
-    (entry,) = [r for r in saved.parity if r.get("engine") == "model_fp32.engine"]
-    assert entry["passed"] and entry["backend"] == "tensorrt" and entry["graph"] == "fp32"
-    assert entry["batch_sizes"] == [1, 3, 6]  # min, an odd size between, opt = max
-    assert entry["retrieval"]["passed"] and entry["retrieval"]["images"] == 24
+    assert saved.files["model_fp32.engine"].role == "tensorrt-engine"
+    (entry,) = [r for r in saved.parity if r.engine == "model_fp32.engine"]
+    assert entry.passed and entry.backend == "tensorrt" and entry.graph == "fp32"
+    assert entry.batch_sizes == [1, 3, 6]  # min, an odd size between, opt = max
+    assert entry.retrieval is not None and entry.retrieval.passed and entry.retrieval.images == 24
     assert not calls["cudart"].live  # the runner was closed
 
 
@@ -418,7 +410,7 @@ def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_te
     (record,) = build_engines(fake_artifact, manifest, opts, Progress(quiet=True), parity=stand_in_parity(manifest))
     assert calls["config"].hardware_compatibility_level == "SAME_COMPUTE_CAPABILITY"
     assert calls["flags"] == ["VERSION_COMPATIBLE"]
-    assert record["hardware_compatibility"] == "same_compute_capability" and record["version_compatible"] is True
+    assert record.hardware_compatibility == "same_compute_capability" and record.version_compatible is True
 
     with_fake_tensorrt("10.8.0.43", has_same_cc=False)
     with pytest.raises(IJepaDeployError, match="same_compute_capability needs TensorRT >= 10.9"):
@@ -440,7 +432,7 @@ def test_build_failures_carry_tensorrt_messages(fake_artifact, with_fake_tensorr
                                             ((1, 2, 4), (1, 2, 3, 4)), ((1, 1, 1), (1,)), ((2, 2, 3), (2, 3)),
                                             ((1, 6, 6), (1, 3, 6))])
 def test_engines_are_checked_at_batch_sizes_inside_their_profile(profile, sizes):
-    assert profile_batch_sizes(dict(zip(("min", "opt", "max"), profile))) == sizes
+    assert profile_batch_sizes(EngineProfile(*profile)) == sizes
 
 
 def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_check(fake_artifact, with_fake_tensorrt):
@@ -455,10 +447,10 @@ def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_che
     (record,) = build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True),
                               parity=stand_in_parity(manifest))
     saved = read_manifest(fake_artifact)
-    assert record["status"] == "failed" and saved.engines["fp32"]["status"] == "failed"
+    assert record.status == "failed" and saved.engines["fp32"].status == "failed"
     assert saved.status == "passed"  # the graphs' own verdict stands: ONNX Runtime still serves them
-    (entry,) = [r for r in saved.parity if r.get("engine")]
-    assert not entry["passed"] and not entry["outputs"]["embedding"]["passed"]
+    (entry,) = [r for r in saved.parity if r.engine]
+    assert not entry.passed and not entry.outputs["embedding"].passed
     with pytest.raises(IJepaDeployError, match="FAILED its parity check"):
         from ijepa_deploy.runtime.model import load
 
@@ -468,8 +460,8 @@ def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_che
     manifest = read_manifest(fake_artifact)
     build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest))
     saved = read_manifest(fake_artifact)
-    assert saved.engines["fp32"]["status"] == "passed"
-    assert [r["passed"] for r in saved.parity if r.get("engine")] == [True]  # replaced, not appended
+    assert saved.engines["fp32"].status == "passed"
+    assert [r.passed for r in saved.parity if r.engine] == [True]  # replaced, not appended
 
 
 def test_an_engine_that_cannot_run_is_marked_failed(fake_artifact, with_fake_tensorrt):
@@ -477,7 +469,7 @@ def test_an_engine_that_cannot_run_is_marked_failed(fake_artifact, with_fake_ten
     manifest = read_manifest(fake_artifact)
     with pytest.raises(IJepaDeployError, match="engine tensors are"):
         build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest))
-    assert read_manifest(fake_artifact).engines["fp32"]["status"] == "failed"
+    assert read_manifest(fake_artifact).engines["fp32"].status == "failed"
 
 
 # -- ijepa-build end to end on a real artifact, TensorRT stood in by ONNX Runtime ----------------------
@@ -517,17 +509,17 @@ def test_ijepa_build_checks_engines_and_exits_1_on_a_perturbed_one(tiny_artifact
     assert info.value.code == code, err
     saved = read_manifest(directory)
     record = saved.engines["fp32"]
-    (entry,) = [r for r in saved.parity if r.get("engine") == "model_fp32.engine"]
-    assert entry["batch_sizes"] == [1, 2, 3, 4] and entry["backend"] == "tensorrt"
+    (entry,) = [r for r in saved.parity if r.engine == "model_fp32.engine"]
+    assert entry.batch_sizes == [1, 2, 3, 4] and entry.backend == "tensorrt"
     assert "min cosine" in out and "overlap@k" in out  # ijepa-export's summary table
     assert "fp32      tensorrt" in out
     if code == 0:
-        assert record["status"] == "passed" and entry["passed"] and err == ""
+        assert record.status == "passed" and entry.passed and err == ""
         assert "engine    fp32: model_fp32.engine" in out and "parity PASSED at batch sizes [1, 2, 3, 4]" in out
         with load(directory, backend="tensorrt") as model:
             assert model.embed([bundled_photo()]).shape == (1, 192)
     else:
-        assert record["status"] == "failed" and not entry["passed"]
+        assert record.status == "failed" and not entry.passed
         assert "FAIL" in out and "parity FAILED" in out
         assert err.startswith("error: ") and "engine parity check FAILED for model_fp32.engine" in err
         assert "Traceback" not in err
@@ -549,7 +541,7 @@ def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact
     with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
     _engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
                  Progress(quiet=True))
-    assert manifest.status == "failed" and manifest.engines["fp32"]["status"] == "failed"
+    assert manifest.status == "failed" and manifest.engines["fp32"].status == "failed"
     assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes
     assert read_manifest(directory).status == "failed"
     table = summary_table(manifest, directory)

@@ -39,14 +39,15 @@ def perf_artifact(request, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def perf_manifest(perf_artifact):
-    from ijepa_deploy.manifest import read_manifest
     from perf_check import LIMITS
+
+    from ijepa_deploy.manifest import read_manifest
 
     manifest = read_manifest(perf_artifact)
     cpu = {lim.variant for lim in LIMITS if lim.device == "cpu"}
     for variant, graph in manifest.graphs.items():
         if variant not in cpu:  # say so, rather than let the table look complete
-            MEASURED.append(f"{variant} graph: not timed on the CPU (made for {', '.join(graph.get('for', []))}; "
+            MEASURED.append(f"{variant} graph: not timed on the CPU (made for {', '.join(graph.targets)}; "
                             "the GPU tests time it)")
     return manifest
 

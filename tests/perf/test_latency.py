@@ -12,7 +12,6 @@ import contextlib
 
 import numpy as np
 import pytest
-
 from perf_check import BATCHES, LIMITS, Limit, check, measure
 
 CPU_LIMITS = [lim for lim in LIMITS if lim.device == "cpu"]
@@ -48,9 +47,9 @@ def eager_fn(loaded, manifest, device: str = "cpu", fp16_autocast: bool = False)
 def check_latency(limit: Limit, manifest, baseline, candidate, record_ratio) -> None:
     pixels = photos(manifest, max(BATCHES))
     results = {}
-    for n in (n for n in BATCHES if n <= manifest.batch["max"]):
+    for n in (n for n in BATCHES if n <= manifest.batch.max):
         batch = np.ascontiguousarray(pixels[:n])
-        results[n] = measure(limit, lambda: baseline(batch), lambda: candidate(batch))
+        results[n] = measure(limit, lambda b=batch: baseline(b), lambda b=batch: candidate(b))
     check(limit, results, report=record_ratio)
 
 

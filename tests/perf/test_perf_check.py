@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from perf_check import Limit, check, measure
 
 from ijepa_deploy.benchmarks.paired import paired_ratio
-from perf_check import Limit, check, measure
 
 
 def sleeper(seconds: float):

@@ -180,7 +180,7 @@ def test_crafted_and_damaged_files_are_user_errors(pre):
     blp = next(d for f, m, d in corpus() if f == "BLP")
     damaged.append(("BLP", "unknown compression", blp[:4] + struct.pack("<i", 1) + b"\x39" + blp[9:]))
     outcomes = {"decoded": 0, "refused": 0}
-    for fmt, mode, data in damaged:
+    for _fmt, _mode, data in damaged:
         try:
             pre(data)
             outcomes["decoded"] += 1

@@ -31,15 +31,18 @@ def test_embed_accepts_paths_pil_arrays_and_chunks_batches(tiny_artifact):
             model.classify(paths)
 
 
-def test_classify_returns_sorted_labels(tiny_cls_artifact):
+def test_classify_returns_the_top_softmax_labels(tiny_cls_artifact):
     with load(tiny_cls_artifact) as model:
         top = model.classify(bundled_images(), top_k=3)
-        assert len(top) == len(bundled_images())
-        for row in top:
-            assert len(row) == 3
-            assert all(label.startswith("class_") for label, _ in row)
-            probs = [p for _, p in row]
-            assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-9
+        logits = model.run(model.preprocess(bundled_images()))["logits"].astype(np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        labels = model.manifest.id2label
+        assert labels is not None and len(top) == len(bundled_images())
+        for row, p in zip(top, probs):
+            best = np.argsort(-p)[:3]
+            assert [label for label, _ in row] == [labels[str(i)] for i in best]
+            np.testing.assert_allclose([prob for _, prob in row], p[best], rtol=1e-12)
         with pytest.raises(IJepaDeployError, match="task is image-classification"):
             model.embed(bundled_images())
 

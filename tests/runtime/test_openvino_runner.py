@@ -13,6 +13,7 @@ import pytest
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.parity import THRESHOLDS, compare_outputs, photo_batch
 from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime import openvino_runner as ovr
 from ijepa_deploy.runtime.model import choose_backend, open_runner
@@ -26,7 +27,7 @@ HAS_BF16 = ovr.cpu_supports_bf16()
 def eager():
     """Eager fp32 outputs of the tiny preset on 5 photos, per task (what the artifacts were exported from)."""
     from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
 
     cache = {}
 
@@ -58,7 +59,7 @@ def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, prec
     with open_runner(tiny_precision_artifact, manifest, "openvino", precision, threads=2) as runner:
         assert runner.backend == "openvino-cpu" and runner.inference_precision == "f32"
         assert runner.threads == 2
-        assert runner.graph.name == manifest.graphs[graph]["file"]  # int8 runs the S8S8 graph on OpenVINO
+        assert runner.graph.name == manifest.graphs[graph].file  # int8 runs the S8S8 graph on OpenVINO
         _parity(runner, pixels, reference, "fp32" if graph == "fp32" else "int8")
 
 
@@ -88,14 +89,14 @@ def test_parity_vs_eager_classification(tiny_cls_int8_artifact, eager, precision
 
 def test_export_recorded_openvino_rows_for_every_graph(tiny_precision_artifact):
     manifest = read_manifest(tiny_precision_artifact)
-    rows = {(r["graph"], r["precision"]) for r in manifest.parity if r["backend"] == "openvino-cpu" and r["passed"]}
+    rows = {(r.graph, r.precision) for r in manifest.parity if r.backend == "openvino-cpu" and r.passed}
     expected = {("fp32", "fp32"), ("fp16", "fp16"), ("int8", "int8"), ("int8-cpu", "int8")}
     if HAS_BF16:
         expected.add(("fp32", "bf16"))
     assert rows == expected
     assert manifest.versions["openvino"]
-    bf16 = [r for r in manifest.parity if r["precision"] == "bf16"]
-    assert all(r["outputs"]["embedding"]["cosine_threshold"] == 0.9999 for r in bf16)
+    bf16 = [r for r in manifest.parity if r.precision == "bf16"]
+    assert all(r.outputs["embedding"].cosine_threshold == 0.9999 for r in bf16)
 
 
 def test_concurrent_calls_equal_single_threaded(tiny_artifact):
@@ -163,7 +164,7 @@ def test_bf16_runs_the_fp32_graph_with_the_bf16_hint(tiny_precision_artifact, ea
     pixels, reference = eager(tiny_precision_artifact)
     with load(tiny_precision_artifact, backend="auto", precision="bf16") as model:
         assert model.backend == "openvino-cpu" and model.runner.inference_precision == "bf16"
-        assert model.runner.graph.name == model.manifest.graphs["fp32"]["file"]
+        assert model.runner.graph.name == model.manifest.graphs["fp32"].file
         _parity(model.runner, pixels, reference, "bf16")
 
 
@@ -213,7 +214,10 @@ def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, m
     from ijepa_deploy.runtime import tensorrt_host
 
     manifest = read_manifest(tiny_precision_artifact)
-    manifest.engines["int8"] = {"file": "model_int8.engine", "status": "passed"}
+    manifest.engines["int8"] = EngineRecord(
+        file="model_int8.engine", source_graph="int8", source_sha256="0" * 64, precision="int8",
+        tensorrt_version="11.4.0", gpu_name="stand-in GPU", compute_capability="8.9",
+        profile=EngineProfile(1, 8, 8), status="passed")
     monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
     assert choose_backend(manifest, "int8")[0] == "tensorrt"
     assert choose_backend(manifest, "fp32")[0] == "openvino"  # no fp32 engine: CPU path
@@ -221,7 +225,7 @@ def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, m
     backend, why = choose_backend(manifest, "int8")
     assert backend == "openvino" and "TensorRT: no CUDA GPU visible" in why
     monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
-    manifest.engines["int8"]["status"] = "failed"  # auto never serves an engine that failed its parity check
+    manifest.engines["int8"].status = "failed"  # auto never serves an engine that failed its parity check
     backend, why = choose_backend(manifest, "int8")
     assert backend == "openvino" and "did not pass its parity check" in why
 

@@ -141,7 +141,8 @@ def test_bomb_limit_is_pillows(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     Image.new("RGB", (120, 120)).save(path)  # between 1x and 2x: Pillow only warns
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)
-    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(IJepaDeployError, match="decompression-bomb limit"):
+    with pytest.warns(Image.DecompressionBombWarning), \
+            pytest.raises(IJepaDeployError, match="decompression-bomb limit"):
         Preprocessor(PreprocessConfig(224, 224))([path])
 
 

@@ -8,18 +8,19 @@ import shutil
 import subprocess
 import sys
 import types
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from trt_fakes import Err, FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
-from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import Manifest, read_manifest
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
-from ijepa_deploy.spec import export_spec
-from trt_fakes import Err, FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
+from manifest_factory import small_manifest
 
 
 def test_module_imports_without_tensorrt_torch_or_cuda():
@@ -97,8 +98,9 @@ def test_cuda_call_unpacks_and_raises():
 
 
 # -- compatibility ---------------------------------------------------------------------------------
-RECORD = {"tensorrt_version": "10.13.3.9", "compute_capability": "8.6", "gpu_name": "NVIDIA A10",
-          "hardware_compatibility": None, "version_compatible": False}
+RECORD = EngineRecord(file="model_fp16.engine", source_graph="fp16", source_sha256="0" * 64, precision="fp16",
+                      tensorrt_version="10.13.3.9", gpu_name="NVIDIA A10", compute_capability="8.6",
+                      profile=EngineProfile(min=1, opt=8, max=8))
 
 
 @pytest.mark.parametrize("changes, here, problem", [
@@ -112,7 +114,7 @@ RECORD = {"tensorrt_version": "10.13.3.9", "compute_capability": "8.6", "gpu_nam
     ({"hardware_compatibility": "same_compute_capability"}, ("10.13.3.9", "8.9"), "compute capability 8.9"),
 ])
 def test_compatibility_problem(changes, here, problem):
-    found = tr.compatibility_problem({**RECORD, **changes}, *here)
+    found = tr.compatibility_problem(replace(RECORD, **changes), *here)
     if problem is None:
         assert found is None
     else:
@@ -129,13 +131,11 @@ def test_rebuild_hint_names_the_command():
 def engine_artifact(tmp_path):
     directory = tmp_path / "art"
     directory.mkdir()
-    spec = export_spec("feature-extraction", hidden_size=8, num_tokens=4, height=32, width=32)
-    manifest = Manifest(model={"source": "test"}, task="feature-extraction", io=spec,
-                        preprocessing=PreprocessConfig(height=32, width=32), status="passed")
+    manifest = small_manifest(directory, graphs=("fp16",), status="passed")
     (directory / "model_fp16.engine").write_bytes(b"plan bytes")
     manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
-    manifest.engines["fp16"] = {**RECORD, "file": "model_fp16.engine", "source_graph": "fp16", "precision": "fp16",
-                                "profile": {"min": 1, "opt": 8, "max": 64}, "status": "passed"}
+    manifest.engines["fp16"] = replace(RECORD, source_sha256=manifest.files["model_fp16.onnx"].sha256,
+                                       status="passed")
     manifest.write(directory)
     return directory
 
@@ -337,7 +337,7 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
     """A manifest edit must not be enough to make this process run an engine's embedded host code."""
     cudart, directory = fake_stack
     manifest = read_manifest(directory)
-    manifest.engines["fp16"]["version_compatible"] = True
+    manifest.engines["fp16"].version_compatible = True
     manifest.write(directory)
     created = []
     fake = fake_tensorrt(cudart=cudart)
@@ -457,10 +457,7 @@ def test_pool_stops_growing_when_the_gpu_is_full(fake_stack, monkeypatch):
 def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, problem):
     cudart, directory = fake_stack
     manifest = read_manifest(directory)
-    if status is None:
-        del manifest.engines["fp16"]["status"]
-    else:
-        manifest.engines["fp16"]["status"] = status
+    manifest.engines["fp16"].status = status
     manifest.write(directory)
     with pytest.raises(IJepaDeployError) as info:
         load(directory, backend="tensorrt", precision="fp16")

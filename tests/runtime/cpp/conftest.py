@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from cpp_helpers import CppBuild, configure_and_build
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from cpp_helpers import ASSETS
 
 IMAGES = sorted(ASSETS.glob("*.jpg"))

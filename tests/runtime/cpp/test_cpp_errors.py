@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-
 from cpp_helpers import ASSETS
 
 CHELSEA = ASSETS / "chelsea.jpg"

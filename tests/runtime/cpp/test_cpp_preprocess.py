@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from photos import write_photo_set
 from PIL import Image
 
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.runtime.preprocess import Preprocessor
-
-from photos import write_photo_set
 
 
 @pytest.fixture(scope="module")

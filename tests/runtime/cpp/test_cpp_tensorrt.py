@@ -7,7 +7,6 @@ import os
 
 import numpy as np
 import pytest
-
 from cpp_helpers import ASSETS, CppBuild, configure_and_build
 
 

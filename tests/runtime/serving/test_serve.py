@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
 from serving_helpers import cosine, encoded_image, free_ports, images_input, metric
 
 CLIENTS = 64
@@ -88,7 +87,8 @@ def _bomb_png(width=30_000, height=30_000) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
 
 
 def _float_tiff() -> bytes:
@@ -165,4 +165,5 @@ def test_bad_inputs_fail_alone_with_clear_errors(server, reference):
 def test_health_and_metrics_urls(server):
     for key in ("ready", "live"):
         assert urllib.request.urlopen(server.urls()[key], timeout=10).status == 200
-    assert "nv_inference_request_success" in urllib.request.urlopen(server.urls()["metrics"], timeout=10).read().decode()
+    metrics = urllib.request.urlopen(server.urls()["metrics"], timeout=10).read().decode()
+    assert "nv_inference_request_success" in metrics

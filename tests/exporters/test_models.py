@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.models import PRESETS, load_model, parse_model_source
+from ijepa_deploy.exporters.models import load_model, parse_model_source
+from ijepa_deploy.presets import PRESETS
 
 # Values from the facebook/ijepa_* config.json files.
 CHECKPOINTS = {

@@ -1,4 +1,4 @@
-"""Model presets and loading (build time: torch/transformers are imported inside functions).
+"""Model loading (build time: torch/transformers are imported inside functions).
 
 ``--model`` accepts a Hugging Face hub id (through the real ``from_pretrained``), a local
 directory written by ``save_pretrained``, or ``random:<preset>``: an offline model with seeded
@@ -14,56 +14,8 @@ from pathlib import Path
 
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.spec import TASKS
-
-RANDOM_PREFIX = "random:"
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Architecture of a checkpoint family (values from the checkpoints' config.json)."""
-
-    name: str
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    intermediate_size: int
-    patch_size: int
-    image_size: int
-    mirrors: tuple[str, ...] = ()
-    num_labels: int = 1000
-
-    def config_kwargs(self) -> dict:
-        return dict(
-            hidden_size=self.hidden_size,
-            num_hidden_layers=self.num_hidden_layers,
-            num_attention_heads=self.num_attention_heads,
-            intermediate_size=self.intermediate_size,
-            patch_size=self.patch_size,
-            image_size=self.image_size,
-            hidden_act="gelu",
-            layer_norm_eps=1e-6,
-            qkv_bias=True,
-            num_channels=3,
-        )
-
-    @property
-    def num_tokens(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        # Small models for tests and the offline demo: the same architecture, fewer/smaller layers.
-        Preset("tiny", 192, 4, 3, 768, 16, 224, num_labels=10),
-        Preset("vitb16", 768, 12, 12, 3072, 16, 224),
-        # Checkpoint-sized presets.
-        Preset("vith14", 1280, 32, 16, 5120, 14, 224, ("facebook/ijepa_vith14_1k", "facebook/ijepa_vith14_22k")),
-        Preset("vith16-448", 1280, 32, 16, 5120, 16, 448, ("facebook/ijepa_vith16_1k",)),
-        Preset("vitg16", 1408, 40, 16, 6144, 16, 224, ("facebook/ijepa_vitg16_22k",)),
-    )
-}
+from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX, Preset
+from ijepa_deploy.spec import check_task
 
 
 @dataclass(frozen=True)
@@ -139,8 +91,7 @@ class LoadedModel:
 def _model_class(task: str):
     from transformers import IJepaForImageClassification, IJepaModel
 
-    if task not in TASKS:
-        raise IJepaDeployError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
+    check_task(task)
     return IJepaModel if task == "feature-extraction" else IJepaForImageClassification
 
 
