@@ -149,13 +149,13 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
         slot.publish()  # checks again with signals held, then swaps
     except BaseException as exc:
         where = _set_aside(slot)
-        if isinstance(exc, IJepaDeployError):
-            raise IJepaDeployError(exc.subject, f"{exc.problem} ({where})", exc.expected) from None
         if isinstance(exc, KeyboardInterrupt):
             signum = getattr(exc, "signum", None) or interrupts.received()
             raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)}: "
                                          f"{where}") from None
-        if isinstance(exc, Exception):
+        if slot.replacing and isinstance(exc, IJepaDeployError):
+            raise IJepaDeployError(exc.subject, f"{exc.problem} ({where})", exc.expected) from None
+        if slot.replacing and isinstance(exc, Exception):
             exc.add_note(f"ijepa-export: {where}")
         raise
     signum = interrupts.received()

@@ -103,7 +103,7 @@ def _on_unraisable(info) -> None:
 
 def _redeliver(signum: int) -> None:
     if _state.depth and not _state.quiet_exit and not _state.raised:  # still ours to raise
-        _thread.interrupt_main(signum)  # runs _on_signal in the main thread at its next bytecode
+        _thread.interrupt_main(signal.Signals(signum))  # runs _on_signal in the main thread at its next bytecode
 
 
 def _in_main_thread() -> bool:
@@ -114,7 +114,8 @@ def _in_main_thread() -> bool:
 def handling(then_exit_quietly: bool = False, held: bool = False):
     """SIGINT/SIGTERM handled as the module docstring says for the duration (nests). ``held``:
     start inside a held section (a command's own wrapper code, which then runs the work through
-    :func:`allowing`), so not one bytecode of the wrapper can be interrupted."""
+    :func:`allowing`), so a signal never interrupts the wrapper itself (its error printing,
+    its return), only the work."""
     if not _in_main_thread():  # signal handlers can only be set there; signals go there anyway
         yield
         return
@@ -143,7 +144,7 @@ def _leave(then_exit_quietly: bool) -> None:
         return
     for s, handler in _state.previous.items():
         signal.signal(s, handler)
-    sys.unraisablehook = _state.previous_hook
+    sys.unraisablehook = _state.previous_hook or sys.__unraisablehook__
     _state.received, _state.raised, _state.previous, _state.previous_hook = None, False, {}, None
     if pending is not None:  # deferred by held() and never raised: the previous handler's turn
         signal.raise_signal(pending)

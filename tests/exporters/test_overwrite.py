@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.interrupts import Interrupted
 from ijepa_deploy.exporters import pipeline
 from ijepa_deploy.exporters.output_slot import OutputSlot, exchange
 from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.exporters.pipeline import ExportOptions, run_export
+from ijepa_deploy.interrupts import Interrupted
 from ijepa_deploy.manifest import read_manifest, sha256_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime import load

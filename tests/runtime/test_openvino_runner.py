@@ -26,8 +26,8 @@ HAS_BF16 = ovr.cpu_supports_bf16()
 @pytest.fixture(scope="module")
 def eager():
     """Eager fp32 outputs of the tiny preset on 5 photos, per task (what the artifacts were exported from)."""
-    from ijepa_deploy.exporters.reference import TorchRunner
     from ijepa_deploy.exporters.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.reference import TorchRunner
 
     cache = {}
 
