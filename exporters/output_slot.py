@@ -5,46 +5,32 @@ into a new directory beside the target (same filesystem, so renames are atomic) 
 export that passed replaces the target. The replacement is one ``renameat2(RENAME_EXCHANGE)``
 on Linux: the target path holds the old artifact or the new one at every instant, never neither.
 Where that call is missing (other kernels, some filesystems) it falls back to two renames (old
--> backup name, new -> target) with SIGINT/SIGTERM held back in between; only a hard kill
-between the two renames can then leave the target missing, with the old artifact complete under
-the backup name. A failed or interrupted export is kept under ``<name>.failed-<time>``.
+-> backup name, new -> target); only a hard kill between the two renames can then leave the
+target missing, with the old artifact complete under the backup name. A failed or interrupted
+export is kept under ``<name>.failed-<time>`` (one that had written nothing is removed).
+Creating the working directory, the swap with the removal of the old artifact, and moving a
+failed export aside each run with SIGINT/SIGTERM deferred (ijepa_deploy.interrupts), so a
+signal never leaves one of them half done.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import datetime as _dt
 import errno
 import os
 import secrets
 import shutil
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ijepa_deploy import interrupts
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import MANIFEST_NAME
 from ijepa_deploy.outputs import check_output_dir
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
-
-
-@contextlib.contextmanager
-def signals_held():
-    """Defer SIGINT/SIGTERM for a few renames (main thread only; elsewhere signals go to the
-    main thread anyway). A signal that arrives meanwhile is delivered on exit."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def exchange(a: Path, b: Path) -> bool:
@@ -98,16 +84,22 @@ class OutputSlot:
                 raise IJepaDeployError(str(target), "refusing to overwrite a directory that holds no "
                                        f"{MANIFEST_NAME}", "an artifact directory or a new path")
             work = target.parent / f".{target.name}.exporting-{os.getpid()}-{secrets.token_hex(3)}"
-            work.mkdir()  # mode from the umask, as the target's would be
-            return cls(target, work)
+            return cls(target, work)  # made by create(), where the caller can clean it up
         target.mkdir(parents=True, exist_ok=True)
         return cls(target, target)
 
+    def create(self) -> None:
+        """Make the working directory (the caller sets the slot aside on any failure after this)."""
+        with interrupts.held():
+            self.work.mkdir(exist_ok=not self.replacing)  # mode from the umask, as the target's would be
+
     def publish(self) -> None:
-        """Put the finished export at ``target`` and remove the artifact it replaced."""
+        """Put the finished export at ``target`` and remove the artifact it replaced. A signal that
+        came before (even one library code swallowed) stops it here, before the swap."""
         if not self.replacing or self.published:
             return
-        with signals_held():
+        with interrupts.held():
+            interrupts.check()
             if exchange(self.work, self.target):
                 old = self.work
             else:
@@ -119,11 +111,25 @@ class OutputSlot:
 
     def keep_failed(self) -> Path | None:
         """Move a failed or interrupted export out of the way, to a name for the message. None when
-        the export wrote to the target itself (nothing was replaced; its status says what happened)."""
-        if not self.replacing or self.published or not self.work.exists():
+        nothing is kept: the export wrote to the target itself (nothing was replaced; its status
+        says what happened), or it had written nothing yet (its empty directory is removed)."""
+        if not self.replacing or self.published:
             return None
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        with signals_held():
+        with interrupts.held():
+            if not self.work.exists():
+                return None
+            if not any(self.work.iterdir()):
+                self.work.rmdir()
+                return None
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             kept = _free_name(self.target.parent, f"{self.target.name}.failed-{stamp}")
             os.rename(self.work, kept)
         return kept
+
+    def outcome(self, kept: Path | None) -> str:
+        """What a stopped export left, for the message: ``kept`` is keep_failed()'s answer."""
+        if kept is not None:
+            return f"{self.target} is untouched; the unfinished export is kept at {kept}"
+        if self.replacing:
+            return f"{self.target} is untouched; the unfinished export had written nothing and was removed"
+        return f"the unfinished export is left in {self.target} (its manifest says how far it got)"

@@ -118,14 +118,20 @@ def export_artifact(opts: ExportOptions, progress: Progress | None = None) -> Ma
 
 def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportResult:
     """:func:`export_artifact`, also saying where the artifact ended up. With ``overwrite`` the
-    old artifact is replaced only by an export that passed (see output_slot)."""
-    import sys
+    old artifact is replaced only by an export that passed (see output_slot). SIGINT/SIGTERM raise
+    :class:`~ijepa_deploy.interrupts.Interrupted` whose message says what was left where."""
+    from ijepa_deploy import interrupts
 
+    with interrupts.handling():
+        return _run_export(opts, progress or Progress())
+
+
+def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
+    from ijepa_deploy import interrupts
     from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, peek_config
     from ijepa_deploy.exporters.output_slot import OutputSlot
     from ijepa_deploy.exporters.parity import images_in
 
-    progress = progress or Progress()
     validate_options(opts)
     source = parse_model_source(opts.model, opts.revision)
     check_image_size(opts.image_size, peek_config(source), max(opts.batch_sizes))
@@ -135,20 +141,38 @@ def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportR
         images_in(opts.calib_dir)  # fail before minutes of export, not after
     slot = OutputSlot.open(opts.resolved_output(), opts.overwrite)
     try:
+        slot.create()
         manifest = _export_into(opts, source, parity_paths, slot.work, slot.target, progress)
+        if manifest.status != STATUS_PASSED and slot.replacing:
+            return ExportResult(manifest, slot.keep_failed() or slot.work)
+        interrupts.check()  # a signal that library code swallowed still stops the export
+        slot.publish()  # checks again with signals held, then swaps
     except BaseException as exc:
-        kept = slot.keep_failed()
-        if kept is None:
-            raise
-        where = f"{slot.target} is untouched; the unfinished export is kept at {kept}"
-        if isinstance(exc, IJepaDeployError):
+        where = _set_aside(slot)
+        if isinstance(exc, KeyboardInterrupt):
+            signum = getattr(exc, "signum", None) or interrupts.received()
+            raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)}: "
+                                         f"{where}") from None
+        if slot.replacing and isinstance(exc, IJepaDeployError):
             raise IJepaDeployError(exc.subject, f"{exc.problem} ({where})", exc.expected) from None
-        print(f"export stopped ({type(exc).__name__}): {where}", file=sys.stderr, flush=True)
+        if slot.replacing and isinstance(exc, Exception):
+            exc.add_note(f"ijepa-export: {where}")
         raise
-    if manifest.status != STATUS_PASSED and slot.replacing:
-        return ExportResult(manifest, slot.keep_failed() or slot.work)
-    slot.publish()
+    signum = interrupts.received()
+    if signum:  # it came during the swap, which was let finish: the new artifact is in place
+        raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)} as it "
+                                     f"finished: {slot.target} holds the new export, which passed every check")
     return ExportResult(manifest, slot.target, replaced=slot.replacing)
+
+
+def _set_aside(slot) -> str:
+    """Keep (or remove) a stopped export; returns what happened, for the message."""
+    try:
+        return slot.outcome(slot.keep_failed())
+    except KeyboardInterrupt:
+        # The first signal landed before keep_failed held them (the export had stopped for another
+        # reason); every later one is only recorded (interrupts: one raise per run), so this is safe.
+        return slot.outcome(slot.keep_failed())
 
 
 def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,

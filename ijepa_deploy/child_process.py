@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,9 @@ def run_step(job, isolate: bool, *, timeout: float | None = None, env: dict | No
 
 
 def _child(job_path: str, out_path: str) -> int:
+    # Ctrl-C in a terminal signals the whole process group: the parent decides (subprocess.run
+    # kills this child as the parent unwinds), so the child prints no KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = pickle.loads(Path(job_path).read_bytes())
     try:
         out = {"result": job(), "job": job}

@@ -35,10 +35,12 @@ class Progress:
         thread = threading.Thread(target=beat, daemon=True)
         if not self.quiet:
             thread.start()
+        ended = "stopped after"  # an exception or Ctrl-C: not "done"
         try:
             yield
+            ended = "done in"
         finally:
             done.set()
             elapsed = time.perf_counter() - start
             self.timings[name] = round(elapsed, 2)
-            self.say(f"[{name}] done in {elapsed:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)")
+            self.say(f"[{name}] {ended} {elapsed:.1f} s (peak RSS {peak_rss_gib():.2f} GiB)")

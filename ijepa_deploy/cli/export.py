@@ -81,14 +81,7 @@ def _main(argv=None) -> int:
     return 0
 
 
-def _terminate(signum, frame):
-    # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C, so an --overwrite export moves its
-    # unfinished directory aside and leaves the old artifact as it was.
-    raise SystemExit(128 + signum)
-
-
 def main(argv=None) -> int:
-    import signal
-
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C (cli.run), so an --overwrite export
+    # moves its unfinished directory aside and leaves the old artifact as it was.
     sys.exit(run(_main, argv))
