@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.graph_parity import GraphParity
 from ijepa_deploy.exporters.models import load_model, parse_model_source
 from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
 from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
@@ -24,7 +25,7 @@ from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
 from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo, RetrievalResult
+from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo
 from ijepa_deploy.spec import check_task, primary_output
 
 
@@ -181,9 +182,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     from ijepa_deploy.exporters.engine_parity import gpu_parity_reference, onnxruntime_gpu_step
     from ijepa_deploy.exporters.export_checks import check_image_size
     from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
-    from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
+    from ijepa_deploy.exporters.parity import photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     if opts.threads:
@@ -198,18 +198,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     preprocess = loaded.preprocess
     if opts.image_size and opts.image_size != preprocess.height:
         preprocess = preprocess.with_size(opts.image_size, opts.image_size)
-    export_size = spec.inputs[0].shape[2]
-    model_info = ModelInfo.from_dict({
-        **loaded.info, "export_image_size": export_size,
-        "position_embeddings": "native" if export_size == loaded.info["image_size"]
-        else f"bicubic-interpolated at export from {loaded.info['image_size']} px"})
-    manifest = Manifest(
-        model=model_info, task=opts.task, io=spec, preprocessing=preprocess,
-        batch=BatchRange(min=1, max=opts.max_batch), id2label=loaded.id2label, versions=versions(),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), status=STATUS_EXPORTING,
-    )
-    if loaded.info["weights_random"]:
-        manifest.notes.append("Weights are seeded random values from a preset, not a trained checkpoint.")
+    manifest = _new_manifest(opts, loaded, spec, preprocess)
     manifest.write(out)
 
     with progress.step("export", f"ONNX opset {opts.opset}, dynamic batch 1..{opts.max_batch} -> {out}"):
@@ -230,23 +219,16 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
 
             r_pixels, r_names = photo_batch(Preprocessor(preprocess), opts.retrieval_images, parity_paths)
             retrieval = RetrievalCheck(reference, r_pixels, r_names, primary_output(opts.task), opts.retrieval_k)
-        with OnnxRuntimeRunner(files[0], spec, 1, opts.max_batch, intra_op_threads=opts.threads,
-                               providers=CPU_ONLY) as candidate:
-            check = ParityCheck(reference, candidate, "fp32", tuple(opts.batch_sizes))
-            result = check(pixels, names, "fp32", progress=lambda s: progress.say(f"[parity] {s}"))
-            if retrieval is not None:
-                result.add_retrieval(_neighbours(retrieval, candidate, "fp32", progress))
-        manifest.parity.append(result)
-        manifest.write(out)
-    openvino = _OpenVinoParity(opts, out, spec, manifest, reference, pixels, names, retrieval, progress)
-    openvino("fp32", "fp32", check.reference_outputs)
+        parity = GraphParity(out, spec, manifest, reference, pixels, names, retrieval, progress,
+                             tuple(opts.batch_sizes), opts.max_batch, opts.threads)
+        reference_outputs = parity.onnxruntime("fp32", "fp32").reference_outputs
+    parity.openvino("fp32", "fp32", reference_outputs)
 
     gpu_parity = gpu_parity_reference(manifest, reference, parity_paths, tuple(opts.batch_sizes),
                                       opts.retrieval_images, opts.retrieval_k, progress)
     if precision_graphs:
         # Every reference output is computed now; free the eager model (4 GB for ViT-g) before
         # the precision tools load their own copies of the graph.
-        reference_outputs = check.reference_outputs
         loaded.model = None
         from ijepa_deploy.exporters.precision import release_memory
 
@@ -254,16 +236,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
             graph = manifest.graphs[variant]
             with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.file})"):
-                with OnnxRuntimeRunner(out / graph.file, spec, 1, opts.max_batch,
-                                       intra_op_threads=opts.threads, providers=CPU_ONLY) as candidate:
-                    vcheck = ParityCheck(reference, candidate, parity_precision, tuple(opts.batch_sizes),
-                                         reference_outputs=reference_outputs)
-                    result = vcheck(pixels, names, variant, progress=lambda s: progress.say(f"[parity] {s}"))
-                    assert retrieval is not None  # made above whenever there are precision graphs
-                    result.add_retrieval(_neighbours(retrieval, candidate, parity_precision, progress))
-                manifest.parity.append(result)
-                manifest.write(out)
-            openvino(variant, parity_precision, reference_outputs)
+                parity.onnxruntime(variant, parity_precision, reference_outputs)
+            parity.openvino(variant, parity_precision, reference_outputs)
             release_memory()
 
     gpu_ok = gpu_parity is None or onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
@@ -279,76 +253,28 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     return manifest
 
 
-CPU_ONLY = ["CPUExecutionProvider"]  # the graphs' own check; GPU providers get theirs (engine_parity)
 
+def _new_manifest(opts: ExportOptions, loaded, spec, preprocess) -> Manifest:
+    """The artifact's manifest before any graph exists (status ``exporting``)."""
+    export_size = spec.inputs[0].shape[2]
+    model_info = ModelInfo.from_dict({
+        **loaded.info, "export_image_size": export_size,
+        "position_embeddings": "native" if export_size == loaded.info["image_size"]
+        else f"bicubic-interpolated at export from {loaded.info['image_size']} px"})
+    manifest = Manifest(
+        model=model_info, task=opts.task, io=spec, preprocessing=preprocess,
+        batch=BatchRange(min=1, max=opts.max_batch), id2label=loaded.id2label, versions=versions(),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), status=STATUS_EXPORTING,
+    )
+    if loaded.info["weights_random"]:
+        manifest.notes.append("Weights are seeded random values from a preset, not a trained checkpoint.")
+    return manifest
 
 def _peak_rss_with_children() -> float:
     """Peak RSS of this process or of any precision step it ran in a child process."""
     from ijepa_deploy.memory import peak_rss_with_children_gib
 
     return round(peak_rss_with_children_gib(), 2)
-
-
-def _neighbours(retrieval, candidate, precision: str, progress: Progress) -> RetrievalResult:
-    progress.say(f"[parity] neighbour overlap@{retrieval.k} over {len(retrieval.pixels)} images")
-    return retrieval(candidate, precision)
-
-
-@dataclass
-class _OpenVinoParity:
-    """Each graph's parity on OpenVINO (CPU, f32 hint), plus bf16 mode for the fp32 graph on CPUs
-    with native bf16; rows go to the manifest's parity list like the ONNX Runtime ones, so a miss
-    fails the export. Without openvino installed it is skipped with a note, once."""
-
-    opts: ExportOptions
-    out: Path
-    spec: object
-    manifest: Manifest
-    reference: object
-    pixels: object
-    names: list
-    retrieval: object
-    progress: Progress
-
-    def __post_init__(self):
-        from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
-
-        self.available, reason = openvino_status()
-        self.bf16 = False
-        if not self.available:
-            self._note(f"OpenVINO parity skipped: {reason} (pip install 'ijepa-deploy[openvino]')")
-            return
-        self.bf16 = cpu_supports_bf16()
-        if not self.bf16:
-            self._note("OpenVINO bf16 not verified: this CPU has no native bf16 (AVX512_BF16 / AMX); "
-                       "load(precision='bf16') refuses this artifact until it is exported on such a CPU")
-
-    def _note(self, message: str) -> None:
-        self.progress.say(message)
-        self.manifest.notes.append(message)
-
-    def __call__(self, variant: str, precision: str, reference_outputs: dict) -> None:
-        if not self.available:
-            return
-        from ijepa_deploy.exporters.parity import ParityCheck
-        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
-
-        graph = self.out / self.manifest.graphs[variant].file
-        modes = [("f32", precision)] + ([("bf16", "bf16")] if variant == "fp32" and self.bf16 else [])
-        for hint, parity_precision in modes:
-            step = "parity " + (variant if hint == "f32" else hint) + " openvino"
-            with self.progress.step(step, f"eager PyTorch vs OpenVINO CPU, {hint} inference ({graph.name})"):
-                with OpenVinoRunner(graph, self.spec, 1, self.opts.max_batch, inference_precision=hint,
-                                    threads=self.opts.threads) as candidate:
-                    check = ParityCheck(self.reference, candidate, parity_precision, tuple(self.opts.batch_sizes),
-                                        reference_outputs=reference_outputs)
-                    result = check(self.pixels, self.names, variant,
-                                   progress=lambda s: self.progress.say(f"[parity] {s}"))
-                    if self.retrieval is not None:
-                        result.add_retrieval(_neighbours(self.retrieval, candidate, parity_precision,
-                                                         self.progress))
-                self.manifest.parity.append(result)
-                self.manifest.write(self.out)
 
 
 # int8 is OpenVINO's int8 graph too: it runs the S8S8 graph faster than int8-cpu (benchmarks/README.md).
@@ -472,51 +398,3 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
         manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
         manifest.status = STATUS_FAILED
         manifest.write(out)
-
-
-def summary_table(manifest: Manifest, directory: Path) -> str:
-    """The readable summary printed at the end of an export."""
-    lines = [f"artifact  {directory}  status: {manifest.status.upper()}",
-             f"model     {manifest.model.source}  ({manifest.model.weights})",
-             f"task      {manifest.task}  input {manifest.io.inputs[0].shape}  batch "
-             f"{manifest.batch.min}..{manifest.batch.max}"]
-    header = (f"{'graph':<9} {'backend':<16} {'output':<18} {'min cosine':>11} {'max abs':>9} "
-              f"{'thresholds':>18} {'overlap@k':>10}  result")
-    lines += ["", header, "-" * len(header)]
-    primary = primary_output(manifest.task)
-    for result in manifest.parity:
-        neighbours = result.retrieval
-        for name, o in sorted(result.outputs.items(), key=lambda kv: kv[0] != primary):
-            limit = f">={o.cosine_threshold} / " + (f"<={o.max_abs_threshold:g}" if o.max_abs_threshold else "-")
-            overlap = ""
-            if neighbours and name == neighbours.output:
-                overlap = f"{neighbours.mean_overlap:.3f}@{neighbours.k}"
-            graph = result.graph if result.precision in result.graph else f"{result.graph}@{result.precision}"
-            lines.append(f"{graph:<9} {result.backend:<16} {name:<18} {o.min_cosine:>11.7f} "
-                         f"{o.max_abs:>9.2e} {limit:>18} {overlap:>10}  {'ok' if o.passed else 'FAIL'}")
-        if neighbours and not neighbours.passed:
-            lines.append(f"{result.graph:<9} neighbour overlap {neighbours.mean_overlap:.3f} below "
-                         f"{neighbours.threshold}  FAIL")
-    first = manifest.parity[0] if manifest.parity else None
-    lines.append(f"\nbatch sizes {first.batch_sizes if first else []}; "
-                 f"images: {', '.join(first.images) if first else '-'}")
-    neighbours = next((r.retrieval for r in manifest.parity if r.retrieval), None)
-    if neighbours:
-        lines.append(f"overlap@k: mean share of each image's {neighbours.k} nearest neighbours (cosine, "
-                     f"{neighbours.output}) that match eager fp32's, over {neighbours.images} images")
-    graphs = [f"{v}: {g.file} ({', '.join(g.targets)})" for v, g in manifest.graphs.items()]
-    lines.append("graphs    " + "; ".join(graphs))
-    calibration = next((g.calibration for g in manifest.graphs.values() if g.calibration), None)
-    if calibration:
-        lines.append(f"int8 calibration: {calibration['method']} on {calibration['images']} images from "
-                     f"{calibration['source']}, {calibration['seconds']} s, peak RSS "
-                     f"{calibration.get('peak_rss_gib')} GiB")
-    for variant, engine in manifest.engines.items():
-        checked = next((r for r in manifest.parity if r.engine == engine.file), None)
-        sizes = f" at batch sizes {checked.batch_sizes}" if checked else ""
-        lines.append(f"engine    {variant}: {engine.file} (TensorRT {engine.tensorrt_version}, {engine.gpu_name})"
-                     f"  parity {(engine.status or 'never checked').upper()}{sizes}")
-    for note in manifest.notes:
-        if note.startswith(("TensorRT engine", "INT8 calibration", "ONNX Runtime GPU")):
-            lines.append(note)
-    return "\n".join(lines)

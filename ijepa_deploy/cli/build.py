@@ -64,7 +64,7 @@ def build(args: BuildArgs) -> int:
     """Read the artifact, build and check the engines; print one line per engine and the parity
     summary table ijepa-export prints (stdout). Exit 1 when an engine fails its parity check."""
     from ijepa_deploy.exporters.parity import images_in
-    from ijepa_deploy.exporters.pipeline import summary_table
+    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.exporters.tensorrt_build import build_engines
     from ijepa_deploy.manifest import STATUS_PASSED, read_manifest
     from ijepa_deploy.progress import Progress

@@ -66,7 +66,8 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.pipeline import run_export, summary_table
+    from ijepa_deploy.exporters.pipeline import run_export
+    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.manifest import STATUS_PASSED
 
     opts = parse_args(argv)

@@ -191,7 +191,8 @@ def test_int8_parity_overlap_and_manifest(tiny_precision_artifact):
 def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, tmp_path):
     import shutil
 
-    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step, summary_table
+    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step
+    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.progress import Progress
     from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 

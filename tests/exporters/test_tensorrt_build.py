@@ -532,7 +532,8 @@ def bundled_photo():
 
 
 def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
-    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step, summary_table
+    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step
+    from ijepa_deploy.exporters.summary import summary_table
 
     directory = tmp_path / "tiny"
     shutil.copytree(tiny_artifact, directory)
