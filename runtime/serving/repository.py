@@ -134,87 +134,107 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
         raise IJepaDeployError("--preferred-batch-sizes", f"{preferred} outside 1..{max_batch}", "sizes in range")
     notes = check_source(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
                          allow_engine_host_code=allow_engine_host_code)
-    spec = manifest.io
     tmp = output.with_name(f".{output.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         pixels = f"{name}_pixels"
-        cfg = pb.ModelConfig(name=pixels, max_batch_size=max_batch)
-        if backend == "onnxruntime":
-            files = manifest.graphs[precision].files
-            cfg.backend = "onnxruntime"
-            cfg.platform = "onnxruntime_onnx"
-            # External data: Triton's ORT backend loads a model.onnx *directory* holding the graph
-            # and its data files, so the relative data paths inside the graph still resolve.
-            target = tmp / pixels / "1" / "model.onnx"
-            if len(files) > 1:
-                target = target / "model.onnx"
-            _link_or_copy(artifact / files[0], target)
-            for rel in files[1:]:
-                _link_or_copy(artifact / rel, target.parent / rel)
-        else:
-            entries = [manifest.engines[precision]]  # one engine per variant (the manifest schema)
-            cfg.platform = "tensorrt_plan"
-            cfg.backend = "tensorrt"
-            if len(entries) == 1:
-                _link_or_copy(artifact / entries[0].file, tmp / pixels / "1" / "model.plan")
-            else:  # one plan per compute capability: Triton picks by the GPU it runs on
-                for e in entries:
-                    cc = e.compute_capability
-                    fname = f"model_sm{cc.replace('.', '')}.plan"
-                    _link_or_copy(artifact / e.file, tmp / pixels / "1" / fname)
-                    cfg.cc_model_filenames[cc] = fname
-            max_batch = min([max_batch, *(e.profile.max for e in entries)])
-            cfg.max_batch_size = max_batch
-        pixel_in = spec.inputs[0]
-        cfg.input.append(_tensor(pb, "ModelInput", pixel_in.name, _DTYPES[pixel_in.dtype], pixel_in.shape[1:]))
-        for t in spec.outputs:
-            cfg.output.append(_tensor(pb, "ModelOutput", t.name, _DTYPES[t.dtype], t.shape[1:]))
-        cfg.dynamic_batching.max_queue_delay_microseconds = max_queue_delay_us
-        cfg.dynamic_batching.preferred_batch_size.extend(preferred)
-        cfg.dynamic_batching.default_queue_policy.max_queue_size = max_queue
-        cfg.dynamic_batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
-        cfg.instance_group.append(pb.ModelInstanceGroup(count=instances, kind=getattr(pb.ModelInstanceGroup, kind)))
-        _write_config(tmp / pixels, cfg)
-
-        pre = pb.ModelConfig(name=PREPROCESS, backend="python", max_batch_size=max_batch)
-        pre.input.append(_tensor(pb, "ModelInput", "images", "TYPE_STRING", [1]))
-        pre.output.append(_tensor(pb, "ModelOutput", pixel_in.name, _DTYPES[pixel_in.dtype], pixel_in.shape[1:]))
-        pre.dynamic_batching.max_queue_delay_microseconds = max_queue_delay_us
-        pre.dynamic_batching.default_queue_policy.max_queue_size = max_queue
-        pre.dynamic_batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
-        pre.instance_group.append(pb.ModelInstanceGroup(count=preprocess_instances,
-                                                        kind=pb.ModelInstanceGroup.KIND_CPU))
-        _write_config(tmp / PREPROCESS, pre)
-        _write_preprocess_code(tmp / PREPROCESS / "1", manifest.preprocessing.to_dict())
-
-        ens = pb.ModelConfig(name=name, platform="ensemble", max_batch_size=max_batch)
-        ens.input.append(_tensor(pb, "ModelInput", "images", "TYPE_STRING", [1]))
-        for t in spec.outputs:
-            ens.output.append(_tensor(pb, "ModelOutput", t.name, _DTYPES[t.dtype], t.shape[1:]))
-        step1 = ens.ensemble_scheduling.step.add(model_name=PREPROCESS, model_version=-1)
-        step1.input_map["images"] = "images"
-        step1.output_map[pixel_in.name] = "_pixels"
-        step2 = ens.ensemble_scheduling.step.add(model_name=pixels, model_version=-1)
-        step2.input_map[pixel_in.name] = "_pixels"
-        for t in spec.outputs:
-            step2.output_map[t.name] = t.name
-        _write_config(tmp / name, ens)
-        (tmp / name / "1").mkdir(parents=True, exist_ok=True)  # Triton wants a version dir, even empty
+        queue = (max_queue_delay_us, max_queue)
+        max_batch = _pixels_model(pb, tmp / pixels, artifact, manifest, backend, precision, max_batch, preferred,
+                                  queue, instances, kind)
+        _preprocess_model(pb, tmp / PREPROCESS, manifest, max_batch, queue, preprocess_instances)
+        _ensemble_model(pb, tmp / name, manifest, name, pixels, max_batch)
         write_notes(tmp, [tmp, tmp / pixels], artifact, notes, warn)
-        if output.exists():
-            old = output.with_name(f".{output.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            output.rename(old)
-            tmp.rename(output)
-            shutil.rmtree(old)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            tmp.rename(output)
+        _replace(tmp, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(output.glob("*/config.pbtxt"))
 
+
+
+def _batching(pb, cfg, queue: tuple[int, int], preferred: list[int] | None = None) -> None:
+    """Triton's dynamic batcher with a bounded queue: past ``max_queue`` a request is rejected at once."""
+    delay_us, max_queue = queue
+    cfg.dynamic_batching.max_queue_delay_microseconds = delay_us
+    cfg.dynamic_batching.preferred_batch_size.extend(preferred or [])
+    cfg.dynamic_batching.default_queue_policy.max_queue_size = max_queue
+    cfg.dynamic_batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
+
+
+def _pixels_model(pb, path: Path, artifact: Path, manifest: Manifest, backend: str, precision: str,
+                  max_batch: int, preferred: list[int], queue: tuple[int, int], instances: int, kind: str) -> int:
+    """``<name>_pixels``: the graph (onnxruntime_onnx) or engine (tensorrt_plan); returns its max batch."""
+    cfg = pb.ModelConfig(name=path.name, max_batch_size=max_batch)
+    if backend == "onnxruntime":
+        files = manifest.graphs[precision].files
+        cfg.backend = "onnxruntime"
+        cfg.platform = "onnxruntime_onnx"
+        # External data: Triton's ORT backend loads a model.onnx *directory* holding the graph
+        # and its data files, so the relative data paths inside the graph still resolve.
+        target = path / "1" / "model.onnx"
+        if len(files) > 1:
+            target = target / "model.onnx"
+        _link_or_copy(artifact / files[0], target)
+        for rel in files[1:]:
+            _link_or_copy(artifact / rel, target.parent / rel)
+    else:
+        engine = manifest.engines[precision]  # one engine per variant (the manifest schema)
+        cfg.platform = "tensorrt_plan"
+        cfg.backend = "tensorrt"
+        _link_or_copy(artifact / engine.file, path / "1" / "model.plan")
+        max_batch = min(max_batch, engine.profile.max)
+        cfg.max_batch_size = max_batch
+    pixel_in = manifest.io.inputs[0]
+    cfg.input.append(_tensor(pb, "ModelInput", pixel_in.name, _DTYPES[pixel_in.dtype], pixel_in.shape[1:]))
+    for t in manifest.io.outputs:
+        cfg.output.append(_tensor(pb, "ModelOutput", t.name, _DTYPES[t.dtype], t.shape[1:]))
+    _batching(pb, cfg, queue, preferred)
+    cfg.instance_group.append(pb.ModelInstanceGroup(count=instances, kind=getattr(pb.ModelInstanceGroup, kind)))
+    _write_config(path, cfg)
+    return max_batch
+
+
+def _preprocess_model(pb, path: Path, manifest: Manifest, max_batch: int, queue: tuple[int, int],
+                      instances: int) -> None:
+    """The Python-backend model that decodes bytes with the runtime's own preprocessing code."""
+    pixel_in = manifest.io.inputs[0]
+    pre = pb.ModelConfig(name=PREPROCESS, backend="python", max_batch_size=max_batch)
+    pre.input.append(_tensor(pb, "ModelInput", "images", "TYPE_STRING", [1]))
+    pre.output.append(_tensor(pb, "ModelOutput", pixel_in.name, _DTYPES[pixel_in.dtype], pixel_in.shape[1:]))
+    _batching(pb, pre, queue)
+    pre.instance_group.append(pb.ModelInstanceGroup(count=instances, kind=pb.ModelInstanceGroup.KIND_CPU))
+    _write_config(path, pre)
+    _write_preprocess_code(path / "1", manifest.preprocessing.to_dict())
+
+
+def _ensemble_model(pb, path: Path, manifest: Manifest, name: str, pixels: str, max_batch: int) -> None:
+    """``<name>``: JPEG/PNG bytes in, the graph's outputs out (preprocess -> pixels model)."""
+    pixel_in = manifest.io.inputs[0]
+    ens = pb.ModelConfig(name=name, platform="ensemble", max_batch_size=max_batch)
+    ens.input.append(_tensor(pb, "ModelInput", "images", "TYPE_STRING", [1]))
+    for t in manifest.io.outputs:
+        ens.output.append(_tensor(pb, "ModelOutput", t.name, _DTYPES[t.dtype], t.shape[1:]))
+    step1 = ens.ensemble_scheduling.step.add(model_name=PREPROCESS, model_version=-1)
+    step1.input_map["images"] = "images"
+    step1.output_map[pixel_in.name] = "_pixels"
+    step2 = ens.ensemble_scheduling.step.add(model_name=pixels, model_version=-1)
+    step2.input_map[pixel_in.name] = "_pixels"
+    for t in manifest.io.outputs:
+        step2.output_map[t.name] = t.name
+    _write_config(path, ens)
+    (path / "1").mkdir(parents=True, exist_ok=True)  # Triton wants a version dir, even empty
+
+
+def _replace(tmp: Path, output: Path) -> None:
+    """Put the finished repository in place; an existing one is removed only after the rename."""
+    if output.exists():
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        output.rename(old)
+        tmp.rename(output)
+        shutil.rmtree(old)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(output)
 
 def write_notes(repository: Path, places: list[Path], artifact: Path, notes: list[str], warn) -> None:
     """A loud NOTE.txt in the repository root and the model's directory (Triton reads neither: it
