@@ -31,8 +31,11 @@ class Limit:
 
 
 # Generous on purpose: a shared 2-core CPU and any GPU host must pass them; tighten as measurements allow.
+# CPU fp32: on the Intel Xeon (AMX) CI machines eager fp32 is nearly as fast as ONNX Runtime
+# (ViT-B/16, 2 threads, quiet: 0.87x at batch 1, 0.96x at batch 8, rounds 0.79-1.01); on AMD EPYC
+# ones ORT is ~0.5x. The limit catches ORT falling clearly behind eager, not one CPU's gap.
 LIMITS = (
-    Limit("cpu", "onnxruntime", "fp32", "eager", 0.90),
+    Limit("cpu", "onnxruntime", "fp32", "eager", 1.10),
     Limit("cpu", "onnxruntime", "int8-cpu", "eager", 0.50),
     Limit("cuda", "tensorrt", "fp32", "eager", 0.90),
     Limit("cuda", "tensorrt", "fp16", "eager-fp16", 0.60),
