@@ -43,6 +43,7 @@ def client_jpeg(seed: int) -> bytes:
 
 
 def free_ports(n: int) -> list[int]:
+    """Ports the kernel says are free now (bound together so they differ); parallel runs don't collide."""
     socks = [socket.socket() for _ in range(n)]
     try:
         for s in socks:

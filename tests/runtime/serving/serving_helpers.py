@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import io
-import socket
 
 import numpy as np
 
-
-def free_ports(n: int) -> list[int]:
-    """Ports the kernel says are free now (bound together so they differ); parallel runs don't collide."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from ijepa_deploy.benchmarks.serving import free_ports as free_ports  # one home, re-exported
 
 
 def encoded_image(seed: int, size=(48, 40), fmt="PNG") -> bytes:
