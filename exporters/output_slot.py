@@ -7,7 +7,9 @@ on Linux: the target path holds the old artifact or the new one at every instant
 Where that call is missing (other kernels, some filesystems) it falls back to two renames (old
 -> backup name, new -> target); only a hard kill between the two renames can then leave the
 target missing, with the old artifact complete under the backup name. A failed or interrupted
-export is kept under ``<name>.failed-<time>`` (one that had written nothing is removed).
+export is kept under ``<name>.failed-<time>`` (one that had written nothing is removed). Only a
+hard kill (SIGKILL, OOM killer, power loss) can leave the hidden working directory behind; the next
+export to the same target names those (stale_work_dirs) instead of leaving gigabytes out of sight.
 Creating the working directory, the swap with the removal of the old artifact, and moving a
 failed export aside each run with SIGINT/SIGTERM deferred (ijepa_deploy.interrupts), so a
 signal never leaves one of them half done.
@@ -55,6 +57,32 @@ def _free_name(parent: Path, stem: str) -> Path:
         n += 1
         candidate = parent / f"{stem}-{n}"
     return candidate
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def stale_work_dirs(target: Path) -> list[Path]:
+    """Hidden working directories of earlier exports to ``target`` whose process is gone (killed
+    before it could set them aside). Reported, not removed: they may hold the only copy of hours
+    of work, and a pid on a shared filesystem may belong to another host."""
+    target = Path(target).expanduser()
+    if target.is_symlink():
+        target = target.resolve()
+    prefix = f".{target.name}.exporting-"
+    stale = []
+    for path in sorted(target.parent.glob(f"{prefix}*")) if target.parent.is_dir() else []:
+        pid = path.name[len(prefix):].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            stale.append(path)
+    return stale
 
 
 @dataclass

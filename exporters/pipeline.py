@@ -130,7 +130,7 @@ def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportR
 def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
     from ijepa_deploy import interrupts
     from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, peek_config
-    from ijepa_deploy.exporters.output_slot import OutputSlot
+    from ijepa_deploy.exporters.output_slot import OutputSlot, stale_work_dirs
     from ijepa_deploy.exporters.parity import images_in
 
     validate_options(opts)
@@ -141,6 +141,8 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
     if opts.int8 and opts.calib_dir is not None:
         images_in(opts.calib_dir)  # fail before minutes of export, not after
     slot = OutputSlot.open(opts.resolved_output(), opts.overwrite)
+    for stale in stale_work_dirs(slot.target):
+        progress.say(f"note: {stale} is an unfinished export whose process was killed; remove it if unneeded")
     try:
         slot.create()
         manifest = _export_into(opts, source, parity_paths, slot.work, slot.target, progress)

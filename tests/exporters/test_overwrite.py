@@ -203,3 +203,27 @@ def test_signals_at_random_times_never_lose_the_old_artifact(old_artifact):
             assert len(told) <= 1 and siblings(old_artifact) == [], case
         for name in siblings(old_artifact):
             shutil.rmtree(old_artifact.parent / name)
+
+
+def test_hidden_work_dirs_of_killed_exports_are_named_not_removed(old_artifact):
+    """A SIGKILLed --overwrite export cannot set its working directory aside; the next export to
+    the same target names it (a live export's directory is left alone and not named)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    killed = old_artifact.parent / f".{old_artifact.name}.exporting-{dead.pid}-abc123"
+    (killed / "model.onnx").parent.mkdir()
+    (killed / "model.onnx").write_bytes(b"partial")
+    live = old_artifact.parent / f".{old_artifact.name}.exporting-{os.getpid()}-def456"
+    live.mkdir()
+    other = old_artifact.parent / f".{old_artifact.name}x.exporting-{dead.pid}-abc123"
+    other.mkdir()
+    lines = []
+
+    class Recorder(Progress):
+        def say(self, text):
+            lines.append(text)
+
+    run_export(options(old_artifact), Recorder())
+    notes = [line for line in lines if line.startswith("note:")]
+    assert len(notes) == 1 and str(killed) in notes[0]
+    assert (killed / "model.onnx").read_bytes() == b"partial" and live.is_dir() and other.is_dir()
