@@ -8,7 +8,7 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.machine import STALL_LIMIT, stalled
 from ijepa_deploy.benchmarks.markdown_opt_in import cpp_section, serving_section
-from ijepa_deploy.benchmarks.targets import ORT_FP32
+from ijepa_deploy.benchmarks.targets import ORT_FP32, versus_rounds
 
 
 def _f(value, fmt: str, none: str = "–") -> str:
@@ -204,17 +204,19 @@ def _paired(report: dict) -> list[str]:
     if pr.get("ratios"):
         ort = pr["ratios"].get(ORT_FP32, {})
         lines += ["", f"Paired A/B ({pr['method']}; {pr['rounds']} rounds; x ORT fp32 = median over rounds of "
-                  f"backend / {ORT_FP32} of the same round):", "",
+                  f"the backend's ratio / {ORT_FP32}'s ratio of the same round):", "",
                   "| backend | batch | ratio (median) | per-round ratios | x ORT fp32 | eager ms per round "
                   "| backend ms per round |", "|---|---|---|---|---|---|---|"]
         for key, per in pr["ratios"].items():
             for b, r in per.items():
-                vs_ort = ort.get(b, {}).get("candidate_ms")
-                x_ort = _f(float(np.median([c / o for c, o in zip(r["candidate_ms"], vs_ort)])), ".3f") \
-                    if vs_ort and len(vs_ort) == len(r["candidate_ms"]) else "–"
+                vs_ort = versus_rounds(r, ort.get(b))
+                x_ort = _f(float(np.median(vs_ort)), ".3f") if vs_ort else "–"
                 lines.append(f"| {key} | {b} | {r['ratio']:.3f} | {', '.join(f'{x:.3f}' for x in r['round_ratios'])} | "
                              f"{x_ort} | {', '.join(_ms(x) for x in r['eager_ms'])} | "
                              f"{', '.join(_ms(x) for x in r['candidate_ms'])} |")
+        if len(pr.get("groups", [])) > 1:
+            lines += ["", "Candidates shared rounds in memory groups (all at once would not fit): "
+                      + "; ".join(", ".join(group) for group in pr["groups"]) + "."]
     elif pr.get("error"):
         lines += ["", f"Paired A/B failed: {pr['error']}"]
     return lines

@@ -17,6 +17,7 @@ import numpy as np
 from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, TorchBackend
 from ijepa_deploy.benchmarks.options import COMPILE, STATUS_OK, BenchOptions
 from ijepa_deploy.benchmarks.targets import target_batches
+from ijepa_deploy.memory import available_memory_gib, current_rss_gib, release_memory
 from ijepa_deploy.progress import Progress
 
 # ONNX Runtime's intra-op threads spin after a run (session.intra_op.allow_spinning=1, the default)
@@ -87,8 +88,8 @@ def _timed(call: Callable[[], object], gap_s: float) -> float:
 def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
                   opts: BenchOptions, progress: Progress) -> dict:
     """The harness's rounds: eager against every ONNX Runtime CPU graph and every OpenVINO row that
-    ran (so the CPU engines compare in the same rounds) and torch.compile when it ran, at the target
-    batches."""
+    ran and torch.compile when it ran, at the target batches. Candidates share rounds in groups that
+    fit in memory (a ViT-H artifact's ten CPU rows need ~24 GiB loaded at once)."""
     eager = next((b for b in plan if isinstance(b, TorchBackend) and not b.compiled), None)
     if eager is None or "loaded" not in holder:
         return {}
@@ -97,31 +98,62 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
            and ("onnxruntime-cpu", b.variant) in ok]
     if not ort:
         return {}
-    openvino = [b for b in plan if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok]
-    backends = [eager, *ort, *openvino]
-    calls = {f"onnxruntime-cpu {b.variant}": b.load() for b in ort}
-    calls.update({f"{b.name} {b.variant}": b.load() for b in openvino})
+    pending = [(f"onnxruntime-cpu {b.variant}", b) for b in ort]
+    pending += [(f"{b.name} {b.variant}", b) for b in plan
+                if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok]
     compiled = next((b for b in plan if isinstance(b, TorchBackend) and b.compiled), None)
     if compiled is not None and (COMPILE, "fp32") in ok:
         # its sweep row can land in a busy minute like any other (recompiles on the first call)
-        calls[f"{COMPILE} fp32"] = compiled.load()
-        backends.append(compiled)
+        pending.append((f"{COMPILE} fp32", compiled))
+    batches = target_batches(sweep)
+    largest = np.ascontiguousarray(pixels[:max(batches)])
+    result: dict = {"rounds": opts.paired_rounds, "method": "per round: eager once, then each candidate of its "
+                    f"memory group once, {PAIR_GAP_S:g} s apart; ratio = median over rounds of candidate / eager "
+                    "of the same round", "groups": [], "ratios": {}}
     eager_call = eager.load()
-    result: dict = {"rounds": opts.paired_rounds, "method": "per round: eager once, then each candidate "
-                    f"once, {PAIR_GAP_S:g} s apart; ratio = median over rounds of candidate / eager of the same "
-                    "round", "ratios": {}}
     try:
-        for n in target_batches(sweep):
-            batch = np.ascontiguousarray(pixels[:n])
-            measured = paired_ratios(lambda batch=batch: eager_call(batch),
-                                     {k: (lambda c=c, batch=batch: c(batch)) for k, c in calls.items()},
-                                     opts.paired_rounds)
-            for key, pair in measured.items():
-                result["ratios"].setdefault(key, {})[str(n)] = pair.to_dict()
-                progress.say(f"[paired] {key} batch {n}: {pair.ratio:.3f} x eager "
-                             f"(rounds {', '.join(f'{r:.3f}' for r in pair.round_ratios)})")
+        while pending:
+            group = _load_group(pending, largest, progress)
+            result["groups"].append(list(group))
+            try:
+                _measure_group(eager_call, group, pixels, batches, opts, progress, result["ratios"])
+            finally:
+                for backend, _ in group.values():
+                    backend.close()
+                release_memory()
     finally:
-        for backend in backends:
-            backend.close()
+        eager.close()
         gc.collect()
     return result
+
+
+def _load_group(pending: list, largest: np.ndarray, progress: Progress) -> dict:
+    """Load candidates from ``pending`` (removing them) while the group's resident growth, each
+    measured after a call at the largest target batch, stays under half the memory available when
+    the group started: the next candidate then still fits, however large (one always loads)."""
+    available = available_memory_gib()
+    budget = 0.5 * available if available else float("inf")
+    start = current_rss_gib()
+    group: dict = {}
+    while pending and (not group or current_rss_gib() - start < budget):
+        key, backend = pending.pop(0)
+        call = backend.load()
+        group[key] = (backend, call)
+        call(largest)
+    if pending:
+        progress.say(f"[paired] group of {len(group)} uses {current_rss_gib() - start:.1f} GiB of a "
+                     f"{budget:.1f} GiB budget; the other {len(pending)} candidates follow in their own rounds")
+    return group
+
+
+def _measure_group(eager_call, group: dict, pixels: np.ndarray, batches: list[int], opts: BenchOptions,
+                   progress: Progress, ratios: dict) -> None:
+    for n in batches:
+        batch = np.ascontiguousarray(pixels[:n])
+        measured = paired_ratios(lambda batch=batch: eager_call(batch),
+                                 {k: (lambda c=c, batch=batch: c(batch)) for k, (_, c) in group.items()},
+                                 opts.paired_rounds)
+        for key, pair in measured.items():
+            ratios.setdefault(key, {})[str(n)] = pair.to_dict()
+            progress.say(f"[paired] {key} batch {n}: {pair.ratio:.3f} x eager "
+                         f"(rounds {', '.join(f'{r:.3f}' for r in pair.round_ratios)})")

@@ -123,14 +123,24 @@ def _peak_fraction(report: dict, paired: dict, key: str, point: dict, batch: int
                   else "")
 
 
+def versus_rounds(a: dict | None, b: dict | None) -> list[float]:
+    """Latency of candidate ``a`` over candidate ``b`` per paired round, from each one's ratio to
+    the eager call of its own round (in the same round that is a / b exactly; candidates measured
+    in different memory groups pair round i with round i, each still anchored to its eager call).
+    Empty when either is missing or the round counts differ."""
+    if not (a and b) or len(a["round_ratios"]) != len(b["round_ratios"]):
+        return []
+    return [x / y for x, y in zip(a["round_ratios"], b["round_ratios"])]
+
+
 def _faster_than(paired: dict, spec: TargetSpec, point: dict, versus_point: dict | None, batch: int):
     """versus / candidate latency per paired round (both ran in the same rounds), median over
     rounds; else the sweep's p50 ratio."""
     mine, theirs = (paired.get(k, {}).get(str(batch)) for k in (spec.backend, spec.versus))
-    if mine and theirs and len(mine["candidate_ms"]) == len(theirs["candidate_ms"]):
-        per_round = [t / m for t, m in zip(theirs["candidate_ms"], mine["candidate_ms"])]
+    per_round = versus_rounds(theirs, mine)
+    if per_round:
         rounds = ", ".join(f"{r:.2f}" for r in per_round)
-        return float(np.median(per_round)), f"paired A/B: median of {len(per_round)} same-round ratios ({rounds})"
+        return float(np.median(per_round)), f"paired A/B: median of {len(per_round)} per-round ratios ({rounds})"
     if versus_point is None:
         return None, f"no {spec.versus} point at batch {batch}"
     return versus_point["p50_ms"] / point["p50_ms"], "sweep p50 ratio (no paired rounds for both)"

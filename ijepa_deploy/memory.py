@@ -32,6 +32,17 @@ def current_rss_gib() -> float:
         return 0.0
 
 
+def available_memory_gib() -> float | None:
+    """Memory the kernel can hand out without swapping (``MemAvailable``); None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024 ** 2
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def peak_rss_with_children_gib() -> float:
     """The larger of this process's peak and the largest peak of any child it has waited for."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2

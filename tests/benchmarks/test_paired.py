@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from ijepa_deploy.benchmarks import paired
+from ijepa_deploy.progress import Progress
 
 
 def _fake_clock(monkeypatch, durations):
@@ -43,3 +44,36 @@ def test_several_candidates_share_each_rounds_reference(monkeypatch):
     assert results["b"].round_ratios == pytest.approx([2.0, 2.0])
     with pytest.raises(ValueError, match="rounds"):
         paired.paired_ratio(lambda: None, lambda: None, rounds=0)
+
+
+def test_candidates_load_in_groups_that_fit_in_memory(monkeypatch):
+    """Each candidate adds 3 GiB once loaded and run; with 10 GiB available a group may grow 5 GiB,
+    so five candidates share rounds as 2 + 2 + 1 (each called once at the largest batch on load)."""
+    rss = {"gib": 1.0}
+    calls = []
+
+    class Candidate:
+        def __init__(self, name):
+            self.name = name
+
+        def load(self):
+            rss["gib"] += 3.0
+            return lambda pixels: calls.append((self.name, len(pixels)))
+
+    monkeypatch.setattr(paired, "available_memory_gib", lambda: 10.0)
+    monkeypatch.setattr(paired, "current_rss_gib", lambda: rss["gib"])
+    pending = [(f"c{i}", Candidate(f"c{i}")) for i in range(5)]
+    sizes = []
+    while pending:
+        sizes.append(len(paired._load_group(pending, [0] * 8, Progress(quiet=True))))
+    assert sizes == [2, 2, 1]
+    assert calls == [(f"c{i}", 8) for i in range(5)]
+
+
+def test_cross_candidate_ratios_come_from_each_rounds_eager_anchor():
+    from ijepa_deploy.benchmarks.targets import versus_rounds
+
+    a = {"round_ratios": [0.2, 0.3, 0.25]}
+    b = {"round_ratios": [0.4, 0.3, 0.5]}
+    assert versus_rounds(a, b) == pytest.approx([0.5, 1.0, 0.5])
+    assert versus_rounds(a, {"round_ratios": [0.4]}) == [] and versus_rounds(a, None) == []
