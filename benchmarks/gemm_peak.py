@@ -1,4 +1,5 @@
-"""The fp32 GEMM peak a run's roofline is measured against, taken on the same threads."""
+"""The GEMM peaks a run's roofline is measured against (fp32, int8 and, on CPUs with native bf16,
+bf16), taken on the same threads."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
     at least ``reps`` times and ``seconds``; its figure is the fastest call (the least disturbed by
     other processes). The peak is the best of them: what a perfect fp32 engine could reach here."""
     results: dict = {}
-    flop = 2.0 * size ** 3
     try:
         import torch
 
@@ -26,8 +26,7 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
         b = torch.randn(size, size)
         torch.matmul(a, b)
         times = repeat(functools.partial(torch.matmul, a, b), reps, seconds)
-        results["torch_matmul"] = {"shape": [size, size, size], "gflop_s": flop / min(times) / 1e9,
-                                   "median_gflop_s": flop / float(np.median(times)) / 1e9}
+        results["torch_matmul"] = _gflop([size, size, size], times)
         del a, b
     except Exception as exc:  # torch absent: the ORT figures still stand
         results["torch_matmul"] = {"error": str(exc)}
@@ -40,7 +39,52 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
         except Exception as exc:
             results[name] = {"error": str(exc)}
     return {**_best(results), "threads": threads, "measurements": results,
-            "int8": int8_gemm_peak(size, threads, reps, seconds)}
+            "int8": int8_gemm_peak(size, threads, reps, seconds), "bf16": bf16_gemm_peak(size, threads, reps, seconds)}
+
+
+def bf16_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0) -> dict:
+    """bf16 GEMM throughput (AVX512_BF16 / AMX), GFLOP/s: torch.matmul on bfloat16 tensors and
+    OpenVINO's fp32 MatMul under the bf16 inference hint (what the bf16 rows run). Skipped, with
+    the reason, on CPUs without native bf16, where the bf16 rows do not run either."""
+    from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
+
+    if not openvino_status()[0] or not cpu_supports_bf16():
+        return {"peak_gflop_s": None, "peak_source": None,
+                "skipped": "no native bf16 on this CPU (or openvino not installed)", "measurements": {}}
+    results: dict = {}
+    for name, fn in (("torch_matmul_bf16", _torch_matmul_bf16), ("openvino_matmul_bf16", _openvino_matmul_bf16)):
+        try:
+            results[name] = fn(size, threads, reps, seconds)
+        except Exception as exc:  # one library's figure missing: the other stands
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {**_best(results), "measurements": results}
+
+
+def _torch_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    a = torch.randn(size, size, dtype=torch.bfloat16)
+    b = torch.randn(size, size, dtype=torch.bfloat16)
+    torch.matmul(a, b)
+    return _gflop([size, size, size], repeat(functools.partial(torch.matmul, a, b), reps, seconds))
+
+
+def _openvino_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(_fp32_matmul_model(size, size, size).SerializeToString(), ov.Tensor(np.empty(0, np.uint8)))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads})
+    request = compiled.create_infer_request()
+    a = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    request.infer({"A": a})
+    return _gflop([size, size, size], repeat(lambda: request.infer({"A": a}), reps, seconds))
+
+
+def _gflop(shape: list[int], times: list[float]) -> dict:
+    flop = 2.0 * shape[0] * shape[1] * shape[2]
+    return {"shape": shape, "gflop_s": flop / min(times) / 1e9, "median_gflop_s": flop / float(np.median(times)) / 1e9}
 
 
 def int8_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0) -> dict:
@@ -126,28 +170,31 @@ def merge_peaks(first: dict, second: dict) -> dict:
         candidates = [m["measurements"].get(name, {}) for m in (first, second)]
         good = [c for c in candidates if "gflop_s" in c]
         merged["measurements"][name] = max(good, key=lambda c: c["gflop_s"]) if good else candidates[0]
-    int8 = [m["int8"] for m in (first, second) if m.get("int8", {}).get("peak_gop_s")]
-    merged["int8"] = max(int8, key=lambda m: m["peak_gop_s"]) if int8 else first.get("int8", {})
+    for kind, key in (("int8", "peak_gop_s"), ("bf16", "peak_gflop_s")):
+        found = [m[kind] for m in (first, second) if (m.get(kind) or {}).get(key)]
+        merged[kind] = max(found, key=lambda m: m[key]) if found else first.get(kind, {})
     return {**_best(merged["measurements"]), **merged}
 
 
-def _ort_matmul(m: int, k: int, n: int, threads: int, reps: int, seconds: float) -> dict:
-    import onnxruntime as ort
+def _fp32_matmul_model(m: int, k: int, n: int):
     from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.standard_normal((k, n), dtype=np.float32), "W")
+    weight = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n), dtype=np.float32), "W")
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["A", "W"], ["Y"])], "gemm",
         [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], initializer=[weight])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # readable by any ORT >= 1.10, whatever IR version this onnx writes by default
+    return model
+
+
+def _ort_matmul(m: int, k: int, n: int, threads: int, reps: int, seconds: float) -> dict:
+    import onnxruntime as ort
+
     options = session_options(intra_op_threads=threads)
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    a = rng.standard_normal((m, k), dtype=np.float32)
+    session = ort.InferenceSession(_fp32_matmul_model(m, k, n).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    a = np.random.default_rng(1).standard_normal((m, k), dtype=np.float32)
     session.run(None, {"A": a})
-    times = repeat(lambda: session.run(None, {"A": a}), reps, seconds)
-    flop = 2.0 * m * k * n
-    return {"shape": [m, k, n], "gflop_s": flop / min(times) / 1e9,
-            "median_gflop_s": flop / float(np.median(times)) / 1e9}
+    return _gflop([m, k, n], repeat(lambda: session.run(None, {"A": a}), reps, seconds))

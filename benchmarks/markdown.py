@@ -79,6 +79,14 @@ def _header(report: dict) -> list[str]:
     return lines
 
 
+def _bf16_peak(bf16: dict) -> str:
+    bits = [f"{k} {v['shape']} {v['gflop_s']:.1f}" for k, v in bf16.get("measurements", {}).items() if "gflop_s" in v]
+    if not bits:
+        return f"n/a ({bf16.get('skipped', 'not measured')})."
+    return (f"{'; '.join(bits)} -> **peak {_f(bf16.get('peak_gflop_s'), '.1f')}** ({bf16.get('peak_source')}); "
+            "bf16 rows' % GEMM peak is against it.")
+
+
 def _settings(report: dict) -> list[str]:
     """Machine, settings, model cost and GEMM peak."""
     s, fl, peak = report["settings"], report["flops"], report["gemm_peak"]
@@ -89,6 +97,7 @@ def _settings(report: dict) -> list[str]:
     gemm_bits = [f"{k} {v['shape']} {v['gflop_s']:.1f}" for k, v in meas.items() if "gflop_s" in v]
     int8 = peak.get("int8") or {}
     int8_bits = [f"{k} {v['shape']} {v['gop_s']:.1f}" for k, v in int8.get("measurements", {}).items() if "gop_s" in v]
+    bf16 = peak.get("bf16") or {}
     lines += ["## Settings", "",
               f"- Threads: {s['threads']} ({s['thread_settings']}).",
               f"- Timing: warm-up {s['warmup']}, then >= {s['min_iterations']} iterations and >= "
@@ -104,9 +113,11 @@ def _settings(report: dict) -> list[str]:
               f"{fl['formula']}).",
               f"- GEMM peak (fp32, measured in this run, GFLOP/s): {'; '.join(gemm_bits) or 'n/a'} -> "
               f"**peak {_f(peak.get('peak_gflop_s'), '.1f')}** ({peak.get('peak_source')}).",
-              f"- INT8 GEMM peak (VNNI, measured in this run, GOP/s): "
+              f"- INT8 GEMM peak (VNNI/AMX where the CPU has them, measured in this run, GOP/s): "
               f"{'; '.join(int8_bits) or 'n/a'} -> **peak {_f(int8.get('peak_gop_s'), '.1f')}** "
-              f"({int8.get('peak_source')}); INT8 rows' % GEMM peak is against it, the others' against fp32.", ""]
+              f"({int8.get('peak_source')}); INT8 rows' % GEMM peak is against it.",
+              "- bf16 GEMM peak (AVX512_BF16/AMX, measured in this run, GFLOP/s): " + _bf16_peak(bf16)
+              + " Every other row is against the fp32 peak.", ""]
     return lines
 
 

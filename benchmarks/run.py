@@ -69,12 +69,13 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
         peak = merge_peaks(peak, gemm_peak(opts.gemm_size, threads, mlp_shape))
-    int8_peak = peak.get("int8", {}).get("peak_gop_s")
-    for row in rows:  # every point on the final peak: INT8 rows on the same run's int8 (VNNI) GEMM peak
-        roof = int8_peak if row["precision"] == "int8" and int8_peak else peak["peak_gflop_s"]
+    roofs = {"int8": (peak.get("int8") or {}).get("peak_gop_s"), "bf16": (peak.get("bf16") or {}).get("peak_gflop_s")}
+    for row in rows:  # every point on the final peak of its precision's kind (int8 and bf16 rows: their own GEMM peak)
+        kind = row["precision"] if roofs.get(row["precision"]) else "fp32"
+        roof = roofs[kind] if kind != "fp32" else peak["peak_gflop_s"]
         for point in row["points"]:
             point["peak_fraction"] = point["gflop_s"] / roof if roof else None
-            point["peak_kind"] = "int8" if roof is not None and roof == int8_peak else "fp32"
+            point["peak_kind"] = kind
     report = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": opts.command,
               "artifact": artifact_summary(directory, manifest), "machine": machine,
               "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,

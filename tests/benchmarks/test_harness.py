@@ -269,11 +269,15 @@ def test_openvino_rows_and_the_int8_roofline(bench_run):
         assert bf16["status"] == "unavailable" and "bf16" in bf16["reason"]
     int8_peak = report["gemm_peak"]["int8"]
     assert int8_peak["peak_gop_s"] > 0 and int8_peak["peak_source"] in int8_peak["measurements"]
+    bf16_peak = report["gemm_peak"]["bf16"]
+    assert (bf16_peak["peak_gflop_s"] > 0) == cpu_supports_bf16()  # measured exactly where bf16 rows run
+    roofs = {"int8": int8_peak["peak_gop_s"], "bf16": bf16_peak["peak_gflop_s"],
+             "fp32": report["gemm_peak"]["peak_gflop_s"]}
     for row in (r for r in report["rows"] if r["status"] == "ok"):
-        for p in row["points"]:
-            roof = int8_peak["peak_gop_s"] if row["precision"] == "int8" else report["gemm_peak"]["peak_gflop_s"]
-            assert p["peak_kind"] == ("int8" if row["precision"] == "int8" else "fp32")
-            assert p["peak_fraction"] == pytest.approx(p["gflop_s"] / roof)
+        kind = row["precision"] if row["precision"] in ("int8", "bf16") else "fp32"
+        for p in row["points"]:  # each precision on its own same-run GEMM peak
+            assert p["peak_kind"] == kind
+            assert p["peak_fraction"] == pytest.approx(p["gflop_s"] / roofs[kind])
     assert rows[("openvino-cpu", "fp32")]["memory"]["after_load_rss_gib"] > 0
     md = (out / "report.md").read_text()
-    assert "| openvino-cpu | fp32 |" in md and "INT8 GEMM peak (VNNI" in md
+    assert "| openvino-cpu | fp32 |" in md and "INT8 GEMM peak (VNNI" in md and "bf16 GEMM peak" in md
