@@ -1,7 +1,7 @@
 """``pytest -m perf [--artifact DIR]``: every graph and engine of an artifact against eager PyTorch
 on the same device, in paired rounds on real photos, within the limits of perf_check.LIMITS.
 
-CPU: ONNX Runtime's CPU graphs against eager on the CPU. GPU: TensorRT engines and ONNX Runtime's
+CPU: ONNX Runtime's CPU graphs and OpenVINO's precisions against eager on the CPU. GPU: TensorRT engines and ONNX Runtime's
 GPU providers against eager on the same GPU (fp32; fp16 against eager under fp16 autocast; the
 int8 engine against the fp16 engine). A limit whose graph/engine/device this host or artifact
 lacks is skipped with the reason."""
@@ -56,13 +56,27 @@ def check_latency(limit: Limit, manifest, baseline, candidate, record_ratio) -> 
 @pytest.mark.perf
 @pytest.mark.parametrize("limit", CPU_LIMITS, ids=lambda lim: lim.name)
 def test_cpu_graph_latency_vs_eager(limit, perf_artifact, perf_manifest, perf_eager, record_ratio):
+    with _cpu_runner(perf_artifact, perf_manifest, limit) as runner:
+        check_latency(limit, perf_manifest, eager_fn(perf_eager, perf_manifest), runner.run, record_ratio)
+
+
+def _cpu_runner(directory, manifest, limit: Limit):
     from ijepa_deploy.runtime.model import open_runner
 
-    if limit.variant not in perf_manifest.graphs:
+    if limit.backend == "openvino":
+        from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
+
+        available, reason = openvino_status()
+        if not available:
+            pytest.skip(f"OpenVINO rows need openvino: {reason}")
+        if limit.variant == "bf16" and not cpu_supports_bf16():
+            pytest.skip("this CPU has no native bf16 (AVX512_BF16 or AMX)")
+        if limit.variant == "bf16" and not any(p.precision == "bf16" and p.passed for p in manifest.parity):
+            pytest.skip("the artifact has no passed OpenVINO bf16 parity row (export with openvino installed)")
+        return open_runner(directory, manifest, "openvino", limit.variant)
+    if limit.variant not in manifest.graphs:
         pytest.skip(f"artifact has no {limit.variant} graph")
-    with open_runner(perf_artifact, perf_manifest, "onnxruntime", limit.variant,
-                     providers=["CPUExecutionProvider"]) as runner:
-        check_latency(limit, perf_manifest, eager_fn(perf_eager, perf_manifest), runner.run, record_ratio)
+    return open_runner(directory, manifest, "onnxruntime", limit.variant, providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")
