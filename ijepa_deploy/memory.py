@@ -14,13 +14,8 @@ def peak_rss_gib() -> float:
     ``VmHWM`` (Linux) belongs to the address space ``exec`` created; ``ru_maxrss`` is carried over
     fork and exec, so in a spawned child it starts at the parent's peak. ``ru_maxrss`` (KiB on
     Linux) is the fallback where ``/proc`` is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024 ** 2
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    hwm = _proc_gib("/proc/self/status", "VmHWM:")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
 def current_rss_gib() -> float:
@@ -34,9 +29,14 @@ def current_rss_gib() -> float:
 
 def available_memory_gib() -> float | None:
     """Memory the kernel can hand out without swapping (``MemAvailable``); None where unknown."""
+    return _proc_gib("/proc/meminfo", "MemAvailable:")
+
+
+def _proc_gib(path: str, key: str) -> float | None:
+    """A ``key: N kB`` line of a /proc file, in GiB; None where the file or line is missing."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024 ** 2
     except (OSError, ValueError, IndexError):
         pass
