@@ -135,11 +135,15 @@ def _load_group(pending: list, largest: np.ndarray, progress: Progress) -> dict:
     budget = 0.5 * available if available else float("inf")
     start = current_rss_gib()
     group: dict = {}
-    while pending and (not group or current_rss_gib() - start < budget):
-        key, backend = pending.pop(0)
-        call = backend.load()
-        group[key] = (backend, call)
-        call(largest)
+    try:
+        while pending and (not group or current_rss_gib() - start < budget):
+            key, backend = pending.pop(0)
+            group[key] = (backend, backend.load())
+            group[key][1](largest)
+    except BaseException:  # the rounds cannot run: free what this group holds before the error goes up
+        for backend, _ in group.values():
+            backend.close()
+        raise
     if pending:
         progress.say(f"[paired] group of {len(group)} uses {current_rss_gib() - start:.1f} GiB of a "
                      f"{budget:.1f} GiB budget; the other {len(pending)} candidates follow in their own rounds")

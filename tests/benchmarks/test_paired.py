@@ -77,3 +77,25 @@ def test_cross_candidate_ratios_come_from_each_rounds_eager_anchor():
     b = {"round_ratios": [0.4, 0.3, 0.5]}
     assert versus_rounds(a, b) == pytest.approx([0.5, 1.0, 0.5])
     assert versus_rounds(a, {"round_ratios": [0.4]}) == [] and versus_rounds(a, None) == []
+
+
+def test_a_candidate_that_fails_to_load_closes_its_group(monkeypatch):
+    closed = []
+
+    class Candidate:
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def load(self):
+            if self.fails:
+                raise RuntimeError("cannot load")
+            return lambda pixels: None
+
+        def close(self):
+            closed.append(self.name)
+
+    monkeypatch.setattr(paired, "available_memory_gib", lambda: None)  # unknown: no budget, one group
+    pending = [("a", Candidate("a")), ("b", Candidate("b")), ("c", Candidate("c", fails=True))]
+    with pytest.raises(RuntimeError, match="cannot load"):
+        paired._load_group(pending, [0], Progress(quiet=True))
+    assert closed == ["a", "b"]
