@@ -77,7 +77,8 @@ def openvino_variant(precision: str) -> tuple[str, str]:
     return precision, "f32"
 
 
-def _verified(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
+def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
+    """Whether the export recorded a passed parity row for this graph, precision and backend."""
     return any(r.graph == graph and r.precision == precision and r.passed and r.backend.startswith(backend_prefix)
                for r in manifest.parity)
 
@@ -113,7 +114,7 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if variant not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {variant} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{variant})")
-        if hint == "bf16" and not allow_unverified and not _verified(manifest, variant, "bf16", "openvino"):
+        if hint == "bf16" and not allow_unverified and not parity_passed(manifest, variant, "bf16", "openvino"):
             raise IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 "
                                    "parity row in the manifest)", "an artifact exported with openvino installed "
                                    "on a CPU with bf16 (or allow_unverified=True)")

@@ -61,7 +61,7 @@ def test_cpu_graph_latency_vs_eager(limit, perf_artifact, perf_manifest, perf_ea
 
 
 def _cpu_runner(directory, manifest, limit: Limit):
-    from ijepa_deploy.runtime.model import open_runner
+    from ijepa_deploy.runtime.model import open_runner, parity_passed
 
     if limit.backend == "openvino":
         from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
@@ -71,7 +71,7 @@ def _cpu_runner(directory, manifest, limit: Limit):
             pytest.skip(f"OpenVINO rows need openvino: {reason}")
         if limit.variant == "bf16" and not cpu_supports_bf16():
             pytest.skip("this CPU has no native bf16 (AVX512_BF16 or AMX)")
-        if limit.variant == "bf16" and not any(p.precision == "bf16" and p.passed for p in manifest.parity):
+        if limit.variant == "bf16" and not parity_passed(manifest, "fp32", "bf16", "openvino"):
             pytest.skip("the artifact has no passed OpenVINO bf16 parity row (export with openvino installed)")
         return open_runner(directory, manifest, "openvino", limit.variant)
     if limit.variant not in manifest.graphs:
