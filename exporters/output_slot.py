@@ -154,6 +154,15 @@ class OutputSlot:
             os.rename(self.work, kept)
         return kept
 
+    def set_aside(self) -> str:
+        """Keep (or remove) a stopped export; returns what happened, for the message."""
+        try:
+            return self.outcome(self.keep_failed())
+        except KeyboardInterrupt:
+            # The first signal landed before keep_failed held them (the export had stopped for another
+            # reason); every later one is only recorded (interrupts: one raise per run), so this is safe.
+            return self.outcome(self.keep_failed())
+
     def outcome(self, kept: Path | None) -> str:
         """What a stopped export left, for the message: ``kept`` is keep_failed()'s answer."""
         if kept is not None:

@@ -151,7 +151,7 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
         interrupts.check()  # a signal that library code swallowed still stops the export
         slot.publish()  # checks again with signals held, then swaps
     except BaseException as exc:
-        where = _set_aside(slot)
+        where = slot.set_aside()
         if isinstance(exc, KeyboardInterrupt):
             signum = getattr(exc, "signum", None) or interrupts.received()
             raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)}: "
@@ -166,16 +166,6 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
         raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)} as it "
                                      f"finished: {slot.target} holds the new export, which passed every check")
     return ExportResult(manifest, slot.target, replaced=slot.replacing)
-
-
-def _set_aside(slot) -> str:
-    """Keep (or remove) a stopped export; returns what happened, for the message."""
-    try:
-        return slot.outcome(slot.keep_failed())
-    except KeyboardInterrupt:
-        # The first signal landed before keep_failed held them (the export had stopped for another
-        # reason); every later one is only recorded (interrupts: one raise per run), so this is safe.
-        return slot.outcome(slot.keep_failed())
 
 
 def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,
