@@ -19,15 +19,7 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
     other processes). The peak is the best of them: what a perfect fp32 engine could reach here."""
     results: dict = {}
     try:
-        import torch
-
-        torch.set_num_threads(threads)
-        a = torch.randn(size, size)
-        b = torch.randn(size, size)
-        torch.matmul(a, b)
-        times = repeat(functools.partial(torch.matmul, a, b), reps, seconds)
-        results["torch_matmul"] = _gflop([size, size, size], times)
-        del a, b
+        results["torch_matmul"] = _torch_matmul(size, threads, reps, seconds)
     except Exception as exc:  # torch absent: the ORT figures still stand
         results["torch_matmul"] = {"error": str(exc)}
     shapes = [("ort_matmul", (size, size, size))]
@@ -60,26 +52,37 @@ def bf16_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0)
     return {**_best(results), "measurements": results}
 
 
-def _torch_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
+def _torch_matmul(size: int, threads: int, reps: int, seconds: float, dtype: str = "float32") -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    a = torch.randn(size, size, dtype=torch.bfloat16)
-    b = torch.randn(size, size, dtype=torch.bfloat16)
+    a = torch.randn(size, size, dtype=getattr(torch, dtype))
+    b = torch.randn(size, size, dtype=getattr(torch, dtype))
     torch.matmul(a, b)
     return _gflop([size, size, size], repeat(functools.partial(torch.matmul, a, b), reps, seconds))
 
 
+def _torch_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
+    return _torch_matmul(size, threads, reps, seconds, "bfloat16")
+
+
 def _openvino_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
+    return _gflop([size, size, size], _openvino_times(_fp32_matmul_model(size, size, size), "bf16", size, threads,
+                                                      reps, seconds))
+
+
+def _openvino_times(onnx_model, hint: str, size: int, threads: int, reps: int, seconds: float) -> list[float]:
+    """Seconds per call of an in-memory ONNX model with one size x size float input ``A`` on
+    OpenVINO's CPU plugin under inference precision ``hint``."""
     import openvino as ov
 
     core = ov.Core()
-    model = core.read_model(_fp32_matmul_model(size, size, size).SerializeToString(), ov.Tensor(np.empty(0, np.uint8)))
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": threads})
+    model = core.read_model(onnx_model.SerializeToString(), ov.Tensor(np.empty(0, np.uint8)))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads})
     request = compiled.create_infer_request()
     a = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
     request.infer({"A": a})
-    return _gflop([size, size, size], repeat(lambda: request.infer({"A": a}), reps, seconds))
+    return repeat(lambda: request.infer({"A": a}), reps, seconds)
 
 
 def _gflop(shape: list[int], times: list[float]) -> dict:
@@ -146,15 +149,7 @@ def _ort_matmul_integer(size: int, threads: int, reps: int, seconds: float) -> d
 
 
 def _openvino_qdq_matmul(size: int, threads: int, reps: int, seconds: float) -> dict:
-    import openvino as ov
-
-    core = ov.Core()
-    model = core.read_model(_int8_model(size, qdq=True).SerializeToString(), ov.Tensor(np.empty(0, np.uint8)))
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
-    request = compiled.create_infer_request()
-    a = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
-    request.infer({"A": a})
-    return _gop(size, repeat(lambda: request.infer({"A": a}), reps, seconds))
+    return _gop(size, _openvino_times(_int8_model(size, qdq=True), "f32", size, threads, reps, seconds))
 
 
 def _best(measurements: dict) -> dict:
