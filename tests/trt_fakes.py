@@ -191,15 +191,18 @@ class FakeContext:
         return True
 
 
+class FakeILogger:
+    """tensorrt.ILogger: the base class our logger subclasses, with TensorRT's severity enum."""
+
+    Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
+
+    def __init__(self):
+        pass
+
+
 def fake_runtime_tensorrt(engine_for_plan, version: str = "10.13.3.9"):
     """A ``tensorrt`` module whose Runtime deserializes a plan with ``engine_for_plan(bytes)``
     (None: the plan is not readable, as TensorRT reports a foreign plan)."""
-
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
 
     class Runtime:
         def __init__(self, logger):
@@ -209,9 +212,9 @@ def fake_runtime_tensorrt(engine_for_plan, version: str = "10.13.3.9"):
         def deserialize_cuda_engine(self, data):
             engine = engine_for_plan(bytes(data))
             if engine is None:
-                self.logger.log(ILogger.Severity.ERROR, "Serialization assertion failed: magic tag mismatch")
+                self.logger.log(FakeILogger.Severity.ERROR, "Serialization assertion failed: magic tag mismatch")
             return engine
 
-    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=ILogger,
+    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=FakeILogger,
                                  TensorIOMode=types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT"),
                                  nptype=lambda dt: np.float32)

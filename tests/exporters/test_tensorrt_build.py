@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
+from trt_fakes import FakeCudart, FakeEngine, FakeILogger, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.engine_parity import EagerParity, profile_batch_sizes
@@ -225,12 +225,6 @@ def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True
     calls: dict = {"set_shape": [], "flags": [], "pool": None}
     strongly_typed = 0 if version.startswith("11.") else 1  # the enum values of 11.4 / 10.x
 
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
-
     class Cache:
         def __init__(self, data):
             self.data = bytes(data)
@@ -289,7 +283,7 @@ def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True
 
         def build_serialized_network(self, network, config):
             if plan is None:
-                self.logger.log(ILogger.Severity.ERROR, "out of memory while building tactic X")
+                self.logger.log(FakeILogger.Severity.ERROR, "out of memory while building tactic X")
             return plan
 
     class ParserError:
@@ -322,7 +316,7 @@ def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True
     if has_same_cc:
         levels["SAME_COMPUTE_CAPABILITY"] = "SAME_COMPUTE_CAPABILITY"
     trt = types.SimpleNamespace(
-        __version__=version, ILogger=ILogger, Builder=Builder, OnnxParser=OnnxParser,
+        __version__=version, ILogger=FakeILogger, Builder=Builder, OnnxParser=OnnxParser,
         NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=strongly_typed),
         MemoryPoolType=types.SimpleNamespace(WORKSPACE="WORKSPACE"),
         HardwareCompatibilityLevel=types.SimpleNamespace(**levels),
