@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 
@@ -243,25 +242,3 @@ def test_embed_cli_shows_the_backend(tiny_artifact, capsys):
         main([str(tiny_artifact), str(bundled_images()[0]), "--backend", "onnxruntime"])
     assert exc.value.code == 0 and "backend onnxruntime-cpu, precision fp32: onnxruntime (requested)" in \
         capsys.readouterr().err
-
-
-NO_TORCH = """
-import sys
-import ijepa_deploy.runtime
-assert 'openvino' not in sys.modules, 'openvino imported before it was asked for'
-from ijepa_deploy.runtime import load
-model = load(sys.argv[1], backend='auto')
-assert model.backend == 'openvino-cpu', model.choice
-assert model.embed([sys.argv[2]]).shape == (1, 192)
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx', 'onnxscript'))
-print('HEAVY', heavy)
-"""
-
-
-def test_openvino_path_imports_no_torch(tiny_artifact):
-    from ijepa_deploy.exporters.parity import bundled_images
-
-    proc = subprocess.run([sys.executable, "-c", NO_TORCH, str(tiny_artifact), str(bundled_images()[0])],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "HEAVY []" in proc.stdout, proc.stdout
