@@ -24,7 +24,7 @@ class Backend:
     variant = "fp32"
     precision = "fp32"
     runner = None
-    unverified: str | None = None  # why this row's engine is not verified (benchmarked on --allow-unverified)
+    unverified: str | None = None  # why this row's graph/engine is not verified (benchmarked on --allow-unverified)
 
     @property
     def label(self) -> str:
@@ -130,7 +130,8 @@ class OrtBackend(Backend):
                 path = resolve_inside(self.directory, self.manifest.graphs[self.variant].file)
                 return OnnxRuntimeRunner(path, self.manifest.io, self.manifest.batch.min, self.manifest.batch.max,
                                          **options)
-            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False, **options)
+            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
+                               allow_unverified=bool(self.unverified), **options)
         except IJepaDeployError as exc:
             first = (exc.problem.strip().splitlines() or [""])[0]
             raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
@@ -177,7 +178,7 @@ class OpenVinoBackend(Backend):
 
         try:
             self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
-                                      threads=self.threads)
+                                      allow_unverified=bool(self.unverified), threads=self.threads)
         except IJepaDeployError as exc:
             first = (exc.problem.strip().splitlines() or [""])[0]
             raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
@@ -206,7 +207,8 @@ class TensorRTBackend(Backend):
         from ijepa_deploy.runtime.model import open_runner
 
         try:
-            self.runner = open_runner(self.directory, self.manifest, backend="tensorrt", precision=self.variant)
+            self.runner = open_runner(self.directory, self.manifest, backend="tensorrt", precision=self.variant,
+                                      allow_unverified=bool(self.unverified))
         except IJepaDeployError as exc:
             raise Unavailable(str(exc)[:400]) from None
         return _as_float32(self.runner.run)

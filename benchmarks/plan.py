@@ -72,8 +72,24 @@ def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
                       + ("install onnxruntime-gpu on a CUDA host)" if key != "cpu" else "?)"))
             rows.append(_unavailable(f"onnxruntime-{key}", "*", reason))
             continue
-        rows.extend(OrtBackend(directory, manifest, variant, key, opts) for variant in variants)
+        for variant in variants:
+            rows.append(_gated(directory, manifest, opts, f"onnxruntime-{key}", variant,
+                               lambda v=variant, k=key: OrtBackend(directory, manifest, v, k, opts)))
     return rows
+
+
+def _gated(directory: Path, manifest: Manifest, opts: BenchOptions, backend: str, variant: str, make):
+    """A graph that did not pass its parity check is benchmarked only with --allow-unverified (its
+    row then says so): load()'s own gate decides, as for engines and the artifact."""
+    from ijepa_deploy.runtime.model import bf16_problem, graph_problem
+
+    problem = (bf16_problem(directory, manifest, how_to_allow="--allow-unverified") if variant == "bf16" else
+               graph_problem(directory, manifest, variant, how_to_allow="--allow-unverified"))
+    if problem and not opts.allow_unverified:
+        return _unavailable(backend, variant, f"{problem.problem} (--allow-unverified to benchmark it anyway)")
+    row = make()
+    row.unverified = problem.problem if problem else None
+    return row
 
 
 def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
@@ -85,10 +101,13 @@ def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> l
     if not available:
         return [_unavailable("openvino-cpu", "*", f"{why} (pip install 'ijepa-deploy[openvino]')")]
     variants = [g for g in manifest.graphs if not opts.graphs or g in opts.graphs]
-    rows: list = [OpenVinoBackend(directory, manifest, v, opts.resolved_threads()) for v in variants]
+    rows: list = [_gated(directory, manifest, opts, "openvino-cpu", v,
+                         lambda v=v: OpenVinoBackend(directory, manifest, v, opts.resolved_threads()))
+                  for v in variants]
     if "fp32" in variants:
         if cpu_supports_bf16():
-            rows.append(OpenVinoBackend(directory, manifest, "bf16", opts.resolved_threads()))
+            rows.append(_gated(directory, manifest, opts, "openvino-cpu", "bf16",
+                               lambda: OpenVinoBackend(directory, manifest, "bf16", opts.resolved_threads())))
         else:
             rows.append(_unavailable("openvino-cpu", "bf16", "this CPU has no native bf16 (AVX512_BF16 / AMX)",
                                      "bf16"))

@@ -23,7 +23,7 @@ from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
 from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
 from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
-from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PASSED, Manifest
+from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo
 from ijepa_deploy.spec import check_task, primary_output
@@ -232,8 +232,9 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
             parity.openvino(variant, parity_precision, reference_outputs)
             release_memory()
 
-    gpu_ok = gpu_parity is None or onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
-    manifest.status = STATUS_PASSED if gpu_ok and all(r.passed for r in manifest.parity) else STATUS_FAILED
+    if gpu_parity is not None:
+        onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
+    manifest.settle_status()
     manifest.model.export_peak_rss_gib = _peak_rss_with_children()
     manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
@@ -358,7 +359,7 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
                  target: Path | None = None) -> None:
     from ijepa_deploy.exporters.parity import images_in
 
-    variants = engine_variants(manifest)
+    variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
     try:
         from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
     except ImportError as exc:  # the module is part of the package; a broken install lands here
@@ -371,7 +372,7 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
         progress.say(message)
         manifest.notes.append(message)
         return
-    if manifest.status != STATUS_PASSED:
+    if not variants or manifest.status == STATUS_FAILED:
         message = f"TensorRT engine step skipped: a parity check failed; fix it, re-export, then: {command}"
         progress.say(message)
         manifest.notes.append(message)
@@ -382,11 +383,11 @@ def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: P
                                 progress, parity_paths=parity_paths)
     except IJepaDeployError as exc:
         manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
-        manifest.status = STATUS_FAILED
+        manifest.status = STATUS_PARTIAL if manifest.status != STATUS_FAILED else STATUS_FAILED
         progress.say(f"[tensorrt] FAILED: {exc.format()}")
         return
     failed = [r.file for r in records if r.status != STATUS_PASSED]
     if failed:  # an engine that ships unchecked or wrong fails the export, like a graph would
         manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
-        manifest.status = STATUS_FAILED
-        manifest.write(out)
+    manifest.settle_status()
+    manifest.write(out)

@@ -29,6 +29,7 @@ SCHEMA_VERSION = 1
 
 STATUS_EXPORTING = "exporting"
 STATUS_PASSED = "passed"
+STATUS_PARTIAL = "partial"  # the fp32 graph passed, some other graph or mode did not: what passed is served
 STATUS_FAILED = "failed"
 
 
@@ -136,6 +137,25 @@ class Manifest:
             names += graph.files
         names += [engine.file for engine in self.engines.values()]
         return list(dict.fromkeys(names))
+
+    # -- verdicts ------------------------------------------------------------------------------
+    def settle_status(self) -> str:
+        """Give every graph its verdict from its parity rows at its own precision (none yet:
+        'unverified'), then the artifact its status: 'failed' unless the fp32 graph passed,
+        'passed' when every graph, engine and runtime-mode row passed, else 'partial'."""
+        for variant, graph in self.graphs.items():
+            rows = [r.passed for r in self.parity
+                    if r.graph == variant and r.engine is None and r.precision == graph.precision]
+            graph.status = "unverified" if not rows else STATUS_PASSED if all(rows) else STATUS_FAILED
+        fp32 = self.graphs.get("fp32")
+        if fp32 is None or fp32.status != STATUS_PASSED:
+            self.status = STATUS_FAILED
+        elif all(r.passed for r in self.parity) and all(g.status == STATUS_PASSED for g in self.graphs.values()) \
+                and all(e.status in (None, STATUS_PASSED) for e in self.engines.values()):
+            self.status = STATUS_PASSED
+        else:
+            self.status = STATUS_PARTIAL
+        return self.status
 
     # -- files ---------------------------------------------------------------------------------
     def record_file(self, directory: Path, relpath: str, role: str) -> None:

@@ -170,9 +170,28 @@ def _check_parity(data: dict, outputs: list[str], where: str) -> None:
         engine = result.get("engine")
         if engine is None and data["status"] == "passed" and not result["passed"]:
             raise _fail(where, "$.status", f"'passed' but parity result {i} ({result['graph']}) failed",
-                        "status 'failed' when any graph's parity check failed")
+                        "status 'partial' or 'failed' when any graph's parity check failed")
         if engine is not None:
             _check_engine_parity(data, i, engine, result["passed"], where)
+        graph = data["graphs"].get(result["graph"])
+        if engine is None and graph and graph.get("status") == "passed" and result["precision"] == \
+                graph["precision"] and not result["passed"]:
+            raise _fail(where, f"$.graphs[{result['graph']!r}].status", f"'passed' but its parity result {i} "
+                        f"({result['backend']}) failed", "status 'failed' when any of the graph's checks failed")
+    _check_graph_statuses(data, where)
+
+
+def _check_graph_statuses(data: dict, where: str) -> None:
+    """The artifact's status sums up its graphs': 'passed' only when every graph passed, 'partial'
+    only when the fp32 graph passed (a partial artifact still serves what passed)."""
+    status, graphs = data["status"], data["graphs"]
+    for variant, graph in graphs.items():
+        if status == "passed" and graph.get("status", "passed") != "passed":
+            raise _fail(where, f"$.graphs[{variant!r}].status", f"{graph['status']!r} in an artifact with status "
+                        "'passed'", "'passed' (or artifact status 'partial' / 'failed')")
+    if status == "partial" and graphs.get("fp32", {}).get("status") != "passed":
+        raise _fail(where, "$.status", "'partial' but the fp32 graph did not pass",
+                    "'partial' only when graphs.fp32.status is 'passed' (else 'failed')")
 
 
 def _check_engine_parity(data: dict, i: int, engine: str, passed: bool, where: str) -> None:

@@ -21,9 +21,10 @@ PRECISIONS = ("fp32", "fp16", "int8")
 FILE_ROLES = ("onnx-graph", "onnx-external-data", "tensorrt-engine")
 MODEL_KINDS = ("preset", "local", "hub")
 HARDWARE_COMPATIBILITY = ("ampere_plus", "same_compute_capability")
-# An engine's parity verdict; "unverified": built, its check not run yet (or interrupted). The
-# runtime serves only "passed" engines.
+# An engine's or a graph's parity verdict; "unverified": written, its check not run yet (or
+# interrupted). The runtimes serve only "passed" graphs and engines.
 ENGINE_STATUSES = ("passed", "failed", "unverified")
+GRAPH_STATUSES = ENGINE_STATUSES
 
 
 def _optional(data: JSON, **values: Any) -> JSON:
@@ -138,6 +139,10 @@ class GraphRecord:
     seconds: float | None = None
     peak_rss_gib: float | None = None
     separate_process: bool | None = None
+    # one of GRAPH_STATUSES: every parity row of this graph at its own precision passed (bf16 mode rows
+    # and engines have their own verdicts). None: exported before per-graph verdicts; the artifact's
+    # status stands for it.
+    status: str | None = None
 
     @property
     def files(self) -> list[str]:
@@ -148,7 +153,8 @@ class GraphRecord:
         data: JSON = {"file": self.file, "data_files": list(self.data_files), "precision": self.precision,
                       "for": list(self.targets)}
         _optional(data, tool=self.tool, calibration=self.calibration, quantization=self.quantization,
-                  seconds=self.seconds, peak_rss_gib=self.peak_rss_gib, separate_process=self.separate_process)
+                  seconds=self.seconds, peak_rss_gib=self.peak_rss_gib, separate_process=self.separate_process,
+                  status=self.status)
         data.update(opset=self.opset, nodes=self.nodes, ops=dict(self.ops))
         return data
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_manifest, verify_files
+from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime.preprocess import Preprocessor
@@ -44,8 +44,8 @@ def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | No
 
 def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     """``backend="auto"``: ``(backend, why)`` for the fastest backend this host can run for
-    ``precision``: the artifact's TensorRT engine on a GPU host, else OpenVINO (CPU) when it is
-    installed, else ONNX Runtime."""
+    ``precision`` with a graph or engine that passed its parity check: the artifact's TensorRT engine
+    on a GPU host, else OpenVINO (CPU) when it is installed, else ONNX Runtime."""
     reasons = []
     if precision in manifest.engines and manifest.engines[precision].status != STATUS_PASSED:
         reasons.append(f"the {precision} TensorRT engine did not pass its parity check")
@@ -61,12 +61,17 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     from ijepa_deploy.runtime.openvino_runner import openvino_status
 
     available, reason = openvino_status()
-    if available:
+    variant = openvino_variant(precision)[0]
+    if available and variant in manifest.graphs and graph_status(manifest, variant) != STATUS_PASSED:
+        reasons.append(f"OpenVINO: the {variant} graph did not pass its parity check")
+    elif available:
         return "openvino", "; ".join([*reasons, f"{reason} on CPU"])
+    else:
+        reasons.append(f"OpenVINO: {reason}")
     if precision in RUNTIME_PRECISIONS:
-        raise IJepaDeployError(f"precision {precision}", f"needs OpenVINO ({reason})",
+        raise IJepaDeployError(f"precision {precision}", f"needs OpenVINO ({'; '.join(reasons[-1:])})",
                                "pip install 'ijepa-deploy[openvino]', or precision fp32 / int8")
-    return "onnxruntime", "; ".join([*reasons, f"OpenVINO: {reason}"])
+    return "onnxruntime", "; ".join(reasons)
 
 
 def openvino_variant(precision: str) -> tuple[str, str]:
@@ -75,6 +80,13 @@ def openvino_variant(precision: str) -> tuple[str, str]:
     if precision in RUNTIME_PRECISIONS:
         return RUNTIME_PRECISIONS[precision], precision
     return precision, "f32"
+
+
+def graph_variant(manifest: Manifest, backend: str, precision: str, providers: list | None = None) -> str:
+    """The graph ``backend`` ("onnxruntime" or "openvino") runs for ``precision``."""
+    if backend == "openvino":
+        return openvino_variant(precision)[0]
+    return onnxruntime_variant(manifest, precision, providers)
 
 
 def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
@@ -86,8 +98,9 @@ def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix
 def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
                 precision: str = "fp32", verify: bool = True, *, allow_unverified: bool = False,
                 **options) -> Runner:
-    """Build the runner for one graph (or engine) of an artifact, after checking its files.
-    ``backend="auto"`` picks one with :func:`choose_backend`; the runner's ``choice`` says why."""
+    """Build the runner for one graph (or engine) of an artifact, after its gates
+    (:func:`check_verified`) and its files' checksums. ``backend="auto"`` picks one with
+    :func:`choose_backend`; the runner's ``choice`` says why."""
     directory = Path(directory)
     if backend not in BACKENDS:
         raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
@@ -98,46 +111,35 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     if precision in RUNTIME_PRECISIONS and backend != "openvino":
         raise IJepaDeployError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
                                "backend openvino (or auto) for bf16")
-    runner = _open(directory, manifest, backend, precision, verify, allow_unverified, options)
+    check_verified(directory, manifest, backend, precision, providers=options.get("providers"),
+                   allow_unverified=allow_unverified)
+    runner = _open(directory, manifest, backend, precision, verify, options)
     runner.choice = choice
     return runner
 
 
-def _open(directory: Path, manifest: Manifest, backend: str, precision: str, verify: bool,
-          allow_unverified: bool, options: dict) -> Runner:
+def _open(directory: Path, manifest: Manifest, backend: str, precision: str, verify: bool, options: dict) -> Runner:
     threads = options.pop("threads", None)  # one CPU-threads option for every CPU backend
     if threads and backend == "onnxruntime":
         options.setdefault("intra_op_threads", threads)
-    if backend == "openvino":
+    if backend in ("openvino", "onnxruntime"):
         options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
-        variant, hint = openvino_variant(precision)
+        variant = graph_variant(manifest, backend, precision, options.get("providers"))
         if variant not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {variant} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{variant})")
-        if hint == "bf16" and not allow_unverified and not parity_passed(manifest, variant, "bf16", "openvino"):
-            raise IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 "
-                                   "parity row in the manifest)", "an artifact exported with openvino installed "
-                                   "on a CPU with bf16 (or allow_unverified=True)")
         files = manifest.graphs[variant].files
         if verify:
             verify_files(directory, manifest, files)
-        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
+        graph = resolve_inside(directory, files[0])
+        if backend == "openvino":
+            from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
 
-        return OpenVinoRunner(resolve_inside(directory, files[0]), manifest.io, manifest.batch.min, manifest.batch.max,
-                              inference_precision=hint, threads=threads, **options)
-    if backend == "onnxruntime":
-        options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
-        precision = onnxruntime_variant(manifest, precision, options.get("providers"))
-        if precision not in manifest.graphs:
-            raise IJepaDeployError(str(directory), f"artifact has no {precision} graph",
-                                   f"one of {sorted(manifest.graphs)} (export with --{precision})")
-        graph = manifest.graphs[precision]
-        if verify:
-            verify_files(directory, manifest, graph.files)
+            return OpenVinoRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max,
+                                  inference_precision=openvino_variant(precision)[1], threads=threads, **options)
         from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(resolve_inside(directory, graph.file), manifest.io, manifest.batch.min,
-                                 manifest.batch.max, **options)
+        return OnnxRuntimeRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max, **options)
     if backend == "tensorrt":
         if precision not in manifest.engines:
             raise IJepaDeployError(str(directory), f"artifact has no {precision} TensorRT engine",
@@ -218,15 +220,15 @@ class DeployedModel:
 
 def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
          allow_unverified: bool = False, allow_engine_host_code: bool = False, **options) -> DeployedModel:
-    """Open an artifact directory. Refuses artifacts whose parity check did not pass and TensorRT
-    engines whose own parity check did not pass unless ``allow_unverified`` (for debugging), and
-    version-compatible TensorRT engines (they run host code from the engine file) unless
-    ``allow_engine_host_code``. ``backend`` is one of ``BACKENDS``; ``"auto"`` picks the fastest
-    verified one this host has (see :func:`choose_backend`); the library default stays
-    ``onnxruntime`` so installing an optional engine never changes a caller's numerics."""
+    """Open an artifact directory. Refuses, unless ``allow_unverified`` (for debugging), an artifact
+    whose fp32 graph did not pass its parity check, a graph or TensorRT engine that did not pass its
+    own (the others of a ``partial`` artifact stay usable), and, unless ``allow_engine_host_code``,
+    version-compatible TensorRT engines (they run host code from the engine file). ``backend`` is
+    one of ``BACKENDS``; ``"auto"`` picks the fastest verified one this host has (see
+    :func:`choose_backend`); the library default stays ``onnxruntime`` so installing an optional
+    engine never changes a caller's numerics."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    check_verified(directory, manifest, backend, precision, allow_unverified=allow_unverified)
     if allow_engine_host_code:
         options["allow_engine_host_code"] = True
     runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
@@ -240,12 +242,42 @@ ALLOW_UNVERIFIED = "allow_unverified=True"
 
 def artifact_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
                      ) -> IJepaDeployError | None:
-    """Why the artifact is not verified (its own parity check did not pass), or None."""
-    if manifest.status == STATUS_PASSED:
+    """Why nothing of the artifact may be served (its fp32 graph did not pass, or the export never
+    finished), or None. A ``partial`` artifact serves the graphs and engines that passed."""
+    if manifest.status in (STATUS_PASSED, STATUS_PARTIAL):
         return None
     return IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check did not "
                             "pass", f"an artifact with status 'passed' (see the manifest's parity section; "
                             f"{how_to_allow} to inspect it anyway)")
+
+
+def graph_status(manifest: Manifest, variant: str) -> str:
+    """A graph's parity verdict; artifacts from before per-graph verdicts: the artifact's."""
+    status = manifest.graphs[variant].status
+    if status is not None:
+        return status
+    return STATUS_PASSED if manifest.status == STATUS_PASSED else STATUS_FAILED
+
+
+def usable_graphs(manifest: Manifest) -> list[str]:
+    """The graphs a runtime may open without ``allow_unverified``."""
+    if manifest.status not in (STATUS_PASSED, STATUS_PARTIAL):
+        return []
+    return [v for v in manifest.graphs if graph_status(manifest, v) == STATUS_PASSED]
+
+
+def graph_problem(directory: Path, manifest: Manifest, variant: str, how_to_allow: str = ALLOW_UNVERIFIED
+                  ) -> IJepaDeployError | None:
+    """Why one graph may not be served (it did not pass its own parity check), or None."""
+    if variant not in manifest.graphs or graph_status(manifest, variant) == STATUS_PASSED:
+        return None  # a missing graph is reported by whoever opens it
+    status, graph = graph_status(manifest, variant), manifest.graphs[variant]
+    what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
+        f"was never checked against eager PyTorch (status {status!r})"
+    usable = ", ".join(usable_graphs(manifest)) or "none"
+    return IJepaDeployError(str(directory), f"graph {graph.file} ({variant}) {what}",
+                            f"a graph that passed (usable in this artifact: {usable}; see the manifest's parity "
+                            f"section; {how_to_allow} to inspect it anyway)")
 
 
 def engine_problem(directory: Path, record: EngineRecord, precision: str, how_to_allow: str = ALLOW_UNVERIFIED
@@ -263,15 +295,34 @@ def engine_problem(directory: Path, record: EngineRecord, precision: str, how_to
                             f"{how_to_allow} to inspect it anyway)")
 
 
+def bf16_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
+                 ) -> IJepaDeployError | None:
+    """bf16 is OpenVINO's inference mode of the fp32 graph: served only with a passed bf16 row."""
+    if parity_passed(manifest, RUNTIME_PRECISIONS["bf16"], "bf16", "openvino"):
+        return None
+    return IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 parity "
+                            "row in the manifest)", "an artifact exported with openvino installed on a CPU "
+                            f"with bf16 ({how_to_allow} to run it anyway)")
+
+
 def check_verified(directory: Path, manifest: Manifest, backend: str, precision: str, *,
-                   allow_unverified: bool = False, how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
-    """The gates :func:`load` applies before opening anything: the artifact passed its parity
-    check and, for a TensorRT engine, so did the engine. Raises the first failure unless
-    ``allow_unverified``; then returns every failure's text (empty: verified) for the caller to
-    say loudly what it is running."""
+                   variant: str | None = None, providers: list | None = None, allow_unverified: bool = False,
+                   how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
+    """The gates every runtime entry point applies before opening anything: the artifact is
+    servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph (or
+    the given ``variant``), its TensorRT engine, or the bf16 mode. Raises the first failure unless
+    ``allow_unverified``; then returns every failure's text (empty: verified) for the caller to say
+    loudly what it runs."""
+    if backend == "auto":
+        backend = choose_backend(manifest, precision)[0]
     problems = [artifact_problem(directory, manifest, how_to_allow)]
     if backend == "tensorrt" and precision in manifest.engines:
         problems.append(engine_problem(directory, manifest.engines[precision], precision, how_to_allow))
+    elif backend in ("onnxruntime", "openvino"):
+        graph = variant or graph_variant(manifest, backend, precision, providers)
+        problems.append(graph_problem(directory, manifest, graph, how_to_allow))
+        if backend == "openvino" and precision in RUNTIME_PRECISIONS:
+            problems.append(bf16_problem(directory, manifest, how_to_allow))
     found = [p for p in problems if p is not None]
     if found and not allow_unverified:
         raise found[0]

@@ -73,13 +73,36 @@ def _main(argv=None) -> int:
     opts = parse_args(argv)
     result = run_export(opts)
     print(summary_table(result.manifest, result.directory))
-    if result.manifest.status != STATUS_PASSED:
+    manifest = result.manifest
+    if manifest.status != STATUS_PASSED:
         kept = "" if result.directory == opts.resolved_output() else (
             f"; {opts.resolved_output()} is untouched, the failed export is kept at {result.directory}")
-        print(f"error: {result.directory} | parity check FAILED; files kept for debugging, manifest status "
-              f"'failed'{kept}", file=sys.stderr)
+        print(f"error: {result.directory} | parity check FAILED for {', '.join(failed_parts(manifest))}; "
+              f"manifest status {manifest.status!r}; {usable_parts(manifest)}; files kept for debugging{kept}",
+              file=sys.stderr)
         return 1
     return 0
+
+
+def failed_parts(manifest) -> list[str]:
+    """What did not pass: graphs, OpenVINO's bf16 mode and TensorRT engines, by name."""
+    from ijepa_deploy.manifest import STATUS_PASSED
+
+    parts = [f"{v} ({g.file})" for v, g in manifest.graphs.items() if g.status != STATUS_PASSED]
+    parts += [f"{r.graph} in OpenVINO's {r.precision} mode" for r in manifest.parity
+              if not r.passed and r.engine is None and r.graph in manifest.graphs
+              and r.precision != manifest.graphs[r.graph].precision]
+    parts += [f"TensorRT engine {e.file}" for e in manifest.engines.values() if e.status not in (None, STATUS_PASSED)]
+    return parts or ["the export"]
+
+
+def usable_parts(manifest) -> str:
+    from ijepa_deploy.runtime.model import usable_graphs
+
+    usable = usable_graphs(manifest)
+    if not usable:
+        return "nothing in it is served (the runtime refuses it unless allow_unverified=True)"
+    return f"still usable: {', '.join(usable)} (the runtime serves only what passed)"
 
 
 def main(argv=None) -> int:

@@ -93,8 +93,8 @@ def check_source(artifact: Path, manifest: Manifest, backend: str, precision: st
         raise IJepaDeployError("--backend", f"{backend!r} has no stock Triton backend here",
                                "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)")
     notes = [f"UNVERIFIED (--allow-unverified): {problem}" for problem in
-             check_verified(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
-                            how_to_allow="--allow-unverified")]
+             check_verified(artifact, manifest, backend, precision, variant=precision,
+                            allow_unverified=allow_unverified, how_to_allow="--allow-unverified")]
     verify_files(artifact, manifest, files)
     if backend == "tensorrt":
         problem = host_code_problem(manifest.engines[precision], artifact / files[0], artifact, precision,

@@ -134,6 +134,45 @@ def test_passed_status_with_a_failed_parity_is_refused(tmp_path):
     assert not (tmp_path / MANIFEST_NAME).exists()  # refused before anything was written
 
 
+def with_rows(tmp_path, passed: dict[str, bool]) -> Manifest:
+    """An artifact with one parity row per graph in ``passed`` (its verdict), statuses settled."""
+    m = small_manifest(tmp_path, graphs=tuple(passed))
+    for graph, ok in passed.items():
+        cos = 1.0 if ok else 0.5
+        outputs = {n: OutputParity(cos, 0.0, 0.0, 0.99, None, ok) for n in m.io.output_names}
+        m.parity.append(ParityResult(graph, graph.split("-")[0], "onnxruntime-cpu", "torch-eager", ["a.jpg"], [1],
+                                     outputs, {"1": {n: BatchStats(cos, 0.0) for n in outputs}}, passed=ok))
+    m.settle_status()
+    return m
+
+
+@pytest.mark.parametrize("passed, status, graphs", [
+    ({"fp32": True, "int8": True}, "passed", ["passed", "passed"]),
+    ({"fp32": True, "int8": False}, "partial", ["passed", "failed"]),
+    ({"fp32": False, "int8": True}, "failed", ["failed", "passed"]),
+])
+def test_graph_verdicts_and_the_artifact_status(tmp_path, passed, status, graphs):
+    m = with_rows(tmp_path, passed)
+    assert m.status == status and [g.status for g in m.graphs.values()] == graphs
+    m.write(tmp_path)
+    assert read_manifest(tmp_path) == m
+
+
+@pytest.mark.parametrize("mutate, field, problem", [
+    (lambda d: d["graphs"]["int8"].update(status="passed"), "$.graphs['int8'].status",
+     "'passed' but its parity result 1 (onnxruntime-cpu) failed"),
+    (lambda d: d["graphs"]["fp32"].update(status="failed"), "$.status", "'partial' but the fp32 graph did not pass"),
+    (lambda d: d.update(status="passed"), "$.status", "'passed' but parity result 1 (int8) failed"),
+    (lambda d: d["graphs"]["int8"].update(status="fine"), "$.graphs.int8.status", '"fine" is not allowed'),
+])
+def test_graph_verdicts_contradicting_the_rows_are_refused(tmp_path, mutate, field, problem):
+    with_rows(tmp_path, {"fp32": True, "int8": False}).write(tmp_path)
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    mutate(data)
+    rewrite(tmp_path, data)
+    assert f"manifest field {field}: " in read_error(tmp_path) and problem in read_error(tmp_path)
+
+
 def with_engine(tmp_path, status: str | None, checked: bool | None) -> Manifest:
     """A passed artifact with an fp32 engine of ``status``; ``checked`` adds its parity entry
     (passed or not), None leaves it unchecked."""

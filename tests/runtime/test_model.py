@@ -94,3 +94,66 @@ def test_bad_manifest_and_failed_status(artifact_copy):
 def test_missing_precision_is_explained(tiny_artifact):
     with pytest.raises(IJepaDeployError, match="no bf9 graph"):
         load(tiny_artifact, precision="bf9")
+
+
+def _partial_copy(source, tmp_path, failed: str):
+    """``source`` with graph ``failed`` marked as having failed its parity check (rows and verdict)."""
+    from ijepa_deploy.manifest import read_manifest
+
+    art = tmp_path / "partial"
+    shutil.copytree(source, art)
+    manifest = read_manifest(art)
+    for row in manifest.parity:
+        if row.graph == failed:
+            row.passed = False
+    assert manifest.settle_status() == "partial"
+    manifest.write(art)
+    return art
+
+
+def test_a_graph_that_failed_is_refused_and_the_rest_stay_usable(tiny_precision_artifact, tmp_path):
+    from ijepa_deploy.manifest import read_manifest
+    from ijepa_deploy.runtime.model import check_verified, usable_graphs
+
+    art = _partial_copy(tiny_precision_artifact, tmp_path, "int8-cpu")
+    manifest = read_manifest(art)
+    assert manifest.graphs["int8-cpu"].status == "failed" and manifest.graphs["fp16"].status == "passed"
+    assert usable_graphs(manifest) == ["fp32", "fp16", "int8"]
+    with load(art) as fp32, load(art, precision="fp16") as fp16:
+        assert fp32.embed(bundled_images()[:1]).shape == (1, 192) and fp16.backend == "onnxruntime-cpu"
+    with pytest.raises(IJepaDeployError) as err:  # ONNX Runtime on CPU serves int8 from the int8-cpu graph
+        load(art, precision="int8", providers=["CPUExecutionProvider"])
+    assert "graph model_int8_cpu.onnx (int8-cpu) FAILED its parity check" in err.value.problem
+    assert "usable in this artifact: fp32, fp16, int8" in err.value.expected
+    with load(art, precision="int8", providers=["CPUExecutionProvider"], allow_unverified=True) as model:
+        assert model.runner.backend == "onnxruntime-cpu"
+    problems = check_verified(art, manifest, "onnxruntime", "int8", providers=["CPUExecutionProvider"],
+                              allow_unverified=True)
+    assert len(problems) == 1 and "int8-cpu" in problems[0]
+    assert check_verified(art, manifest, "onnxruntime", "int8", variant="int8") == []  # Triton's graph passed
+
+
+def test_auto_skips_an_openvino_graph_that_failed(tiny_precision_artifact, tmp_path):
+    from ijepa_deploy.manifest import read_manifest
+    from ijepa_deploy.runtime.model import choose_backend
+    from ijepa_deploy.runtime.openvino_runner import openvino_status
+
+    if not openvino_status()[0]:
+        pytest.skip("needs openvino")
+    manifest = read_manifest(_partial_copy(tiny_precision_artifact, tmp_path, "int8"))
+    backend, why = choose_backend(manifest, "int8")
+    assert backend == "onnxruntime" and "OpenVINO: the int8 graph did not pass its parity check" in why
+    assert choose_backend(manifest, "fp32")[0] == "openvino"
+
+
+def test_a_failed_fp32_graph_fails_the_whole_artifact(tiny_precision_artifact, tmp_path):
+    from ijepa_deploy.manifest import read_manifest
+
+    art = tmp_path / "failed"
+    shutil.copytree(tiny_precision_artifact, art)
+    manifest = read_manifest(art)
+    manifest.parity[0].passed = False
+    assert manifest.settle_status() == "failed"
+    manifest.write(art)
+    with pytest.raises(IJepaDeployError, match="artifact status is 'failed'"):
+        load(art, precision="fp16")
