@@ -61,7 +61,7 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     from ijepa_deploy.runtime.openvino_runner import openvino_status
 
     available, reason = openvino_status()
-    variant = openvino_variant(precision)[0]
+    variant = openvino_variant(manifest, precision)[0]
     if available and variant in manifest.graphs and graph_status(manifest, variant) != STATUS_PASSED:
         reasons.append(f"OpenVINO: the {variant} graph did not pass its parity check")
     elif available:
@@ -74,18 +74,22 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     return "onnxruntime", "; ".join(reasons)
 
 
-def openvino_variant(precision: str) -> tuple[str, str]:
-    """``(graph, inference precision)`` OpenVINO runs for ``precision``. "int8" is the S8S8
-    (TensorRT Q/DQ) graph: OpenVINO runs it faster than the U8S8 int8-cpu graph (benchmarks/README.md)."""
+def openvino_variant(manifest: Manifest, precision: str) -> tuple[str, str]:
+    """``(graph, inference precision)`` OpenVINO runs for ``precision``. The manifest says which graph
+    is meant for OpenVINO (its record's ``for`` lists "openvino"); the C++ runtime applies the same
+    rule. "int8" is the S8S8 (TensorRT Q/DQ) graph: OpenVINO runs it faster than the U8S8 int8-cpu
+    graph on CPUs with VNNI or AMX (benchmarks/README.md); a graph variant named explicitly (e.g.
+    "int8-cpu") is that graph."""
     if precision in RUNTIME_PRECISIONS:
         return RUNTIME_PRECISIONS[precision], precision
-    return precision, "f32"
+    meant = [v for v, g in manifest.graphs.items() if g.precision == precision and "openvino" in g.targets]
+    return (meant[0] if meant else precision), "f32"
 
 
 def graph_variant(manifest: Manifest, backend: str, precision: str, providers: list | None = None) -> str:
     """The graph ``backend`` ("onnxruntime" or "openvino") runs for ``precision``."""
     if backend == "openvino":
-        return openvino_variant(precision)[0]
+        return openvino_variant(manifest, precision)[0]
     return onnxruntime_variant(manifest, precision, providers)
 
 
@@ -135,8 +139,9 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if backend == "openvino":
             from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
 
+            hint = openvino_variant(manifest, precision)[1]
             return OpenVinoRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max,
-                                  inference_precision=openvino_variant(precision)[1], threads=threads, **options)
+                                  inference_precision=hint, threads=threads, **options)
         from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max, **options)
