@@ -13,7 +13,7 @@ from ijepa_deploy.progress import Progress
 
 
 def bench_images(count: int) -> list[Path]:
-    from ijepa_deploy.exporters.parity import bundled_images
+    from ijepa_deploy.runtime.photos import bundled_images
 
     paths = bundled_images()
     return [paths[i % len(paths)] for i in range(count)]

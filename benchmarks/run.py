@@ -28,8 +28,8 @@ from ijepa_deploy.spec import primary_output
 
 def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     """Run everything; return the report dict (see report_schema.SCHEMA_VERSION)."""
-    from ijepa_deploy.exporters.parity import photo_batch
     from ijepa_deploy.runtime import Preprocessor
+    from ijepa_deploy.runtime.photos import photo_batch
 
     progress = progress or Progress(quiet=opts.quiet)
     started = time.perf_counter()

@@ -33,7 +33,7 @@ class Sweep:
 
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     """Per-image cosine (min over the batch) and max abs error of ``got`` against ``ref``."""
-    from ijepa_deploy.exporters.parity import compare_outputs
+    from ijepa_deploy.runtime.acceptance.parity import compare_outputs
 
     if np.shape(ref) != np.shape(got):
         return {"min_cosine": None, "max_abs": None, "finite": False,

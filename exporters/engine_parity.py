@@ -74,7 +74,7 @@ class EagerParity:
     def photos(self, count: int) -> tuple[np.ndarray, list[str], dict]:
         """``count`` parity photos, their names and eager's outputs on them."""
         if self._pixels is None or len(self._pixels) < count:
-            from ijepa_deploy.exporters.parity import photo_batch
+            from ijepa_deploy.runtime.photos import photo_batch
             from ijepa_deploy.runtime.preprocess import Preprocessor
 
             pixels, names = photo_batch(Preprocessor(self.manifest.preprocessing), count, self.parity_paths)
@@ -88,8 +88,8 @@ class EagerParity:
 
     def __call__(self, candidate: Runner, graph: str, precision: str, batch_sizes: tuple[int, ...],
                  engine: str | None = None) -> ParityResult:
-        from ijepa_deploy.exporters.parity import ParityCheck
-        from ijepa_deploy.exporters.retrieval import RetrievalCheck
+        from ijepa_deploy.runtime.acceptance.parity import ParityCheck
+        from ijepa_deploy.runtime.acceptance.retrieval import RetrievalCheck
 
         top = max(batch_sizes)
         pixels, names, outputs = self.photos(max(top, self.retrieval_images))

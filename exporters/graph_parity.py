@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ijepa_deploy.exporters.parity import ParityCheck
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import RetrievalResult
+from ijepa_deploy.runtime.acceptance.parity import ParityCheck
 
 CPU_ONLY = ["CPUExecutionProvider"]  # the graphs' own check; GPU providers get theirs (engine_parity)
 

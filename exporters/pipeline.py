@@ -20,12 +20,12 @@ from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.graph_parity import GraphParity
 from ijepa_deploy.exporters.models import load_model, parse_model_source
 from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
-from ijepa_deploy.exporters.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
-from ijepa_deploy.exporters.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo
+from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES
+from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.spec import check_task, primary_output
 
 
@@ -131,7 +131,7 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
     from ijepa_deploy import interrupts
     from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, peek_config
     from ijepa_deploy.exporters.output_slot import OutputSlot, stale_work_dirs
-    from ijepa_deploy.exporters.parity import images_in
+    from ijepa_deploy.runtime.photos import images_in
 
     validate_options(opts)
     source = parse_model_source(opts.model, opts.revision)
@@ -174,8 +174,8 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     from ijepa_deploy.exporters.engine_parity import gpu_parity_reference, onnxruntime_gpu_step
     from ijepa_deploy.exporters.export_checks import check_image_size
     from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
-    from ijepa_deploy.exporters.parity import photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.runtime.photos import photo_batch
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     if opts.threads:
@@ -207,7 +207,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         reference = TorchRunner(loaded, spec, 1, opts.max_batch)
         retrieval = None
         if precision_graphs:
-            from ijepa_deploy.exporters.retrieval import RetrievalCheck
+            from ijepa_deploy.runtime.acceptance.retrieval import RetrievalCheck
 
             r_pixels, r_names = photo_batch(Preprocessor(preprocess), opts.retrieval_images, parity_paths)
             retrieval = RetrievalCheck(reference, r_pixels, r_names, primary_output(opts.task), opts.retrieval_k)
@@ -357,7 +357,7 @@ def engine_variants(manifest: Manifest) -> list[str]:
 
 def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress,
                  target: Path | None = None) -> None:
-    from ijepa_deploy.exporters.parity import images_in
+    from ijepa_deploy.runtime.photos import images_in
 
     variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
     try:

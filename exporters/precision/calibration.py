@@ -51,7 +51,7 @@ class CalibrationImages:
         return self.directory is None
 
     def paths(self) -> list[Path]:
-        from ijepa_deploy.exporters.parity import bundled_images, images_in
+        from ijepa_deploy.runtime.photos import bundled_images, images_in
 
         if self.fallback:
             return bundled_images()
@@ -105,7 +105,7 @@ class ImageCalibrationReader:
         self.names: list[str] = []
 
     def _image(self, i: int):
-        from ijepa_deploy.exporters.parity import photo_variant
+        from ijepa_deploy.runtime.photos import photo_variant
         from ijepa_deploy.runtime.preprocess import open_image
 
         if self.images.fallback:

@@ -13,8 +13,8 @@ from ijepa_deploy.cli.bench import main as bench_main
 from ijepa_deploy.cli.build import main as build_main
 from ijepa_deploy.cli.embed import main as embed_main
 from ijepa_deploy.cli.export import main as export_main
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.outputs import check_output_dir, check_output_file
+from ijepa_deploy.runtime.photos import bundled_images
 
 
 def run_main(main, argv, capsys):

@@ -13,8 +13,8 @@ import pytest
 
 from ijepa_deploy.cli.embed import main as embed_main
 from ijepa_deploy.cli.export import main as export_main
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime.photos import bundled_images
 
 
 def run_main(main, argv):

@@ -19,9 +19,9 @@ import pytest
 
 from ijepa_deploy.cli import bench, build, embed
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.manifest import MANIFEST_NAME, sha256_file
 from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.photos import bundled_images
 
 SEED, CASES = 20261122, 300
 # Subtrees whose contents are provenance kept as written (any JSON is valid inside them).

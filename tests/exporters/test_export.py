@@ -9,11 +9,12 @@ import onnx
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
 from ijepa_deploy.exporters.pipeline import ExportOptions, export_artifact
 from ijepa_deploy.exporters.validate import check_graph
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.parity import ParityCheck
+from ijepa_deploy.runtime.photos import photo_batch
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import BATCH, TensorSpec, export_spec

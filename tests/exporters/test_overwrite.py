@@ -21,12 +21,12 @@ import pytest
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters import pipeline
 from ijepa_deploy.exporters.output_slot import OutputSlot, exchange
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.exporters.pipeline import ExportOptions, run_export
 from ijepa_deploy.interrupts import Interrupted
 from ijepa_deploy.manifest import read_manifest, sha256_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.photos import bundled_images
 
 
 def snapshot(directory: Path) -> dict:
@@ -81,7 +81,7 @@ def test_ctrl_c_mid_export_leaves_the_old_artifact(old_artifact, monkeypatch):
 
 def test_a_failed_parity_check_does_not_replace(old_artifact, monkeypatch):
     before = snapshot(old_artifact)
-    from ijepa_deploy.exporters import parity  # pipeline imports it inside the function
+    from ijepa_deploy.runtime.acceptance import parity
 
     original = parity.ParityCheck.__call__
 

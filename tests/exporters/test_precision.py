@@ -16,11 +16,11 @@ from PIL import Image
 from ijepa_deploy.cli.export import main as export_main
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters import precision as prec
-from ijepa_deploy.exporters.parity import photo_batch
 from ijepa_deploy.exporters.precision import onnx_files
-from ijepa_deploy.exporters.retrieval import neighbour_overlap
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.presets import PRESETS
+from ijepa_deploy.runtime.acceptance.retrieval import neighbour_overlap
+from ijepa_deploy.runtime.photos import photo_batch
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 QUANTIZED = {"MatMul", "Gemm", "Conv"}

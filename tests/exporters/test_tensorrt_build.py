@@ -166,9 +166,10 @@ def _variant_or_skip(directory: Path, variant: str):
 @pytest.mark.gpu
 @pytest.mark.parametrize("variant", ["fp32", "fp16", "int8"])
 def test_build_engine_matches_eager(gpu_artifact, eager, variant):
-    from ijepa_deploy.exporters.parity import ParityCheck, photo_batch
     from ijepa_deploy.exporters.reference import TorchRunner
+    from ijepa_deploy.runtime.acceptance.parity import ParityCheck
     from ijepa_deploy.runtime.model import open_runner
+    from ijepa_deploy.runtime.photos import photo_batch
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     manifest = _variant_or_skip(gpu_artifact, variant)
@@ -520,7 +521,7 @@ def test_ijepa_build_checks_engines_and_exits_1_on_a_perturbed_one(tiny_artifact
 
 
 def bundled_photo():
-    from ijepa_deploy.exporters.parity import bundled_images
+    from ijepa_deploy.runtime.photos import bundled_images
 
     return bundled_images()[0]
 

@@ -19,7 +19,7 @@ GPU_LIMITS = [lim for lim in LIMITS if lim.device == "cuda"]
 
 
 def photos(manifest, count: int) -> np.ndarray:
-    from ijepa_deploy.exporters.parity import photo_batch
+    from ijepa_deploy.runtime.photos import photo_batch
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     return photo_batch(Preprocessor(manifest.preprocessing), count)[0]

@@ -16,8 +16,8 @@ from PIL import Image
 
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.photos import bundled_images
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 PHOTO = bundled_images()[0]

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.parity import bundled_images
 from ijepa_deploy.manifest import MANIFEST_NAME
 from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.photos import bundled_images
 
 
 def test_embed_accepts_paths_pil_arrays_and_chunks_batches(tiny_artifact):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ijepa_deploy.exporters.parity import bundled_images
+from ijepa_deploy.runtime.photos import bundled_images
 
 HEAVY = """
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx', 'onnxscript'))

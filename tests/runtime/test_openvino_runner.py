@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.parity import THRESHOLDS, compare_outputs, photo_batch
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime import openvino_runner as ovr
+from ijepa_deploy.runtime.acceptance.parity import THRESHOLDS, compare_outputs
 from ijepa_deploy.runtime.model import choose_backend, open_runner
+from ijepa_deploy.runtime.photos import photo_batch
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 ov = pytest.importorskip("openvino")
@@ -233,7 +234,7 @@ def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, m
 
 def test_embed_cli_shows_the_backend(tiny_artifact, capsys):
     from ijepa_deploy.cli.embed import main
-    from ijepa_deploy.exporters.parity import bundled_images
+    from ijepa_deploy.runtime.photos import bundled_images
 
     with pytest.raises(SystemExit) as exc:
         main([str(tiny_artifact), str(bundled_images()[0]), "--threads", "1"])

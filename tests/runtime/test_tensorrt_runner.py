@@ -229,7 +229,7 @@ def test_bad_inputs_are_plain_errors(engine_dir):
 
 @pytest.mark.gpu
 def test_deployed_model_chunks_batches_to_the_profile(engine_dir):
-    from ijepa_deploy.exporters.parity import bundled_images
+    from ijepa_deploy.runtime.photos import bundled_images
 
     images = bundled_images() * 2  # 8 images, profile max 4
     with load(engine_dir, backend="tensorrt") as model, load(engine_dir) as reference:
@@ -482,7 +482,7 @@ def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, pr
 
 @pytest.mark.gpu
 def test_concurrent_calls_equal_single_threaded_on_the_gpu(engine_dir):
-    from ijepa_deploy.exporters.parity import photo_batch
+    from ijepa_deploy.runtime.photos import photo_batch
     from ijepa_deploy.runtime.preprocess import Preprocessor
 
     manifest = read_manifest(engine_dir)
