@@ -17,13 +17,15 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.engine_step import engine_step
 from ijepa_deploy.exporters.graph_parity import GraphParity
+from ijepa_deploy.exporters.graph_steps import precision_steps, record_graph
 from ijepa_deploy.exporters.models import load_model, parse_model_source
 from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
-from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest
+from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.records import BatchRange, GraphRecord, ModelInfo
+from ijepa_deploy.records import BatchRange, ModelInfo
 from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES, DEFAULT_K
 from ijepa_deploy.spec import check_task, primary_output
@@ -48,7 +50,7 @@ class ExportOptions:
     calib_dir: Path | None = None
     calib_count: int = DEFAULT_CALIB_COUNT
     calib_method: str = CALIB_METHODS[0]
-    calib_batch: int | None = None  # None: 4, or 1 for graphs over 1 GB (see _precision_steps)
+    calib_batch: int | None = None  # None: 4, or 1 for graphs over 1 GB (see graph_steps.precision_steps)
     retrieval_images: int = DEFAULT_IMAGES
     retrieval_k: int = DEFAULT_K
     engines: bool = True
@@ -197,7 +199,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         files = OnnxFromModel(loaded, out, spec, opset=opts.opset, image_size=opts.image_size,
                               max_batch=opts.max_batch)()
     with progress.step("validate", "graph against the export spec, checksums"):
-        graph = _record_graph(out, manifest, spec, "fp32", files, "fp32")
+        graph = record_graph(out, manifest, spec, "fp32", files, "fp32")
         manifest.versions["opset"] = graph.opset
         manifest.write(out)
 
@@ -225,7 +227,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         from ijepa_deploy.exporters.precision import release_memory
 
         release_memory()
-        for variant, parity_precision in _precision_steps(opts, out, spec, manifest, progress):
+        for variant, parity_precision in precision_steps(opts, out, spec, manifest, progress):
             graph = manifest.graphs[variant]
             with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.file})"):
                 parity.onnxruntime(variant, parity_precision, reference_outputs)
@@ -239,7 +241,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
     if opts.engines and precision_graphs:
-        _engine_step(opts, out, manifest, progress, target)
+        engine_step(opts, out, manifest, progress, target)
         manifest.model.export_peak_rss_gib = _peak_rss_with_children()
         manifest.model.export_seconds = dict(progress.timings)
         manifest.write(out)
@@ -268,126 +270,3 @@ def _peak_rss_with_children() -> float:
     from ijepa_deploy.memory import peak_rss_with_children_gib
 
     return round(peak_rss_with_children_gib(), 2)
-
-
-# int8 is OpenVINO's int8 graph too: it runs the S8S8 graph faster than int8-cpu (benchmarks/README.md).
-GRAPH_TARGETS = {"fp32": ["onnxruntime", "openvino", "tensorrt"], "fp16": ["tensorrt", "onnxruntime-cuda"],
-                 "int8": ["tensorrt", "onnxruntime", "openvino"], "int8-cpu": ["onnxruntime-cpu"]}
-
-
-def _record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
-                  **provenance) -> GraphRecord:
-    """Validate a written graph against the spec, record its files and its GraphRecord, write."""
-    from ijepa_deploy.exporters.validate import check_graph
-
-    summary = check_graph(files[0], spec)
-    for f in files:
-        manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-    graph = GraphRecord(file=files[0].name, data_files=[f.name for f in files[1:]], precision=precision,
-                        targets=GRAPH_TARGETS[variant], opset=summary["opset"], nodes=summary["nodes"],
-                        ops=summary["ops"], **provenance)
-    manifest.graphs[variant] = graph
-    manifest.write(out)
-    return graph
-
-
-def _precision_steps(opts: ExportOptions, out: Path, spec, manifest: Manifest, progress: Progress):
-    """Write, validate and record each requested precision graph; yields (variant, parity precision)
-    after each so its parity runs before the next graph is made. For big graphs every tool runs in
-    its own process (see precision.should_isolate), so memory peaks do not add up."""
-    import tempfile
-    import time
-
-    from ijepa_deploy.exporters import precision as prec
-    from ijepa_deploy.runtime.preprocess import Preprocessor
-
-    source = out / manifest.graphs["fp32"].file
-    isolate = prec.should_isolate(source)
-    if opts.fp16:
-        with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
-            start = time.perf_counter()
-            files, loader, peak = prec.run_step(prec.Fp16FromOnnx(source, out), isolate)
-            _record_graph(out, manifest, spec, "fp16", files, "fp16", tool=loader.settings,
-                          seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
-                          separate_process=isolate)
-        yield "fp16", "fp16"
-    if opts.int8:
-        images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed)
-        warning = prec.warn_fallback(images, say=progress.say, quiet=progress.quiet)
-        if warning:
-            manifest.notes.append(warning.replace("WARNING: ", "INT8 calibration: "))
-        workdir = Path(tempfile.mkdtemp(prefix=".calib-", dir=out))
-        try:
-            # ORT's calibration session keeps every activation of a batch alive (measured on vitb16:
-            # peak 1.1 / 2.3 / 3.9 GiB at batch 1 / 4 / 8), so checkpoint-sized graphs go one image
-            # at a time; CPU throughput is about the same.
-            batch = opts.calib_batch or (1 if prec.graph_bytes(source) > 1_000_000_000 else 4)
-            reader = prec.ImageCalibrationReader(images, Preprocessor(manifest.preprocessing),
-                                                 min(batch, opts.max_batch), spec.input_names[0])
-            with progress.step("calibrate", f"{opts.calib_method} over {reader.count} images in batches of "
-                               f"{reader.batch_size} ({images.describe()['source']})"):
-                job = prec.Calibrate(source, reader, opts.calib_method, workdir, verbose=not progress.quiet)
-                calibration, _, peak = prec.run_step(job, isolate)
-                calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
-            for variant, loader, detail in (
-                ("int8", prec.Int8FromOnnx(source, out, calibration=calibration),
-                 "Q/DQ for TensorRT: S8 symmetric, MatMul/Gemm/Conv inputs"),
-                ("int8-cpu", prec.Int8CpuFromOnnx(calibration, out),
-                 "Q/DQ for ONNX Runtime CPU: U8 activations, S8 weights"),
-            ):
-                with progress.step(variant, detail):
-                    start = time.perf_counter()
-                    files, loader, peak = prec.run_step(loader, isolate)
-                    _record_graph(out, manifest, spec, variant, files, "int8", tool=loader.settings,
-                                  calibration=calibration.record,
-                                  quantization=prec.quantization_summary(files[0]),
-                                  seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
-                                  separate_process=isolate)
-                if variant == "int8-cpu":
-                    prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
-                yield variant, "int8"
-        finally:
-            prec.cleanup(workdir, source)
-
-
-def engine_variants(manifest: Manifest) -> list[str]:
-    """Graphs a TensorRT engine is built from: the precision graphs meant for TensorRT."""
-    return [v for v in ("fp16", "int8") if v in manifest.graphs] or ["fp32"]
-
-
-def _engine_step(opts: ExportOptions, out: Path, manifest: Manifest, progress: Progress,
-                 target: Path | None = None) -> None:
-    from ijepa_deploy.runtime.photos import images_in
-
-    variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
-    try:
-        from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
-    except ImportError as exc:  # the module is part of the package; a broken install lands here
-        available, reason = False, f"the TensorRT build module cannot be imported ({exc})"
-    else:
-        available, reason = tensorrt_status()
-    command = f"ijepa-build {target or out} " + " ".join(f"--variant {v}" for v in variants)
-    if not available:
-        message = f"TensorRT engine step skipped: {reason}; build on the GPU host with: {command}"
-        progress.say(message)
-        manifest.notes.append(message)
-        return
-    if not variants or manifest.status == STATUS_FAILED:
-        message = f"TensorRT engine step skipped: a parity check failed; fix it, re-export, then: {command}"
-        progress.say(message)
-        manifest.notes.append(message)
-        return
-    parity_paths = images_in(opts.parity_images) if opts.parity_images else None
-    try:
-        records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch),
-                                progress, parity_paths=parity_paths)
-    except IJepaDeployError as exc:
-        manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
-        manifest.status = STATUS_PARTIAL if manifest.status != STATUS_FAILED else STATUS_FAILED
-        progress.say(f"[tensorrt] FAILED: {exc.format()}")
-        return
-    failed = [r.file for r in records if r.status != STATUS_PASSED]
-    if failed:  # an engine that ships unchecked or wrong fails the export, like a graph would
-        manifest.notes.append(f"TensorRT engine parity check failed: {', '.join(failed)}")
-    manifest.settle_status()
-    manifest.write(out)

@@ -70,7 +70,7 @@ def test_ctrl_c_mid_export_leaves_the_old_artifact(old_artifact, monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "_precision_steps", interrupted)
+    monkeypatch.setattr(pipeline, "precision_steps", interrupted)
     with pytest.raises(Interrupted) as info:
         run_export(options(old_artifact, fp16=True, engines=False), Progress(quiet=True))
     assert snapshot(old_artifact) == before

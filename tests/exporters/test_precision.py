@@ -191,7 +191,8 @@ def test_int8_parity_overlap_and_manifest(tiny_precision_artifact):
 def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, tmp_path):
     import shutil
 
-    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step
+    from ijepa_deploy.exporters.engine_step import engine_step
+    from ijepa_deploy.exporters.pipeline import ExportOptions
     from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.progress import Progress
     from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
@@ -202,7 +203,7 @@ def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, t
     out = tmp_path / "art"
     shutil.copytree(tiny_precision_artifact, out)
     manifest = read_manifest(out)
-    _engine_step(ExportOptions(model="random:tiny", output=out), out, manifest, Progress(quiet=True))
+    engine_step(ExportOptions(model="random:tiny", output=out), out, manifest, Progress(quiet=True))
     assert manifest.engines == {}
     note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
     assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note

@@ -527,7 +527,8 @@ def bundled_photo():
 
 
 def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
-    from ijepa_deploy.exporters.pipeline import ExportOptions, _engine_step
+    from ijepa_deploy.exporters.engine_step import engine_step
+    from ijepa_deploy.exporters.pipeline import ExportOptions
     from ijepa_deploy.exporters.summary import summary_table
 
     directory = tmp_path / "tiny"
@@ -535,7 +536,7 @@ def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact
     manifest = read_manifest(directory)
     io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
     with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
-    _engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
+    engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
                  Progress(quiet=True))
     assert manifest.status == "failed" and manifest.engines["fp32"].status == "failed"
     assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes
