@@ -1,34 +1,34 @@
 """Engines held to the graphs' bar: every TensorRT engine (and every graph run through ONNX
-Runtime's CUDA / TensorRT execution providers) gets the same ParityCheck against eager fp32 as the
-graphs, plus the neighbour-overlap check, with the graphs' per-precision thresholds.
+Runtime's CUDA / TensorRT execution providers) gets the same check against eager fp32's saved
+outputs as the graphs, plus the neighbour-overlap check, with the thresholds the export used for
+the graph it came from.
 
 An engine is checked at batch sizes inside its optimization profile: min, opt, max and an odd size
 between (odd sizes catch kernels tuned for even/power-of-two batches). The result is an ordinary
 parity entry (the shape ``ParityCheck`` returns) with ``engine`` naming the engine file; the engine
 record gets ``status`` ``passed`` or ``failed`` and the runtime refuses anything but ``passed``.
 
-Eager fp32 runs on the CPU, as at export: it is the reference, so it must not pick up the GPU's
-TF32 convolutions. It runs once per batch of photos and is reused for every engine.
+The reference is the artifact's saved outputs (``reference_outputs.npz``), so a GPU host needs no
+torch; with the user's own photos, or for an artifact from before saved references, eager fp32 runs
+once on the CPU (not the GPU's TF32 convolutions) and is reused for every engine.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest
+from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, ParityResult
-from ijepa_deploy.runtime.runner import Runner
-from ijepa_deploy.spec import primary_output
+from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity, export_thresholds
+from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE, ReferenceOutputs
+from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES as REFERENCE_PHOTOS
+from ijepa_deploy.runtime.preprocess import Preprocessor
 
 ENGINE_UNVERIFIED = "unverified"  # built, parity not run yet (or interrupted); passed/failed as the manifest's
-REFERENCE_CHUNK = 8  # eager batches: bounds the reference's activation memory at max batch 64+
 GPU_EXECUTION_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
@@ -44,66 +44,25 @@ def profile_batch_sizes(profile: EngineProfile) -> tuple[int, ...]:
     return tuple(sorted(sizes))
 
 
-@dataclass
-class EagerParity:
-    """Parity + neighbour overlap of candidate runners against eager fp32 on the parity photos.
+def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Path] | None = None,
+                     progress: Progress | None = None) -> ReferenceParity:
+    """The check engines and GPU providers are held to: the artifact's saved reference outputs (no
+    torch needed), or with ``parity_paths`` (the user's photos) or an artifact from before saved
+    references, eager fp32 computed now from the model the manifest names (torch)."""
+    progress = progress or Progress(quiet=True)
+    preprocess = Preprocessor(manifest.preprocessing)
+    if parity_paths is None and REFERENCE_FILE in manifest.files:
+        verify_files(directory, manifest, [REFERENCE_FILE])
+        reference = ReferenceOutputs.load(resolve_inside(directory, REFERENCE_FILE))
+        return ReferenceParity(reference, reference.pixels(preprocess))
+    from ijepa_deploy.exporters.reference import ReferenceFromModel, eager_from_manifest
 
-    ``reference`` is the eager runner; None loads the artifact's model from its manifest (hub id,
-    local directory or seeded preset) on first use. Reference outputs are computed once for the
-    largest count asked and sliced for smaller ones (the photo sequence is deterministic)."""
-
-    manifest: Manifest
-    parity_paths: list[Path] | None = None
-    retrieval_images: int = 24
-    k: int = 5
-    reference: Runner | None = None
-    progress: Progress = field(default_factory=lambda: Progress(quiet=True))
-    _pixels: np.ndarray | None = field(default=None, repr=False)
-    _names: list[str] = field(default_factory=list, repr=False)
-    _outputs: dict | None = field(default=None, repr=False)
-
-    def _reference(self) -> Runner:
-        if self.reference is None:
-            from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
-
-            with self.progress.step("load eager", f"{self.manifest.model.source} (the parity reference)"):
-                loaded = eager_from_manifest(self.manifest)
-            self.reference = TorchRunner(loaded, self.manifest.io, 1, REFERENCE_CHUNK)
-        return self.reference
-
-    def photos(self, count: int) -> tuple[np.ndarray, list[str], dict]:
-        """``count`` parity photos, their names and eager's outputs on them."""
-        if self._pixels is None or len(self._pixels) < count:
-            from ijepa_deploy.runtime.photos import photo_batch
-            from ijepa_deploy.runtime.preprocess import Preprocessor
-
-            pixels, names = photo_batch(Preprocessor(self.manifest.preprocessing), count, self.parity_paths)
-            reference = self._reference()
-            with self.progress.step("eager reference", f"eager PyTorch fp32 on {count} photos (CPU)"):
-                chunks = [reference.run(pixels[i:i + REFERENCE_CHUNK]) for i in range(0, count, REFERENCE_CHUNK)]
-            self._pixels, self._names = pixels, names
-            self._outputs = {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
-        outputs = {name: value[:count] for name, value in self._outputs.items()}
-        return self._pixels[:count], self._names[:count], outputs
-
-    def __call__(self, candidate: Runner, graph: str, precision: str, batch_sizes: tuple[int, ...],
-                 engine: str | None = None) -> ParityResult:
-        from ijepa_deploy.runtime.acceptance.parity import ParityCheck
-        from ijepa_deploy.runtime.acceptance.retrieval import RetrievalCheck
-
-        top = max(batch_sizes)
-        pixels, names, outputs = self.photos(max(top, self.retrieval_images))
-        check = ParityCheck(self._reference(), candidate, precision, tuple(batch_sizes),
-                            reference_outputs={name: value[:top] for name, value in outputs.items()})
-        result = check(pixels, names, graph, progress=lambda s: self.progress.say(f"[parity] {s}"))
-        output = primary_output(self.manifest.task)
-        n = self.retrieval_images
-        self.progress.say(f"[parity] neighbour overlap@{self.k} over {n} images")
-        retrieval = RetrievalCheck(self._reference(), pixels[:n], names[:n], output, self.k,
-                                   reference_vectors=outputs[output][:n])
-        result.add_retrieval(retrieval(candidate, precision))
-        result.engine = engine
-        return result
+    with progress.step("load eager", f"{manifest.model.source} (the parity reference)"):
+        loaded = eager_from_manifest(manifest)
+    with progress.step("eager reference", f"eager PyTorch fp32 on {REFERENCE_PHOTOS} photos (CPU)"):
+        reference = ReferenceFromModel(loaded, manifest.io, manifest.preprocessing, REFERENCE_PHOTOS,
+                                       max(DEFAULT_BATCH_SIZES), parity_paths)()
+    return ReferenceParity(reference, reference.pixels(preprocess))
 
 
 def record_engine_parity(manifest: Manifest, variant: str, result: ParityResult) -> None:
@@ -132,7 +91,7 @@ def provider_entry(name: str, cache_dir: Path | None) -> object:
     return name
 
 
-def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: EagerParity, batch_sizes: tuple[int, ...],
+def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: ReferenceParity, batch_sizes: tuple[int, ...],
                            progress: Progress, providers: list[str] | None = None,
                            open_runner=None) -> list[ParityResult]:
     """Each graph ONNX Runtime may serve on a GPU (all but the CPU-only int8-cpu graph) through each
@@ -158,25 +117,14 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: EagerPar
                             raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                                    "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
                                                    "libraries on the library path)")
-                        result = parity(runner, variant, graph.precision, batch_sizes)
+                        result = parity(runner, variant, graph.precision, batch_sizes,
+                                        thresholds=export_thresholds(manifest, variant, graph.precision))
                 manifest.parity.append(result)
                 results.append(result)
     return results
 
 
-def gpu_parity_reference(manifest: Manifest, reference: Runner, parity_paths: list[Path] | None,
-                         batch_sizes: tuple[int, ...], retrieval_images: int, k: int,
-                         progress: Progress) -> EagerParity | None:
-    """When onnxruntime-gpu offers CUDA / TensorRT execution providers, eager's outputs for their
-    check are computed now, while the export's eager model is still loaded. None otherwise."""
-    if not gpu_execution_providers():
-        return None
-    parity = EagerParity(manifest, parity_paths, retrieval_images, k, reference, progress)
-    parity.photos(max(max(batch_sizes), retrieval_images))
-    return parity
-
-
-def onnxruntime_gpu_step(directory: Path, manifest: Manifest, parity: EagerParity, batch_sizes: tuple[int, ...],
+def onnxruntime_gpu_step(directory: Path, manifest: Manifest, parity: ReferenceParity, batch_sizes: tuple[int, ...],
                          progress: Progress) -> bool:
     """The export's GPU-provider step. False when a provider could not run a graph at all (a note
     says why); parity misses are in the entries themselves."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.parity import ReferenceParity
 
 
 def engine_variants(manifest: Manifest) -> list[str]:
@@ -15,10 +16,10 @@ def engine_variants(manifest: Manifest) -> list[str]:
     return [v for v in ("fp16", "int8") if v in manifest.graphs] or ["fp32"]
 
 
-def engine_step(opts, out: Path, manifest: Manifest, progress: Progress,
-                 target: Path | None = None) -> None:
-    from ijepa_deploy.runtime.photos import images_in
-
+def engine_step(opts, out: Path, manifest: Manifest, progress: Progress, target: Path | None = None,
+                check: ReferenceParity | None = None) -> None:
+    """Build and check an engine per passed precision graph (``check``: the export's own saved
+    reference; None reads the artifact's)."""
     variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
     try:
         from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
@@ -37,10 +38,9 @@ def engine_step(opts, out: Path, manifest: Manifest, progress: Progress,
         progress.say(message)
         manifest.notes.append(message)
         return
-    parity_paths = images_in(opts.parity_images) if opts.parity_images else None
     try:
         records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch),
-                                progress, parity_paths=parity_paths)
+                                progress, parity=check)
     except IJepaDeployError as exc:
         manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
         manifest.status = STATUS_PARTIAL if manifest.status != STATUS_FAILED else STATUS_FAILED

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ijepa_deploy.contract import PreprocessConfig
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX, Preset
+from ijepa_deploy.exporters.trained_like import add_activation_outliers
+from ijepa_deploy.presets import OUTLIERS_SUFFIX, PRESETS, RANDOM_PREFIX, Preset, split_preset
 from ijepa_deploy.spec import check_task
 
 
@@ -26,18 +27,23 @@ class ModelSource:
 
     @property
     def preset(self) -> Preset:
-        return PRESETS[self.spec[len(RANDOM_PREFIX):]]
+        return PRESETS[split_preset(self.spec[len(RANDOM_PREFIX):])[0]]
+
+    @property
+    def outliers(self) -> bool:
+        """``random:<preset>+outliers``: trained-like activation outliers added (exporters/trained_like.py)."""
+        return self.kind == "preset" and split_preset(self.spec[len(RANDOM_PREFIX):])[1]
 
 
 def parse_model_source(text: str, revision: str | None = None) -> ModelSource:
     if not text:
         raise IJepaDeployError("--model", "no model given", "a hub id, a local directory or random:<preset>")
     if text.startswith(RANDOM_PREFIX):
-        name = text[len(RANDOM_PREFIX):]
+        name = split_preset(text[len(RANDOM_PREFIX):])[0]
         if name not in PRESETS:
             raise IJepaDeployError(
                 f"--model {text}", f"unknown preset {name!r}",
-                "one of " + ", ".join(RANDOM_PREFIX + n for n in PRESETS),
+                "one of " + ", ".join(RANDOM_PREFIX + n for n in PRESETS) + f" (each also with {OUTLIERS_SUFFIX})",
             )
         return ModelSource(text, "preset")
     path = Path(text).expanduser()
@@ -109,13 +115,17 @@ def _random_model(source: ModelSource, task: str, seed: int, attn: str):
     config._attn_implementation = attn
     torch.manual_seed(seed)
     model = _model_class(task)(config).eval()
+    weights = f"random (seeded, seed={seed}): NOT a trained checkpoint"
+    if source.outliers:
+        add_activation_outliers(model, seed)
+        weights += "; trained-like activation outliers added (LayerNorm channels, fc2 inputs, sharper attention)"
     info = {
         "source": source.spec,
         "kind": "preset",
-        "preset": preset.name,
+        "preset": preset.name + (OUTLIERS_SUFFIX if source.outliers else ""),
         "mirrors": list(preset.mirrors),
         "revision": None,
-        "weights": f"random (seeded, seed={seed}): NOT a trained checkpoint",
+        "weights": weights,
         "weights_random": True,
         "seed": seed,
     }

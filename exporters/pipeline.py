@@ -15,20 +15,29 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from ijepa_deploy import __version__
+from ijepa_deploy import __version__, interrupts
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.engine_parity import gpu_execution_providers, onnxruntime_gpu_step
 from ijepa_deploy.exporters.engine_step import engine_step
+from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, check_opset, peek_config
 from ijepa_deploy.exporters.graph_parity import GraphParity
 from ijepa_deploy.exporters.graph_steps import precision_steps, record_graph
 from ijepa_deploy.exporters.models import load_model, parse_model_source
-from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET
+from ijepa_deploy.exporters.onnx_export import DEFAULT_OPSET, OnnxFromModel, spec_for
+from ijepa_deploy.exporters.output_slot import OutputSlot, stale_work_dirs
 from ijepa_deploy.exporters.precision import CALIB_METHODS, DEFAULT_CALIB_COUNT
+from ijepa_deploy.exporters.precision.int8_target import DEFAULT_SENSITIVITY_IMAGES, DEFAULT_TARGET_COSINE
+from ijepa_deploy.exporters.reference import ReferenceFromModel
 from ijepa_deploy.manifest import STATUS_EXPORTING, STATUS_PASSED, Manifest
+from ijepa_deploy.memory import peak_rss_with_children_gib, release_memory
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.records import BatchRange, ModelInfo
-from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES
+from ijepa_deploy.records import REFERENCE_ROLE, BatchRange, ModelInfo
+from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity
+from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES, DEFAULT_K
-from ijepa_deploy.spec import check_task, primary_output
+from ijepa_deploy.runtime.photos import images_in
+from ijepa_deploy.runtime.preprocess import Preprocessor
+from ijepa_deploy.spec import check_task
 
 
 @dataclass
@@ -51,6 +60,8 @@ class ExportOptions:
     calib_count: int = DEFAULT_CALIB_COUNT
     calib_method: str = CALIB_METHODS[0]
     calib_batch: int | None = None  # None: 4, or 1 for graphs over 1 GB (see graph_steps.precision_steps)
+    int8_target_cosine: float = DEFAULT_TARGET_COSINE
+    int8_sensitivity_images: int = DEFAULT_SENSITIVITY_IMAGES
     retrieval_images: int = DEFAULT_IMAGES
     retrieval_k: int = DEFAULT_K
     engines: bool = True
@@ -84,13 +95,12 @@ def validate_options(opts: ExportOptions) -> None:
                                "parity batch sizes within the artifact's batch range")
     if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
         raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
-    from ijepa_deploy.exporters.export_checks import check_opset
-
     check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
         for flag, name in (("--calib-dir", "calib_dir"), ("--calib-count", "calib_count"),
-                           ("--calib-method", "calib_method")):
+                           ("--calib-method", "calib_method"), ("--int8-target-cosine", "int8_target_cosine"),
+                           ("--int8-sensitivity-images", "int8_sensitivity_images")):
             if getattr(opts, name) != getattr(defaults, name):
                 raise IJepaDeployError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
     if opts.calib_method not in CALIB_METHODS:
@@ -99,6 +109,12 @@ def validate_options(opts: ExportOptions) -> None:
     if opts.calib_count < 1:
         raise IJepaDeployError("--calib-count", f"{opts.calib_count}",
                                f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}")
+    if not 0 < opts.int8_target_cosine < 1:
+        raise IJepaDeployError("--int8-target-cosine", f"{opts.int8_target_cosine}",
+                               f"a cosine between 0 and 1, e.g. {DEFAULT_TARGET_COSINE}")
+    if not 1 <= opts.int8_sensitivity_images <= max(opts.batch_sizes):
+        raise IJepaDeployError("--int8-sensitivity-images", f"{opts.int8_sensitivity_images}",
+                               f"1..{max(opts.batch_sizes)} (held-out parity photos: the largest --batch-sizes)")
     if opts.calib_batch is not None and not 1 <= opts.calib_batch <= opts.max_batch:
         raise IJepaDeployError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
     if opts.retrieval_images <= opts.retrieval_k:
@@ -123,18 +139,11 @@ def run_export(opts: ExportOptions, progress: Progress | None = None) -> ExportR
     """:func:`export_artifact`, also saying where the artifact ended up. With ``overwrite`` the
     old artifact is replaced only by an export that passed (see output_slot). SIGINT/SIGTERM raise
     :class:`~ijepa_deploy.interrupts.Interrupted` whose message says what was left where."""
-    from ijepa_deploy import interrupts
-
     with interrupts.handling():
         return _run_export(opts, progress or Progress())
 
 
 def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
-    from ijepa_deploy import interrupts
-    from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, peek_config
-    from ijepa_deploy.exporters.output_slot import OutputSlot, stale_work_dirs
-    from ijepa_deploy.runtime.photos import images_in
-
     validate_options(opts)
     source = parse_model_source(opts.model, opts.revision)
     check_image_size(opts.image_size, peek_config(source), max(opts.batch_sizes))
@@ -172,14 +181,9 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
 
 def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,
                  progress: Progress) -> Manifest:
-    """The export itself, writing into ``out`` (``target`` is where it will live)."""
-    from ijepa_deploy.exporters.engine_parity import gpu_parity_reference, onnxruntime_gpu_step
-    from ijepa_deploy.exporters.export_checks import check_image_size
-    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
-    from ijepa_deploy.exporters.reference import TorchRunner
-    from ijepa_deploy.runtime.photos import photo_batch
-    from ijepa_deploy.runtime.preprocess import Preprocessor
-
+    """The export itself, writing into ``out`` (``target`` is where it will live). Eager PyTorch runs
+    once, for the saved reference outputs, and is freed before any graph is checked; every check
+    after that compares with the saved outputs and holds one engine at a time."""
     if opts.threads:
         import torch
 
@@ -202,51 +206,36 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         graph = record_graph(out, manifest, spec, "fp32", files, "fp32")
         manifest.versions["opset"] = graph.opset
         manifest.write(out)
+    count = max(opts.retrieval_images, max(opts.batch_sizes))
+    with progress.step("reference", f"eager PyTorch fp32 on {count} photos, saved as {REFERENCE_FILE}"):
+        reference = ReferenceFromModel(loaded, spec, preprocess, count, max(opts.batch_sizes), parity_paths)()
+        reference.save(out / REFERENCE_FILE)
+        manifest.record_file(out, REFERENCE_FILE, role=REFERENCE_ROLE)
+        manifest.write(out)
+    loaded.model = None  # the reference is saved: free eager (4 GB for ViT-g) before any engine loads
+    release_memory()
 
-    precision_graphs = opts.fp16 or opts.int8
-    with progress.step("parity", f"eager PyTorch vs ONNX Runtime at batch sizes {list(opts.batch_sizes)}"):
-        pixels, names = photo_batch(Preprocessor(preprocess), max(opts.batch_sizes), parity_paths)
-        reference = TorchRunner(loaded, spec, 1, opts.max_batch)
-        retrieval = None
-        if precision_graphs:
-            from ijepa_deploy.runtime.acceptance.retrieval import RetrievalCheck
-
-            r_pixels, r_names = photo_batch(Preprocessor(preprocess), opts.retrieval_images, parity_paths)
-            retrieval = RetrievalCheck(reference, r_pixels, r_names, primary_output(opts.task), opts.retrieval_k)
-        parity = GraphParity(out, spec, manifest, reference, pixels, names, retrieval, progress,
-                             tuple(opts.batch_sizes), opts.max_batch, opts.threads)
-        reference_outputs = parity.onnxruntime("fp32", "fp32").reference_outputs
-    parity.openvino("fp32", "fp32", reference_outputs)
-
-    gpu_parity = gpu_parity_reference(manifest, reference, parity_paths, tuple(opts.batch_sizes),
-                                      opts.retrieval_images, opts.retrieval_k, progress)
-    if precision_graphs:
-        # Every reference output is computed now; free the eager model (4 GB for ViT-g) before
-        # the precision tools load their own copies of the graph.
-        loaded.model = None
-        from ijepa_deploy.exporters.precision import release_memory
-
+    pixels = reference.pixels(Preprocessor(preprocess))
+    parity = GraphParity(out, spec, manifest, ReferenceParity(reference, pixels, opts.retrieval_k), progress,
+                         tuple(opts.batch_sizes), opts.max_batch, opts.threads)
+    parity.all_backends("fp32", "fp32")
+    for variant, precision in precision_steps(opts, out, spec, manifest, progress, reference, pixels, parity):
+        parity.all_backends(variant, precision)
         release_memory()
-        for variant, parity_precision in precision_steps(opts, out, spec, manifest, progress):
-            graph = manifest.graphs[variant]
-            with progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.file})"):
-                parity.onnxruntime(variant, parity_precision, reference_outputs)
-            parity.openvino(variant, parity_precision, reference_outputs)
-            release_memory()
-
-    if gpu_parity is not None:
-        onnxruntime_gpu_step(out, manifest, gpu_parity, tuple(opts.batch_sizes), progress)
+    if gpu_execution_providers():
+        onnxruntime_gpu_step(out, manifest, parity.check, tuple(opts.batch_sizes), progress)
     manifest.settle_status()
+    _record_costs(manifest, progress, out)
+    if opts.engines and (opts.fp16 or opts.int8):
+        engine_step(opts, out, manifest, progress, target, parity.check)
+        _record_costs(manifest, progress, out)
+    return manifest
+
+
+def _record_costs(manifest: Manifest, progress: Progress, out: Path) -> None:
     manifest.model.export_peak_rss_gib = _peak_rss_with_children()
     manifest.model.export_seconds = dict(progress.timings)
     manifest.write(out)
-    if opts.engines and precision_graphs:
-        engine_step(opts, out, manifest, progress, target)
-        manifest.model.export_peak_rss_gib = _peak_rss_with_children()
-        manifest.model.export_seconds = dict(progress.timings)
-        manifest.write(out)
-    return manifest
-
 
 
 def _new_manifest(opts: ExportOptions, loaded, spec, preprocess) -> Manifest:
@@ -267,6 +256,4 @@ def _new_manifest(opts: ExportOptions, loaded, spec, preprocess) -> Manifest:
 
 def _peak_rss_with_children() -> float:
     """Peak RSS of this process or of any precision step it ran in a child process."""
-    from ijepa_deploy.memory import peak_rss_with_children_gib
-
     return round(peak_rss_with_children_gib(), 2)

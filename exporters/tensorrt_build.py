@@ -28,14 +28,13 @@ from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
+from ijepa_deploy.runtime.acceptance.parity import ReferenceParity, export_thresholds
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
 from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner, make_logger
 from ijepa_deploy.spec import ExportSpec
 
 if TYPE_CHECKING:
     import tensorrt as trt
-
-    from ijepa_deploy.exporters.engine_parity import EagerParity
 
 __all__ = ["EngineOptions", "EngineFromOnnx", "build_engines", "tensorrt_status", "engine_file_name"]
 
@@ -201,18 +200,18 @@ class EngineFromOnnx:
 
 
 def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None, parity: EagerParity | None = None,
+                  progress: Progress | None = None, parity: ReferenceParity | None = None,
                   parity_paths: list[Path] | None = None) -> list[EngineRecord]:
-    """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32
-    like the graphs (``engine_parity``) and record both in ``manifest`` (written after each step).
-    Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
+    """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32's
+    outputs like the graphs (``engine_parity``) and record both in ``manifest`` (written after each
+    step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
 
-    ``parity`` None loads the artifact's eager model on the first engine and reuses it."""
+    ``parity`` None: the artifact's saved reference outputs (or eager on ``parity_paths``)."""
     from ijepa_deploy.exporters.engine_parity import (
         ENGINE_UNVERIFIED,
-        EagerParity,
         profile_batch_sizes,
         record_engine_parity,
+        reference_parity,
     )
 
     directory = Path(directory)
@@ -228,7 +227,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
     trt = import_tensorrt()
     gpu = gpu_info()
-    parity = parity or EagerParity(manifest, parity_paths, progress=progress)
+    parity = parity or reference_parity(directory, manifest, parity_paths, progress)
     batch_sizes = profile_batch_sizes(opts.profile())
     records = []
     for variant in opts.variants:
@@ -253,14 +252,15 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         manifest.engines[variant] = record
         manifest.write(directory)
         records.append(record)
-        with progress.step(f"parity engine {variant}", f"eager PyTorch vs TensorRT {name} at batch sizes "
-                           f"{list(batch_sizes)}"):
+        with progress.step(f"parity engine {variant}", f"eager PyTorch's saved outputs vs TensorRT {name} at "
+                           f"batch sizes {list(batch_sizes)}"):
             try:
                 # built by this process a moment ago: its host code (--version-compatible) is ours
                 runner = TensorRTRunner(directory / name, manifest.io, record, variant=variant, artifact=directory,
                                         allow_engine_host_code=True)
                 with runner:
-                    result = parity(runner, variant, precision, batch_sizes, engine=name)
+                    result = parity(runner, variant, precision, batch_sizes, engine=name,
+                                    thresholds=export_thresholds(manifest, variant, precision))
             except BaseException:
                 record.status = STATUS_FAILED
                 manifest.write(directory)

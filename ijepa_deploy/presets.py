@@ -10,6 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RANDOM_PREFIX = "random:"
+# random:<preset>+outliers: the same seeded weights with trained-like activation outliers
+# (exporters/trained_like.py), for checking INT8 where the numerics of trained models matter.
+OUTLIERS_SUFFIX = "+outliers"
+
+
+def split_preset(name: str) -> tuple[str, bool]:
+    """``"vits16+outliers"`` -> ``("vits16", True)``."""
+    if name.endswith(OUTLIERS_SUFFIX):
+        return name[: -len(OUTLIERS_SUFFIX)], True
+    return name, False
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ PRESETS: dict[str, Preset] = {
     for p in (
         # Small models for tests and the offline demo: the same architecture, fewer/smaller layers.
         Preset("tiny", 192, 4, 3, 768, 16, 224, num_labels=10),
+        Preset("vits16", 384, 12, 6, 1536, 16, 224),
         Preset("vitb16", 768, 12, 12, 3072, 16, 224),
         # Checkpoint-sized presets.
         Preset("vith14", 1280, 32, 16, 5120, 14, 224, ("facebook/ijepa_vith14_1k", "facebook/ijepa_vith14_22k")),

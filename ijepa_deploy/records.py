@@ -18,7 +18,8 @@ JSON = dict[str, Any]
 
 GRAPH_VARIANTS = ("fp32", "fp16", "int8", "int8-cpu")
 PRECISIONS = ("fp32", "fp16", "int8")
-FILE_ROLES = ("onnx-graph", "onnx-external-data", "tensorrt-engine")
+REFERENCE_ROLE = "reference-outputs"  # eager fp32's saved outputs (runtime.acceptance.reference)
+FILE_ROLES = ("onnx-graph", "onnx-external-data", "tensorrt-engine", REFERENCE_ROLE)
 MODEL_KINDS = ("preset", "local", "hub")
 HARDWARE_COMPATIBILITY = ("ampere_plus", "same_compute_capability")
 # An engine's or a graph's parity verdict; "unverified": written, its check not run yet (or
@@ -136,6 +137,8 @@ class GraphRecord:
     tool: JSON | None = None
     calibration: JSON | None = None
     quantization: JSON | None = None
+    smoothing: JSON | None = None  # INT8: the SmoothQuant transform (alpha per LayerNorm)
+    int8_target: JSON | None = None  # INT8: target cosine, per-GEMM sensitivity, GEMMs kept, FLOP share
     seconds: float | None = None
     peak_rss_gib: float | None = None
     separate_process: bool | None = None
@@ -153,8 +156,8 @@ class GraphRecord:
         data: JSON = {"file": self.file, "data_files": list(self.data_files), "precision": self.precision,
                       "for": list(self.targets)}
         _optional(data, tool=self.tool, calibration=self.calibration, quantization=self.quantization,
-                  seconds=self.seconds, peak_rss_gib=self.peak_rss_gib, separate_process=self.separate_process,
-                  status=self.status)
+                  smoothing=self.smoothing, int8_target=self.int8_target, seconds=self.seconds,
+                  peak_rss_gib=self.peak_rss_gib, separate_process=self.separate_process, status=self.status)
         data.update(opset=self.opset, nodes=self.nodes, ops=dict(self.ops))
         return data
 

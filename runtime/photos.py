@@ -74,14 +74,20 @@ def photo_variant(paths: list[Path], i: int):
     return transform(open_image(path).convert("RGB")), path.name + suffix
 
 
-def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
-    """``count`` preprocessed photos. When fewer files than ``count`` are given, the extra ones
-    are mirrored / rotated / cropped versions so every row of the batch is a distinct image
-    (up to ``VARIANTS_PER_PHOTO`` times the number of files)."""
+def photo_arrays(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``count`` photos resized by ``preprocess`` (a runtime Preprocessor): uint8 [count, H, W, 3].
+    When fewer files than ``count`` are given, the extra ones are mirrored / rotated / cropped
+    versions so every row is a distinct image (up to ``VARIANTS_PER_PHOTO`` times the files)."""
     paths = list(paths or bundled_images())
     images, names = [], []
     for i in range(count):
         image, name = photo_variant(paths, i)
-        images.append(image)
+        images.append(preprocess.resized(image))
         names.append(name)
-    return preprocess(images), names
+    return np.stack(images), names
+
+
+def photo_batch(preprocess, count: int, paths: list[Path] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``count`` preprocessed photos (:func:`photo_arrays`, normalised): float32 [count, 3, H, W]."""
+    images, names = photo_arrays(preprocess, count, paths)
+    return preprocess(list(images)), names

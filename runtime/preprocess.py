@@ -157,6 +157,13 @@ class Preprocessor:
         self._resample = _RESAMPLE[config.resample]
 
     def one(self, item) -> np.ndarray:
+        """One image as the graph's float32 CHW input."""
+        return self.normalize(self.resized(item))
+
+    def resized(self, item) -> np.ndarray:
+        """One image decoded, made RGB and resized per the contract: uint8 HWC at the model's size
+        (``normalize`` of it is ``one(item)``; feeding it back to the Preprocessor gives the same
+        pixels, which is how saved reference outputs are checked on another host)."""
         cfg = self.config
         image = open_image(item)
         if cfg.convert_rgb:
@@ -172,7 +179,11 @@ class Preprocessor:
         elif image.size != (cfg.width, cfg.height):
             raise IJepaDeployError(_describe(item), f"image is {image.size[0]}x{image.size[1]}",
                                    f"{cfg.width}x{cfg.height} (resizing is off in this contract)")
-        pixels = np.asarray(image)
+        return np.asarray(image)
+
+    def normalize(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 HWC at the model's size -> the graph's float32 CHW input (rescale, normalise)."""
+        cfg = self.config
         if cfg.do_rescale:
             # float64 first, then float32: the order transformers' rescale() uses.
             pixels = (pixels.astype(np.float64) * cfg.rescale_factor).astype(np.float32)

@@ -60,3 +60,25 @@ def engine_artifact(directory: Path, *, plan: bytes = b"plan", **engine: object)
     manifest.engines["fp16"] = EngineRecord(**fields)  # type: ignore[arg-type]
     manifest.write(directory)
     return directory
+
+
+def stand_in_reference(manifest: Manifest, model, count: int = 24, parity_images: int = 5):
+    """A :class:`ReferenceParity` whose saved outputs come from ``model`` (numpy pixels -> dict of
+    outputs) on the bundled photos: eager PyTorch's place for stand-in engines."""
+    from ijepa_deploy.runtime.acceptance.parity import ReferenceParity
+    from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs, hidden_tokens, pixel_digest
+    from ijepa_deploy.runtime.photos import photo_arrays
+    from ijepa_deploy.runtime.preprocess import Preprocessor
+    from ijepa_deploy.spec import primary_output
+
+    preprocess = Preprocessor(manifest.preprocessing)
+    images, names = photo_arrays(preprocess, count)
+    pixels = preprocess(list(images))
+    out = model(pixels)
+    primary = primary_output(manifest.task)
+    hidden = out.get("last_hidden_state")
+    tokens = hidden_tokens(hidden.shape[1]) if hidden is not None else None
+    reference = ReferenceOutputs(images=images, names=names, digests=[pixel_digest(p) for p in pixels],
+                                 outputs={primary: out[primary]}, parity_images=parity_images,
+                                 hidden=hidden[:parity_images, tokens] if hidden is not None else None, tokens=tokens)
+    return ReferenceParity(reference, pixels)

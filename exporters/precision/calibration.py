@@ -40,6 +40,10 @@ class CalibrationImages:
     directory: Path | None = None
     count: int = DEFAULT_CALIB_COUNT
     seed: int = 0
+    # Without a directory: where in the bundled photo sequence calibration starts. The export's
+    # reference photos are the start of the same sequence, so calibration skips them and the INT8
+    # target is measured on photos calibration never saw.
+    offset: int = 0
 
     def __post_init__(self):
         if int(self.count) < 1:
@@ -109,7 +113,7 @@ class ImageCalibrationReader:
         from ijepa_deploy.runtime.preprocess import open_image
 
         if self.images.fallback:
-            return photo_variant(self._paths, i)
+            return photo_variant(self._paths, i + self.images.offset)
         path = self._paths[i]
         return open_image(path), path.name
 
@@ -168,8 +172,21 @@ class Calibration:
     record: dict = field(default_factory=dict)
 
 
-def _prepared_name(workdir: Path) -> str:
-    return f".{Path(workdir).name.lstrip('.')}.prepared.onnx"
+def _scratch_prefix(workdir: Path) -> str:
+    return f".{Path(workdir).name.lstrip('.')}."
+
+
+def scratch_path(source: Path, workdir: Path, name: str) -> Path:
+    """Where a temporary graph derived from ``source`` is written: beside ``source`` (hidden, named
+    after ``workdir`` so :func:`cleanup` finds it) when ``source`` keeps its weights in external
+    data, whose relative location must still resolve (onnx refuses hard-linked data files and paths
+    outside the model's directory, and copying would duplicate the weights); else in ``workdir``."""
+    onnx = _onnx()
+    source, workdir = Path(source), Path(workdir)
+    model = onnx.load(str(source), load_external_data=False)
+    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer):
+        return source.parent / f"{_scratch_prefix(workdir)}{name}"
+    return workdir / name
 
 
 def prepare_for_quantization(source: Path, workdir: Path) -> Path:
@@ -184,10 +201,8 @@ def prepare_for_quantization(source: Path, workdir: Path) -> Path:
     hard-linked data files and paths outside the model's directory, and copying would duplicate the
     weights."""
     onnx = _onnx()
-    source, workdir = Path(source), Path(workdir)
+    out = scratch_path(source, workdir, "prepared.onnx")
     model = onnx.load(str(source), load_external_data=False)
-    external = any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
-    out = source.parent / _prepared_name(workdir) if external else workdir / "prepared.onnx"
     clear_graph(out)
     del model.graph.value_info[:]
     onnx.save_model(model, str(out))
@@ -231,9 +246,8 @@ def calibrate(source: Path, reader: ImageCalibrationReader, method: str, workdir
     gc.collect()
     cache = workdir / "calibration.json"
     save_tensors_data(ranges, cache)
-    for p in workdir.iterdir():  # the augmented graph and its data file (a full weight copy)
-        if p not in (cache, prepared, prepared.with_name(prepared.name + ".data")) and p.is_file():
-            p.unlink()
+    for p in workdir.glob("augmented.onnx*"):  # the augmented graph and its data file (a full weight copy)
+        p.unlink()
     record = {
         "method": method,
         "images": reader.images_served,
@@ -280,11 +294,11 @@ def warn_fallback(images: CalibrationImages, say=None, quiet: bool = False) -> s
 
 
 def cleanup(workdir: Path | None, source: Path | None = None) -> None:
-    """Remove a calibration ``workdir`` and the prepared graph written beside ``source``."""
+    """Remove a calibration ``workdir`` and the scratch graphs written beside ``source``."""
     if workdir is None:
         return
     workdir = Path(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     if source is not None:
-        for leftover in Path(source).parent.glob(_prepared_name(workdir).replace(".onnx", "*")):
+        for leftover in Path(source).parent.glob(f"{_scratch_prefix(workdir)}*"):
             leftover.unlink(missing_ok=True)

@@ -53,6 +53,14 @@ def parse_args(argv=None):
                       help=f"calibration images (a seeded sample when DIR has more; default {default.calib_count})")
     prec.add_argument("--calib-method", choices=CALIB_METHODS, default=default.calib_method,
                       help=f"activation range estimate (default {default.calib_method})")
+    prec.add_argument("--int8-target-cosine", type=float, default=default.int8_target_cosine, metavar="X",
+                      help="min cosine of INT8 embeddings/logits vs eager fp32 on the held-out parity photos; "
+                           "the most sensitive GEMMs stay in higher precision until it holds "
+                           f"(default {default.int8_target_cosine})")
+    prec.add_argument("--int8-sensitivity-images", type=int, default=default.int8_sensitivity_images, metavar="N",
+                      help="held-out photos the per-GEMM sensitivity runs on "
+                           f"(default {default.int8_sensitivity_images}; costs ~half a forward pass per photo "
+                           "and GEMM)")
     prec.add_argument("--no-engines", action="store_true",
                       help="do not try to build TensorRT engines after the precision graphs")
     args = parser.parse_args(argv)
@@ -61,7 +69,8 @@ def parse_args(argv=None):
         batch_sizes=tuple(args.batch_sizes), max_batch=args.max_batch, revision=args.revision,
         seed=args.seed, parity_images=args.parity_images, overwrite=args.overwrite, threads=args.threads,
         fp16=args.fp16, int8=args.int8, calib_dir=args.calib_dir, calib_count=args.calib_count,
-        calib_method=args.calib_method, engines=not args.no_engines,
+        calib_method=args.calib_method, int8_target_cosine=args.int8_target_cosine,
+        int8_sensitivity_images=args.int8_sensitivity_images, engines=not args.no_engines,
     )
 
 

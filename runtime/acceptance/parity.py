@@ -1,9 +1,9 @@
-"""Numerical parity of a candidate runner (ONNX Runtime, OpenVINO, TensorRT) against eager PyTorch's outputs.
+"""Numerical parity of a candidate runner (ONNX Runtime, OpenVINO, TensorRT) against eager
+PyTorch's saved outputs (:mod:`.reference`), on any host.
 
-Both run the same preprocessed real photos. The reference runs once on the largest batch; the
-candidate runs at every requested batch size (so batch-dependent kernels are covered) and each
-output is compared per image: cosine similarity of the flattened output and max/mean absolute
-error. Thresholds are per precision and per output; any miss fails the whole check.
+The candidate runs the reference photos at every requested batch size (so batch-dependent kernels
+are covered) and each output is compared per image: cosine similarity of the flattened output and
+max/mean absolute error. Thresholds are per precision and per output; any miss fails the check.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.records import BatchStats, OutputParity, ParityResult
+from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs, tile
+from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_K, RetrievalCheck
 from ijepa_deploy.runtime.runner import Runner
 
 # (minimum cosine, maximum absolute error or None = reported, not gated)
@@ -46,35 +48,34 @@ def compare_outputs(ref: np.ndarray, got: np.ndarray) -> dict:
 
 @dataclass
 class ParityCheck:
-    """Compare ``candidate`` against ``reference`` on ``pixels`` at ``batch_sizes``."""
+    """Compare ``candidate`` with the saved ``reference`` at every batch size: a batch of n runs the
+    reference photos (``pixels``, preprocessed on this host) cycled to n rows, so every row has a
+    reference whatever the batch; ``last_hidden_state`` is compared on the rows and tokens the
+    reference keeps. ``thresholds``: (min cosine, max abs) per output, default THRESHOLDS[precision]."""
 
-    reference: Runner
+    reference: ReferenceOutputs
+    pixels: np.ndarray
     candidate: Runner
     precision: str = "fp32"
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
-    reference_outputs: dict | None = None
+    thresholds: dict[str, tuple[float, float | None]] | None = None
 
-    def __call__(self, pixels: np.ndarray, image_names: list[str], graph: str, progress=None) -> ParityResult:
-        if max(self.batch_sizes) > len(pixels):
-            raise IJepaDeployError("parity", f"batch size {max(self.batch_sizes)} but {len(pixels)} images",
-                                   "at least as many images as the largest batch")
-        thresholds = THRESHOLDS[self.precision]
-        if self.reference_outputs is None:
-            self.reference_outputs = self.reference.run(pixels[: max(self.batch_sizes)])
-        ref = self.reference_outputs
+    def __call__(self, graph: str, progress=None) -> ParityResult:
+        thresholds = {**THRESHOLDS[self.precision], **(self.thresholds or {})}
         per_batch: dict[str, dict[str, BatchStats]] = {}
         worst: dict[str, dict] = {}
         for n in self.batch_sizes:
             if progress:
                 progress(f"{self.candidate.backend} {graph} batch {n}")
-            got = self.candidate.run(pixels[:n])
+            got = self.candidate.run(tile(self.pixels, n))
             per_batch[str(n)] = {}
-            for name in ref:
-                stats = compare_outputs(ref[name][:n], got[name])
+            for name, (rows, expected) in self.reference.expected(n).items():
+                stats = compare_outputs(expected, self.reference.view(name, got[name][rows]))
                 per_batch[str(n)][name] = BatchStats(min_cosine=stats["min_cosine"], max_abs=stats["max_abs"])
                 w = worst.setdefault(name, dict(stats))
                 w["min_cosine"] = min(w["min_cosine"], stats["min_cosine"]) if stats["finite"] else float("nan")
                 w["max_abs"] = max(w["max_abs"], stats["max_abs"])
+                w["mean_abs"] = max(w["mean_abs"], stats["mean_abs"])
                 w["finite"] = w["finite"] and stats["finite"]
         outputs = {}
         for name, stats in worst.items():
@@ -83,9 +84,42 @@ class ParityCheck:
             outputs[name] = OutputParity(min_cosine=stats["min_cosine"], max_abs=stats["max_abs"],
                                          mean_abs=stats["mean_abs"], cosine_threshold=min_cos,
                                          max_abs_threshold=max_abs, passed=bool(ok))
+        distinct = min(max(self.batch_sizes), len(self.reference.names))
         return ParityResult(
             graph=graph, precision=self.precision, backend=self.candidate.backend,
-            reference=self.reference.backend, images=list(image_names[: max(self.batch_sizes)]),
+            reference=self.reference.reference, images=list(self.reference.names[:distinct]),
             batch_sizes=list(self.batch_sizes), outputs=outputs, per_batch=per_batch,
             passed=all(o.passed for o in outputs.values()),
         )
+
+
+@dataclass
+class ReferenceParity:
+    """Everything a graph or engine is checked on, one call per candidate: the per-output parity at
+    each batch size and (``neighbours``) the overlap of each photo's nearest neighbours."""
+
+    reference: ReferenceOutputs
+    pixels: np.ndarray
+    k: int = DEFAULT_K
+
+    def __call__(self, candidate: Runner, graph: str, precision: str, batch_sizes: tuple[int, ...], *,
+                 thresholds: dict | None = None, neighbours: bool = True, engine: str | None = None,
+                 progress=None) -> ParityResult:
+        say = progress or (lambda _: None)
+        result = ParityCheck(self.reference, self.pixels, candidate, precision, tuple(batch_sizes),
+                             thresholds)(graph, progress)
+        if neighbours:
+            [output] = self.reference.outputs
+            say(f"neighbour overlap@{self.k} over {len(self.pixels)} images")
+            check = RetrievalCheck(self.pixels, self.reference.names, output, self.k, self.reference.outputs[output])
+            result.add_retrieval(check(candidate, precision))
+        result.engine = engine
+        return result
+
+
+def export_thresholds(manifest: Manifest, graph: str, precision: str) -> dict | None:
+    """The thresholds the export checked ``graph`` at ``precision`` with (INT8's are its target
+    cosine): engines built from that graph and checks on other hosts are held to the same."""
+    row = next((r for r in manifest.parity if r.graph == graph and r.precision == precision and r.engine is None),
+               None)
+    return {name: (o.cosine_threshold, o.max_abs_threshold) for name, o in row.outputs.items()} if row else None

@@ -1,10 +1,11 @@
 """Neighbour agreement: does a reduced-precision graph retrieve the same images as eager fp32?
 
 Cosine/max-abs parity says each vector is close to its reference; retrieval cares whether the
-*ranking* between images survives. For N images (the parity photos plus deterministic variants)
-both sides embed all N; for every image the k nearest others by cosine are taken in each space and
-overlap@k = |ref top-k  intersect  candidate top-k| / k, averaged over images. Near-duplicate variants
-(a photo and its mirror) make the ranking sensitive, which is the point.
+*ranking* between images survives. For N images (the saved reference photos: the parity photos
+plus deterministic variants) both sides embed all N; for every image the k nearest others by
+cosine are taken in each space and overlap@k = |ref top-k  intersect  candidate top-k| / k,
+averaged over images. Near-duplicate variants (a photo and its mirror) make the ranking
+sensitive, which is the point.
 
 Reported in the parity result under ``retrieval`` and gated by ``OVERLAP_THRESHOLDS``.
 """
@@ -62,24 +63,18 @@ def neighbour_overlap(reference: np.ndarray, candidate: np.ndarray, k: int = DEF
 
 @dataclass
 class RetrievalCheck:
-    """Reference vectors are computed once (``reference_vectors``) and reused for every graph."""
+    """The candidate embeds ``pixels``; its neighbours are compared with those of ``reference_vectors``
+    (eager fp32's vectors for the same photos)."""
 
-    reference: Runner
     pixels: np.ndarray
     names: list[str]
     output: str
-    k: int = DEFAULT_K
-    reference_vectors: np.ndarray | None = None
-
-    def prepare(self) -> np.ndarray:
-        if self.reference_vectors is None:
-            self.reference_vectors = run_chunked(self.reference, self.pixels, self.output)
-        return self.reference_vectors
+    k: int
+    reference_vectors: np.ndarray
 
     def __call__(self, candidate: Runner, precision: str) -> RetrievalResult:
-        ref = self.prepare()
         got = run_chunked(candidate, self.pixels, self.output)
-        overlap = neighbour_overlap(ref, got, self.k)
+        overlap = neighbour_overlap(self.reference_vectors, got, self.k)
         threshold = OVERLAP_THRESHOLDS.get(precision, 0.7)
         finite = bool(np.isfinite(got).all())
         return RetrievalResult(**overlap, output=self.output, threshold=threshold,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.engine_parity import EagerParity, onnxruntime_gpu_parity, onnxruntime_gpu_step
+from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_parity, onnxruntime_gpu_step, reference_parity
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -31,7 +31,8 @@ class DressedRunner(OnnxRuntimeRunner):
 
 @pytest.fixture(scope="module")
 def eager_parity(tiny_artifact):
-    return EagerParity(read_manifest(tiny_artifact), retrieval_images=8)
+    """The artifact's saved reference outputs (eager fp32 on 24 photos at export)."""
+    return reference_parity(tiny_artifact, read_manifest(tiny_artifact))
 
 
 @pytest.mark.parametrize("scale, passed", [(0.0, True), (0.5, False)])
@@ -48,7 +49,7 @@ def test_gpu_provider_results_are_parity_entries(tiny_artifact, eager_parity, sc
     assert opened == ["CUDAExecutionProvider"]  # one graph (fp32), one provider
     (result,) = results
     assert result in manifest.parity and result.backend == "onnxruntime-cuda" and result.graph == "fp32"
-    assert result.batch_sizes == [1, 2, 3] and result.retrieval is not None and result.retrieval.images == 8
+    assert result.batch_sizes == [1, 2, 3] and result.retrieval is not None and result.retrieval.images == 24
     assert result.passed is passed and result.engine is None and "engine" not in result.to_dict()
 
 

@@ -41,7 +41,30 @@ def test_tiny_artifact_graph_and_manifest(tiny_artifact):
     assert result.passed and result.batch_sizes == [1, 2, 5] and len(result.images) == 5
     assert result.outputs["embedding"].min_cosine >= 0.99999
     assert result.outputs["embedding"].max_abs <= 1e-4
-    assert set(m.files) == {"model.onnx"} and len(m.files["model.onnx"].sha256) == 64
+    assert set(m.files) == {"model.onnx", "reference_outputs.npz"} and len(m.files["model.onnx"].sha256) == 64
+    assert m.files["reference_outputs.npz"].role == "reference-outputs"
+
+
+def test_the_saved_reference_is_eager_on_the_parity_photos(tiny_artifact):
+    """reference_outputs.npz: eager fp32 on 24 photos (parity batch first), reproducible pixels."""
+    from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
+    from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs
+
+    m = read_manifest(tiny_artifact)
+    reference = ReferenceOutputs.load(tiny_artifact / "reference_outputs.npz")
+    assert len(reference.names) == 24 and reference.parity_images == 5 and reference.images.dtype == np.uint8
+    assert reference.names == m.parity[0].images + reference.names[5:]
+    pixels = reference.pixels(Preprocessor(m.preprocessing))  # the export's digests match this host's pixels
+    np.testing.assert_array_equal(pixels[:5], photo_batch(Preprocessor(m.preprocessing), 5)[0])
+    eager = TorchRunner(eager_from_manifest(m), m.io, 1, 8).run(pixels[:5])
+    np.testing.assert_allclose(reference.outputs["embedding"][:5], eager["embedding"], atol=1e-5)
+    np.testing.assert_allclose(reference.hidden, eager["last_hidden_state"][:, reference.tokens], atol=1e-5)
+    assert len(reference.tokens) == 64 and reference.tokens[0] == 0 and reference.tokens[-1] == 195
+    altered = reference.images.copy()
+    altered[3, 0, 0, 0] ^= 1
+    with pytest.raises(IJepaDeployError, match="preprocesses 1 of 24 photos differently"):
+        ReferenceOutputs(altered, reference.names, reference.digests, reference.outputs, 5).pixels(
+            Preprocessor(m.preprocessing))
 
 
 def test_classification_artifact(tiny_cls_artifact):
@@ -117,13 +140,16 @@ class Noisy(Runner):
 
 
 def test_parity_check_can_fail(tiny_artifact):
+    from ijepa_deploy.exporters.engine_parity import reference_parity
     from ijepa_deploy.runtime.model import open_runner
 
     m = read_manifest(tiny_artifact)
-    pixels, names = photo_batch(Preprocessor(m.preprocessing), 5)
+    check = reference_parity(tiny_artifact, m)
     with open_runner(tiny_artifact, m) as ort_runner:
-        ok = ParityCheck(ort_runner, Noisy(ort_runner, 0.0))(pixels, names, "fp32")
-        bad = ParityCheck(ort_runner, Noisy(ort_runner, 0.3))(pixels, names, "fp32")
-    assert ok.passed
+        ok = ParityCheck(check.reference, check.pixels, Noisy(ort_runner, 0.0))("fp32")
+        bad = ParityCheck(check.reference, check.pixels, Noisy(ort_runner, 0.3))("fp32")
+        tiled = ParityCheck(check.reference, check.pixels, Noisy(ort_runner, 0.0), batch_sizes=(7, 8))("fp32")
+    assert ok.passed and ok.images == check.reference.names[:5]
     assert not bad.passed and not bad.outputs["embedding"].passed
+    assert tiled.passed and tiled.per_batch["8"]["last_hidden_state"].min_cosine > 0.9999
     assert bad.outputs["embedding"].min_cosine < 0.99999
