@@ -237,6 +237,7 @@ class OutputDir:
         finally:
             tmp_part.unlink(missing_ok=True)
             tmp_errors.unlink(missing_ok=True)
+        interrupts.check()  # a signal that came during the renames stops the job here
 
     def _record(self, state: DatasetState, part: int, record: PartRecord) -> None:
         with self.locked():

@@ -125,16 +125,21 @@ class RayEngine:
 
 
 def _user_error(exc: BaseException) -> BaseException:
-    """The IJepaDeployError an actor raised (a bad artifact on a node), else a one-line error."""
-    seen = exc
-    for _ in range(8):
-        cause = getattr(seen, "cause", None) or seen.__cause__
-        if cause is None:
-            break
-        if isinstance(cause, IJepaDeployError):
-            return cause
-        seen = cause
-    text = str(exc).strip().splitlines()
-    return IJepaDeployError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: "
-                            f"{text[0] if text else ''})", "a cluster whose nodes can load the artifact and read "
-                            "the images (the package installed on every node)")
+    """The IJepaDeployError an actor or task raised (a bad artifact on a node), else a one-line error.
+    A task's error is its ``cause``; an actor that died in ``__init__`` keeps only the text."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, IJepaDeployError):
+            return seen
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    text = str(exc)
+    marker = f"{IJepaDeployError.__module__}.{IJepaDeployError.__name__}: "
+    if marker in text:
+        line = text.split(marker)[-1].splitlines()[0]
+        subject, _, rest = line.partition(" | ")
+        problem, _, expected = rest.partition(". Note: expected ")
+        return IJepaDeployError(subject, problem, expected or None)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return IJepaDeployError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first})",
+                            "a cluster whose nodes can load the artifact and read the images (the package "
+                            "installed on every node)")
