@@ -43,11 +43,14 @@ def parse_args(argv=None):
     parser.add_argument("--ray-address", help="an existing Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--ray-actors", type=int, default=1, help="embedding actors (Ray engine; default 1)")
     parser.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per embedding actor (Ray engine)")
+    parser.add_argument("--openvino-hint", default="THROUGHPUT", choices=["THROUGHPUT", "LATENCY"],
+                        help="OpenVINO: THROUGHPUT (default: several streams, a batch in flight on each) or LATENCY")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = parser.parse_args(argv)
     return DatasetOptions(a.artifact, a.inputs, a.output, a.path_column, a.backend, a.precision, a.threads,
                           a.batch_size, a.part_size, a.workers, a.decode, a.shard_index, a.num_shards, a.overwrite,
-                          a.retry_errors, a.engine, a.ray_address, a.ray_actors, a.gpus_per_actor, not a.no_progress)
+                          a.retry_errors, a.engine, a.ray_address, a.ray_actors, a.gpus_per_actor, a.openvino_hint,
+                          not a.no_progress)
 
 
 def _main(argv=None) -> int:

@@ -19,7 +19,7 @@ from ijepa_deploy.runtime.dataset.collect import TASK_COLUMNS, Collector, plan
 from ijepa_deploy.runtime.dataset.inputs import Listing, list_inputs, shard_parts
 from ijepa_deploy.runtime.dataset.local import DECODERS, default_workers, run_local
 from ijepa_deploy.runtime.dataset.output import DatasetState, OutputDir
-from ijepa_deploy.runtime.model import load
+from ijepa_deploy.runtime.model import choose_backend, load
 
 ENGINES = ("local", "ray")
 DEFAULT_PART_SIZE = 5000
@@ -47,6 +47,7 @@ class DatasetOptions:
     ray_address: str | None = None
     ray_actors: int = 1
     gpus_per_actor: float = 0.0
+    openvino_hint: str = "THROUGHPUT"  # several streams, each with a batch in flight (benchmarks/README)
     progress: bool = True
 
 
@@ -159,14 +160,20 @@ def _leftovers(out: OutputDir, state: DatasetState, parts: list[int], retry_erro
 class _LocalEngine:
     def __init__(self, opts: DatasetOptions):
         options: dict[str, Any] = {"threads": opts.threads} if opts.threads else {}
+        backend = opts.backend
+        if backend == "auto":
+            backend = choose_backend(read_manifest(opts.artifact), opts.precision)[0]
+        if backend == "openvino":
+            options["performance_hint"] = opts.openvino_hint
         self.model = load(opts.artifact, backend=opts.backend, precision=opts.precision, **options)
         self.workers = opts.workers or default_workers()
         self.decode = opts.decode
 
     def describe(self) -> str:
         ran = getattr(self.model.runner, "inference_precision", None)
+        streams = getattr(self.model.runner, "pool_size", 1)
         return (f"local engine: {self.workers} decode {self.decode}, backend {self.model.backend}"
-                f"{f' ({ran})' if ran else ''}: {self.model.choice}")
+                f"{f' ({ran}, {streams} stream(s))' if ran else ''}: {self.model.choice}")
 
     def run(self, listing, jobs, collector, batch: int) -> None:
         run_local(self.model, listing, jobs, collector, batch, self.workers, self.decode)

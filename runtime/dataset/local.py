@@ -1,9 +1,10 @@
 """The local engine: decode workers feed the inference loop through a bounded window.
 
 Worker processes (or threads) decode and preprocess chunks of ``batch_size`` rows with the
-runtime's :class:`Preprocessor`; the main thread runs the model on each chunk in listing order
-while the workers prepare the next ones (ONNX Runtime and OpenVINO release the GIL while they
-compute). At most ``workers + 2`` chunks are in flight, so memory does not grow with the corpus.
+runtime's :class:`Preprocessor`; inference threads (one per OpenVINO stream, else one) run the
+model on each chunk in listing order while the workers prepare the next ones (ONNX Runtime and
+OpenVINO release the GIL while they compute). At most ``workers + 2`` decoded and ``streams + 1``
+inferred chunks are in flight, so memory does not grow with the corpus.
 Processes are started with ``spawn``: the job holds engine threads (OpenVINO's TBB pool) that a
 forked child must not inherit, and a worker never imports more than numpy and Pillow.
 """
@@ -51,22 +52,38 @@ def _executor(model: DeployedModel, workers: int, decode: str) -> tuple[Executor
 
 def run_local(model: DeployedModel, listing: Listing, jobs: list[PartJob], collector: Collector,
               batch_size: int, workers: int, decode: str = "processes") -> None:
+    """Decoded chunks go to ``streams`` inference threads (the runner's pool of requests: one,
+    unless OpenVINO runs several streams); results are collected in the main thread."""
     pool, work = _executor(model, workers, decode)
-    window: deque = deque()
-    todo = chunks(listing, jobs, batch_size)
+    streams = max(1, int(getattr(model.runner, "pool_size", 1)))
+    infer = ThreadPoolExecutor(streams, thread_name_prefix="ijepa-infer")
+    decoding: deque = deque()
+    running: deque = deque()
+
+    def collect_one() -> None:
+        decoded, outputs = running.popleft().result()
+        collector.add(decoded.ok, outputs, decoded.errors)
+
+    def infer_one() -> None:
+        running.append(infer.submit(_infer, model, decoding.popleft().result()))
+        if len(running) > streams:
+            collect_one()
+
     try:
-        for chunk in todo:
-            window.append(pool.submit(work, chunk))  # type: ignore[arg-type]
-            if len(window) >= workers + 2:
-                _infer(model, window.popleft().result(), collector)
-        while window:
-            _infer(model, window.popleft().result(), collector)
+        for chunk in chunks(listing, jobs, batch_size):
+            decoding.append(pool.submit(work, chunk))  # type: ignore[arg-type]
+            if len(decoding) >= workers + 2:
+                infer_one()
+        while decoding:
+            infer_one()
+        while running:
+            collect_one()
     finally:
         # Ctrl-C or an error: drop the queued chunks; running ones end by themselves (the workers
         # ignore the signal), so no worker is killed in the middle of a file.
+        infer.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _infer(model: DeployedModel, decoded: Decoded, collector: Collector) -> None:
-    outputs = model.run(decoded.pixels) if decoded.pixels is not None else None
-    collector.add(decoded.ok, outputs, decoded.errors)
+def _infer(model: DeployedModel, decoded: Decoded) -> tuple[Decoded, dict | None]:
+    return decoded, (model.run(decoded.pixels) if decoded.pixels is not None else None)
