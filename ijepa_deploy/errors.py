@@ -18,6 +18,11 @@ class IJepaDeployError(Exception):
         self.expected = expected
         super().__init__(self.format())
 
+    def __reduce__(self):
+        # Pickled by its fields, so it crosses process boundaries (Ray actors, worker processes)
+        # as itself; the default (the formatted message as the only argument) cannot rebuild it.
+        return (type(self), (self.subject, self.problem, self.expected))
+
     def format(self) -> str:
         text = f"{self.subject} | {self.problem}"
         if self.expected:

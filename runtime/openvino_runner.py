@@ -27,6 +27,10 @@ from ijepa_deploy.spec import ExportSpec
 
 INSTALL_HINT = "the openvino package (pip install 'ijepa-deploy[openvino]')"
 INFERENCE_PRECISIONS = ("f32", "bf16")
+# LATENCY: one stream using every thread (one call at a time is fastest). THROUGHPUT: several
+# streams, each running its own infer request: for callers that keep several batches in flight
+# (ijepa-embed-dataset), the pool then holds OpenVINO's optimal number of requests.
+PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")
 
 
 def _import_openvino():
@@ -63,12 +67,14 @@ class OpenVinoRunner(Runner):
     backend = "openvino-cpu"
 
     def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
-                 inference_precision: str = "f32", threads: int | None = None):
+                 inference_precision: str = "f32", threads: int | None = None, performance_hint: str = "LATENCY"):
         super().__init__(spec, min_batch, max_batch)
         self.graph = Path(graph)
         if inference_precision not in INFERENCE_PRECISIONS:
             raise IJepaDeployError("OpenVINO inference precision", f"{inference_precision!r}",
                                    f"one of {INFERENCE_PRECISIONS}")
+        if performance_hint not in PERFORMANCE_HINTS:
+            raise IJepaDeployError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
         try:
             ov = _import_openvino()
         except ImportError as exc:
@@ -93,7 +99,8 @@ class OpenVinoRunner(Runner):
         model.reshape({t.name: ov.PartialShape([ov.Dimension(self.min_batch, self.max_batch),
                                                 *(ov.Dimension(d) for d in t.shape[1:])])
                        for t in spec.inputs})
-        config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": inference_precision}
+        config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": inference_precision,
+                                        "PERFORMANCE_HINT": performance_hint}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:

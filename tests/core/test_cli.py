@@ -13,6 +13,7 @@ import pytest
 
 from ijepa_deploy.cli.embed import main as embed_main
 from ijepa_deploy.cli.export import main as export_main
+from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.photos import bundled_images
 
@@ -94,3 +95,11 @@ def test_export_help_lists_presets_without_importing_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "random:tiny" in proc.stdout and "random:vitg16" in proc.stdout and "HEAVY []" in proc.stdout
+
+
+def test_user_errors_cross_process_boundaries_as_themselves():
+    import pickle
+
+    error = IJepaDeployError("cat.jpg", "file is empty", "an image")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is IJepaDeployError and again.format() == error.format() and again.expected == "an image"

@@ -146,6 +146,18 @@ def test_concurrent_calls_equal_single_threaded(tiny_artifact):
             np.testing.assert_array_equal(got, expected[(t + call) % 8])
 
 
+def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifact):
+    manifest = read_manifest(tiny_artifact)
+    x = np.random.default_rng(1).standard_normal((3, 3, 224, 224), dtype=np.float32)
+    with open_runner(tiny_artifact, manifest, "openvino", threads=2) as latency, \
+            open_runner(tiny_artifact, manifest, "openvino", threads=2, performance_hint="THROUGHPUT") as throughput:
+        assert latency.pool_size == 1 and throughput.pool_size >= 2  # one request per stream
+        assert throughput.compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
+        np.testing.assert_allclose(throughput.run(x)["embedding"], latency.run(x)["embedding"], atol=1e-6, rtol=0)
+    with pytest.raises(IJepaDeployError, match="performance hint"):
+        open_runner(tiny_artifact, manifest, "openvino", performance_hint="FAST")
+
+
 @pytest.mark.parametrize("feed, problem", [
     (np.zeros((9, 3, 224, 224), np.float32), "batch size 9 is outside"),
     (np.zeros((1, 3, 256, 256), np.float32), "axis 2 is 256"),
