@@ -22,7 +22,7 @@ from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.records import EngineProfile, ParityResult
+from ijepa_deploy.records import ParityResult
 from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity, export_thresholds
 from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE, ReferenceOutputs
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES as REFERENCE_PHOTOS
@@ -30,18 +30,6 @@ from ijepa_deploy.runtime.preprocess import Preprocessor
 
 ENGINE_UNVERIFIED = "unverified"  # built, parity not run yet (or interrupted); passed/failed as the manifest's
 GPU_EXECUTION_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-
-
-def profile_batch_sizes(profile: EngineProfile) -> tuple[int, ...]:
-    """min, opt, max of an engine profile and an odd size strictly between min and max (the one
-    nearest their midpoint that is not already listed), ascending."""
-    lo, opt, hi = profile.min, profile.opt, profile.max
-    sizes = {lo, opt, hi}
-    middle = (lo + hi) // 2
-    odd = [n for n in range(lo + 1, hi) if n % 2 and n not in sizes]
-    if odd:
-        sizes.add(min(odd, key=lambda n: (abs(n - middle), n)))
-    return tuple(sorted(sizes))
 
 
 def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Path] | None = None,

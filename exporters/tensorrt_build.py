@@ -28,7 +28,7 @@ from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
-from ijepa_deploy.runtime.acceptance.parity import ReferenceParity, export_thresholds
+from ijepa_deploy.runtime.acceptance.parity import ReferenceParity, export_thresholds, profile_batch_sizes
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
 from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner, make_logger
 from ijepa_deploy.spec import ExportSpec
@@ -207,12 +207,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
 
     ``parity`` None: the artifact's saved reference outputs (or eager on ``parity_paths``)."""
-    from ijepa_deploy.exporters.engine_parity import (
-        ENGINE_UNVERIFIED,
-        profile_batch_sizes,
-        record_engine_parity,
-        reference_parity,
-    )
+    from ijepa_deploy.exporters.engine_parity import ENGINE_UNVERIFIED, record_engine_parity, reference_parity
 
     directory = Path(directory)
     progress = progress or Progress()

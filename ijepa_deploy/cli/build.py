@@ -63,10 +63,10 @@ def parse_args(argv=None) -> BuildArgs:
 def build(args: BuildArgs) -> int:
     """Read the artifact, build and check the engines; print one line per engine and the parity
     summary table ijepa-export prints (stdout). Exit 1 when an engine fails its parity check."""
-    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.exporters.tensorrt_build import build_engines
     from ijepa_deploy.manifest import STATUS_PASSED, read_manifest
     from ijepa_deploy.progress import Progress
+    from ijepa_deploy.runtime.acceptance.summary import summary_table
     from ijepa_deploy.runtime.photos import images_in
 
     manifest = read_manifest(args.artifact)

@@ -76,8 +76,8 @@ def parse_args(argv=None):
 
 def _main(argv=None) -> int:
     from ijepa_deploy.exporters.pipeline import run_export
-    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.manifest import STATUS_PASSED
+    from ijepa_deploy.runtime.acceptance.summary import summary_table
 
     opts = parse_args(argv)
     result = run_export(opts)

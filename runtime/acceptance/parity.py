@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ijepa_deploy.manifest import Manifest
-from ijepa_deploy.records import BatchStats, OutputParity, ParityResult
+from ijepa_deploy.records import BatchStats, EngineProfile, OutputParity, ParityResult
 from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs, tile
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_K, RetrievalCheck
 from ijepa_deploy.runtime.runner import Runner
@@ -123,3 +123,15 @@ def export_thresholds(manifest: Manifest, graph: str, precision: str) -> dict | 
     row = next((r for r in manifest.parity if r.graph == graph and r.precision == precision and r.engine is None),
                None)
     return {name: (o.cosine_threshold, o.max_abs_threshold) for name, o in row.outputs.items()} if row else None
+
+
+def profile_batch_sizes(profile: EngineProfile) -> tuple[int, ...]:
+    """min, opt, max of an engine profile and an odd size strictly between min and max (the one
+    nearest their midpoint that is not already listed), ascending."""
+    lo, opt, hi = profile.min, profile.opt, profile.max
+    sizes = {lo, opt, hi}
+    middle = (lo + hi) // 2
+    odd = [n for n in range(lo + 1, hi) if n % 2 and n not in sizes]
+    if odd:
+        sizes.add(min(odd, key=lambda n: (abs(n - middle), n)))
+    return tuple(sorted(sizes))

@@ -209,8 +209,8 @@ def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, t
 
     from ijepa_deploy.exporters.engine_step import engine_step
     from ijepa_deploy.exporters.pipeline import ExportOptions
-    from ijepa_deploy.exporters.summary import summary_table
     from ijepa_deploy.progress import Progress
+    from ijepa_deploy.runtime.acceptance.summary import summary_table
     from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
     available, reason = tensorrt_status()

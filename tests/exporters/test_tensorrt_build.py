@@ -15,11 +15,11 @@ import pytest
 from trt_fakes import FakeCudart, FakeEngine, FakeILogger, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.engine_parity import profile_batch_sizes
 from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, engine_file_name, tensorrt_status
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile
+from ijepa_deploy.runtime.acceptance.parity import profile_batch_sizes
 from manifest_factory import small_manifest, stand_in_reference
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
@@ -521,7 +521,7 @@ def bundled_photo():
 def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
     from ijepa_deploy.exporters.engine_step import engine_step
     from ijepa_deploy.exporters.pipeline import ExportOptions
-    from ijepa_deploy.exporters.summary import summary_table
+    from ijepa_deploy.runtime.acceptance.summary import summary_table
 
     directory = tmp_path / "tiny"
     shutil.copytree(tiny_artifact, directory)

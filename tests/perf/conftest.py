@@ -39,8 +39,7 @@ def perf_artifact(request, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def perf_manifest(perf_artifact):
-    from perf_check import LIMITS
-
+    from ijepa_deploy.benchmarks.latency_limits import LIMITS
     from ijepa_deploy.manifest import read_manifest
 
     manifest = read_manifest(perf_artifact)

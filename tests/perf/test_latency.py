@@ -1,5 +1,5 @@
 """``pytest -m perf [--artifact DIR]``: every graph and engine of an artifact against eager PyTorch
-on the same device, in paired rounds on real photos, within the limits of perf_check.LIMITS.
+on the same device, in paired rounds on real photos, within the limits of ijepa_deploy.benchmarks.latency_limits.LIMITS.
 
 CPU: ONNX Runtime's CPU graphs and OpenVINO's precisions against eager on the CPU. GPU: TensorRT engines and ONNX Runtime's
 GPU providers against eager on the same GPU (fp32; fp16 against eager under fp16 autocast; the
@@ -12,7 +12,8 @@ import contextlib
 
 import numpy as np
 import pytest
-from perf_check import BATCHES, LIMITS, Limit, check, measure
+
+from ijepa_deploy.benchmarks.latency_limits import BATCHES, LIMITS, Limit, check, measure
 
 CPU_LIMITS = [lim for lim in LIMITS if lim.device == "cpu"]
 GPU_LIMITS = [lim for lim in LIMITS if lim.device == "cuda"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from perf_check import Limit, check, measure
 
+from ijepa_deploy.benchmarks.latency_limits import Limit, check, measure
 from ijepa_deploy.benchmarks.paired import paired_ratio
 
 

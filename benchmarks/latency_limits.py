@@ -3,7 +3,8 @@
 Each limit is a ratio: candidate time / baseline time, measured with the benchmark's paired
 rounds (ijepa_deploy.benchmarks.paired: per round the baseline runs once, then the candidate, a
 short gap apart; the ratio is the median of the per-round ratios), so load from other processes
-hits both sides of a round alike. README.md lists these limits: keep both in step.
+hits both sides of a round alike. README.md lists these limits: keep both in step. They live in the
+package so that ``ijepa-check --perf`` on a serving host and ``pytest -m perf`` run the same code.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ LIMITS = (
 )
 
 
-def measure(limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS, gap_s: float = PAIR_GAP_S) -> PairedResult:
+def measure(limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS,
+            gap_s: float = PAIR_GAP_S) -> PairedResult:
     """Paired rounds; a ratio over the limit gets twice as many rounds more and the verdict is the
     median over all of them. On a shared machine one busy stretch can push a short run over (measured
     here: ONNX Runtime fp32 at batch 8, rounds 0.43-1.71); a real regression stays over."""
