@@ -26,10 +26,10 @@ from ijepa_deploy.records import ParityResult
 from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity, export_thresholds
 from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE, ReferenceOutputs
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES as REFERENCE_PHOTOS
+from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers, provider_entry
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 ENGINE_UNVERIFIED = "unverified"  # built, parity not run yet (or interrupted); passed/failed as the manifest's
-GPU_EXECUTION_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Path] | None = None,
@@ -62,23 +62,6 @@ def record_engine_parity(manifest: Manifest, variant: str, result: ParityResult)
 
 
 # -- ONNX Runtime's GPU execution providers ------------------------------------------------------
-def gpu_execution_providers() -> list[str]:
-    """The GPU execution providers this onnxruntime build offers (onnxruntime-gpu), in ORT's order."""
-    import onnxruntime as ort
-
-    available = set(ort.get_available_providers())
-    return [p for p in GPU_EXECUTION_PROVIDERS if p in available]
-
-
-def provider_entry(name: str, cache_dir: Path | None) -> object:
-    from ijepa_deploy.runtime.onnxruntime_runner import default_providers
-
-    for entry in default_providers(cache_dir):
-        if (entry[0] if isinstance(entry, tuple) else entry) == name:
-            return entry
-    return name
-
-
 def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: ReferenceParity, batch_sizes: tuple[int, ...],
                            progress: Progress, providers: list[str] | None = None,
                            open_runner=None) -> list[ParityResult]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ijepa_deploy import __version__, interrupts
 from ijepa_deploy.errors import IJepaDeployError
-from ijepa_deploy.exporters.engine_parity import gpu_execution_providers, onnxruntime_gpu_step
+from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_step
 from ijepa_deploy.exporters.engine_step import engine_step
 from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, check_opset, peek_config
 from ijepa_deploy.exporters.graph_parity import GraphParity
@@ -35,6 +35,7 @@ from ijepa_deploy.records import REFERENCE_ROLE, BatchRange, ModelInfo
 from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity
 from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES, DEFAULT_K
+from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers
 from ijepa_deploy.runtime.photos import images_in
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.spec import check_task

@@ -12,6 +12,7 @@ from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
 PREFERRED = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+GPU_EXECUTION_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
 
 def default_providers(cache_dir: Path | None = None) -> list:
@@ -31,6 +32,21 @@ def default_providers(cache_dir: Path | None = None) -> list:
         else:
             providers.append(name)
     return providers
+
+
+def gpu_execution_providers() -> list[str]:
+    """The GPU execution providers this onnxruntime build offers (onnxruntime-gpu), in ORT's order."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    return [p for p in GPU_EXECUTION_PROVIDERS if p in available]
+
+
+def provider_entry(name: str, cache_dir: Path | None) -> object:
+    for entry in default_providers(cache_dir):
+        if (entry[0] if isinstance(entry, tuple) else entry) == name:
+            return entry
+    return name
 
 
 OPT_LEVELS = ("disable", "basic", "extended", "all")
