@@ -43,7 +43,7 @@ def perf_manifest(perf_artifact):
     from ijepa_deploy.manifest import read_manifest
 
     manifest = read_manifest(perf_artifact)
-    cpu = {lim.variant for lim in LIMITS if lim.device == "cpu"}
+    cpu = {lim.variant for lim in LIMITS if lim.device == "cpu"} | {"int8"}  # OpenVINO's int8 is the int8 graph
     for variant, graph in manifest.graphs.items():
         if variant not in cpu:  # say so, rather than let the table look complete
             MEASURED.append(f"{variant} graph: not timed on the CPU (made for {', '.join(graph.targets)}; "
@@ -53,10 +53,18 @@ def perf_manifest(perf_artifact):
 
 @pytest.fixture(scope="session")
 def perf_eager(perf_manifest):
-    """The artifact's model in eager PyTorch (fp32, default SDPA attention), loaded once."""
-    from ijepa_deploy.exporters.reference import eager_from_manifest
+    """The artifact's model in eager PyTorch (fp32, default SDPA attention), loaded on first use."""
+    from ijepa_deploy.benchmarks.latency_limits import eager_loader
 
-    return eager_from_manifest(perf_manifest)
+    return eager_loader(perf_manifest)
+
+
+@pytest.fixture(scope="session")
+def perf_pixels(perf_artifact, perf_manifest):
+    """The artifact's saved reference photos, preprocessed on this host."""
+    from ijepa_deploy.runtime.acceptance.check import saved_reference
+
+    return saved_reference(perf_artifact, perf_manifest).pixels
 
 
 @pytest.fixture
@@ -66,6 +74,6 @@ def record_ratio():
 
 def pytest_terminal_summary(terminalreporter):
     if MEASURED:
-        terminalreporter.section("latency vs eager PyTorch (paired rounds)")
+        terminalreporter.section("latency against eager PyTorch and between variants (paired rounds)")
         for line in MEASURED:
             terminalreporter.write_line(line)
