@@ -164,7 +164,8 @@ def fold(model, group: SmoothingGroup, scales: np.ndarray, base_dir: Path) -> No
     """Rewrite ``model`` (structure loaded, weights external or inline) so the LayerNorm of
     ``group`` outputs x / s and its GEMMs read s-scaled weight rows. Every changed tensor becomes
     a new initializer read only by this group (the exporter shares identical constants, e.g.
-    every LayerNorm's all-ones gamma), so nothing else changes."""
+    every LayerNorm's all-ones gamma), so nothing else changes; the ones left unread stay until
+    :func:`drop_unused_initializers`."""
     from onnx import numpy_helper
 
     s = scales.astype(np.float32)
@@ -180,10 +181,15 @@ def fold(model, group: SmoothingGroup, scales: np.ndarray, base_dir: Path) -> No
                                       f"{gemm.weight}.smoothed.{gemm.node}")
         model.graph.initializer.append(new)
         node.input[1] = new.name
+
+
+def drop_unused_initializers(model) -> None:
+    """Delete the initializers no node reads, in place. Rebuilding the list instead (clear, then
+    extend) copies every tensor into the protobuf arena, which frees nothing until the model dies:
+    once per folded group that was 9.7 GiB on ViT-B/16."""
     used = {name for n in model.graph.node for name in n.input}
-    keep = [i for i in model.graph.initializer if i.name in used]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(keep)
+    for index in reversed([i for i, init in enumerate(model.graph.initializer) if init.name not in used]):
+        del model.graph.initializer[index]
 
 
 @dataclass
@@ -227,6 +233,7 @@ class SmoothedFromOnnx:
                 fold(model, group, choice.scales, source.parent)
             choices.append(choice)
             del weights
+        drop_unused_initializers(model)
         out = scratch_path(source, self.workdir, "smoothed.onnx")
         clear_graph(out)
         external = graph_bytes(source) > onnx_files.EXTERNAL_DATA_THRESHOLD
