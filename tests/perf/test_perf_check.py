@@ -51,3 +51,27 @@ def test_a_busy_stretch_is_re_measured_before_it_fails():
     measured = measure(limit, sleeper(0.01), candidate, rounds=3, gap_s=0)
     assert min(measured.round_ratios[:3]) > 0.9 and len(measured.round_ratios) == 9 and measured.ratio < 0.9
     assert "ok" in check(limit, {1: measured})[0]
+
+
+@pytest.mark.parametrize("has_int8_dot", [True, False])
+def test_a_cpu_class_limit_is_measured_only_on_that_class_of_cpu(monkeypatch, tmp_path, has_int8_dot):
+    """The int8-cpu vs eager limit depends on whether the CPU has int8 dot products: exactly one of
+    the pair applies on any host; the other says why it was not measured (before any runner opens)."""
+    from ijepa_deploy.benchmarks import latency_limits
+
+    monkeypatch.setattr(latency_limits, "int8_dot_product", lambda: has_int8_dot)
+    pair = [lim for lim in latency_limits.LIMITS if lim.variant == "int8-cpu" and lim.baseline == "eager"]
+    assert sorted(lim.cpu for lim in pair) == ["int8-dot", "no-int8-dot"]
+    skipped, reached = [], []
+
+    def no_runner(*args):
+        reached.append(args)
+        raise latency_limits.Unavailable("stop before opening a runner")
+
+    monkeypatch.setattr(latency_limits, "_runner", no_runner)
+    for lim in pair:
+        with pytest.raises(latency_limits.Unavailable) as info:
+            latency_limits.measure_limit(lim, tmp_path, None, None, None)
+        if "VNNI" in str(info.value):
+            skipped.append(lim.cpu)
+    assert skipped == ["no-int8-dot" if has_int8_dot else "int8-dot"] and len(reached) == 1
