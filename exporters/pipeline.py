@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -66,7 +66,6 @@ class ExportOptions:
     retrieval_images: int = DEFAULT_IMAGES
     retrieval_k: int = DEFAULT_K
     engines: bool = True
-    extra: dict = field(default_factory=dict)
 
     def resolved_output(self) -> Path:
         if self.output is not None:

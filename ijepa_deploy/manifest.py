@@ -162,9 +162,6 @@ class Manifest:
         path = resolve_inside(directory, relpath)
         self.files[relpath] = FileRecord(sha256=sha256_file(path), bytes=path.stat().st_size, role=role)
 
-    def forget_file(self, relpath: str) -> None:
-        self.files.pop(relpath, None)
-
     def write(self, directory: Path) -> Path:
         """Check against the schema, then write atomically (temp file + rename) so a crash never
         leaves half a manifest. Non-finite numbers are refused: the file is strict JSON."""
