@@ -252,3 +252,20 @@ def test_exported_manifests_pass_the_schema(tiny_artifact, tiny_cls_artifact):
         data = json.loads((directory / MANIFEST_NAME).read_text())
         check_manifest(data, str(directory))
         assert read_manifest(directory).to_dict() == data  # the one reader and writer are inverse
+
+
+def test_records_write_renamed_keys_kept_nulls_and_omit_unset_optionals(tmp_path):
+    """The (de)serialisation derived from the dataclass fields keeps the JSON shape exporters have
+    always written: ``class`` / ``for`` keys, engine ``hardware_compatibility`` as null, unset
+    optional keys absent; and reads it back to equal records."""
+    m = small_manifest(tmp_path, graphs=("fp32",))
+    model = m.model.to_dict()
+    assert model["class"] == m.model.class_name and "class_name" not in model
+    unset = [f for f in ("preset", "mirrors", "seed", "architectures", "export_seconds") if getattr(m.model, f) is None]
+    assert unset and not set(unset) & set(model) and model["revision"] is None  # revision: always written
+    engine = EngineRecord("e.engine", "model.onnx", "0" * 64, "fp16", "10.8", "gpu", "8.6", EngineProfile(1, 2, 4))
+    data = engine.to_dict()
+    assert data["hardware_compatibility"] is None and data["profile"] == {"min": 1, "opt": 2, "max": 4}
+    assert "status" not in data and "build_seconds" not in data and data["version_compatible"] is False
+    assert EngineRecord.from_dict(data) == engine and type(EngineRecord.from_dict(data).profile) is EngineProfile
+    assert type(m.model).from_dict(model) == m.model
