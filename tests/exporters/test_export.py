@@ -153,3 +153,22 @@ def test_parity_check_can_fail(tiny_artifact):
     assert not bad.passed and not bad.outputs["embedding"].passed
     assert tiled.passed and tiled.per_batch["8"]["last_hidden_state"].min_cosine > 0.9999
     assert bad.outputs["embedding"].min_cosine < 0.99999
+
+
+def test_the_eager_weights_are_freed_once_the_graph_is_written(tmp_path):
+    """The export frees eager PyTorch before any graph is checked (ViT-g: 4 GiB). onnxscript's
+    rewrite rules kept the last graph they matched, whose initializers wrapped the parameters, so
+    they outlived the model; none may survive it."""
+    import gc
+    import weakref
+
+    from ijepa_deploy.exporters.models import load_model, parse_model_source
+    from ijepa_deploy.exporters.onnx_export import OnnxFromModel, spec_for
+
+    loaded = load_model(parse_model_source("random:tiny"), "feature-extraction", seed=0)
+    weights = [weakref.ref(p) for p in loaded.model.parameters()]
+    OnnxFromModel(loaded, tmp_path, spec_for(loaded, None))()
+    loaded.model = None
+    gc.collect()
+    alive = sum(ref() is not None for ref in weights)
+    assert alive == 0, f"{alive} of {len(weights)} parameters outlived the model"

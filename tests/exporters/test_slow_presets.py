@@ -26,10 +26,13 @@ def export_in_child(tmp_path, preset: str, *extra: str):
     return read_manifest(out), out, peak_gib, before
 
 
-@pytest.mark.parametrize("preset", ["vith14", "vitg16"])
-def test_checkpoint_sized_export_fits_and_matches(tmp_path, preset):
-    manifest, out, peak_gib, _ = export_in_child(tmp_path, preset)
+# ViT-g runs the design card's command (`--fp16`): with OpenVINO installed it checks six graph x
+# backend rows, and the peak must stay where a 16 GB host survives it.
+@pytest.mark.parametrize(("preset", "extra"), [("vith14", ()), ("vitg16", ("--fp16",))])
+def test_checkpoint_sized_export_fits_and_matches(tmp_path, preset, extra):
+    manifest, out, peak_gib, _ = export_in_child(tmp_path, preset, *extra)
     assert manifest.status == "passed"
+    assert all(graph.status == "passed" for graph in manifest.graphs.values())
     result = manifest.parity[0]
     assert result.outputs["embedding"].min_cosine >= 0.99999
     assert result.batch_sizes == [1, 2, 5]
