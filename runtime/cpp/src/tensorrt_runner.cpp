@@ -92,9 +92,9 @@ class TensorRTRunner final : public Runner {
     const std::vector<char> blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     runtime_.reset(nvinfer1::createInferRuntime(logger_));
     if (!runtime_) throw Error(path, "TensorRT could not create a runtime: " + logger_.last_error(), hint);
-    // A version-compatible plan embeds its lean runtime as host code; only engines built by
-    // ijepa-build with --version-compatible get here.
-    if (record.version_compatible) runtime_->setEngineHostCodeAllowed(true);
+    // A version-compatible plan embeds its lean runtime as host code: allowed only on the caller's
+    // explicit opt-in (Model::load refused it before, without LoadOptions::allow_engine_host_code).
+    runtime_->setEngineHostCodeAllowed(record.version_compatible && options.allow_engine_host_code);
     engine_.reset(runtime_->deserializeCudaEngine(blob.data(), blob.size()));
     if (!engine_) {
       throw Error(path, "TensorRT could not deserialize the engine (built by another TensorRT version or for "

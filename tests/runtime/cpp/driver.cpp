@@ -4,6 +4,8 @@
 //   driver preprocess DIR OUT IMAGE...                 -> [N,3,H,W] float32 to OUT
 //   driver run DIR BACKEND PRECISION OUT IMAGE...      -> embeddings or logits float32 to OUT
 //   driver load DIR BACKEND PRECISION [allow-unverified]
+//   driver resolve DIR NAME                            -> {"path": ...} or the confinement error
+// Options anywhere: --allow-unverified, --allow-engine-host-code (LoadOptions for load / run).
 //   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
 //   driver trt-compat VERSION CC BUILT_VERSION BUILT_CC VERSION_COMPATIBLE HW_LEVEL
 // An IMAGE is a path, "bytes:PATH" (encoded bytes in memory) or "pixels:W:H:C:PATH" (raw uint8 HWC).
@@ -69,6 +71,8 @@ std::string escape(const std::string& text) {
   return out;
 }
 
+ijepa::LoadOptions g_options;  // from the --options on the command line
+
 int preprocess(int argc, char** argv) {
   const ijepa::Manifest manifest = ijepa::read_manifest(argv[2]);
   const ijepa::Preprocessor pre(manifest.preprocessing);
@@ -79,7 +83,7 @@ int preprocess(int argc, char** argv) {
 }
 
 int run(int argc, char** argv) {
-  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4]);
+  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4], g_options);
   const auto images = images_from(argc, argv, 6);
   const bool classify = model.task() == "image-classification";
   const ijepa::Tensor out = classify ? model.logits(images) : model.embed(images);
@@ -103,8 +107,8 @@ int run(int argc, char** argv) {
 }
 
 int load(int argc, char** argv) {
-  ijepa::LoadOptions options;
-  options.allow_unverified = argc > 5 && std::string(argv[5]) == "allow-unverified";
+  ijepa::LoadOptions options = g_options;
+  if (argc > 5 && std::string(argv[5]) == "allow-unverified") options.allow_unverified = true;
   ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4], options);
   std::cout << "{\"variant\": \"" << model.variant() << "\"}\n";
   return 0;
@@ -141,7 +145,21 @@ int concurrency(int argc, char** argv) {
 
 }  // namespace
 
+int resolve(char** argv) {
+  const std::string path = ijepa::resolve_inside(argv[2], argv[3]);
+  std::cout << "{\"path\": \"" << escape(path) << "\"}\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  int kept = 0;  // drop the --options, keep the positional arguments in order
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--allow-unverified") g_options.allow_unverified = true;
+    else if (arg == "--allow-engine-host-code") g_options.allow_engine_host_code = true;
+    else argv[kept++] = argv[i];
+  }
+  argc = kept;
   if (argc < 3) {
     std::cerr << "usage: see the comment at the top of driver.cpp\n";
     return 2;
@@ -152,6 +170,7 @@ int main(int argc, char** argv) {
     if (command == "run" && argc >= 7) return run(argc, argv);
     if (command == "load" && argc >= 5) return load(argc, argv);
     if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
+    if (command == "resolve" && argc == 4) return resolve(argv);
     std::cerr << "unknown command or missing arguments\n";
     return 2;
   } catch (const ijepa::Error& exc) {

@@ -110,7 +110,7 @@ def test_bad_artifacts(any_build, tiny_artifact, tmp_path):
     (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, ")
     _expect_error(any_build, ["load", broken, "openvino", "fp32"], "not valid JSON")
     (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, \"status\": \"passed\"}")
-    _expect_error(any_build, ["load", broken, "openvino", "fp32"], "malformed field")
+    _expect_error(any_build, ["load", broken, "openvino", "fp32"], "manifest field $: missing key 'model'")
     _expect_error(any_build, ["load", tiny_artifact, "openvino", "fp16"], "no fp16 graph")
     _expect_error(any_build, ["load", tiny_artifact, "tensorrt", "fp32"], "no fp32 TensorRT engine", "ijepa-build")
     _expect_error(any_build, ["load", tiny_artifact, "onnxruntime", "fp32"], "unknown backend")
