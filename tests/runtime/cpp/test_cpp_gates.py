@@ -10,6 +10,7 @@ import os
 import shutil
 
 import pytest
+
 from ijepa_deploy.manifest import MANIFEST_NAME, sha256_file
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
 
