@@ -4,6 +4,7 @@
 //   driver preprocess DIR OUT IMAGE...                 -> [N,3,H,W] float32 to OUT
 //   driver run DIR BACKEND PRECISION OUT IMAGE...      -> embeddings or logits float32 to OUT
 //   driver load DIR BACKEND PRECISION [allow-unverified]
+//   driver formats                                     -> {"formats": ["jpeg", "png", ...]}
 //   driver resolve DIR NAME                            -> {"path": ...} or the confinement error
 // Options anywhere: --allow-unverified, --allow-engine-host-code (LoadOptions for load / run).
 //   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
     else argv[kept++] = argv[i];
   }
   argc = kept;
-  if (argc < 3) {
+  if (argc < 2 || (argc < 3 && std::string(argv[1]) != "formats")) {
     std::cerr << "usage: see the comment at the top of driver.cpp\n";
     return 2;
   }
@@ -171,6 +172,12 @@ int main(int argc, char** argv) {
     if (command == "load" && argc >= 5) return load(argc, argv);
     if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
     if (command == "resolve" && argc == 4) return resolve(argv);
+    if (command == "formats") {
+      std::string list;
+      for (const auto& name : ijepa::image_formats()) list += (list.empty() ? "\"" : ", \"") + name + "\"";
+      std::cout << "{\"formats\": [" << list << "]}\n";
+      return 0;
+    }
     std::cerr << "unknown command or missing arguments\n";
     return 2;
   } catch (const ijepa::Error& exc) {
