@@ -6,7 +6,8 @@
 //   driver load DIR BACKEND PRECISION [allow-unverified]
 //   driver formats                                     -> {"formats": ["jpeg", "png", ...]}
 //   driver resolve DIR NAME                            -> {"path": ...} or the confinement error
-// Options anywhere: --allow-unverified, --allow-engine-host-code (LoadOptions for load / run).
+// Options anywhere: --allow-unverified, --allow-engine-host-code, --max-concurrency=N (LoadOptions for
+// load / run / concurrency), --backend=NAME (concurrency; default openvino).
 //   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
 //   driver trt-compat VERSION CC BUILT_VERSION BUILT_CC VERSION_COMPATIBLE HW_LEVEL
 // An IMAGE is a path, "bytes:PATH" (encoded bytes in memory) or "pixels:W:H:C:PATH" (raw uint8 HWC).
@@ -73,6 +74,7 @@ std::string escape(const std::string& text) {
 }
 
 ijepa::LoadOptions g_options;  // from the --options on the command line
+std::string g_backend = "openvino";  // concurrency: --backend=tensorrt
 
 int preprocess(int argc, char** argv) {
   const ijepa::Manifest manifest = ijepa::read_manifest(argv[2]);
@@ -116,7 +118,7 @@ int load(int argc, char** argv) {
 }
 
 int concurrency(int argc, char** argv) {
-  ijepa::Model model = ijepa::Model::load(argv[2], "openvino", argv[3]);
+  ijepa::Model model = ijepa::Model::load(argv[2], g_backend, argv[3], g_options);
   const int threads = std::stoi(argv[4]);
   const int calls = std::stoi(argv[5]);
   const auto images = images_from(argc, argv, 6);
@@ -158,6 +160,8 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "--allow-unverified") g_options.allow_unverified = true;
     else if (arg == "--allow-engine-host-code") g_options.allow_engine_host_code = true;
+    else if (arg.rfind("--max-concurrency=", 0) == 0) g_options.max_concurrency = std::stoi(arg.substr(18));
+    else if (arg.rfind("--backend=", 0) == 0) g_backend = arg.substr(10);
     else argv[kept++] = argv[i];
   }
   argc = kept;

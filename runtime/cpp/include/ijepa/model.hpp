@@ -28,6 +28,9 @@ struct LoadOptions {
   int num_threads = 0;            // OpenVINO inference threads; 0 = OpenVINO's default
   std::string device = "CPU";     // OpenVINO device
   int gpu_device = 0;             // TensorRT: CUDA device ordinal
+  // TensorRT: at most this many execution contexts (each with its stream and buffers), created on
+  // first need; more concurrent calls wait for a free one (Python's max_concurrency, default 2).
+  int max_concurrency = 2;
 };
 
 struct Label {
