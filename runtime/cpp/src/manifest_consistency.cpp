@@ -131,7 +131,7 @@ void check_parity(const ojson& data, const std::vector<std::string>& outputs, co
     std::sort(batch_sizes.begin(), batch_sizes.end());
     if (per_batch != batch_sizes) {
       throw fail(where, at + ".per_batch", "batches " + list_text(keys(result["per_batch"])),
-                 "one entry per batch size " + result["batch_sizes"].dump());
+                 "one entry per batch size " + show(result["batch_sizes"]));
     }
     for (auto it = result["per_batch"].begin(); it != result["per_batch"].end(); ++it) {
       if (sorted(keys(it.value())) != sorted(outputs)) {
@@ -178,7 +178,7 @@ void check_consistency(const ojson& data, const std::string& where) {
   const ojson want_input = ojson::array({"batch", 3, pre["height"], pre["width"]});
   if (io["inputs"].size() != 1 || io["inputs"][0]["name"] != "pixel_values" || io["inputs"][0]["shape"] != want_input) {
     throw fail(where, "$.io.inputs", show(io["inputs"]) + " does not match the preprocessing size",
-               "one input pixel_values of shape " + want_input.dump());
+               "one input pixel_values of shape " + python_repr(want_input));
   }
   if (data["batch"]["max"].get<int64_t>() < data["batch"]["min"].get<int64_t>()) {
     throw fail(where, "$.batch.max", data["batch"]["max"].dump() + " is below batch.min " + data["batch"]["min"].dump(),

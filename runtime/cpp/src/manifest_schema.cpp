@@ -73,6 +73,45 @@ std::string show(const nlohmann::ordered_json& value) {
 
 namespace {
 
+// Python's repr() of parsed JSON (jsonschema's own messages show it), cut like show() would not:
+// long values end in "..." after 200 characters so a hostile manifest cannot make a huge message.
+void append_repr(const ojson& value, std::string& out) {
+  if (out.size() > 200) return;
+  if (value.is_null()) {
+    out += "None";
+  } else if (value.is_boolean()) {
+    out += value.get<bool>() ? "True" : "False";
+  } else if (value.is_string()) {
+    out += repr(value.get<std::string>());
+  } else if (value.is_array()) {
+    out += "[";
+    for (size_t i = 0; i < value.size() && out.size() <= 200; ++i) {
+      out += i ? ", " : "";
+      append_repr(value[i], out);
+    }
+    out += "]";
+  } else if (value.is_object()) {
+    out += "{";
+    for (auto it = value.begin(); it != value.end() && out.size() <= 200; ++it) {
+      out += (it == value.begin() ? "" : ", ") + repr(it.key()) + ": ";
+      append_repr(it.value(), out);
+    }
+    out += "}";
+  } else {
+    out += value.dump();
+  }
+}
+
+}  // namespace
+
+std::string python_repr(const nlohmann::ordered_json& value) {
+  std::string out;
+  append_repr(value, out);
+  return out.size() <= 200 ? out : out.substr(0, 197) + "...";
+}
+
+namespace {
+
 bool is_identifier(const std::string& key) {
   if (key.empty() || std::isdigit(static_cast<unsigned char>(key[0]))) return false;
   return std::all_of(key.begin(), key.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
@@ -210,16 +249,16 @@ class SchemaChecker {
       out.push_back({path, show(value) + " matches more than one alternative", "exactly one"});
       return;
     }
-    std::string wanted;  // every branch refused the type: say which types would do
     for (size_t i = 0; i < branches.size(); ++i) {
       const ojson& branch = branches[i].contains("$ref") ? resolve(branches[i]["$ref"].get<std::string>()) : branches[i];
       if (!branch.contains("type") || type_ok(value, branch["type"])) {
         out.insert(out.end(), results[i].begin(), results[i].end());  // the branch of the right type says why
         return;
       }
-      wanted += (i ? " or " : "") + types(branch["type"]);
     }
-    out.push_back({path, show(value) + " has the wrong type", wanted});
+    // every branch refused the type: jsonschema's own words (the Python message falls back to them)
+    out.push_back({path, python_repr(value) + " is not valid under any of the given schemas",
+                   "what schema/manifest.schema.json allows here"});
   }
 
   static void number_keyword(const std::string& key, const ojson& want, const ojson& value, JsonPath& path,
@@ -323,6 +362,8 @@ void check_schema(const ojson& data, const std::string& where) {
 
 void check_consistency(const ojson& data, const std::string& where);  // manifest_consistency.cpp
 
+
+
 void check_manifest(const std::string& text, const std::string& where) {
   ojson data;
   try {
@@ -334,7 +375,7 @@ void check_manifest(const std::string& text, const std::string& where) {
   if (data.is_object()) {  // a manifest from another schema version: say that, not which field differs
     const ojson version = data.contains("schema_version") ? data["schema_version"] : ojson();
     if (!version.is_number_integer() || version.get<int64_t>() != 1) {
-      throw Error(where, "manifest schema_version is " + (version.is_null() ? std::string("None") : show(version)),
+      throw Error(where, "manifest schema_version is " + python_repr(version),
                   "1 (re-export with a matching ijepa-deploy, or use a C++ runtime that knows this schema)");
     }
   }

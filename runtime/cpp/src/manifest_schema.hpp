@@ -18,6 +18,9 @@ void check_manifest(const std::string& text, const std::string& where);
 // Python's _show(): json.dumps(value) cut to 60 characters.
 std::string show(const nlohmann::ordered_json& value);
 
+// Python's repr() of parsed JSON (None, True, 'text', [..], {..}), cut after 200 characters.
+std::string python_repr(const nlohmann::ordered_json& value);
+
 // directory / name when it resolves (symlinks followed) inside directory; else ijepa::Error naming
 // `where` (the directory when empty). Never opens the file.
 std::filesystem::path resolve_inside(const std::string& directory, const std::string& name,

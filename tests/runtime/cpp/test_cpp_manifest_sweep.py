@@ -1,8 +1,8 @@
 """The Python sweep's seeded manifest corruptions (tests/core/test_manifest_sweep.py: wrong types,
 nulls, missing keys, hostile file names, symlinks out, broken ranges) through the C++ loader, under
 AddressSanitizer + UndefinedBehaviorSanitizer: every case a one-line ijepa::Error naming the
-manifest or the artifact (driver exit 3), never a crash, a sanitizer report or an opened file outside
-the artifact (checked with strace where it exists)."""
+manifest or the artifact (driver exit 3), in the Python runtime's words, never a crash, a sanitizer
+report or an opened file outside the artifact (checked with strace where it exists)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,24 @@ def _outside_opens(trace: str, outside) -> list[str]:
     return [p for p in opened if p.startswith(str(outside)) or p == "/etc/passwd" or p.endswith("secret.onnx")]
 
 
+def _python_message(art) -> str:
+    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.manifest import read_manifest
+
+    try:
+        read_manifest(art)
+    except IJepaDeployError as exc:
+        return exc.format()
+    return "accepted"
+
+
+def _same_words(cpp: str, python: str) -> bool:
+    """The Python runtime's message, word for word; for a foreign schema_version the C++ hint differs."""
+    if python.startswith(f"{python.split(' | ')[0]} | manifest schema_version is "):
+        return cpp.split(". Note: ")[0] == python.split(". Note: ")[0]
+    return cpp == python
+
+
 def _check(build, art, what) -> str | None:
     proc = build.run("load", art, "openvino", "fp32")
     lines = proc.stderr.strip().splitlines()
@@ -53,6 +71,9 @@ def _check(build, art, what) -> str | None:
         return f"{what}: not one line naming the artifact: {proc.stderr!r}"
     if "has no OpenVINO backend" in lines[0]:  # this build's last step: every check let it through
         return f"{what}: accepted"
+    python = _python_message(art)
+    if not _same_words(lines[0], python):
+        return f"{what}: C++ and Python say different things:\n  C++:    {lines[0]}\n  Python: {python}"
     return None
 
 
