@@ -64,14 +64,20 @@ def ninja_exe() -> str:
     raise CppDependencyMissing("ninja not found: install the `ninja` PyPI package (pip install -e '.[cpp]')")
 
 
+def openvino_cmake_dir() -> Path:
+    """<site-packages>/openvino/cmake (OpenVINOConfig.cmake), for projects consuming the installed package."""
+    return _package_dir("openvino") / "cmake"
+
+
 def dependency_args() -> list[str]:
+    """The runtime's CMakeLists asks this Python for the pip packages' directories (openvino's
+    cmake/, nlohmann-json's include/): the interpreter running the build is the one that has them."""
     try:
-        openvino_cmake = _package_dir("openvino") / "cmake"
-        import nlohmann_json
+        openvino_cmake_dir()
+        import nlohmann_json  # noqa: F401
     except ImportError as exc:
         raise CppDependencyMissing(f"{exc.name} not installed: pip install -e '.[cpp]'") from None
-    return [f"-DCMAKE_PREFIX_PATH={openvino_cmake}",
-            f"-DIJEPA_NLOHMANN_JSON_INCLUDE={Path(str(nlohmann_json.get_include()))}"]
+    return [f"-DIJEPA_PYTHON={sys.executable}"]
 
 
 def configure_and_build(name: str, extra: list[str], targets: list[str] | tuple[str, ...]) -> Path:

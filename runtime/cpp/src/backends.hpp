@@ -23,4 +23,8 @@ std::string tensorrt_compatibility_problem(const EngineRecord& record, const std
                                            const std::string& compute_capability);
 std::string tensorrt_rebuild_hint(const std::string& artifact, const std::string& variant);
 
+// Whether int8 GEMM kernels accumulate exactly and fast on this CPU (x86: VNNI or AMX); the
+// Python runtime's cpu_features.int8_dot_product().
+bool int8_dot_product();
+
 }  // namespace ijepa::detail

@@ -22,6 +22,7 @@ struct Decoded {
 
 Decoded decode_jpeg(const uint8_t* data, size_t size, const std::string& subject);
 Decoded decode_png(const uint8_t* data, size_t size, const std::string& subject);
+Decoded decode_webp(const uint8_t* data, size_t size, const std::string& subject);  // builds with libwebp
 
 // The Python runtime's to_rgb(): alpha composited onto white, grey replicated, CMYK converted.
 RgbImage to_rgb(Decoded decoded);

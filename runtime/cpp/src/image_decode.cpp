@@ -246,6 +246,12 @@ Decoded decode_png(const uint8_t* data, size_t size, const std::string& subject)
 
 }  // namespace detail
 
+#ifdef IJEPA_HAVE_WEBP
+constexpr const char* kFormats = "JPEG, PNG or WebP";
+#else
+constexpr const char* kFormats = "JPEG or PNG";
+#endif
+
 RgbImage decode_image(const uint8_t* data, size_t size, const std::string& subject) {
   if (size == 0) throw Error(subject, "no image data (0 bytes)", "encoded image bytes");
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -253,15 +259,32 @@ RgbImage decode_image(const uint8_t* data, size_t size, const std::string& subje
   if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
     return detail::to_rgb(detail::decode_jpeg(data, size, subject));
   }
+  if (size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0) {
+#ifdef IJEPA_HAVE_WEBP
+    return detail::to_rgb(detail::decode_webp(data, size, subject));
+#else
+    throw Error(subject, "WebP image, but this build of the C++ runtime has no WebP decoder",
+                "a build with libwebp (Debian libwebp-dev), or a JPEG or PNG file");
+#endif
+  }
+  // Pillow (the Python runtime) reads more formats (BMP, GIF, TIFF, ...): decode those yourself.
   throw Error(subject, "not an image the C++ runtime can decode",
-              "a JPEG or PNG file (decode other formats yourself and pass RGB pixels)");
+              std::string("a ") + kFormats + " file (decode other formats yourself and pass RGB pixels)");
+}
+
+std::vector<std::string> image_formats() {
+#ifdef IJEPA_HAVE_WEBP
+  return {"jpeg", "png", "webp"};
+#else
+  return {"jpeg", "png"};
+#endif
 }
 
 RgbImage decode_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path, "no such file", "a path to an image file");
   if (std::filesystem::file_size(path, ec) == 0) {
-    throw Error(path, "file is empty (0 bytes)", "an image file (JPEG or PNG)");
+    throw Error(path, "file is empty (0 bytes)", std::string("an image file (") + kFormats + ")");
   }
   std::ifstream in(path, std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

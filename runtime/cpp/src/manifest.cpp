@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "ijepa/error.hpp"
+#include "manifest_schema.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -25,119 +27,124 @@ std::string join(const std::string& directory, const std::string& rel) {
   return (fs::path(directory) / rel).string();
 }
 
+// An integer field the runtime holds as int (the schema already said it is an integer >= its minimum).
+int to_int(const json& value, const std::string& where, const std::string& field) {
+  const int64_t v = value.get<int64_t>();
+  if (v > INT32_MAX || v < INT32_MIN) {
+    throw Error(where, "manifest field " + field + ": " + value.dump() + " is out of range",
+                "a value <= " + std::to_string(INT32_MAX));
+  }
+  return static_cast<int>(v);
+}
+
 std::vector<TensorSpec> read_tensors(const json& list) {
   std::vector<TensorSpec> specs;
   for (const auto& item : list) {
     TensorSpec spec;
     spec.name = item.at("name").get<std::string>();
     spec.dtype = item.at("dtype").get<std::string>();
-    for (const auto& dim : item.at("shape")) {
-      spec.shape.push_back(dim.is_number_integer() ? dim.get<int64_t>() : -1);
-    }
+    for (const auto& dim : item.at("shape")) spec.shape.push_back(dim.is_number() ? dim.get<int64_t>() : -1);
     specs.push_back(std::move(spec));
   }
   return specs;
 }
 
-PreprocessConfig read_preprocessing(const json& p) {
+PreprocessConfig read_preprocessing(const json& p, const std::string& where) {
   PreprocessConfig c;
-  c.height = p.at("height").get<int>();
-  c.width = p.at("width").get<int>();
-  c.resample = p.value("resample", std::string("bilinear"));
-  c.do_resize = p.value("do_resize", true);
-  c.do_rescale = p.value("do_rescale", true);
-  c.rescale_factor = p.value("rescale_factor", 1.0 / 255.0);
-  c.do_normalize = p.value("do_normalize", true);
-  const auto& mean = p.at("image_mean");
-  const auto& stdv = p.at("image_std");
-  if (mean.size() != 3 || stdv.size() != 3) {
-    throw Error("preprocessing", "mean/std must have 3 values", "RGB statistics");
-  }
+  c.height = to_int(p.at("height"), where, "$.preprocessing.height");
+  c.width = to_int(p.at("width"), where, "$.preprocessing.width");
+  c.resample = p.at("resample").get<std::string>();
+  c.do_resize = p.at("do_resize").get<bool>();
+  c.do_rescale = p.at("do_rescale").get<bool>();
+  c.rescale_factor = p.at("rescale_factor").get<double>();
+  c.do_normalize = p.at("do_normalize").get<bool>();
   for (int i = 0; i < 3; ++i) {
     // The Python runtime holds mean/std as float32 arrays: round the same way.
-    c.image_mean[i] = static_cast<float>(mean[i].get<double>());
-    c.image_std[i] = static_cast<float>(stdv[i].get<double>());
+    c.image_mean[i] = static_cast<float>(p.at("image_mean")[i].get<double>());
+    c.image_std[i] = static_cast<float>(p.at("image_std")[i].get<double>());
   }
-  c.convert_rgb = p.value("convert_rgb", true);
-  c.channel_order = p.value("channel_order", std::string("RGB"));
-  c.layout = p.value("layout", std::string("NCHW"));
+  c.convert_rgb = p.at("convert_rgb").get<bool>();
+  c.channel_order = p.at("channel_order").get<std::string>();
+  c.layout = p.at("layout").get<std::string>();
   if (c.resample != "bilinear") {
-    throw Error("preprocessing", "resample filter '" + c.resample + "' is not implemented in the C++ runtime",
+    throw Error(where, "manifest field $.preprocessing.resample: '" + c.resample + "' is not implemented in the C++ runtime",
                 "bilinear (the filter of every I-JEPA checkpoint)");
-  }
-  if (c.channel_order != "RGB" || c.layout != "NCHW") {
-    throw Error("preprocessing", "channel order " + c.channel_order + " / layout " + c.layout,
-                "RGB and NCHW");
-  }
-  if (c.height <= 0 || c.width <= 0) {
-    throw Error("preprocessing", "height/width must be positive", "the graph's input size");
   }
   return c;
 }
 
+GraphRecord read_graph(const json& g) {
+  GraphRecord rec;
+  rec.file = g.at("file").get<std::string>();
+  rec.data_files = g.at("data_files").get<std::vector<std::string>>();
+  rec.precision = g.at("precision").get<std::string>();
+  rec.targets = g.at("for").get<std::vector<std::string>>();
+  rec.status = g.value("status", std::string());
+  return rec;
+}
+
+EngineRecord read_engine(const json& e) {
+  EngineRecord rec;
+  rec.file = e.at("file").get<std::string>();
+  rec.tensorrt_version = e.at("tensorrt_version").get<std::string>();
+  rec.compute_capability = e.at("compute_capability").get<std::string>();
+  rec.gpu_name = e.at("gpu_name").get<std::string>();
+  const json& level = e.at("hardware_compatibility");
+  rec.hardware_compatibility = level.is_string() ? level.get<std::string>() : std::string();
+  rec.source_graph = e.at("source_graph").get<std::string>();
+  rec.precision = e.at("precision").get<std::string>();
+  rec.status = e.value("status", std::string());
+  rec.version_compatible = e.at("version_compatible").get<bool>();
+  return rec;
+}
+
+// `data` passed detail::check_manifest: every field below exists with its type and range.
 Manifest parse(const json& data, const std::string& where) {
   Manifest m;
-  const json version = data.contains("schema_version") ? data["schema_version"] : json();
-  if (!version.is_number_integer() || version.get<int>() != kSchemaVersion) {
-    throw Error(where, "manifest schema_version is " + (version.is_null() ? std::string("None") : version.dump()),
-                std::to_string(kSchemaVersion) + " (re-export with a matching ijepa-deploy, or use a C++ runtime "
-                "that knows this schema)");
-  }
-  m.schema_version = version.get<int>();
+  m.schema_version = data.at("schema_version").get<int>();
   m.status = data.at("status").get<std::string>();
   m.task = data.at("task").get<std::string>();
   const auto& io = data.at("io");
   m.inputs = read_tensors(io.at("inputs"));
   m.outputs = read_tensors(io.at("outputs"));
-  m.min_batch = data.at("batch").at("min").get<int>();
-  m.max_batch = data.at("batch").at("max").get<int>();
-  m.preprocessing = read_preprocessing(data.at("preprocessing"));
-  if (data.contains("id2label") && data["id2label"].is_object()) {
+  m.min_batch = to_int(data.at("batch").at("min"), where, "$.batch.min");
+  m.max_batch = to_int(data.at("batch").at("max"), where, "$.batch.max");
+  m.preprocessing = read_preprocessing(data.at("preprocessing"), where);
+  if (data.at("id2label").is_object()) {
     for (const auto& [key, value] : data["id2label"].items()) {
-      m.id2label[std::stoi(key)] = value.get<std::string>();
+      const json index = json::parse(key, nullptr, false);  // the schema allows digits only
+      if (!index.is_number_unsigned() || index.get<uint64_t>() > INT32_MAX) {
+        throw Error(where, "manifest field $.id2label['" + key + "']: key is out of range",
+                    "a class index <= " + std::to_string(INT32_MAX));
+      }
+      m.id2label[static_cast<int>(index.get<uint64_t>())] = value.get<std::string>();
     }
   }
-  if (data.contains("graphs")) {
-    for (const auto& [name, g] : data["graphs"].items()) {
-      GraphRecord rec;
-      rec.file = g.at("file").get<std::string>();
-      if (g.contains("data_files")) rec.data_files = g["data_files"].get<std::vector<std::string>>();
-      m.graphs[name] = std::move(rec);
-    }
-  }
-  if (data.contains("engines")) {
-    for (const auto& [name, e] : data["engines"].items()) {
-      EngineRecord rec;
-      rec.file = e.at("file").get<std::string>();
-      auto str = [&e](const char* key) {
-        return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string();
-      };
-      rec.tensorrt_version = str("tensorrt_version");
-      rec.compute_capability = str("compute_capability");
-      rec.gpu_name = str("gpu_name");
-      rec.hardware_compatibility = str("hardware_compatibility");
-      rec.source_graph = str("source_graph");
-      rec.version_compatible = e.contains("version_compatible") && e["version_compatible"].is_boolean() &&
-                               e["version_compatible"].get<bool>();
-      m.engines[name] = std::move(rec);
-    }
-  }
-  if (data.contains("files")) {
-    for (const auto& [rel, f] : data["files"].items()) {
-      m.files[rel] = FileRecord{f.at("sha256").get<std::string>(), f.at("bytes").get<uint64_t>()};
-    }
-  }
-  if (m.inputs.size() != 1 || m.inputs[0].shape.size() != 4) {
-    throw Error(where, "io.inputs is not one [batch, 3, H, W] tensor", kExpectedManifest);
-  }
-  if (m.min_batch < 1 || m.max_batch < m.min_batch) {
-    throw Error(where, "batch range is " + std::to_string(m.min_batch) + ".." + std::to_string(m.max_batch),
-                "1 <= min <= max");
+  for (const auto& [name, g] : data.at("graphs").items()) m.graphs[name] = read_graph(g);
+  for (const auto& [name, e] : data.at("engines").items()) m.engines[name] = read_engine(e);
+  for (const auto& [rel, f] : data.at("files").items()) {
+    m.files[rel] = FileRecord{f.at("sha256").get<std::string>(), f.at("bytes").get<uint64_t>()};
   }
   return m;
 }
 
+// Every file name the manifest mentions, for resolve_inside before anything is opened.
+std::vector<std::string> file_names(const Manifest& m) {
+  std::vector<std::string> names;
+  for (const auto& [rel, record] : m.files) names.push_back(rel);
+  for (const auto& [variant, graph] : m.graphs) {
+    names.push_back(graph.file);
+    names.insert(names.end(), graph.data_files.begin(), graph.data_files.end());
+  }
+  for (const auto& [variant, engine] : m.engines) names.push_back(engine.file);
+  return names;
+}
+
 }  // namespace
+
+std::string resolve_inside(const std::string& directory, const std::string& name) {
+  return detail::resolve_inside(directory, name).string();
+}
 
 Manifest read_manifest(const std::string& directory) {
   std::error_code ec;
@@ -152,20 +159,16 @@ Manifest read_manifest(const std::string& directory) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  json data;
+  const std::string text = buffer.str();
+  detail::check_manifest(text, path);  // invalid JSON, schema, consistency
+  Manifest manifest;
   try {
-    data = json::parse(buffer.str());
-  } catch (const json::parse_error& exc) {
-    throw Error(path, std::string("manifest is not valid JSON (") + exc.what() + ")",
-                "the file ijepa-export wrote, unmodified");
+    manifest = parse(json::parse(text), path);
+  } catch (const json::exception& exc) {  // not expected after the checks: still a user error, not a crash
+    throw Error(path, std::string("manifest has a malformed field (") + exc.what() + ")", kExpectedManifest);
   }
-  if (!data.is_object()) throw Error(path, "manifest is not a JSON object", kExpectedManifest);
-  try {
-    return parse(data, path);
-  } catch (const json::exception& exc) {
-    throw Error(path, std::string("manifest is missing or has a malformed field (") + exc.what() + ")",
-                kExpectedManifest);
-  }
+  for (const auto& name : file_names(manifest)) detail::resolve_inside(directory, name, path);
+  return manifest;
 }
 
 std::string sha256_file(const std::string& path) {
@@ -194,8 +197,11 @@ std::string sha256_file(const std::string& path) {
 }
 
 void verify_files(const std::string& directory, const Manifest& manifest, const std::vector<std::string>& relpaths) {
-  for (const auto& rel : relpaths) {
-    const std::string path = join(directory, rel);
+  std::vector<std::string> paths;  // all of them confined before opening any
+  for (const auto& rel : relpaths) paths.push_back(detail::resolve_inside(directory, rel).string());
+  for (size_t i = 0; i < relpaths.size(); ++i) {
+    const std::string& rel = relpaths[i];
+    const std::string& path = paths[i];
     auto entry = manifest.files.find(rel);
     if (entry == manifest.files.end()) {
       throw Error(path, "file is not recorded in the manifest",

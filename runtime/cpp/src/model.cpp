@@ -6,9 +6,11 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "backends.hpp"
+#include "gates.hpp"
 #include "ijepa/error.hpp"
 
 namespace ijepa {
@@ -43,10 +45,6 @@ std::string names(const Map& map) {
   return out.str();
 }
 
-std::string path_join(const std::string& dir, const std::string& rel) {
-  return (std::filesystem::path(dir) / rel).string();
-}
-
 }  // namespace
 
 std::vector<std::string> available_backends() {
@@ -60,51 +58,71 @@ std::vector<std::string> available_backends() {
   return out;
 }
 
+namespace {
+
+// The first gate that refuses, unless the caller opted in (Python's check_verified order).
+void apply(std::optional<Error> problem, bool allowed) {
+  if (problem && !allowed) throw *problem;
+}
+
+std::unique_ptr<Runner> open_openvino(const std::string& directory, const Manifest& manifest, const std::string& variant,
+                                      const std::string& precision, const LoadOptions& options) {
+  apply(detail::graph_problem(directory, manifest, variant), options.allow_unverified);
+  auto graph = manifest.graphs.find(variant);
+  if (graph == manifest.graphs.end()) {
+    throw Error(directory, "artifact has no " + variant + " graph",
+                "one of " + names(manifest.graphs) + " (export with --" + variant + ")");
+  }
+  std::vector<std::string> files{graph->second.file};
+  files.insert(files.end(), graph->second.data_files.begin(), graph->second.data_files.end());
+  if (options.verify) verify_files(directory, manifest, files);
+  const std::string path = resolve_inside(directory, graph->second.file);
+  apply(detail::openvino_int8_problem(manifest, variant, precision), options.allow_unverified);
+#ifdef IJEPA_HAVE_OPENVINO
+  return detail::make_openvino_runner(path, manifest, options);
+#else
+  (void)path;
+  throw Error("backend", "this build of the C++ runtime has no OpenVINO backend",
+              "a build configured with -DIJEPA_WITH_OPENVINO=ON");
+#endif
+}
+
+std::unique_ptr<Runner> open_tensorrt(const std::string& directory, const Manifest& manifest,
+                                      const std::string& precision, const LoadOptions& options) {
+  auto engine = manifest.engines.find(precision);
+  if (engine == manifest.engines.end()) {
+    throw Error(directory, "artifact has no " + precision + " TensorRT engine",
+                "one of " + names(manifest.engines) + " (build it on this GPU host: ijepa-build " + directory +
+                    " --variant " + precision + ")");
+  }
+  apply(detail::engine_problem(directory, engine->second, precision), options.allow_unverified);
+  if (options.verify) verify_files(directory, manifest, {engine->second.file});
+  const std::string path = resolve_inside(directory, engine->second.file);
+  apply(detail::host_code_problem(engine->second, path, directory, precision), options.allow_engine_host_code);
+#ifdef IJEPA_HAVE_TENSORRT
+  return detail::make_tensorrt_runner(path, manifest, engine->second, directory, precision, options);
+#else
+  throw Error("backend", "this build of the C++ runtime has no TensorRT backend",
+              "a build configured with -DIJEPA_WITH_TENSORRT=ON -DTensorRT_ROOT=<sdk> on a host with TensorRT");
+#endif
+}
+
+}  // namespace
+
 Model Model::load(const std::string& directory, const std::string& backend, const std::string& precision,
                   const LoadOptions& options) {
-  Manifest manifest = read_manifest(directory);
-  if (manifest.status != "passed" && !options.allow_unverified) {
-    throw Error(directory, "artifact status is '" + manifest.status + "': its parity check did not pass",
-                "an artifact with status 'passed' (see the manifest's parity section; "
-                "LoadOptions::allow_unverified to inspect it anyway)");
-  }
-  std::unique_ptr<Runner> runner;
-  std::string variant = precision;
-  if (backend == "openvino") {
-    // "int8" on the CPU means the artifact's U8S8 int8-cpu graph when it has one (the TensorRT-style
-    // S8S8 graph is meant for GPUs), the choice the Python runtime makes for CPU-only engines.
-    if (precision == "int8" && options.device == "CPU" && manifest.graphs.count("int8-cpu")) variant = "int8-cpu";
-    auto graph = manifest.graphs.find(variant);
-    if (graph == manifest.graphs.end()) {
-      throw Error(directory, "artifact has no " + variant + " graph",
-                  "one of " + names(manifest.graphs) + " (export with --" + variant + ")");
-    }
-    std::vector<std::string> files{graph->second.file};
-    files.insert(files.end(), graph->second.data_files.begin(), graph->second.data_files.end());
-    if (options.verify) verify_files(directory, manifest, files);
-#ifdef IJEPA_HAVE_OPENVINO
-    runner = detail::make_openvino_runner(path_join(directory, graph->second.file), manifest, options);
-#else
-    throw Error("backend", "this build of the C++ runtime has no OpenVINO backend",
-                "a build configured with -DIJEPA_WITH_OPENVINO=ON");
-#endif
-  } else if (backend == "tensorrt") {
-    auto engine = manifest.engines.find(precision);
-    if (engine == manifest.engines.end()) {
-      throw Error(directory, "artifact has no " + precision + " TensorRT engine",
-                  "one of " + names(manifest.engines) + " (build it on this GPU host: ijepa-build " + directory +
-                      " --variant " + precision + ")");
-    }
-#ifdef IJEPA_HAVE_TENSORRT
-    if (options.verify) verify_files(directory, manifest, {engine->second.file});
-    runner = detail::make_tensorrt_runner(path_join(directory, engine->second.file), manifest, engine->second,
-                                          directory, precision, options);
-#else
-    throw Error("backend", "this build of the C++ runtime has no TensorRT backend",
-                "a build configured with -DIJEPA_WITH_TENSORRT=ON -DTensorRT_ROOT=<sdk> on a host with TensorRT");
-#endif
-  } else {
+  if (backend != "openvino" && backend != "tensorrt") {
     throw Error("backend", "unknown backend '" + backend + "'", "one of ['openvino', 'tensorrt']");
+  }
+  Manifest manifest = read_manifest(directory);
+  apply(detail::artifact_problem(directory, manifest), options.allow_unverified);
+  std::string variant = precision;
+  std::unique_ptr<Runner> runner;
+  if (backend == "openvino") {
+    variant = detail::openvino_variant(manifest, precision);
+    runner = open_openvino(directory, manifest, variant, precision, options);
+  } else {
+    runner = open_tensorrt(directory, manifest, precision, options);
   }
   return Model(std::make_unique<Impl>(directory, std::move(manifest), variant, std::move(runner)));
 }

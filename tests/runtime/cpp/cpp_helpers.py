@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,11 @@ class CppBuild:
     directory: Path
     driver: Path
     env: dict
+    prefix: list = field(default_factory=list)  # runs the driver under this command (e.g. strace)
 
     def run(self, *args, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-        proc = subprocess.run([str(self.driver), *map(str, args)], capture_output=True, text=True,
-                              env=self.env, timeout=timeout)
+        proc = subprocess.run([*self.prefix, str(self.driver), *map(str, args)], capture_output=True,
+                              text=True, env=self.env, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"driver {args[0]} exited {proc.returncode}\nstdout: {proc.stdout}\n"
                                  f"stderr: {proc.stderr}")

@@ -4,6 +4,10 @@
 //   driver preprocess DIR OUT IMAGE...                 -> [N,3,H,W] float32 to OUT
 //   driver run DIR BACKEND PRECISION OUT IMAGE...      -> embeddings or logits float32 to OUT
 //   driver load DIR BACKEND PRECISION [allow-unverified]
+//   driver formats                                     -> {"formats": ["jpeg", "png", ...]}
+//   driver resolve DIR NAME                            -> {"path": ...} or the confinement error
+// Options anywhere: --allow-unverified, --allow-engine-host-code, --max-concurrency=N (LoadOptions for
+// load / run / concurrency), --backend=NAME (concurrency; default openvino).
 //   driver concurrency DIR PRECISION THREADS CALLS IMAGE...
 //   driver trt-compat VERSION CC BUILT_VERSION BUILT_CC VERSION_COMPATIBLE HW_LEVEL
 // An IMAGE is a path, "bytes:PATH" (encoded bytes in memory) or "pixels:W:H:C:PATH" (raw uint8 HWC).
@@ -69,6 +73,9 @@ std::string escape(const std::string& text) {
   return out;
 }
 
+ijepa::LoadOptions g_options;  // from the --options on the command line
+std::string g_backend = "openvino";  // concurrency: --backend=tensorrt
+
 int preprocess(int argc, char** argv) {
   const ijepa::Manifest manifest = ijepa::read_manifest(argv[2]);
   const ijepa::Preprocessor pre(manifest.preprocessing);
@@ -79,7 +86,7 @@ int preprocess(int argc, char** argv) {
 }
 
 int run(int argc, char** argv) {
-  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4]);
+  ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4], g_options);
   const auto images = images_from(argc, argv, 6);
   const bool classify = model.task() == "image-classification";
   const ijepa::Tensor out = classify ? model.logits(images) : model.embed(images);
@@ -103,15 +110,15 @@ int run(int argc, char** argv) {
 }
 
 int load(int argc, char** argv) {
-  ijepa::LoadOptions options;
-  options.allow_unverified = argc > 5 && std::string(argv[5]) == "allow-unverified";
+  ijepa::LoadOptions options = g_options;
+  if (argc > 5 && std::string(argv[5]) == "allow-unverified") options.allow_unverified = true;
   ijepa::Model model = ijepa::Model::load(argv[2], argv[3], argv[4], options);
   std::cout << "{\"variant\": \"" << model.variant() << "\"}\n";
   return 0;
 }
 
 int concurrency(int argc, char** argv) {
-  ijepa::Model model = ijepa::Model::load(argv[2], "openvino", argv[3]);
+  ijepa::Model model = ijepa::Model::load(argv[2], g_backend, argv[3], g_options);
   const int threads = std::stoi(argv[4]);
   const int calls = std::stoi(argv[5]);
   const auto images = images_from(argc, argv, 6);
@@ -141,8 +148,24 @@ int concurrency(int argc, char** argv) {
 
 }  // namespace
 
+int resolve(char** argv) {
+  const std::string path = ijepa::resolve_inside(argv[2], argv[3]);
+  std::cout << "{\"path\": \"" << escape(path) << "\"}\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  if (argc < 3) {
+  int kept = 0;  // drop the --options, keep the positional arguments in order
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--allow-unverified") g_options.allow_unverified = true;
+    else if (arg == "--allow-engine-host-code") g_options.allow_engine_host_code = true;
+    else if (arg.rfind("--max-concurrency=", 0) == 0) g_options.max_concurrency = std::stoi(arg.substr(18));
+    else if (arg.rfind("--backend=", 0) == 0) g_backend = arg.substr(10);
+    else argv[kept++] = argv[i];
+  }
+  argc = kept;
+  if (argc < 2 || (argc < 3 && std::string(argv[1]) != "formats")) {
     std::cerr << "usage: see the comment at the top of driver.cpp\n";
     return 2;
   }
@@ -152,6 +175,13 @@ int main(int argc, char** argv) {
     if (command == "run" && argc >= 7) return run(argc, argv);
     if (command == "load" && argc >= 5) return load(argc, argv);
     if (command == "concurrency" && argc >= 7) return concurrency(argc, argv);
+    if (command == "resolve" && argc == 4) return resolve(argv);
+    if (command == "formats") {
+      std::string list;
+      for (const auto& name : ijepa::image_formats()) list += (list.empty() ? "\"" : ", \"") + name + "\"";
+      std::cout << "{\"formats\": [" << list << "]}\n";
+      return 0;
+    }
     std::cerr << "unknown command or missing arguments\n";
     return 2;
   } catch (const ijepa::Error& exc) {

@@ -110,7 +110,7 @@ def test_bad_artifacts(any_build, tiny_artifact, tmp_path):
     (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, ")
     _expect_error(any_build, ["load", broken, "openvino", "fp32"], "not valid JSON")
     (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, \"status\": \"passed\"}")
-    _expect_error(any_build, ["load", broken, "openvino", "fp32"], "malformed field")
+    _expect_error(any_build, ["load", broken, "openvino", "fp32"], "manifest field $: missing key 'model'")
     _expect_error(any_build, ["load", tiny_artifact, "openvino", "fp16"], "no fp16 graph")
     _expect_error(any_build, ["load", tiny_artifact, "tensorrt", "fp32"], "no fp32 TensorRT engine", "ijepa-build")
     _expect_error(any_build, ["load", tiny_artifact, "onnxruntime", "fp32"], "unknown backend")
@@ -128,3 +128,17 @@ def test_wrong_task_and_chunking(cpp_build, tiny_artifact, tiny_cls_artifact, tm
     _expect_error(cpp_build, ["concurrency", tiny_cls_artifact, "fp32", "1", "1", CHELSEA], "task is image-classification")
     info = cpp_build.json("run", tiny_artifact, "openvino", "fp32", tmp_path / "e.bin", *([CHELSEA] * 10))
     assert info["shape"] == [10, 192] and info["max_batch"] == 8
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"batch": {"min": 1, "max": 2 ** 33}}, "manifest field $.batch.max: 8589934592 is out of range. Note: expected a "
+                                            "value <= 2147483647"),
+    ({"batch": {"min": 1, "max": 1e300}}, "manifest field $.batch.max: 1e+300 has the wrong type. Note: expected an "
+                                          "integer"),
+    ({"batch": {"min": 1, "max": 2 ** 64 - 1}}, "manifest field $.batch.max: 18446744073709551615 has the wrong type"),
+])
+def test_numbers_the_cpp_runtime_cannot_hold_are_refused(any_build, tiny_artifact, tmp_path, change, words):
+    """Beyond the schema (which Python's integers always fit): C++ holds batch sizes and image sizes
+    as int, so larger values are refused by name, never truncated."""
+    art = _copy_artifact(tiny_artifact, tmp_path / "art", **change)
+    _expect_error(any_build, ["load", art, "openvino", "fp32"], words)

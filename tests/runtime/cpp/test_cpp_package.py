@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ijepa_deploy.benchmarks.cpp_build import REPO, cmake_exe, dependency_args, ninja_exe
+from ijepa_deploy.benchmarks.cpp_build import REPO, cmake_exe, ninja_exe, openvino_cmake_dir
 
 ASSETS = REPO / "ijepa_deploy" / "assets"
 
@@ -21,7 +21,7 @@ def test_installed_package_builds_the_example(cpp_build, tiny_artifact, tmp_path
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (prefix / "include" / "ijepa" / "model.hpp").is_file()
-    openvino_cmake = next(a for a in dependency_args() if a.startswith("-DCMAKE_PREFIX_PATH=")).split("=", 1)[1]
+    openvino_cmake = openvino_cmake_dir()
     build = tmp_path / "service"
     proc = subprocess.run([cmake_exe(), "-S", str(REPO / "runtime" / "cpp" / "examples"), "-B", str(build), "-G", "Ninja",
                            f"-DCMAKE_MAKE_PROGRAM={ninja_exe()}", "-DCMAKE_BUILD_TYPE=Release",

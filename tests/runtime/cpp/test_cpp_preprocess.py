@@ -76,6 +76,7 @@ def test_448_non_square_contract(cpp_build, tiny_artifact, photo_set, tmp_path):
     art.mkdir()
     data = json.loads((tiny_artifact / "ijepa_manifest.json").read_text())
     data["preprocessing"].update(height=448, width=320)
+    data["io"]["inputs"][0]["shape"] = ["batch", 3, 448, 320]  # a consistent manifest (the runtime checks)
     (art / "ijepa_manifest.json").write_text(json.dumps(data))
     images = [photo_set["asset-rocket"], photo_set["rgba-png-astronaut"], photo_set["one-pixel"]]
     out = tmp_path / "pixels.bin"

@@ -39,6 +39,33 @@ def test_tensorrt_backend_matches_python(tensorrt_host, tiny_artifact, tmp_path)
     assert cos.min() >= 0.99999
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("max_concurrency", [1, 2, 4])
+def test_tensorrt_context_pool_serves_threads(tensorrt_host, tiny_artifact, tmp_path, max_concurrency):
+    """Execution contexts pooled up to max_concurrency (issue 20 item 7): 6 threads x 5 embeds each
+    equal the single-threaded vectors bit for bit, none fails, whatever the pool size."""
+    root = os.environ.get("TensorRT_ROOT")
+    if not root:
+        pytest.skip("set TensorRT_ROOT to the TensorRT SDK to build the C++ TensorRT backend")
+    import shutil
+
+    from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines
+    from ijepa_deploy.manifest import read_manifest
+    from ijepa_deploy.progress import Progress
+
+    artifact = tmp_path / "art"
+    shutil.copytree(tiny_artifact, artifact)
+    build_engines(artifact, read_manifest(artifact), EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
+                  Progress(quiet=True))
+    directory = configure_and_build("tensorrt", ["-DCMAKE_BUILD_TYPE=Release", "-DIJEPA_WITH_TENSORRT=ON",
+                                                 f"-DTensorRT_ROOT={root}"], ["ijepa_test_driver"])
+    build = CppBuild("tensorrt", directory, directory / "ijepa_test_driver", dict(os.environ))
+    images = sorted(ASSETS.glob("*.jpg"))[:4]
+    result = build.json("concurrency", artifact, "fp32", 6, 5, *images, "--backend=tensorrt",
+                        f"--max-concurrency={max_concurrency}")
+    assert result == {"calls": 30, "mismatches": 0, "errors": 0}
+
+
 def test_tensorrt_off_without_sdk_keeps_the_default_build(cpp_build):
     """-DIJEPA_WITH_TENSORRT=ON without the SDK configures with a plain message, not an error."""
     import subprocess

@@ -16,7 +16,7 @@ struct RgbImage {
   std::vector<uint8_t> pixels;  // width * height * 3
 };
 
-// One image handed to Model::embed / Preprocessor: a file path, encoded bytes (JPEG or PNG), or
+// One image handed to Model::embed / Preprocessor: a file path, encoded bytes (JPEG, PNG, WebP), or
 // pixels a service decoded itself (uint8 HWC with 1 = grey, 3 = RGB or 4 = RGBA channels).
 class ImageInput {
  public:
@@ -42,6 +42,9 @@ class ImageInput {
 RgbImage decode_image(const uint8_t* data, size_t size, const std::string& subject);
 RgbImage decode_file(const std::string& path);
 RgbImage rgb_from_pixels(const uint8_t* data, int width, int height, int channels, const std::string& subject);
+
+// The encoded formats this build decodes: "jpeg", "png" and, when built with libwebp, "webp".
+std::vector<std::string> image_formats();
 
 // Pillow's decompression-bomb limit, which the Python runtime enforces too.
 inline constexpr uint64_t kMaxImagePixels = 89478485ULL;

@@ -37,6 +37,9 @@ struct PreprocessConfig {
 struct GraphRecord {
   std::string file;
   std::vector<std::string> data_files;
+  std::string precision;             // "fp32", "fp16" or "int8" (int8-cpu is an int8 graph too)
+  std::vector<std::string> targets;  // the manifest's "for": the engines the graph is meant for
+  std::string status;                // its own parity verdict; "" in manifests from before per-graph verdicts
 };
 
 struct EngineRecord {
@@ -46,6 +49,8 @@ struct EngineRecord {
   std::string gpu_name;
   std::string hardware_compatibility;
   std::string source_graph;
+  std::string precision;
+  std::string status;  // "passed" after ijepa-build checked it; "" = never checked
   bool version_compatible = false;
 };
 
@@ -70,10 +75,15 @@ struct Manifest {
 };
 
 // Reads <directory>/ijepa_manifest.json; throws ijepa::Error on a missing directory or file,
-// invalid JSON, an unknown schema_version or a missing/malformed field.
+// invalid JSON, any field the shipped JSON Schema or the consistency rules refuse
+// ("<manifest> | manifest field $.x: problem. Note: expected ..."), or a file name that does not
+// resolve inside the directory (symlinks followed; checked before any file is opened).
 Manifest read_manifest(const std::string& directory);
 
-// Checks that each relative path exists, is listed in the manifest and matches its size and SHA-256.
+// <directory>/<name> resolved (symlinks followed) when it lies inside directory; else ijepa::Error.
+std::string resolve_inside(const std::string& directory, const std::string& name);
+
+// Checks that each relative path resolves inside the directory, exists, is listed in the manifest and matches its size and SHA-256.
 void verify_files(const std::string& directory, const Manifest& manifest,
                   const std::vector<std::string>& relpaths);
 

@@ -19,10 +19,18 @@ namespace ijepa {
 
 struct LoadOptions {
   bool verify = true;             // check SHA-256 of every file opened
-  bool allow_unverified = false;  // accept status other than "passed" (debugging a failed export)
+  // Open what did not pass its parity check (artifact, graph or engine status other than "passed"),
+  // and OpenVINO INT8 on a CPU without int8 dot products (VNNI / AMX): for debugging only.
+  bool allow_unverified = false;
+  // Open a version-compatible TensorRT engine: it embeds host code (TensorRT's lean runtime) that runs
+  // in this process. Only if you trust whoever built the file.
+  bool allow_engine_host_code = false;
   int num_threads = 0;            // OpenVINO inference threads; 0 = OpenVINO's default
   std::string device = "CPU";     // OpenVINO device
   int gpu_device = 0;             // TensorRT: CUDA device ordinal
+  // TensorRT: at most this many execution contexts (each with its stream and buffers), created on
+  // first need; more concurrent calls wait for a free one (Python's max_concurrency, default 2).
+  int max_concurrency = 2;
 };
 
 struct Label {
@@ -32,8 +40,12 @@ struct Label {
 
 class Model {
  public:
-  // backend: "openvino" (CPU) or "tensorrt" (GPU builds only); precision: "fp32", "int8"
-  // ("int8" on OpenVINO/CPU runs the artifact's int8-cpu graph when it has one), "int8-cpu", "fp16".
+  // backend: "openvino" (CPU) or "tensorrt" (GPU builds only); precision: "fp32", "fp16", "int8" or
+  // "int8-cpu". OpenVINO runs the graph the Python runtime's OpenVINO backend runs: the one whose
+  // manifest record has that precision and lists "openvino" under "for" (for "int8": the S8S8 graph),
+  // else the graph named by the precision ("int8-cpu" only when asked). Refused unless
+  // allow_unverified: an artifact, graph or engine that did not pass its parity check, and OpenVINO
+  // INT8 on CPUs without VNNI / AMX. Refused unless allow_engine_host_code: a version-compatible engine.
   static Model load(const std::string& directory, const std::string& backend = "openvino",
                     const std::string& precision = "fp32", const LoadOptions& options = {});
 
