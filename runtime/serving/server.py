@@ -8,9 +8,11 @@ the backend and precision passed through unchanged.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from ijepa_deploy.runtime.serving.models import (
 )
 from ijepa_deploy.runtime.serving.options import ServeOptions
 
+STUB_MODEL = Path(__file__).with_name("triton_stub_model.py")
 INSTALL_HINT = "nvidia-pytriton and tritonclient (pip install 'ijepa-deploy[serve]'; needs numpy<2)"
 
 
@@ -62,18 +65,38 @@ def images_config(opts: ServeOptions):
     return ModelConfig(max_batch_size=1, batcher=DynamicBatcher(default_queue_policy=_queue_policy(opts)))
 
 
+def install_stub_model(model_store: Path, model_name: str) -> None:
+    """Put triton_stub_model.py in front of PyTriton's proxy ``model.py`` of one bound model.
+
+    The files are in the local model store from ``bind()`` on (PyTriton's local-model-store policy),
+    before tritonserver starts and loads them."""
+    for version in sorted(p for p in (model_store / model_name).iterdir() if p.is_dir()):
+        proxy = version / "model.py"
+        if not proxy.is_file():
+            raise IJepaDeployError(str(version), "PyTriton wrote no model.py there",
+                                   "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)")
+        proxy.rename(version / "pytriton_model.py")
+        shutil.copyfile(STUB_MODEL, proxy)
+
+
 def triton_config(opts: ServeOptions):
     from pytriton.triton import TritonConfig
 
     return TritonConfig(http_address=opts.address, http_port=opts.http_port,
                         grpc_address=opts.address, grpc_port=opts.grpc_port,
                         metrics_address=opts.address, metrics_port=opts.metrics_port,
-                        allow_gpu_metrics=False, exit_timeout_secs=opts.exit_timeout_s,
+                        allow_gpu_metrics=False, exit_timeout_secs=opts.exit_timeout_s, exit_on_error=True,
                         log_verbose=1 if opts.verbose else 0)
 
 
 class Server:
-    """Binds both models into a PyTriton ``Triton``; ``start()`` returns once they are ready."""
+    """Binds both models into a PyTriton ``Triton``; ``start()`` returns once they are ready.
+
+    Readiness: PyTriton's default starts tritonserver with an empty repository and loads the models
+    afterwards, so ``/v2/health/ready`` answers 200 before any model can. Here the models are written
+    to a local model store at ``bind()`` and tritonserver loads them at start-up, before it opens its
+    HTTP, gRPC and metrics ports: nothing listens until the models are loaded, and a request that
+    arrives before PyTriton's handlers attach waits for them instead of failing."""
 
     def __init__(self, opts: ServeOptions):
         import_pytriton()
@@ -115,13 +138,19 @@ class Server:
 
     def start(self) -> None:
         from PIL import Image
-        from pytriton.triton import Triton
+        from pytriton.triton import Triton, TritonLifecyclePolicy
+        from pytriton.utils.workspace import Workspace
 
         if self.opts.max_image_pixels is not None:
             Image.MAX_IMAGE_PIXELS = self.opts.max_image_pixels
         apply_libpython_fix()
-        triton = self.triton = Triton(config=triton_config(self.opts))
+        workspace = Workspace()
+        policy = TritonLifecyclePolicy(launch_triton_on_startup=True, local_model_store=True)
+        triton = self.triton = Triton(config=triton_config(self.opts), workspace=workspace,
+                                      triton_lifecycle_policy=policy)
         self._bind(triton)
+        for name in (self.opts.pixels_name, self.opts.name):
+            install_stub_model(workspace.model_store_path, name)
         try:
             triton.run()
         except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
