@@ -8,6 +8,9 @@ the backend and precision passed through unchanged.
 
 from __future__ import annotations
 
+import atexit
+import os
+import re
 import shutil
 import signal
 import sys
@@ -77,6 +80,66 @@ def install_stub_model(model_store: Path, model_name: str) -> None:
                                    "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)")
         proxy.rename(version / "pytriton_model.py")
         shutil.copyfile(STUB_MODEL, proxy)
+
+
+def _exited(triton) -> bool:
+    """Whether PyTriton's tritonserver process was started and has exited (PyTriton 0.7 internals,
+    read defensively: without them this says False and start-up falls back to PyTriton's timeout).
+    By pid, not ``is_alive()``: that stays True while PyTriton's exit callback waits for a lock."""
+    server = getattr(triton, "_triton_server", None)
+    pid = getattr(getattr(server, "_tritonserver_running_cmd", None), "pid", None)
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not reaped
+    except (OSError, IndexError):
+        return False
+
+
+def _load_failure(triton) -> str:
+    """Why tritonserver exited, from its log: each model's load error (first line), as one line."""
+    server = getattr(triton, "_triton_server", None)
+    logs = server.logs() if server is not None and hasattr(server, "logs") else ""
+    reasons = [f"{m.group(1)}: {m.group(2).split(chr(92) + 'n')[0].strip()}"
+               for m in re.finditer(r"failed to load '([^']+)' version \d+: ([^\n\"]*)", logs)]
+    if not reasons:
+        reasons = [" ".join(ln.split()) for ln in logs.splitlines() if "error:" in ln.lower()][-1:]
+    text = "; ".join(dict.fromkeys(reasons)) or "no reason in its log"
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
+def run_until_ready(triton, poll_s: float = 0.1) -> None:
+    """``triton.run()``, but fail as soon as tritonserver exits during start-up.
+
+    With the models loaded at start-up, a model that does not load makes tritonserver exit at once,
+    while PyTriton keeps polling its port for 120 s (holding the lock its own stop() needs). Here
+    the wait runs in a thread; when the process is gone this raises, PyTriton's clean-up continues
+    in the background and its exit hook is dropped (it would block interpreter exit on that lock)."""
+    errors: list[Exception] = []
+
+    def run():
+        try:
+            triton.run()
+        except Exception as exc:  # handed to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="tritonserver-start", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll_s)
+        if thread.is_alive() and _exited(triton):
+            atexit.unregister(triton.stop)
+            threading.Thread(target=triton.stop, name="tritonserver-cleanup", daemon=True).start()
+            raise IJepaDeployError("tritonserver", f"exited while loading the models ({_load_failure(triton)})",
+                                   "models that load (run with --verbose to see tritonserver's whole log)")
+    if errors:
+        raise errors[0]
 
 
 def triton_config(opts: ServeOptions):
@@ -152,7 +215,11 @@ class Server:
         for name in (self.opts.pixels_name, self.opts.name):
             install_stub_model(workspace.model_store_path, name)
         try:
-            triton.run()
+            run_until_ready(triton)
+        except IJepaDeployError:
+            self.triton = None  # already being stopped in the background
+            self.stop()
+            raise
         except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
             self.stop()
             raise IJepaDeployError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",

@@ -109,3 +109,27 @@ def test_starts_and_stops_in_a_row_all_serve(tiny_artifact):
 @pytest.mark.slow
 def test_twenty_starts_and_stops_all_serve(tiny_artifact):
     _start_stop_loop(tiny_artifact, 20)
+
+
+def test_a_model_that_does_not_load_fails_the_start_at_once(tiny_artifact, monkeypatch):
+    """tritonserver exits at once when a model does not load; start() must say so within seconds,
+    not after PyTriton's 120 s wait for the port."""
+    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.runtime.serving import server as serving
+
+    install = serving.install_stub_model
+
+    def broken(model_store, name):
+        install(model_store, name)
+        if name == "ijepa":
+            model = model_store / name / "1" / "model.py"
+            model.write_text(model.read_text() + "\nraise RuntimeError('simulated load failure')\n")
+
+    monkeypatch.setattr(serving, "install_stub_model", broken)
+    server = serving.Server(_options(tiny_artifact, preprocess_instances=1))
+    start = time.perf_counter()
+    with pytest.raises(IJepaDeployError) as info:
+        server.start()
+    assert time.perf_counter() - start < 60
+    assert "exited while loading the models" in info.value.problem
+    assert "ijepa: Internal: RuntimeError: simulated load failure" in info.value.problem
