@@ -114,32 +114,39 @@ def _load_failure(triton) -> str:
     return text if len(text) <= 400 else text[:400] + "..."
 
 
-def run_until_ready(triton, poll_s: float = 0.1) -> None:
+def run_until_ready(triton, poll_s: float = 0.1) -> threading.Event:
     """``triton.run()``, but fail as soon as tritonserver exits during start-up.
 
     With the models loaded at start-up, a model that does not load makes tritonserver exit at once,
     while PyTriton keeps polling its port for 120 s (holding the lock its own stop() needs). Here
-    the wait runs in a thread; when the process is gone this raises, PyTriton's clean-up continues
-    in the background and its exit hook is dropped (it would block interpreter exit on that lock)."""
+    the start runs in a thread; when the process is gone this raises, PyTriton's clean-up continues
+    in the background and its exit hook is dropped (it would block interpreter exit on that lock).
+    PyTriton starts tritonserver with a parent-death signal, which Linux ties to the starting
+    *thread*: the thread stays until the returned event is set (after ``triton.stop()``)."""
     errors: list[Exception] = []
+    ready, release = threading.Event(), threading.Event()
 
     def run():
         try:
             triton.run()
         except Exception as exc:  # handed to the caller below
             errors.append(exc)
+            return
+        ready.set()
+        release.wait()
 
     thread = threading.Thread(target=run, name="tritonserver-start", daemon=True)
     thread.start()
-    while thread.is_alive():
+    while not ready.is_set() and thread.is_alive():
         thread.join(poll_s)
-        if thread.is_alive() and _exited(triton):
+        if not ready.is_set() and thread.is_alive() and _exited(triton):
             atexit.unregister(triton.stop)
             threading.Thread(target=triton.stop, name="tritonserver-cleanup", daemon=True).start()
             raise IJepaDeployError("tritonserver", f"exited while loading the models ({_load_failure(triton)})",
                                    "models that load (run with --verbose to see tritonserver's whole log)")
     if errors:
         raise errors[0]
+    return release
 
 
 def triton_config(opts: ServeOptions):
@@ -179,6 +186,7 @@ class Server:
         self.forwarder = PixelsForwarder(f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name,
                                          self.spec.output_names, self.models[0])
         self.triton = None
+        self._release: threading.Event | None = None
 
     def _bind(self, triton) -> None:
         from pytriton.model_config import Tensor
@@ -215,7 +223,7 @@ class Server:
         for name in (self.opts.pixels_name, self.opts.name):
             install_stub_model(workspace.model_store_path, name)
         try:
-            run_until_ready(triton)
+            self._release = run_until_ready(triton)
         except IJepaDeployError:
             self.triton = None  # already being stopped in the background
             self.stop()
@@ -235,6 +243,9 @@ class Server:
         if self.triton is not None:
             self.triton.stop()
             self.triton = None
+        if self._release is not None:
+            self._release.set()  # the thread that started tritonserver may end now
+            self._release = None
         for model in self.models:
             model.close()
 
