@@ -9,6 +9,7 @@ the backend and precision passed through unchanged.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import shutil
@@ -26,8 +27,10 @@ from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
 from ijepa_deploy.runtime.serving.models import (
     IMAGES_INPUT,
     PIXELS_INPUT,
+    BadRequest,
     ImagesModel,
     PixelsForwarder,
+    Unavailable,
     pixels_callable,
 )
 from ijepa_deploy.runtime.serving.options import ServeOptions
@@ -80,6 +83,25 @@ def install_stub_model(model_store: Path, model_name: str) -> None:
                                    "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)")
         proxy.rename(version / "pytriton_model.py")
         shutil.copyfile(STUB_MODEL, proxy)
+
+
+class RefusedRequestLog(logging.Filter):
+    """PyTriton logs every exception of a bound callable as a warning with its traceback. A refused
+    request is the client's error: logged as one INFO line instead (server faults keep theirs)."""
+
+    MARKERS = tuple(f"{cls.__module__}.{cls.__qualname__}: " for cls in (BadRequest, Unavailable))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        for marker in self.MARKERS:
+            if marker in text:
+                record.msg, record.args = "refused request: %s", (text.rsplit(marker, 1)[1].strip(),)
+                record.levelno, record.levelname = logging.INFO, "INFO"
+                break
+        return True
+
+
+PYTRITON_INFERENCE_LOGGER = "pytriton.proxy.inference"
 
 
 def _exited(triton) -> bool:
@@ -215,6 +237,9 @@ class Server:
         if self.opts.max_image_pixels is not None:
             Image.MAX_IMAGE_PIXELS = self.opts.max_image_pixels
         apply_libpython_fix()
+        log = logging.getLogger(PYTRITON_INFERENCE_LOGGER)
+        if not any(isinstance(f, RefusedRequestLog) for f in log.filters):
+            log.addFilter(RefusedRequestLog())
         workspace = Workspace()
         policy = TritonLifecyclePolicy(launch_triton_on_startup=True, local_model_store=True)
         triton = self.triton = Triton(config=triton_config(self.opts), workspace=workspace,

@@ -216,11 +216,12 @@ def keep_arrays(monkeypatch):
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_arrays):
+def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_arrays, caplog):
     want = {"grpc": "StatusCode.INVALID_ARGUMENT", "http": "400"}[protocol]
     wrong = []
     for label, (model, inputs, needle) in _bad_requests().items():
-        status, message = _failure(protocol, server, model, inputs)
+        with caplog.at_level(logging.INFO):
+            status, message = _failure(protocol, server, model, inputs)
         if status != want or needle.lower() not in message.lower():
             wrong.append(f"{label}: {status} {message[-300:]!r}")
         elif model == "ijepa" and not ONE_LINE.match(message):  # the pixel model's are Triton's own words
@@ -228,6 +229,9 @@ def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_
         elif any(leak in message for leak in ("Traceback", ".py", "site-packages", "File \"")):
             wrong.append(f"{label}: server internals in the message: {message[-300:]!r}")
     assert not wrong, "\n".join(wrong)
+    # the server's log has each refusal as one line, not a traceback
+    assert "refused request: images | 9 images in one request" in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
