@@ -125,13 +125,13 @@ def _exited(triton) -> bool:
 
 
 def _load_failure(triton) -> str:
-    """Why tritonserver exited, from its log: each model's load error (first line), as one line."""
+    """Why tritonserver exited, from its log, as one line: each model's load error (first line) or
+    the service that did not start (a port in use)."""
     server = getattr(triton, "_triton_server", None)
     logs = server.logs() if server is not None and hasattr(server, "logs") else ""
     reasons = [f"{m.group(1)}: {m.group(2).split(chr(92) + 'n')[0].strip()}"
                for m in re.finditer(r"failed to load '([^']+)' version \d+: ([^\n\"]*)", logs)]
-    if not reasons:
-        reasons = [" ".join(ln.split()) for ln in logs.splitlines() if "error:" in ln.lower()][-1:]
+    reasons += [" ".join(m.group(1).split()) for m in re.finditer(r'"(failed to start [^"\n]*)"', logs)]
     text = "; ".join(dict.fromkeys(reasons)) or "no reason in its log"
     return text if len(text) <= 400 else text[:400] + "..."
 
@@ -164,8 +164,9 @@ def run_until_ready(triton, poll_s: float = 0.1) -> threading.Event:
         if not ready.is_set() and thread.is_alive() and _exited(triton):
             atexit.unregister(triton.stop)
             threading.Thread(target=triton.stop, name="tritonserver-cleanup", daemon=True).start()
-            raise IJepaDeployError("tritonserver", f"exited while loading the models ({_load_failure(triton)})",
-                                   "models that load (run with --verbose to see tritonserver's whole log)")
+            raise IJepaDeployError("tritonserver", f"exited during start-up ({_load_failure(triton)})",
+                                   "free ports (--http-port/--grpc-port/--metrics-port) and models that load "
+                                   "(run with --verbose to see tritonserver's whole log)")
     if errors:
         raise errors[0]
     return release

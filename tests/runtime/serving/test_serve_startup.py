@@ -140,5 +140,23 @@ def test_a_model_that_does_not_load_fails_the_start_at_once(tiny_artifact, monke
     with pytest.raises(IJepaDeployError) as info:
         server.start()
     assert time.perf_counter() - start < 60
-    assert "exited while loading the models" in info.value.problem
+    assert "exited during start-up" in info.value.problem
     assert "ijepa: Internal: RuntimeError: simulated load failure" in info.value.problem
+
+
+def test_a_port_in_use_fails_the_start_at_once_naming_it(tiny_artifact):
+    import socket
+
+    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.runtime.serving.server import Server
+
+    server = Server(_options(tiny_artifact, preprocess_instances=1))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", server.opts.grpc_port))
+        busy.listen()
+        start = time.perf_counter()
+        with pytest.raises(IJepaDeployError) as info:
+            server.start()
+    assert time.perf_counter() - start < 60
+    assert f"failed to start GRPC service: Unavailable - Socket '127.0.0.1:{server.opts.grpc_port}' already in use" \
+        in info.value.problem and "--grpc-port" in info.value.format()
