@@ -195,7 +195,10 @@ def _failure(protocol: str, server, model: str, grpc_inputs) -> tuple[str, str]:
                 inputs.append(h)
             client = httpclient.InferenceServerClient(server.urls()["http"].removeprefix("http://"),
                                                       network_timeout=60)
-            client.infer(model, inputs)
+            try:
+                client.infer(model, inputs)
+            finally:
+                client.close()  # an open keep-alive connection holds Triton's graceful stop to its timeout
     except InferenceServerException as exc:
         return str(exc.status()), exc.message()
     return "accepted", ""
