@@ -25,6 +25,21 @@ PIXELS_INPUT = "pixel_values"
 IMAGES_INPUT = "images"
 
 
+class BadRequest(IJepaDeployError):
+    """A request this server refuses: Triton answers it with INVALID_ARG (HTTP 400) and the one-line
+    message only (triton_stub_model.py maps it by this class's qualified name)."""
+
+    def format(self) -> str:
+        return " ".join(super().format().split())  # one line, whatever the problem text held
+
+
+class Unavailable(IJepaDeployError):
+    """The server cannot take the request now (a full queue): UNAVAILABLE (HTTP 503), retry later."""
+
+    def format(self) -> str:
+        return " ".join(super().format().split())
+
+
 def pixels_callable(model: DeployedModel) -> Callable:
     """Infer callable for ``<name>_pixels``: one call = one batch Triton assembled."""
     from pytriton.decorators import batch
@@ -103,8 +118,10 @@ class PixelsForwarder:
         except InferenceServerException as exc:
             if self.stopping.is_set():
                 return self.local.run(pixels)
-            raise IJepaDeployError(self.model_name, f"inference failed: {exc.message()}",
-                                   "a server with room in its queue (retry later)") from None
+            if exc.status() in ("StatusCode.UNAVAILABLE", "StatusCode.RESOURCE_EXHAUSTED"):
+                raise Unavailable(self.model_name, f"inference failed: {exc.message()}",
+                                  "a server with room in its queue (retry later)") from None
+            raise RuntimeError(f"{self.model_name}: inference failed: {exc}") from None
         return {n: result.as_numpy(n) for n in names}
 
 
@@ -121,8 +138,12 @@ class ImagesModel:
         responses = []
         for request in requests:  # max_batch_size 1: exactly one request per call
             if IMAGES_INPUT not in request.data:
-                raise IJepaDeployError(IMAGES_INPUT, "input is missing", f"a BYTES input named {IMAGES_INPUT!r}")
-            pixels = decode_request(request[IMAGES_INPUT], self.preprocess, self.max_images, self.max_image_bytes)
+                raise BadRequest(IMAGES_INPUT, "input is missing", f"a BYTES input named {IMAGES_INPUT!r}")
+            try:
+                pixels = decode_request(request[IMAGES_INPUT], self.preprocess, self.max_images,
+                                        self.max_image_bytes)
+            except IJepaDeployError as exc:  # everything decode_request refuses is the client's
+                raise BadRequest(exc.subject, exc.problem, exc.expected) from None
             outputs = self.forward(pixels, getattr(request, "requested_output_names", None))
             responses.append({name: value[np.newaxis] for name, value in outputs.items()})
         return responses

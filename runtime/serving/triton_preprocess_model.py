@@ -3,7 +3,8 @@
 Decodes encoded images (BYTES ``[n, 1]`` per request) and applies the artifact's preprocessing
 contract (``preprocessing.json`` beside this file) with a verbatim copy of the runtime's own
 ``Preprocessor`` (numpy + Pillow; install Pillow in the Triton container). A bad image fails only
-its own request, with the runtime's ``subject | problem. Note: expected ...`` message.
+its own request, with HTTP 400 / gRPC INVALID_ARGUMENT and the runtime's one-line
+``subject | problem. Note: expected ...`` message.
 """
 
 import json
@@ -52,6 +53,7 @@ class TritonPythonModel:
                 tensor = pb_utils.Tensor("pixel_values", self._one_request(images))
                 responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
             except IJepaDeployError as exc:
-                error = pb_utils.TritonError(exc.format())
+                # INVALID_ARG: the client's error (HTTP 400, gRPC INVALID_ARGUMENT), one line
+                error = pb_utils.TritonError(" ".join(exc.format().split()), pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
         return responses

@@ -1,7 +1,10 @@
-"""ijepa-serve in this process: load (64 clients), bad inputs next to good clients, metrics."""
+"""ijepa-serve in this process: load (64 clients), bad inputs next to good clients (400 with the
+one-line message over gRPC and HTTP), server faults (500, traceback only in the server log), metrics."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,8 @@ from serving_helpers import cosine, encoded_image, free_ports, images_input, met
 CLIENTS = 64
 REQUESTS_PER_CLIENT = 3
 IMAGES_PER_REQUEST = 2
+MAX_IMAGE_BYTES = 1 << 20
+ONE_LINE = re.compile(r"^\S[^\n]* \| [^\n]+\. Note: expected [^\n]+$")  # subject | problem. Note: expected ...
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +27,8 @@ def server(tiny_artifact):
 
     http, grpc, metrics = free_ports(3)
     srv = Server(ServeOptions(artifact=tiny_artifact, http_port=http, grpc_port=grpc, metrics_port=metrics,
-                              max_queue_delay_us=20000, preprocess_instances=4, max_queue=256))
+                              max_queue_delay_us=20000, preprocess_instances=4, max_queue=256,
+                              max_image_bytes=MAX_IMAGE_BYTES))
     srv.start()
     yield srv
     srv.stop()
@@ -116,12 +122,14 @@ def _bad_requests():
     return {
         "non-image bytes": ("ijepa", [images_input([good, b"this is not an image"])], "not an image Pillow can decode"),
         "truncated JPEG": ("ijepa", [images_input([good[: len(good) // 2]])], "corrupt or truncated"),
-        # PyTriton's proxy rejects a zero-sized BYTES tensor before our code sees it, in its own words.
-        "empty request": ("ijepa", [empty], "zero-sized"),
+        # PyTriton's proxy would fail a zero-sized tensor (500, traceback); the stub model refuses it first.
+        "empty request": ("ijepa", [empty], "the request has no data"),
         "empty image": ("ijepa", [images_input([b""])], "0 bytes"),
         "decompression bomb": ("ijepa", [images_input([_bomb_png()])], "decompression"),
         "rejected mode": ("ijepa", [images_input([_float_tiff()])], "mode F"),
         "too many images": ("ijepa", [images_input([good] * 9)], "at most 8"),
+        "image over the byte limit": ("ijepa", [images_input([b"\xff" * (MAX_IMAGE_BYTES + 1)])],
+                                      f"at most {MAX_IMAGE_BYTES} bytes"),
         "pixels wrong dtype": ("ijepa_pixels", [pixels((1, 3, 224, 224), np.float64, "FP64")], "expects 'fp32'"),
         "pixels wrong shape": ("ijepa_pixels", [pixels((1, 3, 32, 32), np.float32, "FP32")], "shape"),
         "pixels too many": ("ijepa_pixels", [pixels((9, 3, 224, 224), np.float32, "FP32")], "batch"),
@@ -160,6 +168,98 @@ def test_bad_inputs_fail_alone_with_clear_errors(server, reference):
         for got in results:
             assert cosine(got, expected[c]).min() >= 0.99999
     assert _client(server).is_server_ready()
+
+
+def _http_images(images: list[bytes]):
+    import tritonclient.http as httpclient
+
+    tensor = httpclient.InferInput("images", [1, len(images)], "BYTES")
+    tensor.set_data_from_numpy(np.array([images], dtype=np.object_).reshape(1, len(images)), binary_data=True)
+    return tensor
+
+
+def _failure(protocol: str, server, model: str, grpc_inputs) -> tuple[str, str]:
+    """(status, message) of a request expected to fail, over gRPC or HTTP (same tensors)."""
+    from tritonclient.utils import InferenceServerException
+
+    try:
+        if protocol == "grpc":
+            _client(server).infer(model, grpc_inputs, client_timeout=60)
+        else:
+            import tritonclient.http as httpclient
+
+            inputs = []
+            for t in grpc_inputs:
+                h = httpclient.InferInput(t.name(), list(t._ijepa_array.shape), t.datatype())
+                h.set_data_from_numpy(t._ijepa_array, binary_data=True)
+                inputs.append(h)
+            client = httpclient.InferenceServerClient(server.urls()["http"].removeprefix("http://"),
+                                                      network_timeout=60)
+            try:
+                client.infer(model, inputs)
+            finally:
+                client.close()  # an open keep-alive connection holds Triton's graceful stop to its timeout
+    except InferenceServerException as exc:
+        return str(exc.status()), exc.message()
+    return "accepted", ""
+
+
+@pytest.fixture
+def keep_arrays(monkeypatch):
+    """Remember the array each gRPC InferInput was given, to send the same tensor over HTTP."""
+    import tritonclient.grpc as grpcclient
+
+    original = grpcclient.InferInput.set_data_from_numpy
+
+    def remember(self, array):
+        self._ijepa_array = array
+        return original(self, array)
+
+    monkeypatch.setattr(grpcclient.InferInput, "set_data_from_numpy", remember)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_arrays, caplog):
+    want = {"grpc": "StatusCode.INVALID_ARGUMENT", "http": "400"}[protocol]
+    wrong = []
+    for label, (model, inputs, needle) in _bad_requests().items():
+        with caplog.at_level(logging.INFO):
+            status, message = _failure(protocol, server, model, inputs)
+        if status != want or needle.lower() not in message.lower():
+            wrong.append(f"{label}: {status} {message[-300:]!r}")
+        elif model == "ijepa" and not ONE_LINE.match(message):  # the pixel model's are Triton's own words
+            wrong.append(f"{label}: not one 'subject | problem. Note: expected ...' line: {message[-300:]!r}")
+        elif any(leak in message for leak in ("Traceback", ".py", "site-packages", "File \"")):
+            wrong.append(f"{label}: server internals in the message: {message[-300:]!r}")
+    assert not wrong, "\n".join(wrong)
+    # the server's log has each refusal as one line, not a traceback
+    assert "refused request: images | 9 images in one request" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_server_faults_stay_500_with_the_traceback_only_in_the_log(server, protocol, keep_arrays, monkeypatch,
+                                                                    caplog):
+    def broken(_pixels):
+        raise RuntimeError("engine exploded in /opt/secret/engine.py")
+
+    monkeypatch.setattr(server.models[0], "run", broken)
+    want = {"grpc": "StatusCode.INTERNAL", "http": "500"}[protocol]
+    with caplog.at_level(logging.WARNING):
+        for model, inputs in (("ijepa", [images_input([encoded_image(3)])]),
+                              ("ijepa_pixels", [_pixels_input((1, 3, 224, 224))])):
+            status, message = _failure(protocol, server, model, inputs)
+            assert status == want, (model, status, message)
+            assert message == f"{model} | internal server error (details are in the server log)"
+    assert "RuntimeError: engine exploded in /opt/secret/engine.py" in caplog.text  # the server log has it
+
+
+def _pixels_input(shape):
+    import tritonclient.grpc as grpcclient
+
+    t = grpcclient.InferInput("pixel_values", list(shape), "FP32")
+    t.set_data_from_numpy(np.zeros(shape, dtype=np.float32))
+    return t
 
 
 def test_health_and_metrics_urls(server):

@@ -86,8 +86,9 @@ def test_preprocess_model_runs_in_tritonserver(tiny_artifact, tmp_path):
             np.testing.assert_array_equal(got, model.preprocess(images))
         bad = grpcclient.InferInput("images", [1, 1], "BYTES")
         bad.set_data_from_numpy(np.array([[b"not an image"]], dtype=np.object_))
-        with pytest.raises(InferenceServerException, match="not an image Pillow can decode"):
+        with pytest.raises(InferenceServerException, match="not an image Pillow can decode") as info:
             client.infer("preprocess", [bad], client_timeout=60)
+        assert info.value.status() == "StatusCode.INVALID_ARGUMENT"  # the client's error: 400, not 500
     finally:
         triton.stop()
 
