@@ -38,8 +38,8 @@ def _proc_gib(path: str, key: str) -> float | None:
         for line in Path(path).read_text().splitlines():
             if line.startswith(key):
                 return int(line.split()[1]) / 1024 ** 2
-    except (OSError, ValueError, IndexError):
-        pass
+    except (OSError, ValueError, IndexError):  # no /proc (not Linux) or an unexpected line: unknown
+        return None
     return None
 
 
@@ -55,6 +55,7 @@ def release_memory() -> None:
 
     gc.collect()
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: its allocator returns memory its own way
+        return
+    trim(0)
