@@ -55,14 +55,6 @@ def keep_count(deficits: list[float], scale: float, budget: float, at_least: int
     return len(deficits)
 
 
-def keep_order(sensitivity: list) -> list:
-    """Sensitivity results in the order the search keeps them: most error bought back per FLOP left
-    in higher precision first, so a few small q/k/v GEMMs are kept before one fc1 of the same error
-    (speed follows the INT8 FLOP share; measured on ViT-B in benchmarks/README.md)."""
-    return sorted(sensitivity, key=lambda r: (max(0.0, 1 - r.min_cosine) / max(r.gemm.flops, 1), -r.min_cosine),
-                  reverse=True)
-
-
 @dataclass
 class Int8Search:
     """Loader-style callable (runs in a child process for big graphs): returns an :class:`Int8Plan`."""
@@ -119,8 +111,7 @@ class Int8Search:
         finally:
             clear_graph(all_path)
         order = sorted(sensitivity, key=lambda r: r.min_cosine)
-        cheapest = keep_order(sensitivity)
-        kept = self._search([r.gemm for r in cheapest], [max(0.0, 1 - r.min_cosine) for r in cheapest], goal)
+        kept = self._search([r.gemm for r in order], [max(0.0, 1 - r.min_cosine) for r in order], goal)
         kept_set = set(kept)
         record = {
             "target_cosine": self.target, "search_goal": round(goal, 7), "output": self.output,

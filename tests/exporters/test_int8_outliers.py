@@ -177,16 +177,3 @@ def test_no_int8_placement_meeting_the_target_is_a_clear_error():
     # keeping all ten would be no INT8 at all: the search says so after the one trial that showed it
     assert err.value.problem == "no INT8 placement reached 0.9999 (min cosine on the held-out photos, 0 kept: 0.990000)"
     assert "a lower --int8-target-cosine" in err.value.expected
-
-
-def test_the_search_keeps_small_gemms_before_a_large_one_of_like_error():
-    """Speed follows the INT8 FLOP share: three q-sized GEMMs with a third of an fc1's error each are
-    kept before the fc1 (4x their FLOPs); among like GEMMs, the most sensitive first."""
-    from ijepa_deploy.exporters.precision.gemms import Gemm
-    from ijepa_deploy.exporters.precision.int8_target import keep_order
-    from ijepa_deploy.exporters.precision.sensitivity import SensitivityResult
-
-    fc1 = SensitivityResult(Gemm("fc1", "MatMul", "fc1", 0, 400, "w1"), 1 - 3e-4)
-    small = [SensitivityResult(Gemm(f"{r}", "MatMul", r, 0, 100, f"w{r}"), 1 - e)
-             for r, e in (("q", 1e-4), ("k", 1.2e-4), ("v", 0.9e-4))]
-    assert [r.gemm.node for r in keep_order([fc1, *small])] == ["k", "q", "v", "fc1"]
