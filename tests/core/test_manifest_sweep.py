@@ -181,7 +181,12 @@ def corruptions(valid: dict, directory: Path, outside: Path, count: int = CASES)
 
 @pytest.fixture(scope="module")
 def sweep_dirs(tiny_artifact, tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
+    return make_sweep_dirs(tiny_artifact, tmp_path_factory.mktemp("sweep"))
+
+
+def make_sweep_dirs(tiny_artifact: Path, root: Path):
+    """A copy of the artifact under ``root`` and a directory beside it that hostile paths point at;
+    the C++ sweep (tests/runtime/cpp) uses the same."""
     art, outside = root / "art", root / "outside"
     shutil.copytree(tiny_artifact, art)
     outside.mkdir()

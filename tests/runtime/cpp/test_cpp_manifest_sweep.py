@@ -29,13 +29,7 @@ def _python_sweep():
 @pytest.fixture(scope="module")
 def sweep(tiny_artifact, tmp_path_factory):
     module = _python_sweep()
-    root = tmp_path_factory.mktemp("cpp-sweep")
-    art, outside = root / "art", root / "outside"
-    shutil.copytree(tiny_artifact, art)
-    outside.mkdir()
-    shutil.copy(art / "model.onnx", outside / "secret.onnx")  # a real graph: only the path check stops it
-    (outside / "model.onnx").write_bytes(b"outside")
-    valid = json.loads((art / MANIFEST_NAME).read_text())
+    art, outside, valid = module.make_sweep_dirs(tiny_artifact, tmp_path_factory.mktemp("cpp-sweep"))
     return module, art, outside, valid
 
 
