@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendError
 from ijepa_deploy.memory import peak_rss_gib
 
 DIED_HINT = "free RAM for the step, or fewer concurrent jobs"
@@ -40,15 +40,13 @@ def run_step(job, isolate: bool, *, timeout: float | None = None, env: dict | No
             # the child's stdout goes to our stderr: the caller's stdout stays parseable
             proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, timeout=timeout, stdout=2)
         except subprocess.TimeoutExpired:
-            raise IJepaDeployError(name, f"its worker process did not finish within {timeout:.0f} s",
+            raise BackendError(name, f"its worker process did not finish within {timeout:.0f} s",
                                    "a step that finishes in time") from None
         if not out_path.is_file():
             how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-            raise IJepaDeployError(name, f"its worker process died ({how}; killed by the OS: most likely "
+            raise BackendError(name, f"its worker process died ({how}; killed by the OS: most likely "
                                    "out of memory)", died_hint)
         out = pickle.loads(out_path.read_bytes())
-    if "error" in out:
-        raise IJepaDeployError(*out["error"])
     if "exception" in out:
         raise out["exception"]
     return out["result"], out["job"], out["peak_rss_gib"]
@@ -61,8 +59,6 @@ def _child(job_path: str, out_path: str) -> int:
     job = pickle.loads(Path(job_path).read_bytes())
     try:
         out = {"result": job(), "job": job}
-    except IJepaDeployError as exc:  # its __init__ signature does not survive pickling as-is
-        out = {"error": (exc.subject, exc.problem, exc.expected)}
     except Exception as exc:
         try:
             pickle.loads(pickle.dumps(exc))

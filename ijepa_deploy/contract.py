@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, InputError
 
 # Pillow's resampling filter numbers, as transformers stores them in preprocessor_config.json.
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
@@ -48,15 +48,15 @@ class PreprocessConfig:
         # are stored so a reader can check that, and any other value is refused rather than ignored.
         for name, allowed in (("channel_order", CHANNEL_ORDERS), ("layout", LAYOUTS)):
             if getattr(self, name) not in allowed:
-                raise IJepaDeployError("preprocessing", f"{name} {getattr(self, name)!r} is not supported",
+                raise ArtifactError("preprocessing", f"{name} {getattr(self, name)!r} is not supported",
                                        f"one of {list(allowed)} (what the runtime produces)")
         if self.resample not in RESAMPLE_NAMES.values():
-            raise IJepaDeployError(
+            raise ArtifactError(
                 "preprocessing", f"unknown resample filter {self.resample!r}",
                 f"one of {sorted(RESAMPLE_NAMES.values())}",
             )
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
-            raise IJepaDeployError("preprocessing", "mean/std must have 3 values", "RGB statistics")
+            raise ArtifactError("preprocessing", "mean/std must have 3 values", "RGB statistics")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -79,7 +79,7 @@ class PreprocessConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise IJepaDeployError(
+            raise ArtifactError(
                 "preprocessing", f"unknown fields {sorted(unknown)}", f"only {sorted(known)}"
             )
         data = dict(data)
@@ -95,12 +95,12 @@ class PreprocessConfig:
         if isinstance(size, int):
             size = {"height": size, "width": size}
         if not ("height" in size and "width" in size):
-            raise IJepaDeployError(
+            raise InputError(
                 source, f"preprocessor size {size} is not a fixed height/width",
                 "a ViTImageProcessor config with size {'height': H, 'width': W}",
             )
         if proc.get("do_center_crop"):
-            raise IJepaDeployError(
+            raise InputError(
                 source, "preprocessor uses a center crop, which the I-JEPA contract does not model",
                 "do_center_crop false (as in the facebook/ijepa_* checkpoints)",
             )
@@ -126,7 +126,7 @@ class PreprocessConfig:
             try:
                 proc = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise IJepaDeployError(str(path), f"not valid JSON ({exc})",
+                raise InputError(str(path), f"not valid JSON ({exc})",
                                        "a transformers preprocessor config") from None
             return cls.from_hf_processor_dict(proc, source=str(path.name))
         return cls(height=fallback_size, width=fallback_size, source="default (no preprocessor_config.json)")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, IJepaDeployError
 from ijepa_deploy.manifest_schema import check_manifest, resolve_inside
 from ijepa_deploy.records import BatchRange, EngineRecord, FileRecord, GraphRecord, ModelInfo, ParityResult
 from ijepa_deploy.spec import ExportSpec
@@ -103,7 +103,7 @@ class Manifest:
         """The one reader: checks the version, the schema and the consistency, then builds records."""
         version = data.get("schema_version") if isinstance(data, dict) else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
-            raise IJepaDeployError(
+            raise ArtifactError(
                 where, f"manifest schema_version is {version!r}",
                 f"{SCHEMA_VERSION} (re-export with this version of ijepa-deploy)",
             )
@@ -111,7 +111,7 @@ class Manifest:
         try:
             preprocessing = PreprocessConfig.from_dict(data["preprocessing"])
         except IJepaDeployError as exc:
-            raise IJepaDeployError(where, f"manifest field $.preprocessing: {exc.problem}", exc.expected) from None
+            raise exc.restated(where, f"manifest field $.preprocessing: {exc.problem}") from None
         return cls(
             schema_version=version,
             created=data.get("created", ""),
@@ -178,18 +178,18 @@ def read_manifest(directory: Path) -> Manifest:
     directory = Path(directory)
     path = directory / MANIFEST_NAME
     if not directory.is_dir():
-        raise IJepaDeployError(str(directory), "artifact directory does not exist",
+        raise ArtifactError(str(directory), "artifact directory does not exist",
                                "a directory written by ijepa-export")
     if not path.is_file():
-        raise IJepaDeployError(str(directory), f"no {MANIFEST_NAME} in the directory",
+        raise ArtifactError(str(directory), f"no {MANIFEST_NAME} in the directory",
                                "a directory written by ijepa-export")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IJepaDeployError(str(path), f"manifest is not valid JSON ({exc})",
+        raise ArtifactError(str(path), f"manifest is not valid JSON ({exc})",
                                "the file ijepa-export wrote, unmodified") from None
     except RecursionError:
-        raise IJepaDeployError(str(path), "manifest nests too deeply", "the file ijepa-export wrote") from None
+        raise ArtifactError(str(path), "manifest nests too deeply", "the file ijepa-export wrote") from None
     manifest = Manifest.from_dict(data, where=str(path))
     for name in manifest.file_names():
         resolve_inside(directory, name, where=str(path))
@@ -204,11 +204,11 @@ def verify_files(directory: Path, manifest: Manifest, relpaths: list[str] | None
     for rel, path in zip(names, paths):
         entry = manifest.files.get(rel)
         if entry is None:
-            raise IJepaDeployError(str(directory / rel), "file is not recorded in the manifest",
+            raise ArtifactError(str(directory / rel), "file is not recorded in the manifest",
                                    "every artifact file listed under 'files' with its sha256")
         if not path.is_file():
-            raise IJepaDeployError(str(path), "artifact file is missing",
+            raise ArtifactError(str(path), "artifact file is missing",
                                    "the files ijepa-export wrote (re-export or copy the whole directory)")
         if path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
-            raise IJepaDeployError(str(path), "checksum mismatch: the file was modified or truncated",
+            raise ArtifactError(str(path), "checksum mismatch: the file was modified or truncated",
                                    f"sha256 {entry.sha256[:16]}... as recorded at export (re-export or re-copy)")

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, IJepaDeployError
 from ijepa_deploy.spec import BATCH, TASK_OUTPUTS
 
 SCHEMA_RESOURCE = "schema/manifest.schema.json"
@@ -84,7 +84,7 @@ def _describe(error) -> tuple[str, str]:
 
 
 def _fail(where: str, path: str, problem: str, expected: str) -> IJepaDeployError:
-    return IJepaDeployError(where, f"manifest field {path}: {problem}", expected)
+    return ArtifactError(where, f"manifest field {path}: {problem}", expected)
 
 
 def check_schema(data: Any, where: str) -> None:
@@ -221,10 +221,10 @@ def resolve_inside(directory: Path, name: str, where: str | None = None) -> Path
     try:
         target = (directory / name).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        raise IJepaDeployError(where or str(directory), f"file name {name!r} cannot be resolved ({exc})",
+        raise ArtifactError(where or str(directory), f"file name {name!r} cannot be resolved ({exc})",
                                "a file inside the artifact directory") from None
     if Path(name).is_absolute() or (target != base and base not in target.parents):
-        raise IJepaDeployError(where or str(directory), f"file name {name!r} points outside the artifact "
+        raise ArtifactError(where or str(directory), f"file name {name!r} points outside the artifact "
                                f"directory (to {target})", "a file inside the artifact directory "
                                "(relative, no '..', no symlink leading out)")
     return target

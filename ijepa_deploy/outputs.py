@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -25,10 +25,10 @@ def _check_creatable(path: Path, subject: str, what: str) -> None:
     """``path`` does not exist: its nearest existing ancestor must be a writable directory."""
     anchor = _nearest_existing(path.parent if path.parent != path else path)
     if not anchor.is_dir():
-        raise IJepaDeployError(subject, f"cannot create {path}: {anchor} is not a directory",
+        raise InputError(subject, f"cannot create {path}: {anchor} is not a directory",
                                f"a {what} path whose parent is a directory")
     if not os.access(anchor, os.W_OK | os.X_OK):
-        raise IJepaDeployError(subject, f"cannot create {path}: no write permission in {anchor}",
+        raise InputError(subject, f"cannot create {path}: no write permission in {anchor}",
                                f"a {what} path in a directory you can write to")
 
 
@@ -37,12 +37,12 @@ def check_output_file(path, subject: str) -> Path:
     regular file we may replace. Never a directory."""
     path = Path(path).expanduser()
     if path.is_dir():
-        raise IJepaDeployError(subject, f"{path} is a directory", "a file path")
+        raise InputError(subject, f"{path} is a directory", "a file path")
     if path.exists():
         if not path.is_file():
-            raise IJepaDeployError(subject, f"{path} exists and is not a regular file", "a file path")
+            raise InputError(subject, f"{path} exists and is not a regular file", "a file path")
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
-            raise IJepaDeployError(subject, f"{path} exists and cannot be replaced (permission denied)",
+            raise InputError(subject, f"{path} exists and cannot be replaced (permission denied)",
                                    "a file path you can write to")
         return path
     _check_creatable(path, subject, "file")
@@ -55,10 +55,10 @@ def check_output_dir(path, subject: str) -> Path:
     path = Path(path).expanduser()
     if path.exists() or path.is_symlink():
         if not path.is_dir():
-            raise IJepaDeployError(subject, f"{path} exists and is not a directory",
+            raise InputError(subject, f"{path} exists and is not a directory",
                                    "a directory path (a new one, or an existing directory)")
         if not os.access(path, os.W_OK | os.X_OK):
-            raise IJepaDeployError(subject, f"cannot write into {path} (permission denied)",
+            raise InputError(subject, f"cannot write into {path} (permission denied)",
                                    "a directory you can write to")
         return path
     _check_creatable(path, subject, "directory")

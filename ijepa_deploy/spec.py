@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 
 BATCH = "batch"
 TASKS = ("feature-extraction", "image-classification")
@@ -19,7 +19,7 @@ TASK_OUTPUTS = {"feature-extraction": ("last_hidden_state", "embedding"), "image
 def check_task(task: str) -> str:
     """``task`` if it is one of TASKS, else the user error every entry point gives."""
     if task not in TASKS:
-        raise IJepaDeployError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
+        raise InputError("--task", f"unknown task {task!r}", f"one of {', '.join(TASKS)}")
     return task
 
 
@@ -95,7 +95,7 @@ def export_spec(task: str, *, hidden_size: int, num_tokens: int, height: int, wi
         )
     else:
         if not num_labels:
-            raise IJepaDeployError("image-classification", "the model has no labels", "config.num_labels > 0")
+            raise InputError("image-classification", "the model has no labels", "config.num_labels > 0")
         (logits,) = TASK_OUTPUTS[task]
         outputs = (TensorSpec(logits, "float32", (BATCH, num_labels)),)
     return ExportSpec(task=task, inputs=(pixel_values,), outputs=outputs)

@@ -8,14 +8,14 @@ import argparse
 import sys
 
 from ijepa_deploy import interrupts
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors are ordinary user errors (exit 1, one line)."""
 
     def error(self, message: str):
-        raise IJepaDeployError(self.prog, message, f"the arguments in '{self.prog} --help'")
+        raise InputError(self.prog, message, f"the arguments in '{self.prog} --help'")
 
 
 def run(main_fn, argv=None) -> int:

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.outputs import check_output_dir
 
 
 def _config_entry(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise IJepaDeployError("--ort-config", f"{text!r}", "KEY=VALUE, e.g. session.intra_op.allow_spinning=0")
+        raise InputError("--ort-config", f"{text!r}", "KEY=VALUE, e.g. session.intra_op.allow_spinning=0")
     return key, value
 
 
@@ -72,7 +72,7 @@ def parse_args(argv=None):
     a = parser.parse_args(argv)
     check_opt_in_arguments(a)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
-        raise IJepaDeployError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
+        raise InputError("ijepa-bench", "--max-batch/--min-iters must be >= 1, --warmup >= 0, "
                                "--gemm-size >= 16", "sensible sizes")
     output = a.output or Path("benchmarks") / "results" / Path(a.artifact).resolve().name
     check_output_dir(output, "--output")  # before an hour of benchmarking, not after
@@ -115,14 +115,14 @@ def add_opt_in_arguments(parser) -> None:
 
 def check_opt_in_arguments(a) -> None:
     if a.cpp_rounds < 1:
-        raise IJepaDeployError("--cpp-rounds", f"{a.cpp_rounds}", "an integer >= 1")
+        raise InputError("--cpp-rounds", f"{a.cpp_rounds}", "an integer >= 1")
     if a.cpp_driver is not None and not a.cpp_driver.is_file():
-        raise IJepaDeployError("--cpp-driver", f"{a.cpp_driver} is not a file", "the built ijepa_bench_driver")
+        raise InputError("--cpp-driver", f"{a.cpp_driver} is not a file", "the built ijepa_bench_driver")
     if a.serve_rounds < 1 or a.serve_requests < 1:
-        raise IJepaDeployError("--serve-rounds/--serve-requests", f"{a.serve_rounds}/{a.serve_requests}",
+        raise InputError("--serve-rounds/--serve-requests", f"{a.serve_rounds}/{a.serve_requests}",
                                "integers >= 1")
     if any(c < 1 or c > 256 for c in a.serve_clients):
-        raise IJepaDeployError("--serve-clients", f"{a.serve_clients}", "client counts within 1..256")
+        raise InputError("--serve-clients", f"{a.serve_clients}", "client counts within 1..256")
 
 
 def opt_in_options(a) -> dict:
@@ -142,11 +142,12 @@ def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
     problems = [status.problem] if status else []
     try:
         verify_files(directory, manifest)
-    except IJepaDeployError as exc:
+    except ArtifactError as exc:
         problems.append(exc.format())
     if problems and not allow_unverified:
-        raise IJepaDeployError(str(directory), "; ".join(problems), "a verified artifact (status 'passed', files "
-                               "as exported), or --allow-unverified to benchmark it anyway")
+        kind = ParityError if status else ArtifactError  # the parity verdict first, as load() checks it
+        raise kind(str(directory), "; ".join(problems), "a verified artifact (status 'passed', files "
+                   "as exported), or --allow-unverified to benchmark it anyway")
     return "; ".join(problems) or None
 
 

@@ -38,9 +38,9 @@ def _main(argv=None) -> int:
     for flag, value in (("--instances", a.instances), ("--preprocess-instances", a.preprocess_instances),
                         ("--max-queue", a.max_queue)):
         if value < 1:
-            from ijepa_deploy.errors import IJepaDeployError
+            from ijepa_deploy.errors import InputError
 
-            raise IJepaDeployError(flag, f"{value} is not positive", "an integer >= 1")
+            raise InputError(flag, f"{value} is not positive", "an integer >= 1")
     from ijepa_deploy.runtime.serving.repository import write_repository
 
     configs = write_repository(a.artifact, a.output, name=a.name, backend=a.backend, precision=a.precision,
