@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendUnavailable, IJepaDeployError, InputError, ParityError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import EngineRecord
@@ -73,7 +73,7 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     else:
         reasons.append(f"OpenVINO: {reason}")
     if precision in RUNTIME_PRECISIONS:
-        raise IJepaDeployError(f"precision {precision}", f"needs OpenVINO ({'; '.join(reasons[-1:])})",
+        raise BackendUnavailable(f"precision {precision}", f"needs OpenVINO ({'; '.join(reasons[-1:])})",
                                "pip install 'ijepa-deploy[openvino]', or precision fp32 / int8")
     return "onnxruntime", "; ".join(reasons)
 
@@ -122,13 +122,13 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     :func:`choose_backend`; the runner's ``choice`` says why."""
     directory = Path(directory)
     if backend not in BACKENDS:
-        raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+        raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
     choice = f"{backend} (requested)"
     if backend == "auto":
         backend, why = choose_backend(manifest, precision)
         choice = f"{backend} (auto: {why})"
     if precision in RUNTIME_PRECISIONS and backend != "openvino":
-        raise IJepaDeployError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
+        raise InputError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
                                "backend openvino (or auto) for bf16")
     check_verified(directory, manifest, backend, precision, providers=options.get("providers"),
                    allow_unverified=allow_unverified)
@@ -146,7 +146,7 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
         variant = graph_variant(manifest, backend, precision, options.get("providers"))
         if variant not in manifest.graphs:
-            raise IJepaDeployError(str(directory), f"artifact has no {variant} graph",
+            raise ArtifactError(str(directory), f"artifact has no {variant} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{variant})")
         files = manifest.graphs[variant].files
         if verify:
@@ -155,7 +155,7 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if backend == "openvino":
             problem = openvino_int8_problem(manifest, variant)
             if problem and not allow_unverified:
-                raise IJepaDeployError(f"precision {precision} on OpenVINO", problem,
+                raise BackendUnavailable(f"precision {precision} on OpenVINO", problem,
                                        "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
                                        "saturates), or precision fp32 (allow_unverified=True runs it anyway)")
             from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
@@ -168,7 +168,7 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         return OnnxRuntimeRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max, **options)
     if backend == "tensorrt":
         if precision not in manifest.engines:
-            raise IJepaDeployError(str(directory), f"artifact has no {precision} TensorRT engine",
+            raise ArtifactError(str(directory), f"artifact has no {precision} TensorRT engine",
                                    f"one of {sorted(manifest.engines)} (build it on this GPU host: "
                                    f"ijepa-build {directory} --variant {precision})")
         engine = manifest.engines[precision]
@@ -178,7 +178,7 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
 
         return TensorRTRunner(resolve_inside(directory, engine.file), manifest.io, engine, variant=precision,
                               artifact=directory, **options)
-    raise IJepaDeployError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+    raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
 
 
 class DeployedModel:
@@ -217,14 +217,14 @@ class DeployedModel:
     def embed(self, images) -> np.ndarray:
         """Pooled embeddings (mean over tokens of the last hidden state), float32 [B, D]."""
         if self.task != "feature-extraction":
-            raise IJepaDeployError(str(self.directory), f"artifact task is {self.task}",
+            raise InputError(str(self.directory), f"artifact task is {self.task}",
                                    "a feature-extraction artifact for embed() (use classify())")
         return self.run(self.preprocess(images))["embedding"]
 
     def classify(self, images, top_k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-k (label, probability) per image."""
         if self.task != "image-classification":
-            raise IJepaDeployError(str(self.directory), f"artifact task is {self.task}",
+            raise InputError(str(self.directory), f"artifact task is {self.task}",
                                    "an image-classification artifact for classify() (use embed())")
         logits = self.run(self.preprocess(images))["logits"].astype(np.float64)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -272,7 +272,7 @@ def artifact_problem(directory: Path, manifest: Manifest, how_to_allow: str = AL
     finished), or None. A ``partial`` artifact serves the graphs and engines that passed."""
     if manifest.status in (STATUS_PASSED, STATUS_PARTIAL):
         return None
-    return IJepaDeployError(str(directory), f"artifact status is {manifest.status!r}: its parity check did not "
+    return ParityError(str(directory), f"artifact status is {manifest.status!r}: its parity check did not "
                             "pass", f"an artifact with status 'passed' (see the manifest's parity section; "
                             f"{how_to_allow} to inspect it anyway)")
 
@@ -301,7 +301,7 @@ def graph_problem(directory: Path, manifest: Manifest, variant: str, how_to_allo
     what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
         f"was never checked against eager PyTorch (status {status!r})"
     usable = ", ".join(usable_graphs(manifest)) or "none"
-    return IJepaDeployError(str(directory), f"graph {graph.file} ({variant}) {what}",
+    return ParityError(str(directory), f"graph {graph.file} ({variant}) {what}",
                             f"a graph that passed (usable in this artifact: {usable}; see the manifest's parity "
                             f"section; {how_to_allow} to inspect it anyway)")
 
@@ -315,7 +315,7 @@ def engine_problem(directory: Path, record: EngineRecord, precision: str, how_to
         return None
     what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
         f"was never checked against eager PyTorch (status {status!r})"
-    return IJepaDeployError(str(directory), f"TensorRT engine {record.file} {what}",
+    return ParityError(str(directory), f"TensorRT engine {record.file} {what}",
                             "an engine with status 'passed' (see the manifest's parity section; rebuild and "
                             f"check it with: ijepa-build {directory} --variant {precision}; "
                             f"{how_to_allow} to inspect it anyway)")
@@ -326,7 +326,7 @@ def bf16_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_
     """bf16 is OpenVINO's inference mode of the fp32 graph: served only with a passed bf16 row."""
     if parity_passed(manifest, RUNTIME_PRECISIONS["bf16"], "bf16", "openvino"):
         return None
-    return IJepaDeployError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 parity "
+    return ParityError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 parity "
                             "row in the manifest)", "an artifact exported with openvino installed on a CPU "
                             f"with bf16 ({how_to_allow} to run it anyway)")
 

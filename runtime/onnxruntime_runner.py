@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendError, InputError
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
@@ -62,7 +62,7 @@ def session_options(intra_op_threads: int | None = None, opt_level: str = "all",
               "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
               "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
     if opt_level not in levels:
-        raise IJepaDeployError("graph optimization level", f"unknown level {opt_level!r}", f"one of {OPT_LEVELS}")
+        raise InputError("graph optimization level", f"unknown level {opt_level!r}", f"one of {OPT_LEVELS}")
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[opt_level]
     if intra_op_threads:
@@ -91,12 +91,12 @@ class OnnxRuntimeRunner(Runner):
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=options, providers=self.providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types; report which file
-            raise IJepaDeployError(str(graph), f"ONNX Runtime cannot load the graph ({exc})",
+            raise BackendError(str(graph), f"ONNX Runtime cannot load the graph ({exc})",
                                    "a graph written by ijepa-export, with its .data file beside it") from None
         names = [o.name for o in self.session.get_outputs()]
         missing = [n for n in spec.output_names if n not in names]
         if missing:
-            raise IJepaDeployError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
+            raise ArtifactError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
         self.output_names = spec.output_names
         self.backend = "onnxruntime-" + self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
 

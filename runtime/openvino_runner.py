@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, IJepaDeployError, InputError
 from ijepa_deploy.runtime.runner import Runner
 from ijepa_deploy.spec import ExportSpec
 
@@ -71,30 +71,30 @@ class OpenVinoRunner(Runner):
         super().__init__(spec, min_batch, max_batch)
         self.graph = Path(graph)
         if inference_precision not in INFERENCE_PRECISIONS:
-            raise IJepaDeployError("OpenVINO inference precision", f"{inference_precision!r}",
+            raise InputError("OpenVINO inference precision", f"{inference_precision!r}",
                                    f"one of {INFERENCE_PRECISIONS}")
         if performance_hint not in PERFORMANCE_HINTS:
-            raise IJepaDeployError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
+            raise InputError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
         try:
             ov = _import_openvino()
         except ImportError as exc:
-            raise IJepaDeployError("backend openvino", f"openvino cannot be imported ({exc})",
+            raise BackendUnavailable("backend openvino", f"openvino cannot be imported ({exc})",
                                    INSTALL_HINT) from None
         core = ov.Core()
         if inference_precision == "bf16" and not cpu_supports_bf16(core):
-            raise IJepaDeployError(
+            raise BackendUnavailable(
                 "precision bf16", "this CPU has no native bf16 (OpenVINO reports "
                 f"{cpu_capabilities(core)}); OpenVINO would emulate it, slower than fp32",
                 "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here")
         try:
             model = core.read_model(str(graph))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
-            raise IJepaDeployError(str(graph), f"OpenVINO cannot read the graph ({exc})",
+            raise BackendError(str(graph), f"OpenVINO cannot read the graph ({exc})",
                                    "a graph written by ijepa-export, with its .data file beside it") from None
         names = {n for o in model.outputs for n in o.get_names()}
         missing = [n for n in spec.output_names if n not in names]
         if missing:
-            raise IJepaDeployError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
+            raise ArtifactError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
         # Bound the dynamic batch to the artifact's range; the other axes are fixed in the spec.
         model.reshape({t.name: ov.PartialShape([ov.Dimension(self.min_batch, self.max_batch),
                                                 *(ov.Dimension(d) for d in t.shape[1:])])
@@ -106,11 +106,11 @@ class OpenVinoRunner(Runner):
         try:
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:
-            raise IJepaDeployError(str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})",
+            raise BackendError(str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})",
                                    "a graph written by ijepa-export") from None
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         if ran != inference_precision:  # never run a precision the caller did not ask for
-            raise IJepaDeployError(str(graph), f"OpenVINO compiled with inference precision {ran}",
+            raise BackendUnavailable(str(graph), f"OpenVINO compiled with inference precision {ran}",
                                    f"{inference_precision} as requested")
         self.inference_precision = ran
         self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))

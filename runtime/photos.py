@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.preprocess import open_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -25,10 +25,10 @@ def bundled_images() -> list[Path]:
 def images_in(directory: Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
-        raise IJepaDeployError(str(directory), "not a directory", "a directory of image files")
+        raise InputError(str(directory), "not a directory", "a directory of image files")
     found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not found:
-        raise IJepaDeployError(str(directory), "contains no image files", f"files ending in {IMAGE_SUFFIXES}")
+        raise InputError(str(directory), "contains no image files", f"files ending in {IMAGE_SUFFIXES}")
     return found
 
 

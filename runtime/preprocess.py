@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
@@ -50,7 +50,7 @@ def open_image(item) -> Image.Image:
     subject = _describe(item)
     if isinstance(item, Image.Image):
         if 0 in item.size:
-            raise IJepaDeployError(subject, f"image is {item.size[0]}x{item.size[1]} pixels", "at least 1x1 pixels")
+            raise InputError(subject, f"image is {item.size[0]}x{item.size[1]} pixels", "at least 1x1 pixels")
         return _decoded(item, subject)
     if isinstance(item, np.ndarray):
         return _from_array(item, subject)
@@ -58,17 +58,17 @@ def open_image(item) -> Image.Image:
     if isinstance(item, (str, os.PathLike)):
         path = Path(item)
         if not path.is_file():
-            raise IJepaDeployError(subject, "no such file", "a path to an image file")
+            raise InputError(subject, "no such file", "a path to an image file")
         if path.stat().st_size == 0:
-            raise IJepaDeployError(subject, "file is empty (0 bytes)", "an image file (JPEG, PNG, WebP, ...)")
+            raise InputError(subject, "file is empty (0 bytes)", "an image file (JPEG, PNG, WebP, ...)")
         source = path
     elif isinstance(item, (bytes, bytearray, memoryview)):
         data = memoryview(item).cast("B").tobytes() if isinstance(item, memoryview) else bytes(item)
         if not data:
-            raise IJepaDeployError(subject, "no image data (0 bytes)", "encoded image bytes")
+            raise InputError(subject, "no image data (0 bytes)", "encoded image bytes")
         source = io.BytesIO(data)
     else:
-        raise IJepaDeployError(subject, f"unsupported input type {type(item).__name__}",
+        raise InputError(subject, f"unsupported input type {type(item).__name__}",
                                "a file path, encoded bytes, a PIL image or a uint8 array")
     return _decoded(source, subject)
 
@@ -79,26 +79,26 @@ def _decoded(source, subject: str) -> Image.Image:
         image = source if isinstance(source, Image.Image) else Image.open(source)
         width, height = image.size
         if width * height > (Image.MAX_IMAGE_PIXELS or float("inf")):
-            raise IJepaDeployError(subject, f"image is {width}x{height} = {width * height} pixels, "
+            raise InputError(subject, f"image is {width}x{height} = {width * height} pixels, "
                                    "over Pillow's decompression-bomb limit",
                                    f"at most {Image.MAX_IMAGE_PIXELS} pixels")
         image.load()
     except IJepaDeployError:
         raise
     except Image.DecompressionBombError as exc:
-        raise IJepaDeployError(subject, f"rejected as a decompression bomb ({exc})",
+        raise InputError(subject, f"rejected as a decompression bomb ({exc})",
                                f"at most {Image.MAX_IMAGE_PIXELS} pixels") from None
     except UnidentifiedImageError:
-        raise IJepaDeployError(subject, "not an image Pillow can decode",
+        raise InputError(subject, "not an image Pillow can decode",
                                "an image file (JPEG, PNG, WebP, BMP, TIFF, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise IJepaDeployError(subject, f"image data is corrupt or truncated ({_first_line(exc)})",
+        raise InputError(subject, f"image data is corrupt or truncated ({_first_line(exc)})",
                                "a complete image file") from None
     except Exception as exc:  # noqa: BLE001 - see below
         # Pillow's decoders raise whatever their parser hits on crafted or damaged data
         # (NotImplementedError for unknown compressions, struct.error, EOFError, RuntimeError from
         # libavif, MemoryError from huge headers, ...): all of it is a bad file, not a crash.
-        raise IJepaDeployError(subject, f"image cannot be decoded ({type(exc).__name__}: {_first_line(exc)})",
+        raise InputError(subject, f"image cannot be decoded ({type(exc).__name__}: {_first_line(exc)})",
                                "a complete image file in a format Pillow decodes") from None
     return image
 
@@ -110,13 +110,13 @@ def _first_line(exc: BaseException) -> str:
 
 def _from_array(array: np.ndarray, subject: str) -> Image.Image:
     if array.dtype != np.uint8:
-        raise IJepaDeployError(subject, f"array dtype is {array.dtype}",
+        raise InputError(subject, f"array dtype is {array.dtype}",
                                "uint8 pixels (H, W) or (H, W, C) with C in 1, 3, 4; "
                                "pass float tensors to Runner.run instead")
     if array.ndim in (2, 3) and 0 in array.shape:
-        raise IJepaDeployError(subject, "array has a zero-size dimension (no pixels)", "at least 1x1 pixels")
+        raise InputError(subject, "array has a zero-size dimension (no pixels)", "at least 1x1 pixels")
     if array.ndim in (2, 3) and array.shape[0] * array.shape[1] > (Image.MAX_IMAGE_PIXELS or float("inf")):
-        raise IJepaDeployError(subject, f"array is {array.shape[1]}x{array.shape[0]} pixels, over Pillow's "
+        raise InputError(subject, f"array is {array.shape[1]}x{array.shape[0]} pixels, over Pillow's "
                                "decompression-bomb limit", f"at most {Image.MAX_IMAGE_PIXELS} pixels")
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
@@ -124,7 +124,7 @@ def _from_array(array: np.ndarray, subject: str) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(array))
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         return Image.fromarray(np.ascontiguousarray(array))
-    raise IJepaDeployError(subject, f"array shape is {array.shape}",
+    raise InputError(subject, f"array shape is {array.shape}",
                            "(H, W) or (H, W, C) with C in 1, 3, 4 (channels last, RGB order)")
 
 
@@ -138,7 +138,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         data = (np.clip(data, 0, 65535) >> 8).astype(np.uint8)
         return Image.fromarray(data).convert("RGB")
     if image.mode == "F":
-        raise IJepaDeployError("image", "mode F (32-bit float) has no defined range",
+        raise InputError("image", "mode F (32-bit float) has no defined range",
                                "an 8- or 16-bit image; scale float data to uint8 first")
     if "A" in image.getbands() or image.info.get("transparency") is not None:
         rgba = image.convert("RGBA")
@@ -170,14 +170,14 @@ class Preprocessor:
             try:
                 image = to_rgb(image)
             except IJepaDeployError as exc:
-                raise IJepaDeployError(_describe(item), exc.problem, exc.expected) from None
+                raise exc.restated(_describe(item)) from None
         elif image.mode != "RGB":
-            raise IJepaDeployError(_describe(item), f"image mode is {image.mode}", "RGB (convert_rgb is off)")
+            raise InputError(_describe(item), f"image mode is {image.mode}", "RGB (convert_rgb is off)")
         if cfg.do_resize:
             if image.size != (cfg.width, cfg.height):
                 image = image.resize((cfg.width, cfg.height), resample=self._resample)
         elif image.size != (cfg.width, cfg.height):
-            raise IJepaDeployError(_describe(item), f"image is {image.size[0]}x{image.size[1]}",
+            raise InputError(_describe(item), f"image is {image.size[0]}x{image.size[1]}",
                                    f"{cfg.width}x{cfg.height} (resizing is off in this contract)")
         return np.asarray(image)
 
@@ -200,16 +200,16 @@ class Preprocessor:
             items = [items]
         elif isinstance(items, np.ndarray):
             if items.ndim != 4:
-                raise IJepaDeployError(_describe(items), f"array has {items.ndim} dimension(s)",
+                raise InputError(_describe(items), f"array has {items.ndim} dimension(s)",
                                        "one image (H, W) or (H, W, C), or a batch (N, H, W, C) of uint8 pixels")
             items = list(items)
         elif isinstance(items, Mapping) or not isinstance(items, Iterable):
-            raise IJepaDeployError("images", f"got a {type(items).__name__}",
+            raise InputError("images", f"got a {type(items).__name__}",
                                    "an image (path, bytes, PIL image, uint8 array) or a list of them")
         else:
             items = list(items)
         if len(items) == 0:
-            raise IJepaDeployError("images", "no images given", "at least one image")
+            raise InputError("images", "no images given", "at least one image")
         batch = []
         for i, item in enumerate(items):
             try:
@@ -217,5 +217,5 @@ class Preprocessor:
             except IJepaDeployError as exc:
                 if single or len(items) == 1:
                     raise
-                raise IJepaDeployError(f"images[{i}] {exc.subject}", exc.problem, exc.expected) from None
+                raise exc.restated(f"images[{i}] {exc.subject}") from None
         return np.stack(batch)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.spec import ExportSpec
 
 
@@ -31,44 +31,44 @@ class Runner:
         if isinstance(feed, np.ndarray) and len(self.spec.inputs) == 1:
             feed = {self.spec.inputs[0].name: feed}
         if not isinstance(feed, Mapping):
-            raise IJepaDeployError(f"{self.backend} runner", f"inputs are a {type(feed).__name__}",
+            raise InputError(f"{self.backend} runner", f"inputs are a {type(feed).__name__}",
                                    f"a dict of numpy arrays named {self.spec.input_names}")
         missing = [n for n in self.spec.input_names if n not in feed]
         extra = [n for n in feed if n not in self.spec.input_names]
         if missing or extra:
-            raise IJepaDeployError(f"{self.backend} runner",
+            raise InputError(f"{self.backend} runner",
                                    f"input names {sorted(feed)} (missing {missing}, unexpected {extra})",
                                    f"exactly {self.spec.input_names}")
         checked, batch = {}, None
         for tspec in self.spec.inputs:
             value = feed[tspec.name]
             if not isinstance(value, np.ndarray):
-                raise IJepaDeployError(f"input {tspec.name}", f"is a {type(value).__name__}", "a numpy array")
+                raise InputError(f"input {tspec.name}", f"is a {type(value).__name__}", "a numpy array")
             if value.dtype != np.dtype(tspec.dtype):
-                raise IJepaDeployError(f"input {tspec.name}", f"dtype is {value.dtype}",
+                raise InputError(f"input {tspec.name}", f"dtype is {value.dtype}",
                                        f"{tspec.dtype} (use the runtime's Preprocessor for images)")
             if value.ndim != len(tspec.shape):
-                raise IJepaDeployError(f"input {tspec.name}", f"shape is {list(value.shape)}",
+                raise InputError(f"input {tspec.name}", f"shape is {list(value.shape)}",
                                        f"rank {len(tspec.shape)}: {list(tspec.shape)}")
             for axis, (got, want) in enumerate(zip(value.shape, tspec.shape)):
                 if isinstance(want, int) and got != want:
-                    raise IJepaDeployError(f"input {tspec.name}",
+                    raise InputError(f"input {tspec.name}",
                                            f"shape is {list(value.shape)} (axis {axis} is {got})",
                                            f"{list(tspec.shape)}")
             n = value.shape[0]
             if not self.min_batch <= n <= self.max_batch:
-                raise IJepaDeployError(f"input {tspec.name}", f"batch size {n} is outside the artifact's range",
+                raise InputError(f"input {tspec.name}", f"batch size {n} is outside the artifact's range",
                                        f"{self.min_batch} <= batch <= {self.max_batch} "
                                        "(split the batch, or re-export/rebuild with a larger --max-batch)")
             if batch is not None and n != batch:
-                raise IJepaDeployError(f"input {tspec.name}", f"batch {n} differs from other inputs' {batch}",
+                raise InputError(f"input {tspec.name}", f"batch {n} differs from other inputs' {batch}",
                                        "one batch size across inputs")
             batch = n
             if value.dtype.kind == "f":
                 finite = np.isfinite(value.reshape(n, -1)).all(axis=1)
                 if not finite.all():
                     bad = np.flatnonzero(~finite)
-                    raise IJepaDeployError(f"input {tspec.name}", f"batch item(s) {bad[:5].tolist()} contain NaN or "
+                    raise InputError(f"input {tspec.name}", f"batch item(s) {bad[:5].tolist()} contain NaN or "
                                            "infinity", "finite values (the runtime's Preprocessor output)")
             checked[tspec.name] = np.ascontiguousarray(value)
         return checked

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendError
 
 INSTALL_HINT = ("a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
                 "(pip install 'ijepa-deploy[tensorrt]')")
@@ -39,7 +39,7 @@ def cuda_call(cudart, result, what: str):
     """Unpack a cuda-python ``(err, value...)`` tuple; raise IJepaDeployError on an error."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if err != cudart.cudaError_t.cudaSuccess:
-        raise IJepaDeployError("cuda", f"{what} failed ({_cuda_error_text(cudart, err)})",
+        raise BackendError("cuda", f"{what} failed ({_cuda_error_text(cudart, err)})",
                                "a working NVIDIA driver and a free GPU with enough memory")
     if not values:
         return None
@@ -70,7 +70,7 @@ def tensorrt_status() -> tuple[bool, str]:
         return False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)"
     try:
         gpu = gpu_info()
-    except IJepaDeployError as exc:
+    except BackendError as exc:
         return False, f"no usable CUDA GPU ({exc.problem})"
     return True, (f"TensorRT {getattr(trt, '__version__', '?')}, {count} GPU(s), device {gpu['device']}: "
                   f"{gpu['name']} (compute capability {gpu['compute_capability']})")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, IJepaDeployError, InputError
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.runner import Runner
@@ -74,7 +74,7 @@ def host_code_problem(record: EngineRecord | None, engine_path: Path | str, arti
     engines by default, and so do we unless the caller opts in."""
     if record is None or not record.version_compatible:
         return None
-    return IJepaDeployError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
+    return ArtifactError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
                             "lean runtime) that runs in the process that loads it",
                             f"an explicit opt-in if you trust whoever built it: {how_to_allow}; or rebuild it "
                             f"without --version-compatible on the serving host (ijepa-build {artifact} "
@@ -166,7 +166,7 @@ class _Slot:
             if value.dtype != buf.dtype:
                 value = value.astype(buf.dtype)
             if not context.set_input_shape(name, tuple(value.shape)):
-                raise IJepaDeployError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
+                raise InputError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
                                        f"a shape within the engine's profile, up to {list(buf.max_shape)}")
             count = value.size
             buf.host[:count] = value.reshape(-1)
@@ -174,7 +174,7 @@ class _Slot:
                       f"copy {name} to the GPU")
         shapes = {name: tuple(context.get_tensor_shape(name)) for name in output_names}
         if not context.execute_async_v3(stream):
-            raise IJepaDeployError(f"TensorRT engine {engine_name}", "execution failed (see TensorRT's "
+            raise BackendError(f"TensorRT engine {engine_name}", "execution failed (see TensorRT's "
                                    "log above)", "inputs within the engine's profile")
         for name in output_names:
             buf = self.buffers[name]
@@ -218,7 +218,7 @@ class TensorRTRunner(Runner):
         self.variant = variant or (record.source_graph if record else "fp32")
         self.artifact = Path(artifact) if artifact is not None else engine_path.parent
         if int(max_concurrency) < 1:
-            raise IJepaDeployError("max_concurrency", f"{max_concurrency}", "at least 1 (execution contexts)")
+            raise InputError("max_concurrency", f"{max_concurrency}", "at least 1 (execution contexts)")
         self.max_concurrency = int(max_concurrency)
         self._cudart = None
         self._slots: list[_Slot] = []
@@ -231,7 +231,7 @@ class TensorRTRunner(Runner):
         self.allow_engine_host_code = bool(allow_engine_host_code)
         available, reason = host.tensorrt_status()
         if not available:
-            raise IJepaDeployError(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
+            raise BackendUnavailable(f"TensorRT engine {engine_path.name}", reason, INSTALL_HINT)
         trt = host.import_tensorrt()
         cudart = self._cudart = host.import_cudart()
         self.device = device
@@ -242,9 +242,9 @@ class TensorRTRunner(Runner):
         problem = (compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
                    if record is not None else None)
         if problem:
-            raise IJepaDeployError(str(engine_path), problem, hint)
+            raise ArtifactError(str(engine_path), problem, hint)
         if not engine_path.is_file():
-            raise IJepaDeployError(str(engine_path), "engine file is missing", hint)
+            raise ArtifactError(str(engine_path), "engine file is missing", hint)
         try:
             self._load(trt, cudart, spec, record, hint)
         except BaseException:
@@ -259,7 +259,7 @@ class TensorRTRunner(Runner):
         engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"
-            raise IJepaDeployError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
+            raise ArtifactError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
                                    f"by another TensorRT version or for another GPU?): {detail}", hint)
         self.engine = engine
         inputs: list[str] = []
@@ -271,12 +271,12 @@ class TensorRTRunner(Runner):
             dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
             (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
         if sorted(inputs) != sorted(spec.input_names) or any(n not in outputs for n in spec.output_names):
-            raise IJepaDeployError(str(self.engine_path), f"engine tensors are inputs {inputs}, outputs {outputs}",
+            raise ArtifactError(str(self.engine_path), f"engine tensors are inputs {inputs}, outputs {outputs}",
                                    f"inputs {spec.input_names} and outputs {spec.output_names} as in the "
                                    f"manifest ({hint})")
         for tspec in spec.inputs:
             if dtypes[tspec.name] != np.dtype(tspec.dtype):
-                raise IJepaDeployError(str(self.engine_path), f"engine input {tspec.name} is {dtypes[tspec.name]}",
+                raise ArtifactError(str(self.engine_path), f"engine input {tspec.name} is {dtypes[tspec.name]}",
                                        f"{tspec.dtype} as in the manifest ({hint})")
         min_batch, max_batch, max_shapes = 1, None, {}
         for name in inputs:
@@ -289,12 +289,12 @@ class TensorRTRunner(Runner):
         context = self._new_context()
         for name in inputs:
             if not context.set_input_shape(name, max_shapes[name]):
-                raise IJepaDeployError(str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} "
+                raise ArtifactError(str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} "
                                        f"for {name}", hint)
         for name in outputs:
             max_shapes[name] = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in max_shapes[name]):
-                raise IJepaDeployError(str(self.engine_path), f"output {name} has unresolved shape "
+                raise ArtifactError(str(self.engine_path), f"output {name} has unresolved shape "
                                        f"{max_shapes[name]}", "outputs whose shape follows from the input shape")
         self._inputs, self._outputs = inputs, outputs
         self.output_names = [n for n in spec.output_names]
@@ -308,7 +308,7 @@ class TensorRTRunner(Runner):
         assert self.engine is not None  # _load sets it before any context is made
         context = self.engine.create_execution_context()
         if context is None:
-            raise IJepaDeployError(str(self.engine_path), "TensorRT could not create an execution context "
+            raise BackendError(str(self.engine_path), "TensorRT could not create an execution context "
                                    "(out of GPU memory?)", "enough free GPU memory for the engine")
         return context
 
@@ -325,7 +325,7 @@ class TensorRTRunner(Runner):
                         if self.device is not None:  # contexts and streams belong to this thread's device
                             cuda_call(self._cudart, self._cudart.cudaSetDevice(int(self.device)), "cudaSetDevice")
                         slot = _Slot(self._cudart, self._new_context(), self.dtypes, self._max_shapes)
-                    except IJepaDeployError:
+                    except BackendError:
                         self.max_concurrency = len(self._slots)  # what fits in GPU memory; wait for one
                         continue
                     self._slots.append(slot)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendUnavailable, IJepaDeployError, InputError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import ParityResult
@@ -144,7 +144,7 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
     provider = next(p for p in gpu_execution_providers() if candidate.backend.endswith(_provider_name(p)))
     runner = OnnxRuntimeRunner(graph, io, low, high, providers=[provider_entry(provider, None), "CPUExecutionProvider"])
     if runner.backend != candidate.backend:
-        raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
+        raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT libraries)")
     return runner
 
@@ -152,7 +152,7 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
 def saved_reference(directory: Path, manifest: Manifest) -> ReferenceParity:
     """The artifact's saved reference outputs, checksum-verified, with this host's pixels."""
     if REFERENCE_FILE not in manifest.files:
-        raise IJepaDeployError(str(directory), f"no {REFERENCE_FILE} in the manifest (exported before saved reference "
+        raise ArtifactError(str(directory), f"no {REFERENCE_FILE} in the manifest (exported before saved reference "
                                "outputs)", "an artifact exported by this version of ijepa-export (re-export), or "
                                "ijepa-build --parity-images DIR on a host with torch")
     verify_files(directory, manifest, [REFERENCE_FILE])
@@ -180,7 +180,7 @@ def check_artifact(directory: Path, backends: tuple[str, ...] = BACKENDS, precis
     chosen = [c for c in found if c.family() in backends
               and (not precisions or c.precision in precisions or c.graph in precisions or c.engine in precisions)]
     if not chosen:
-        raise IJepaDeployError(str(directory), "nothing this host can check matches --backend / --precision",
+        raise InputError(str(directory), "nothing this host can check matches --backend / --precision",
                                f"one of: {', '.join(c.label(manifest) for c in found) or 'none'}")
     rows: list[ParityResult] = []
     failed = []

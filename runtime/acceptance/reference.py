@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, IJepaDeployError, ParityError
 from ijepa_deploy.manifest import write_atomic
 
 REFERENCE_FILE = "reference_outputs.npz"
@@ -56,7 +56,7 @@ class ReferenceOutputs:
         n = len(self.images)
         if not (len(self.names) == len(self.digests) == n and 0 < self.parity_images <= n
                 and all(len(v) == n for v in self.outputs.values())):
-            raise IJepaDeployError("reference outputs", "arrays of different lengths",
+            raise ArtifactError("reference outputs", "arrays of different lengths",
                                    "one entry per photo, as ijepa-export writes them")
 
     # -- the file ------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ class ReferenceOutputs:
         try:
             with np.load(path, allow_pickle=False) as data:
                 if int(data["format"]) != FORMAT:
-                    raise IJepaDeployError(str(path), f"reference outputs format {int(data['format'])}",
+                    raise ArtifactError(str(path), f"reference outputs format {int(data['format'])}",
                                            f"format {FORMAT} (re-export with this version of ijepa-deploy)")
                 outputs = {k.split(".", 1)[1]: data[k] for k in data.files
                            if k.startswith("output.") and k != f"output.{HIDDEN}"}
@@ -89,7 +89,7 @@ class ReferenceOutputs:
         except IJepaDeployError:
             raise
         except Exception as exc:  # zip/npz errors, missing keys, object arrays refused by allow_pickle=False
-            raise IJepaDeployError(str(path), f"reference outputs cannot be read ({type(exc).__name__}: {exc})",
+            raise ArtifactError(str(path), f"reference outputs cannot be read ({type(exc).__name__}: {exc})",
                                    "the reference_outputs.npz ijepa-export wrote") from None
 
     # -- using it ------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ class ReferenceOutputs:
         pixels = preprocess(list(self.images))
         bad = [name for name, p, d in zip(self.names, pixels, self.digests) if pixel_digest(p) != d]
         if bad:
-            raise IJepaDeployError("reference outputs", f"this host preprocesses {len(bad)} of {len(self.names)} "
+            raise ParityError("reference outputs", f"this host preprocesses {len(bad)} of {len(self.names)} "
                                    f"photos differently from the export (e.g. {bad[0]})",
                                    "the same preprocessing on both hosts (same Pillow and numpy behaviour)")
         return pixels

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.records import RetrievalResult
 from ijepa_deploy.runtime.runner import Runner
 
@@ -46,10 +46,10 @@ def neighbour_overlap(reference: np.ndarray, candidate: np.ndarray, k: int = DEF
     """Mean/min overlap@k and top-1 agreement of candidate vs reference nearest neighbours."""
     n = len(reference)
     if n != len(candidate):
-        raise IJepaDeployError("neighbour check", f"{n} reference vs {len(candidate)} candidate vectors",
+        raise InputError("neighbour check", f"{n} reference vs {len(candidate)} candidate vectors",
                                "the same images on both sides")
     if n <= k:
-        raise IJepaDeployError("neighbour check", f"{n} images for k={k}", f"more than k={k} images")
+        raise InputError("neighbour check", f"{n} images for k={k}", f"more than k={k} images")
     ref, got = _top_k(reference, k), _top_k(candidate, k)
     overlaps = np.array([len(set(a) & set(b)) / k for a, b in zip(ref, got)])
     return {

@@ -9,12 +9,12 @@ parts), ``local`` (decode workers + inference loop), ``ray_engine`` (Ray Data), 
 Needs the ``dataset`` extra (pyarrow, tqdm); ``--engine ray`` the ``ray`` extra.
 """
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable
 
 try:
     import pyarrow  # noqa: F401
 except ModuleNotFoundError as exc:
-    raise IJepaDeployError("ijepa_deploy.runtime.dataset", f"needs pyarrow ({exc})",
+    raise BackendUnavailable("ijepa_deploy.runtime.dataset", f"needs pyarrow ({exc})",
                            "pip install 'ijepa-deploy[dataset]'") from None
 
 from ijepa_deploy.runtime.dataset.job import DatasetOptions, Summary, embed_dataset  # noqa: E402

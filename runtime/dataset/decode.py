@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.runtime.preprocess import Preprocessor, _first_line
 
 
@@ -43,7 +43,7 @@ def decode_chunk(preprocess: Preprocessor, chunk: Chunk) -> Decoded:
         except IJepaDeployError as exc:
             errors.append((index, exc.format()))
         except Exception as exc:  # noqa: BLE001 - decoded, then a conversion Pillow refuses (LAB, ...) or MemoryError
-            errors.append((index, IJepaDeployError(source, f"cannot be preprocessed ({type(exc).__name__}: "
+            errors.append((index, InputError(source, f"cannot be preprocessed ({type(exc).__name__}: "
                                                    f"{_first_line(exc)})", "an image Pillow converts to RGB").format()))
         else:
             ok.append(index)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.preprocess import _first_line
 
 # The image formats Pillow decodes that a corpus holds; anything else in a directory is skipped
@@ -65,14 +65,14 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
     """The listing of ``inputs`` (see the module docstring). Raises IJepaDeployError for an input
     that does not exist or cannot be listed, duplicate keys and an empty result."""
     if not inputs:
-        raise IJepaDeployError("INPUT", "no inputs given", "directories, listing files or images")
+        raise InputError("INPUT", "no inputs given", "directories, listing files or images")
     listing = Listing()
     for given in inputs:
         path = Path(given).expanduser()
         if path.is_dir():
             _walk(path, listing)
         elif not path.exists():
-            raise IJepaDeployError(str(given), "no such file or directory",
+            raise InputError(str(given), "no such file or directory",
                                    "an image directory, a listing (.txt, .csv, .parquet) or an image file")
         elif path.suffix.lower() in IMAGE_EXTENSIONS:
             listing.add(str(given), str(path))
@@ -82,7 +82,7 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
             _text(path, listing)
     _check_unique(listing)
     if not len(listing):
-        raise IJepaDeployError(" ".join(map(str, inputs)), f"no images found (skipped: {listing.skipped_text()})",
+        raise InputError(" ".join(map(str, inputs)), f"no images found (skipped: {listing.skipped_text()})",
                                f"image files ({', '.join(IMAGE_EXTENSIONS)}) or listings naming them")
     return listing
 
@@ -94,7 +94,7 @@ def _walk(root: Path, listing: Listing) -> None:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             key = f"{rel}/" if rel else "./"
-            listing.add(key, None, IJepaDeployError(str(directory), f"directory cannot be read "
+            listing.add(key, None, InputError(str(directory), f"directory cannot be read "
                                                     f"({exc.strerror or exc})", "a readable directory").format())
             return
         for entry in entries:
@@ -108,7 +108,7 @@ def _walk(root: Path, listing: Listing) -> None:
                     listing.skipped["symlinked directories (not followed)"] += 1
                     continue
             except OSError as exc:
-                listing.add(child, None, IJepaDeployError(entry.path, f"cannot be read ({exc.strerror or exc})",
+                listing.add(child, None, InputError(entry.path, f"cannot be read ({exc.strerror or exc})",
                                                           "a readable file").format())
                 continue
             if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
@@ -128,14 +128,14 @@ def _text(path: Path, listing: Listing) -> None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IJepaDeployError(str(path), f"listing cannot be read ({exc.strerror or exc})",
+        raise InputError(str(path), f"listing cannot be read ({exc.strerror or exc})",
                                "a readable text file, one path per line") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
     if "\0" in text or (data and not text):
-        raise IJepaDeployError(str(path), "is neither an image (by its extension) nor a UTF-8 text listing",
+        raise InputError(str(path), "is neither an image (by its extension) nor a UTF-8 text listing",
                                f"a directory, an image ({', '.join(IMAGE_EXTENSIONS)}), a .csv/.parquet table "
                                "or a text file with one path per line")
     base = path.resolve().parent
@@ -147,15 +147,15 @@ def _text(path: Path, listing: Listing) -> None:
 def _table(path: Path, column: str, listing: Listing) -> None:
     table = _read_table(path, column)
     if column not in table.column_names:
-        raise IJepaDeployError(str(path), f"has no column {column!r} (columns: {table.column_names})",
+        raise InputError(str(path), f"has no column {column!r} (columns: {table.column_names})",
                                "--path-column naming the column that holds the image paths")
     values = table.column(column)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        raise IJepaDeployError(f"{path} column {column}", f"has type {values.type}", "strings (image paths)")
+        raise InputError(f"{path} column {column}", f"has type {values.type}", "strings (image paths)")
     base = path.resolve().parent
     for row, value in enumerate(values.to_pylist()):
         if not value:
-            raise IJepaDeployError(f"{path} row {row}", f"column {column!r} is empty", "an image path in every row")
+            raise InputError(f"{path} row {row}", f"column {column!r} is empty", "an image path in every row")
         listing.add(value, _resolve(value, base))
 
 
@@ -168,7 +168,7 @@ def _read_table(path: Path, column: str):
         options = pacsv.ConvertOptions(column_types={column: pa.string()}, strings_can_be_null=False)
         return pacsv.read_csv(path, convert_options=options)
     except (OSError, pa.ArrowException) as exc:
-        raise IJepaDeployError(str(path), f"cannot be read as {path.suffix[1:].upper()} ({_first_line(exc)})",
+        raise InputError(str(path), f"cannot be read as {path.suffix[1:].upper()} ({_first_line(exc)})",
                                f"a {path.suffix[1:].upper()} file with a {column!r} column") from None
 
 
@@ -176,7 +176,7 @@ def _check_unique(listing: Listing) -> None:
     seen: dict[str, int] = {}
     for i, key in enumerate(listing.keys):
         if key in seen:
-            raise IJepaDeployError(key, f"appears twice in the listing (entries {seen[key]} and {i})",
+            raise InputError(key, f"appears twice in the listing (entries {seen[key]} and {i})",
                                    "one entry per path (the path column is each row's key; give the common parent "
                                    "directory instead of two directories with the same file names)")
         seen[key] = i
@@ -186,6 +186,6 @@ def shard_parts(parts: int, shard_index: int = 0, num_shards: int = 1) -> list[i
     """The parts job ``shard_index`` of ``num_shards`` writes: every num_shards-th part, so jobs
     split the listing disjointly and the parts stay the same whatever the number of jobs."""
     if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise IJepaDeployError("--shard-index/--num-shards", f"{shard_index}/{num_shards}",
+        raise InputError("--shard-index/--num-shards", f"{shard_index}/{num_shards}",
                                "0 <= shard index < number of shards")
     return list(range(shard_index, parts, num_shards))

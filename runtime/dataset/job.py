@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_file
 from ijepa_deploy.runtime.dataset.collect import TASK_COLUMNS, Collector, plan
 from ijepa_deploy.runtime.dataset.inputs import Listing, list_inputs, shard_parts
@@ -82,16 +82,16 @@ class Summary:
 
 def _check_options(opts: DatasetOptions, max_batch: int) -> int:
     if opts.engine not in ENGINES:
-        raise IJepaDeployError("--engine", f"unknown engine {opts.engine!r}", f"one of {ENGINES}")
+        raise InputError("--engine", f"unknown engine {opts.engine!r}", f"one of {ENGINES}")
     if opts.decode not in DECODERS:
-        raise IJepaDeployError("--decode", f"unknown decoder kind {opts.decode!r}", f"one of {DECODERS}")
+        raise InputError("--decode", f"unknown decoder kind {opts.decode!r}", f"one of {DECODERS}")
     for name, value in (("--part-size", opts.part_size), ("--workers", opts.workers), ("--threads", opts.threads),
                         ("--batch-size", opts.batch_size), ("--ray-actors", opts.ray_actors)):
         if value is not None and value < 1:
-            raise IJepaDeployError(name, f"{value}", "a positive number")
+            raise InputError(name, f"{value}", "a positive number")
     batch = opts.batch_size or min(DEFAULT_BATCH, max_batch)
     if batch > max_batch:
-        raise IJepaDeployError("--batch-size", f"{batch} is over the artifact's max batch {max_batch}",
+        raise InputError("--batch-size", f"{batch} is over the artifact's max batch {max_batch}",
                                f"at most {max_batch} (or re-export with a larger --max-batch)")
     return batch
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from ijepa_deploy import interrupts
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import write_atomic
 from ijepa_deploy.outputs import check_output_dir
 
@@ -135,7 +135,7 @@ class OutputDir:
         try:
             return DatasetState.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise IJepaDeployError(str(path), f"cannot be read as a dataset state ({exc})",
+            raise InputError(str(path), f"cannot be read as a dataset state ({exc})",
                                    "the file ijepa-embed-dataset wrote (or --overwrite to start over)") from None
 
     def write_state(self, state: DatasetState) -> None:
@@ -157,7 +157,7 @@ class OutputDir:
             names = os.listdir(self.path) if self.path.is_dir() else []
             foreign = sorted(n for n in names if n not in (STATE_NAME, LOCK_NAME))
             if foreign:
-                raise IJepaDeployError(str(self.path), f"is not empty and holds no {STATE_NAME} "
+                raise InputError(str(self.path), f"is not empty and holds no {STATE_NAME} "
                                        f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''})",
                                        "a new or empty directory, or the output of an earlier ijepa-embed-dataset run")
         else:
@@ -166,7 +166,7 @@ class OutputDir:
                 existing.artifact = state.artifact
                 return self._reconciled(existing)
             if not overwrite:
-                raise IJepaDeployError(str(self.path), "holds the output of another job: " + "; ".join(differences),
+                raise InputError(str(self.path), "holds the output of another job: " + "; ".join(differences),
                                        "the same artifact, precision, inputs and --part-size to resume, "
                                        "another --output, or --overwrite to replace it")
             if write:

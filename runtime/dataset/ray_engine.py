@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ERROR_TYPES, BackendError, BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.dataset.collect import TASK_COLUMNS, Collector, PartJob
 from ijepa_deploy.runtime.dataset.decode import Chunk, decode_chunk
@@ -69,7 +69,7 @@ class RayEngine:
             import ray
             import ray.data  # noqa: F401
         except ImportError as exc:
-            raise IJepaDeployError("--engine ray", f"ray cannot be imported ({exc})", INSTALL_HINT) from None
+            raise BackendUnavailable("--engine ray", f"ray cannot be imported ({exc})", INSTALL_HINT) from None
         self.ray: Any = ray  # typed loosely: Ray's own annotations are narrower than its documented uses
         self.opts = opts
         self.manifest = read_manifest(opts.artifact)
@@ -82,7 +82,7 @@ class RayEngine:
                 self.ray.init(address=opts.ray_address, logging_level="WARNING", log_to_driver=False,
                               include_dashboard=False if local else None)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise IJepaDeployError(f"--ray-address {opts.ray_address or os.environ.get('RAY_ADDRESS', '')}",
+                raise BackendUnavailable(f"--ray-address {opts.ray_address or os.environ.get('RAY_ADDRESS', '')}",
                                        f"cannot connect to Ray ({str(exc).splitlines()[0]})",
                                        "a running cluster's address (ray start --head prints it)") from None
             self.started = True
@@ -133,13 +133,15 @@ def _user_error(exc: BaseException) -> BaseException:
             return seen
         seen = getattr(seen, "cause", None) or seen.__cause__
     text = str(exc)
-    marker = f"{IJepaDeployError.__module__}.{IJepaDeployError.__name__}: "
-    if marker in text:
-        line = text.split(marker)[-1].splitlines()[0]
+    # the last "ijepa_deploy.errors.<type>: " line of the traceback text, rebuilt as that type
+    at, marker, cls = max((text.rfind(f"{cls.__module__}.{name}: "), f"{cls.__module__}.{name}: ", cls)
+                          for name, cls in ERROR_TYPES.items())
+    if at >= 0:
+        line = text[at + len(marker):].splitlines()[0]
         subject, _, rest = line.partition(" | ")
         problem, _, expected = rest.partition(". Note: expected ")
-        return IJepaDeployError(subject, problem, expected or None)
+        return cls(subject, problem, expected or None)
     first = text.strip().splitlines()[0] if text.strip() else ""
-    return IJepaDeployError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first})",
+    return BackendError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first})",
                             "a cluster whose nodes can load the artifact and read the images (the package "
                             "installed on every node)")
