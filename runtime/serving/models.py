@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.runtime.model import DeployedModel
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
@@ -25,7 +25,7 @@ PIXELS_INPUT = "pixel_values"
 IMAGES_INPUT = "images"
 
 
-class BadRequest(IJepaDeployError):
+class BadRequest(InputError):
     """A request this server refuses: Triton answers it with INVALID_ARG (HTTP 400) and the one-line
     message only (triton_stub_model.py maps it by this class's qualified name)."""
 
@@ -55,25 +55,25 @@ def decode_request(images: np.ndarray, preprocess: Preprocessor, max_images: int
                    max_image_bytes: int) -> np.ndarray:
     """``[1, n]`` encoded images -> float32 ``[n, 3, H, W]``, or IJepaDeployError naming the image."""
     if images.ndim != 2 or images.shape[0] != 1:
-        raise IJepaDeployError(IMAGES_INPUT, f"request shape is {list(images.shape)}",
+        raise InputError(IMAGES_INPUT, f"request shape is {list(images.shape)}",
                                "[1, n]: one row of n encoded images")
     items = images[0]
     if len(items) == 0:
-        raise IJepaDeployError(IMAGES_INPUT, "the request has no images", "at least one encoded image")
+        raise InputError(IMAGES_INPUT, "the request has no images", "at least one encoded image")
     if len(items) > max_images:
-        raise IJepaDeployError(IMAGES_INPUT, f"{len(items)} images in one request",
+        raise InputError(IMAGES_INPUT, f"{len(items)} images in one request",
                                f"at most {max_images} (split the request)")
     pixels = []
     for i, item in enumerate(items):
         if not isinstance(item, (bytes, bytearray)):
-            raise IJepaDeployError(f"{IMAGES_INPUT}[{i}]", f"element is {type(item).__name__}",
+            raise InputError(f"{IMAGES_INPUT}[{i}]", f"element is {type(item).__name__}",
                                    "encoded image bytes (JPEG, PNG, ...)")
         if len(item) > max_image_bytes:
-            raise IJepaDeployError(f"{IMAGES_INPUT}[{i}]", f"{len(item)} bytes", f"at most {max_image_bytes} bytes")
+            raise InputError(f"{IMAGES_INPUT}[{i}]", f"{len(item)} bytes", f"at most {max_image_bytes} bytes")
         try:
             pixels.append(preprocess.one(bytes(item)))
         except IJepaDeployError as exc:
-            raise IJepaDeployError(f"{IMAGES_INPUT}[{i}] {exc.subject}", exc.problem, exc.expected) from None
+            raise exc.restated(f"{IMAGES_INPUT}[{i}] {exc.subject}") from None
     return np.stack(pixels)
 
 
@@ -142,7 +142,7 @@ class ImagesModel:
             try:
                 pixels = decode_request(request[IMAGES_INPUT], self.preprocess, self.max_images,
                                         self.max_image_bytes)
-            except IJepaDeployError as exc:  # everything decode_request refuses is the client's
+            except InputError as exc:  # everything decode_request refuses is the client's
                 raise BadRequest(exc.subject, exc.problem, exc.expected) from None
             outputs = self.forward(pixels, getattr(request, "requested_output_names", None))
             responses.append({name: value[np.newaxis] for name, value in outputs.items()})

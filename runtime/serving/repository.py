@@ -26,7 +26,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
 from ijepa_deploy.runtime.model import check_verified
 from ijepa_deploy.runtime.tensorrt_runner import host_code_problem
@@ -40,7 +40,7 @@ def _pb():
         from google.protobuf import text_format
         from tritonclient.grpc import model_config_pb2
     except ImportError as exc:
-        raise IJepaDeployError("ijepa-triton-repo", f"tritonclient is not installed ({exc})",
+        raise BackendUnavailable("ijepa-triton-repo", f"tritonclient is not installed ({exc})",
                                "pip install 'ijepa-deploy[serve]'") from None
     return model_config_pb2, text_format
 
@@ -81,16 +81,16 @@ def check_source(artifact: Path, manifest: Manifest, backend: str, precision: st
     engine without ``allow_engine_host_code``. Returns the notes the repository must carry."""
     if backend == "onnxruntime":
         if precision not in manifest.graphs:
-            raise IJepaDeployError(str(artifact), f"artifact has no {precision} graph",
+            raise ArtifactError(str(artifact), f"artifact has no {precision} graph",
                                    f"one of {sorted(manifest.graphs)}")
         files = manifest.graphs[precision].files
     elif backend == "tensorrt":
         if precision not in manifest.engines:
-            raise IJepaDeployError(str(artifact), f"artifact has no {precision} TensorRT engine",
+            raise ArtifactError(str(artifact), f"artifact has no {precision} TensorRT engine",
                                    f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)")
         files = [manifest.engines[precision].file]
     else:
-        raise IJepaDeployError("--backend", f"{backend!r} has no stock Triton backend here",
+        raise InputError("--backend", f"{backend!r} has no stock Triton backend here",
                                "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)")
     notes = [f"UNVERIFIED (--allow-unverified): {problem}" for problem in
              check_verified(artifact, manifest, backend, precision, variant=precision,
@@ -124,14 +124,14 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     artifact, output = Path(artifact), Path(output)
     manifest = read_manifest(artifact)
     if output.exists() and not overwrite:
-        raise IJepaDeployError(str(output), "output directory exists", "a new directory (or --overwrite)")
+        raise InputError(str(output), "output directory exists", "a new directory (or --overwrite)")
     limit = manifest.batch.max
     max_batch = limit if max_batch is None else max_batch
     if not 1 <= max_batch <= limit:
-        raise IJepaDeployError("--max-batch", f"{max_batch} is outside the artifact's batch range", f"1..{limit}")
+        raise InputError("--max-batch", f"{max_batch} is outside the artifact's batch range", f"1..{limit}")
     preferred = sorted(set(preferred_batch_sizes or []))
     if any(not 1 <= b <= max_batch for b in preferred):
-        raise IJepaDeployError("--preferred-batch-sizes", f"{preferred} outside 1..{max_batch}", "sizes in range")
+        raise InputError("--preferred-batch-sizes", f"{preferred} outside 1..{max_batch}", "sizes in range")
     notes = check_source(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
                          allow_engine_host_code=allow_engine_host_code)
     tmp = output.with_name(f".{output.name}.partial")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendError, BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.model import check_verified
 from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
@@ -44,7 +44,7 @@ def import_pytriton():
         import pytriton.triton  # noqa: F401
         import tritonclient.grpc  # noqa: F401
     except ImportError as exc:
-        raise IJepaDeployError("ijepa-serve", f"Triton's Python packages are not installed ({exc})",
+        raise BackendUnavailable("ijepa-serve", f"Triton's Python packages are not installed ({exc})",
                                INSTALL_HINT) from None
 
 
@@ -79,7 +79,7 @@ def install_stub_model(model_store: Path, model_name: str) -> None:
     for version in sorted(p for p in (model_store / model_name).iterdir() if p.is_dir()):
         proxy = version / "model.py"
         if not proxy.is_file():
-            raise IJepaDeployError(str(version), "PyTriton wrote no model.py there",
+            raise BackendUnavailable(str(version), "PyTriton wrote no model.py there",
                                    "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)")
         proxy.rename(version / "pytriton_model.py")
         shutil.copyfile(STUB_MODEL, proxy)
@@ -164,7 +164,7 @@ def run_until_ready(triton, poll_s: float = 0.1) -> threading.Event:
         if not ready.is_set() and thread.is_alive() and _exited(triton):
             atexit.unregister(triton.stop)
             threading.Thread(target=triton.stop, name="tritonserver-cleanup", daemon=True).start()
-            raise IJepaDeployError("tritonserver", f"exited during start-up ({_load_failure(triton)})",
+            raise BackendError("tritonserver", f"exited during start-up ({_load_failure(triton)})",
                                    "free ports (--http-port/--grpc-port/--metrics-port) and models that load "
                                    "(run with --verbose to see tritonserver's whole log)")
     if errors:
@@ -256,7 +256,7 @@ class Server:
             raise
         except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
             self.stop()
-            raise IJepaDeployError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",
+            raise BackendError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",
                                    "free ports (--http-port/--grpc-port/--metrics-port) and a working "
                                    "tritonserver (run with --verbose to see its log)") from None
 
@@ -308,7 +308,7 @@ def serve(opts: ServeOptions, out=sys.stderr) -> int:
         print("ready", file=out, flush=True)
         while not stop.wait(1.0):
             if not server.is_alive():
-                raise IJepaDeployError("tritonserver", "exited unexpectedly",
+                raise BackendError("tritonserver", "exited unexpectedly",
                                        "a running server (run with --verbose to see its log)")
         print(f"{received[0]}: finishing in-flight requests (up to {opts.exit_timeout_s} s)", file=out, flush=True)
     finally:

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the copied ijepa_deploy preprocessing package
 
 from ijepa_deploy.contract import PreprocessConfig  # noqa: E402
-from ijepa_deploy.errors import IJepaDeployError  # noqa: E402
+from ijepa_deploy.errors import IJepaDeployError, InputError  # noqa: E402
 from ijepa_deploy.runtime.preprocess import Preprocessor  # noqa: E402
 
 MAX_IMAGE_BYTES = 32 << 20
@@ -36,13 +36,13 @@ class TritonPythonModel:
         for i, item in enumerate(images.reshape(-1)):
             subject = f"images[{i}]"
             if not isinstance(item, (bytes, bytearray)):
-                raise IJepaDeployError(subject, f"element is {type(item).__name__}", "encoded image bytes")
+                raise InputError(subject, f"element is {type(item).__name__}", "encoded image bytes")
             if len(item) > MAX_IMAGE_BYTES:
-                raise IJepaDeployError(subject, f"{len(item)} bytes", f"at most {MAX_IMAGE_BYTES} bytes")
+                raise InputError(subject, f"{len(item)} bytes", f"at most {MAX_IMAGE_BYTES} bytes")
             try:
                 pixels.append(self.preprocess.one(bytes(item)))
             except IJepaDeployError as exc:
-                raise IJepaDeployError(f"{subject} {exc.subject}", exc.problem, exc.expected) from None
+                raise exc.restated(f"{subject} {exc.subject}") from None
         return np.stack(pixels).astype(self.output_dtype)
 
     def execute(self, requests):
@@ -52,7 +52,7 @@ class TritonPythonModel:
             try:
                 tensor = pb_utils.Tensor("pixel_values", self._one_request(images))
                 responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
-            except IJepaDeployError as exc:
+            except InputError as exc:
                 # INVALID_ARG: the client's error (HTTP 400, gRPC INVALID_ARGUMENT), one line
                 error = pb_utils.TritonError(" ".join(exc.format().split()), pb_utils.TritonError.INVALID_ARG)
                 responses.append(pb_utils.InferenceResponse(output_tensors=[], error=error))
