@@ -18,7 +18,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
@@ -85,9 +85,10 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: Referenc
                     path = resolve_inside(Path(directory), graph.file)
                     with open_runner(path, provider_entry(provider, Path(cache))) as runner:
                         if runner.backend != f"onnxruntime-{name}":
-                            raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
-                                                   "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
-                                                   "libraries on the library path)")
+                            raise BackendUnavailable(f"ONNX Runtime {provider}",
+                                                     f"session fell back to {runner.backend}",
+                                                     "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
+                                                     "libraries on the library path)")
                         result = parity(runner, variant, graph.precision, batch_sizes,
                                         thresholds=export_thresholds(manifest, variant, graph.precision))
                 manifest.parity.append(result)

@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.exporters.models import ModelSource
 
 # Patches per side of the export resolution. 64 (4096 tokens) is 5x the largest checkpoint's grid
@@ -35,7 +35,7 @@ def check_opset(opset: int) -> None:
 
     top = max_opset()
     if not MIN_OPSET <= opset <= top:
-        raise IJepaDeployError("--opset", f"{opset} is outside what this export can write",
+        raise InputError("--opset", f"{opset} is outside what this export can write",
                                f"{MIN_OPSET}..{top} (>= {MIN_OPSET} keeps LayerNormalization one op; "
                                f"{top} is the installed exporter's maximum)")
 
@@ -66,18 +66,18 @@ def check_image_size(image_size: int | None, config: dict | None, batch: int) ->
     native = config.get("image_size") or 224
     native = int(native if isinstance(native, int) else native[0])
     if image_size % patch:
-        raise IJepaDeployError("--image-size", f"{image_size} is not a multiple of the patch size {patch}",
+        raise InputError("--image-size", f"{image_size} is not a multiple of the patch size {patch}",
                                f"a multiple of {patch}, e.g. {native} or {native * 2}")
     grid = image_size // patch
     if grid > MAX_PATCH_GRID:
-        raise IJepaDeployError("--image-size", f"{image_size} px is {grid}x{grid} patches ({grid * grid} tokens)",
+        raise InputError("--image-size", f"{image_size} px is {grid}x{grid} patches ({grid * grid} tokens)",
                                f"at most {MAX_PATCH_GRID * patch} px ({MAX_PATCH_GRID} patches of {patch} px "
                                "per side)")
     heads = int(config.get("num_attention_heads") or 1)
     attention = batch * heads * (grid * grid + 1) ** 2 * 4  # one layer's fp32 scores, eager attention
     ram = _ram_bytes()
     if ram and attention > ram // 2:
-        raise IJepaDeployError("--image-size", f"{image_size} px needs about {attention / 2**30:.1f} GiB per "
+        raise InputError("--image-size", f"{image_size} px needs about {attention / 2**30:.1f} GiB per "
                                f"attention layer at batch {batch}", f"a size whose attention fits in half of "
                                f"this machine's {ram / 2**30:.0f} GiB (smaller --image-size or --batch-sizes)")
 
@@ -92,7 +92,7 @@ def check_checkpoint_files(source: ModelSource) -> None:
     directory = Path(source.spec)
     files = sorted(directory.glob("*.safetensors"))
     if not files:
-        raise IJepaDeployError(f"--model {source.spec}", "no *.safetensors file in the directory",
+        raise InputError(f"--model {source.spec}", "no *.safetensors file in the directory",
                                "config.json and model.safetensors written by save_pretrained")
     shapes: dict[str, list[int]] = {}
     for path in files:
@@ -101,7 +101,7 @@ def check_checkpoint_files(source: ModelSource) -> None:
                 shapes.update({key: fh.get_slice(key).get_shape() for key in fh.keys()})
         except SafetensorError as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise IJepaDeployError(str(path), f"not a complete safetensors file ({first})",
+            raise InputError(str(path), f"not a complete safetensors file ({first})",
                                    "the whole file as save_pretrained wrote it (re-download or re-save)") from None
     _check_shapes(source, shapes, peek_config(source) or {})
 
@@ -125,5 +125,5 @@ def _check_shapes(source: ModelSource, shapes: dict[str, list[int]], config: dic
     wrong = [f"{k} {config[k]} in config.json, {v} in the weights" for k, v in found.items()
              if k in config and int(config[k]) != int(v)]
     if wrong:
-        raise IJepaDeployError(f"--model {source.spec}", "weights do not match config.json: " + "; ".join(wrong),
+        raise InputError(f"--model {source.spec}", "weights do not match config.json: " + "; ".join(wrong),
                                "the config.json and weights save_pretrained wrote together")

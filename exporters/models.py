@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError, InputError
 from ijepa_deploy.exporters.trained_like import add_activation_outliers
 from ijepa_deploy.presets import OUTLIERS_SUFFIX, PRESETS, RANDOM_PREFIX, Preset, split_preset
 from ijepa_deploy.spec import check_task
@@ -37,11 +37,11 @@ class ModelSource:
 
 def parse_model_source(text: str, revision: str | None = None) -> ModelSource:
     if not text:
-        raise IJepaDeployError("--model", "no model given", "a hub id, a local directory or random:<preset>")
+        raise InputError("--model", "no model given", "a hub id, a local directory or random:<preset>")
     if text.startswith(RANDOM_PREFIX):
         name = split_preset(text[len(RANDOM_PREFIX):])[0]
         if name not in PRESETS:
-            raise IJepaDeployError(
+            raise InputError(
                 f"--model {text}", f"unknown preset {name!r}",
                 "one of " + ", ".join(RANDOM_PREFIX + n for n in PRESETS) + f" (each also with {OUTLIERS_SUFFIX})",
             )
@@ -49,22 +49,22 @@ def parse_model_source(text: str, revision: str | None = None) -> ModelSource:
     path = Path(text).expanduser()
     if path.exists() or text.startswith((".", "/", "~")):
         if not path.is_dir():
-            raise IJepaDeployError(f"--model {text}", "path is not a directory",
+            raise InputError(f"--model {text}", "path is not a directory",
                                    "a directory written by save_pretrained (config.json + model.safetensors)")
         config = path / "config.json"
         if not config.is_file():
-            raise IJepaDeployError(f"--model {text}", "directory has no config.json",
+            raise InputError(f"--model {text}", "directory has no config.json",
                                    "a directory written by save_pretrained")
         try:
             model_type = json.loads(config.read_text()).get("model_type")
         except json.JSONDecodeError as exc:
-            raise IJepaDeployError(str(config), f"not valid JSON ({exc})", "a transformers config.json") from None
+            raise InputError(str(config), f"not valid JSON ({exc})", "a transformers config.json") from None
         if model_type != "ijepa":
-            raise IJepaDeployError(f"--model {text}", f"config.json has model_type {model_type!r}",
+            raise InputError(f"--model {text}", f"config.json has model_type {model_type!r}",
                                    "model_type 'ijepa' (an I-JEPA checkpoint)")
         return ModelSource(str(path), "local", revision)
     if text.count("/") != 1:
-        raise IJepaDeployError(f"--model {text}", "not a hub id, an existing directory or a preset",
+        raise InputError(f"--model {text}", "not a hub id, an existing directory or a preset",
                                "e.g. facebook/ijepa_vith14_1k, ./my_checkpoint or random:tiny")
     return ModelSource(text, "hub", revision)
 
@@ -142,11 +142,11 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
     except OSError as exc:
         raise _not_available(source, exc) from None
     if getattr(config, "model_type", None) != "ijepa":
-        raise IJepaDeployError(where, f"model_type is {getattr(config, 'model_type', None)!r}",
+        raise InputError(where, f"model_type is {getattr(config, 'model_type', None)!r}",
                                "an I-JEPA checkpoint (model_type 'ijepa')")
     architectures = config.architectures or []
     if task == "image-classification" and "IJepaForImageClassification" not in architectures:
-        raise IJepaDeployError(
+        raise InputError(
             where, f"checkpoint has no classification head (architectures {architectures})",
             "--task feature-extraction, or a fine-tuned IJepaForImageClassification checkpoint",
         )
@@ -161,13 +161,13 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
         raise _not_available(source, exc) from None
     except (RuntimeError, ValueError, SafetensorError) as exc:  # shapes or files that do not fit the config
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise IJepaDeployError(where, f"weights do not match config.json ({first})",
+        raise InputError(where, f"weights do not match config.json ({first})",
                                "the config.json and weights save_pretrained wrote together") from None
     # transformers fills missing or mis-shaped weights with random values and only logs it: an
     # export of such a model would pass its parity check and embed nothing meaningful.
     bad = sorted(loading.get("missing_keys") or []) + sorted(str(k) for k in loading.get("mismatched_keys") or [])
     if bad:
-        raise IJepaDeployError(where, f"{len(bad)} weights missing or mis-shaped for its config.json "
+        raise InputError(where, f"{len(bad)} weights missing or mis-shaped for its config.json "
                                f"(e.g. {', '.join(bad[:3])})", "a checkpoint whose weights match its config.json")
     model.eval()
     revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
@@ -224,9 +224,9 @@ def _hub_preprocess(source: ModelSource, fallback_size: int) -> PreprocessConfig
 def _not_available(source: ModelSource, exc: Exception) -> IJepaDeployError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if source.kind == "local":
-        return IJepaDeployError(f"--model {source.spec}", f"cannot load the checkpoint ({first})",
+        return InputError(f"--model {source.spec}", f"cannot load the checkpoint ({first})",
                                 "config.json and model.safetensors written by save_pretrained")
-    return IJepaDeployError(
+    return BackendUnavailable(
         f"--model {source.spec}",
         f"not in the local Hugging Face cache and the hub could not be reached ({first})",
         "network access to the hub, or a local copy: download it where you have access "

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendError, InputError
 from ijepa_deploy.exporters.models import LoadedModel
 from ijepa_deploy.exporters.precision.onnx_files import EXTERNAL_DATA_THRESHOLD
 from ijepa_deploy.spec import BATCH, ExportSpec, export_spec
@@ -38,7 +38,7 @@ def export_module(loaded: LoadedModel, image_size: int | None = None):
     size = image_size or native
     patch = base.config.patch_size
     if size % patch:
-        raise IJepaDeployError("--image-size", f"{size} is not a multiple of the patch size {patch}",
+        raise InputError("--image-size", f"{size} is not a multiple of the patch size {patch}",
                                f"a multiple of {patch}, e.g. {native} or {native * 2}")
     with torch.no_grad():
         if size == native:
@@ -138,7 +138,7 @@ class OnnxFromModel:
     def __call__(self) -> list[Path]:
         torch = _torch()
         if self.opset < MIN_OPSET:
-            raise IJepaDeployError("--opset", f"{self.opset} is below {MIN_OPSET}",
+            raise InputError("--opset", f"{self.opset} is below {MIN_OPSET}",
                                    f">= {MIN_OPSET} (LayerNormalization must stay one op)")
         module = export_module(self.loaded, self.image_size)
         _, channels, height, width = self.spec.inputs[0].shape
@@ -165,7 +165,7 @@ class OnnxFromModel:
         data = path.with_name(path.name + ".data")
         if external:
             if not data.is_file():
-                raise IJepaDeployError(str(path), "exporter wrote no external data file",
+                raise BackendError(str(path), "exporter wrote no external data file",
                                        f"{data.name} beside the graph")
             files.append(data)
         return files

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ijepa_deploy import interrupts
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import MANIFEST_NAME
 from ijepa_deploy.outputs import check_output_dir
 
@@ -106,10 +106,10 @@ class OutputSlot:
             target = target.resolve()  # replace what the link points at; the link stays
         if target.is_dir() and any(target.iterdir()):
             if not overwrite:
-                raise IJepaDeployError(str(target), "output directory is not empty",
+                raise InputError(str(target), "output directory is not empty",
                                        "an empty or new directory, or --overwrite to replace it")
             if not (target / MANIFEST_NAME).is_file():
-                raise IJepaDeployError(str(target), "refusing to overwrite a directory that holds no "
+                raise InputError(str(target), "refusing to overwrite a directory that holds no "
                                        f"{MANIFEST_NAME}", "an artifact directory or a new path")
             work = target.parent / f".{target.name}.exporting-{os.getpid()}-{secrets.token_hex(3)}"
             return cls(target, work)  # made by create(), where the caller can clean it up

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ijepa_deploy import __version__, interrupts
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_step
 from ijepa_deploy.exporters.engine_step import engine_step
 from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, check_opset, peek_config
@@ -89,12 +89,12 @@ def versions() -> dict:
 def validate_options(opts: ExportOptions) -> None:
     check_task(opts.task)
     if not opts.batch_sizes or min(opts.batch_sizes) < 1:
-        raise IJepaDeployError("--batch-sizes", f"{list(opts.batch_sizes)}", "positive integers, e.g. 1 2 5")
+        raise InputError("--batch-sizes", f"{list(opts.batch_sizes)}", "positive integers, e.g. 1 2 5")
     if max(opts.batch_sizes) > opts.max_batch:
-        raise IJepaDeployError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
+        raise InputError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
                                "parity batch sizes within the artifact's batch range")
     if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
-        raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
+        raise InputError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
     check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
@@ -102,23 +102,23 @@ def validate_options(opts: ExportOptions) -> None:
                            ("--calib-method", "calib_method"), ("--int8-target-cosine", "int8_target_cosine"),
                            ("--int8-sensitivity-images", "int8_sensitivity_images")):
             if getattr(opts, name) != getattr(defaults, name):
-                raise IJepaDeployError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
+                raise InputError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
     if opts.calib_method not in CALIB_METHODS:
-        raise IJepaDeployError("--calib-method", f"unknown method {opts.calib_method!r}",
+        raise InputError("--calib-method", f"unknown method {opts.calib_method!r}",
                                f"one of {', '.join(CALIB_METHODS)}")
     if opts.calib_count < 1:
-        raise IJepaDeployError("--calib-count", f"{opts.calib_count}",
+        raise InputError("--calib-count", f"{opts.calib_count}",
                                f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}")
     if not 0 < opts.int8_target_cosine < 1:
-        raise IJepaDeployError("--int8-target-cosine", f"{opts.int8_target_cosine}",
+        raise InputError("--int8-target-cosine", f"{opts.int8_target_cosine}",
                                f"a cosine between 0 and 1, e.g. {DEFAULT_TARGET_COSINE}")
     if not 1 <= opts.int8_sensitivity_images <= max(opts.batch_sizes):
-        raise IJepaDeployError("--int8-sensitivity-images", f"{opts.int8_sensitivity_images}",
+        raise InputError("--int8-sensitivity-images", f"{opts.int8_sensitivity_images}",
                                f"1..{max(opts.batch_sizes)} (held-out parity photos: the largest --batch-sizes)")
     if opts.calib_batch is not None and not 1 <= opts.calib_batch <= opts.max_batch:
-        raise IJepaDeployError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
+        raise InputError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
     if opts.retrieval_images <= opts.retrieval_k:
-        raise IJepaDeployError("neighbour check", f"{opts.retrieval_images} images for k={opts.retrieval_k}",
+        raise InputError("neighbour check", f"{opts.retrieval_images} images for k={opts.retrieval_k}",
                                "more images than k")
 
 
@@ -168,7 +168,7 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
             raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)}: "
                                          f"{where}") from None
         if slot.replacing and isinstance(exc, IJepaDeployError):
-            raise IJepaDeployError(exc.subject, f"{exc.problem} ({where})", exc.expected) from None
+            raise exc.restated(exc.subject, f"{exc.problem} ({where})") from None
         if slot.replacing and isinstance(exc, Exception):
             exc.add_note(f"ijepa-export: {where}")
         raise

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, InputError
 from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
@@ -67,35 +67,35 @@ class EngineOptions:
         """Fill the defaults from ``manifest`` and check every field; raises IJepaDeployError."""
         variants = tuple(dict.fromkeys(self.variants or ()))
         if not variants:
-            raise IJepaDeployError("--variant", "no variant given", f"one or more of {sorted(manifest.graphs)}")
+            raise InputError("--variant", "no variant given", f"one or more of {sorted(manifest.graphs)}")
         for variant in variants:
             if variant not in manifest.graphs:
-                raise IJepaDeployError("--variant", f"artifact has no {variant} graph",
+                raise InputError("--variant", f"artifact has no {variant} graph",
                                        f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})")
         art_min, art_max = manifest.batch.min, manifest.batch.max
         max_batch = art_max if self.max_batch is None else int(self.max_batch)
         opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
         min_batch = int(self.min_batch)
         if min_batch < art_min:
-            raise IJepaDeployError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
+            raise InputError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
                                    f"{art_min} <= min <= opt <= max <= {art_max}")
         if not min_batch <= opt_batch <= max_batch:
-            raise IJepaDeployError("--min-batch/--opt-batch/--max-batch",
+            raise InputError("--min-batch/--opt-batch/--max-batch",
                                    f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
                                    f"min <= opt <= max (the artifact accepts {art_min}..{art_max})")
         if max_batch > art_max:
-            raise IJepaDeployError("--max-batch", f"{max_batch} exceeds the artifact's max batch {art_max}",
+            raise InputError("--max-batch", f"{max_batch} exceeds the artifact's max batch {art_max}",
                                    f"at most {art_max} (re-export with a larger ijepa-export --max-batch)")
         if not self.workspace_gib > 0:
-            raise IJepaDeployError("--workspace-gib", f"{self.workspace_gib}", "a positive size in GiB, e.g. 4")
+            raise InputError("--workspace-gib", f"{self.workspace_gib}", "a positive size in GiB, e.g. 4")
         if int(self.opt_level) not in OPT_LEVELS:
-            raise IJepaDeployError("--opt-level", f"{self.opt_level}",
+            raise InputError("--opt-level", f"{self.opt_level}",
                                    f"a builder optimization level from {OPT_LEVELS.start} to {OPT_LEVELS.stop - 1}")
         level = self.hardware_compatibility
         if level in ("", "none"):
             level = None
         if level is not None and level not in HARDWARE_COMPATIBILITY:
-            raise IJepaDeployError("--hardware-compatibility", f"unknown level {level!r}",
+            raise InputError("--hardware-compatibility", f"unknown level {level!r}",
                                    f"one of none, {', '.join(HARDWARE_COMPATIBILITY)}")
         cache = self.timing_cache
         if cache is None and directory is not None:
@@ -151,11 +151,11 @@ class EngineFromOnnx:
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(str(self.onnx_path)):
-            raise IJepaDeployError(where, f"TensorRT's ONNX parser failed: {_describe_parser_errors(parser)}",
+            raise BackendError(where, f"TensorRT's ONNX parser failed: {_describe_parser_errors(parser)}",
                                    "a graph written by ijepa-export, with its .data file beside it")
         names = [network.get_input(i).name for i in range(network.num_inputs)]
         if sorted(names) != sorted(self.spec.input_names):
-            raise IJepaDeployError(where, f"parsed network inputs are {names}", f"exactly {self.spec.input_names}")
+            raise ArtifactError(where, f"parsed network inputs are {names}", f"exactly {self.spec.input_names}")
 
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(opts.workspace_gib * (1 << 30)))
@@ -166,7 +166,7 @@ class EngineFromOnnx:
                       for batch in (opts.min_batch, opts.opt_batch, opts.max_batch)]
             profile.set_shape(tspec.name, *shapes)
         if config.add_optimization_profile(profile) < 0:
-            raise IJepaDeployError(where, "TensorRT rejected the optimization profile "
+            raise BackendError(where, "TensorRT rejected the optimization profile "
                                    f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
                                    "a batch range the graph's dynamic axis allows")
         cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
@@ -182,7 +182,7 @@ class EngineFromOnnx:
         elif opts.hardware_compatibility == "same_compute_capability":
             level = getattr(trt.HardwareCompatibilityLevel, "SAME_COMPUTE_CAPABILITY", None)  # TensorRT >= 10.9
             if level is None:
-                raise IJepaDeployError("--hardware-compatibility", "same_compute_capability needs TensorRT >= 10.9, "
+                raise BackendUnavailable("--hardware-compatibility", "same_compute_capability needs TensorRT >= 10.9, "
                                        f"this host has {trt.__version__}", "ampere_plus, or a newer TensorRT")
             config.hardware_compatibility_level = level
         if opts.version_compatible:
@@ -191,7 +191,7 @@ class EngineFromOnnx:
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             detail = "; ".join(logger.errors[-5:]) or "no detail from TensorRT (run with a verbose logger)"
-            raise IJepaDeployError(where, f"TensorRT could not build the engine: {detail}",
+            raise BackendError(where, f"TensorRT could not build the engine: {detail}",
                                    "a graph TensorRT supports and enough GPU memory (try a smaller "
                                    "--max-batch or --workspace-gib)")
         if opts.timing_cache is not None:
@@ -219,7 +219,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         verify_files(directory, manifest, manifest.graphs[variant].files)
     available, reason = tensorrt_status()
     if not available:
-        raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
+        raise BackendUnavailable("TensorRT engine build", reason, INSTALL_HINT)
     trt = import_tensorrt()
     gpu = gpu_info()
     parity = parity or reference_parity(directory, manifest, parity_paths, progress)

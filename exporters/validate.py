@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError
 from ijepa_deploy.spec import ExportSpec, TensorSpec
 
 _ELEM = {1: "float32", 10: "float16", 11: "float64", 6: "int32", 7: "int64", 3: "int8", 2: "uint8", 9: "bool"}
@@ -30,18 +30,18 @@ def _dims(value_info) -> list:
 def _check_tensor(where: str, value_info, tspec: TensorSpec) -> None:
     elem = _ELEM.get(value_info.type.tensor_type.elem_type, str(value_info.type.tensor_type.elem_type))
     if elem != tspec.dtype:
-        raise IJepaDeployError(where, f"{tspec.name} has element type {elem}", tspec.dtype)
+        raise ArtifactError(where, f"{tspec.name} has element type {elem}", tspec.dtype)
     dims = _dims(value_info)
     if len(dims) != len(tspec.shape):
-        raise IJepaDeployError(where, f"{tspec.name} has shape {dims}", f"{list(tspec.shape)}")
+        raise ArtifactError(where, f"{tspec.name} has shape {dims}", f"{list(tspec.shape)}")
     for axis, (got, want) in enumerate(zip(dims, tspec.shape)):
         if isinstance(want, str):
             if not isinstance(got, str) and got is not None:
-                raise IJepaDeployError(where, f"{tspec.name} axis {axis} is fixed at {got}",
+                raise ArtifactError(where, f"{tspec.name} axis {axis} is fixed at {got}",
                                        f"the dynamic axis '{want}'")
         elif got != want:
             what = "dynamic" if isinstance(got, str) or got is None else f"{got}"
-            raise IJepaDeployError(where, f"{tspec.name} axis {axis} is {what} (undeclared)", f"fixed {want}")
+            raise ArtifactError(where, f"{tspec.name} axis {axis} is {what} (undeclared)", f"fixed {want}")
 
 
 def check_graph(path: Path, spec: ExportSpec, *, full_check: bool = True) -> dict:
@@ -53,13 +53,13 @@ def check_graph(path: Path, spec: ExportSpec, *, full_check: bool = True) -> dic
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends
-        raise IJepaDeployError(where, f"not a readable ONNX file ({exc})", "an ONNX model") from None
+        raise ArtifactError(where, f"not a readable ONNX file ({exc})", "an ONNX model") from None
     if full_check:
         try:
             onnx.checker.check_model(str(path))
         except onnx.checker.ValidationError as exc:
             first = str(exc).splitlines()[0]
-            raise IJepaDeployError(where, f"ONNX checker failed: {first}", "a valid ONNX model") from None
+            raise ArtifactError(where, f"ONNX checker failed: {first}", "a valid ONNX model") from None
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     inputs = {i.name: i for i in graph.input if i.name not in initializers}
@@ -67,7 +67,7 @@ def check_graph(path: Path, spec: ExportSpec, *, full_check: bool = True) -> dic
     for kind, got, want in (("inputs", inputs, spec.inputs), ("outputs", outputs, spec.outputs)):
         names = [t.name for t in want]
         if sorted(got) != sorted(names):
-            raise IJepaDeployError(where, f"graph {kind} are {sorted(got)}", f"exactly {names}")
+            raise ArtifactError(where, f"graph {kind} are {sorted(got)}", f"exactly {names}")
         for tspec in want:
             _check_tensor(where, got[tspec.name], tspec)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.precision.onnx_files import _onnx, clear_graph, graph_bytes, quiet_ort_logs
 from ijepa_deploy.memory import peak_rss_gib
@@ -47,7 +47,7 @@ class CalibrationImages:
 
     def __post_init__(self):
         if int(self.count) < 1:
-            raise IJepaDeployError("--calib-count", f"{self.count}", "a positive number of images, e.g. 64")
+            raise InputError("--calib-count", f"{self.count}", "a positive number of images, e.g. 64")
         self.count = int(self.count)
 
     @property
@@ -89,7 +89,7 @@ class ImageCalibrationReader:
     def __init__(self, images: CalibrationImages, preprocess, batch_size: int = DEFAULT_CALIB_BATCH,
                  input_name: str = "pixel_values"):
         if int(batch_size) < 1:
-            raise IJepaDeployError("calibration batch size", f"{batch_size}", "a positive integer")
+            raise InputError("calibration batch size", f"{batch_size}", "a positive integer")
         self.images = images
         self.preprocess = preprocess
         self.batch_size = int(batch_size)
@@ -158,7 +158,7 @@ def _method(name: str):
     table = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
              "percentile": CalibrationMethod.Percentile}
     if name not in table:
-        raise IJepaDeployError("--calib-method", f"unknown method {name!r}", f"one of {', '.join(CALIB_METHODS)}")
+        raise InputError("--calib-method", f"unknown method {name!r}", f"one of {', '.join(CALIB_METHODS)}")
     return table[name]
 
 

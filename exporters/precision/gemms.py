@@ -17,7 +17,7 @@ import collections
 from dataclasses import dataclass
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError
 from ijepa_deploy.exporters.precision.onnx_files import _onnx
 
 GEMM_OPS = ("MatMul", "Gemm", "Conv")
@@ -100,7 +100,7 @@ class _Graph:
 def _norms(graph: _Graph) -> list:
     norms = [n for n in graph.nodes if n.op_type == "LayerNormalization"]
     if len(norms) < 3 or len(norms) % 2 != 1:
-        raise IJepaDeployError("INT8 export", f"the graph has {len(norms)} LayerNormalization nodes",
+        raise ArtifactError("INT8 export", f"the graph has {len(norms)} LayerNormalization nodes",
                                "an I-JEPA graph exported by ijepa-export (two per block plus the final one)")
     return norms
 
@@ -123,7 +123,7 @@ def _block_role(graph: _Graph, node, pre_norm, post_norm) -> str:
     if a == pre_norm.output[0]:
         (target, slot), *_ = graph.downstream(node.output[0], ("MatMul",)) or [(None, None)]
         if target is None:
-            raise IJepaDeployError("INT8 export", f"projection {node.name} feeds no attention MatMul",
+            raise ArtifactError("INT8 export", f"projection {node.name} feeds no attention MatMul",
                                    "an I-JEPA graph exported by ijepa-export")
         if graph.upstream_op(target.input[0]) == "Softmax":
             return "v"
@@ -165,7 +165,7 @@ def _check_blocks(gemms: list[Gemm], blocks: int) -> None:
     roles = collections.Counter(g.role for g in gemms)
     want = ("q", "k", "v", "scores", "attn_v", "o", "fc1", "fc2")
     if any(per_block[b] != len(want) for b in range(blocks)) or any(roles[r] != blocks for r in want):
-        raise IJepaDeployError("INT8 export", f"unexpected GEMMs per block ({dict(roles)})",
+        raise ArtifactError("INT8 export", f"unexpected GEMMs per block ({dict(roles)})",
                                f"{', '.join(want)} once in each of the {blocks} blocks")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable, InputError
 from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.precision.calibration import (
     QUANTIZED_OPS,
@@ -38,7 +38,7 @@ def _require_cache_support():
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
         import onnxruntime
 
-        raise IJepaDeployError("INT8 export", f"onnxruntime {onnxruntime.__version__}'s quantize_static "
+        raise BackendUnavailable("INT8 export", f"onnxruntime {onnxruntime.__version__}'s quantize_static "
                                "has no calibration_cache_path", "onnxruntime >= 1.24 (pip install -U onnxruntime)")
 
 
@@ -114,7 +114,7 @@ class Int8FromOnnx:
     def __call__(self) -> list[Path]:
         if self.calibration is None:
             if self.reader is None:
-                raise IJepaDeployError("INT8 export", "no calibration data", "a calibration reader")
+                raise InputError("INT8 export", "no calibration data", "a calibration reader")
             workdir = Path(self.workdir or tempfile.mkdtemp(prefix="ijepa-calib-"))
             self.calibration = calibrate(self.source, self.reader, self.method, workdir, self.progress)
         out = Path(self.output_dir) / self.name

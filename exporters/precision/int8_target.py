@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ParityError
 from ijepa_deploy.exporters.precision.calibration import Calibration
 from ijepa_deploy.exporters.precision.gemms import Gemm, find_gemms, int8_flop_share, load_structure
 from ijepa_deploy.exporters.precision.int8 import quantize_s8s8, quantize_u8s8
@@ -156,7 +156,7 @@ class Int8Search:
                 break
         if high is None:
             tried = ", ".join(f"{t['kept']} kept: {t['min_cosine']:.6f}" for t in self.trials)
-            raise IJepaDeployError(
+            raise ParityError(
                 "--int8-target-cosine", f"no INT8 placement reached {self.target} (min cosine on the held-out "
                 f"photos, {tried})", "a lower --int8-target-cosine, calibration images from your domain "
                 "(--calib-dir), or the fp16 graph")

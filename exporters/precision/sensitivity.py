@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, ParityError
 from ijepa_deploy.exporters.precision.calibration import scratch_path
 from ijepa_deploy.exporters.precision.gemms import Gemm, load_structure
 from ijepa_deploy.exporters.precision.onnx_files import _onnx, clear_graph, quiet_ort_logs
@@ -140,7 +140,7 @@ def _toposorted(model):
     while pending:
         ready = [n for n in pending if all(i in known for i in n.input)]
         if not ready:
-            raise IJepaDeployError("INT8 sensitivity", "a graph part has a cycle or a missing input",
+            raise ArtifactError("INT8 sensitivity", "a graph part has a cycle or a missing input",
                                    "a graph exported by ijepa-export")
         for n in ready:
             known.update(n.output)
@@ -170,7 +170,7 @@ class QuantizedGraph:
             if producer is not None and producer.op_type == "DequantizeLinear":
                 found[slot] = name
         if not found:
-            raise IJepaDeployError("INT8 sensitivity", f"{node} has no Q/DQ in the INT8 graph",
+            raise ArtifactError("INT8 sensitivity", f"{node} has no Q/DQ in the INT8 graph",
                                    "every MatMul/Gemm/Conv quantized")
         return found
 
@@ -216,7 +216,7 @@ def measure_sensitivity(fp32_graph: Path, int8_graph: Path, workdir: Path, gemms
         feeds = chain.boundaries(pixels)
         fp32_cos = min_cosine(reference, feeds[-1][output])
         if fp32_cos < 0.9999:  # the cut chain must be the fp32 graph itself
-            raise IJepaDeployError("INT8 sensitivity", f"the fp32 graph cut into parts gives cosine {fp32_cos:.6f}",
+            raise ParityError("INT8 sensitivity", f"the fp32 graph cut into parts gives cosine {fp32_cos:.6f}",
                                    "the same outputs as the whole graph (>= 0.9999)")
         results = []
         for i, gemm in enumerate(gemms, 1):
