@@ -24,7 +24,7 @@ from ijepa_deploy.benchmarks.end_to_end import bench_images
 from ijepa_deploy.benchmarks.options import BenchOptions
 from ijepa_deploy.benchmarks.paired import SelfTimed, paired_ratios
 from ijepa_deploy.benchmarks.targets import target_batches
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendError, InputError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
 
@@ -52,7 +52,7 @@ def python_backend() -> tuple[str, str]:
 
 def check_cpp_precision(manifest: Manifest, variant: str) -> None:
     if variant not in manifest.graphs:
-        raise IJepaDeployError("--cpp-precision", f"graph {variant!r} is not in the artifact",
+        raise InputError("--cpp-precision", f"graph {variant!r} is not in the artifact",
                                f"one of {sorted(manifest.graphs)}")
 
 
@@ -63,7 +63,7 @@ def driver_path(opts: BenchOptions) -> Path:
     if opts.cpp_driver:
         path = Path(opts.cpp_driver)
         if not path.is_file():
-            raise IJepaDeployError("--cpp-driver", f"{path} is not a file", "the ijepa_bench_driver executable")
+            raise InputError("--cpp-driver", f"{path} is not a file", "the ijepa_bench_driver executable")
         return path
     return release_build() / BENCH_DRIVER
 
@@ -81,11 +81,11 @@ class CppDriver:
         line = self.proc.stdout.readline()
         if not line:
             self.proc.wait(timeout=30)
-            raise IJepaDeployError("ijepa_bench_driver", f"exited {self.proc.returncode} during {what!r}: "
+            raise BackendError("ijepa_bench_driver", f"exited {self.proc.returncode} during {what!r}: "
                                    f"{self.proc.stderr.read()[-1000:]}", "a running C++ driver")
         answer = json.loads(line)
         if "error" in answer:
-            raise IJepaDeployError("ijepa_bench_driver", f"{what!r}: {answer['error']}", "a successful call")
+            raise BackendError("ijepa_bench_driver", f"{what!r}: {answer['error']}", "a successful call")
         return answer
 
     def ask(self, command: str) -> dict:

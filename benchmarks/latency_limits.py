@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.benchmarks.paired import PAIR_GAP_S, PairedResult, paired_ratio
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.runtime.acceptance.reference import tile
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
@@ -158,7 +158,7 @@ def _gpu_provider_runner(stack, directory: Path, manifest: Manifest, backend: st
     runner = stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
                                              providers=[provider_entry(provider, None), "CPUExecutionProvider"]))
     if runner.backend != backend:
-        raise IJepaDeployError(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
+        raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                "a working onnxruntime-gpu install")
     return runner.run
 

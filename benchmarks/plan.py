@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, TensorRTBackend, TorchBackend
 from ijepa_deploy.benchmarks.options import COMPILE, ORT_PROVIDERS, STATUS_UNAVAILABLE, BenchOptions
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import Manifest
 
 
@@ -14,13 +14,13 @@ def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
     limit = manifest.batch.max
     lowest = manifest.batch.min
     if opts.max_batch > limit:
-        raise IJepaDeployError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
+        raise InputError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
                                f"at most {limit}")
     if opts.batch_sizes:
         sizes = sorted(set(int(b) for b in opts.batch_sizes))
         bad = [b for b in sizes if not lowest <= b <= limit]
         if bad:
-            raise IJepaDeployError("--batch-sizes", f"{bad} outside the artifact's range {lowest}..{limit}",
+            raise InputError("--batch-sizes", f"{bad} outside the artifact's range {lowest}..{limit}",
                                    f"sizes within {lowest}..{limit}")
         return sizes
     sizes, b = [], 1
@@ -60,7 +60,7 @@ def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
     if opts.graphs:
         missing = [g for g in opts.graphs if g not in manifest.graphs]
         if missing:
-            raise IJepaDeployError("--graphs", f"{missing} not in the artifact",
+            raise InputError("--graphs", f"{missing} not in the artifact",
                                    f"some of {sorted(manifest.graphs)}")
         variants = [g for g in variants if g in opts.graphs]
     rows: list = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ijepa_deploy.benchmarks.options import STATUS_FAILED, STATUS_OK, STATUS_UNAVAILABLE
 from ijepa_deploy.benchmarks.targets import COSINE, FASTER_THAN, LATENCY, PEAK, evaluate_targets
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError
 
 SCHEMA = "ijepa-deploy/bench"
 SCHEMA_VERSION = 1
@@ -69,34 +69,34 @@ def validate_report(report: dict) -> None:
     """Raise IJepaDeployError when ``report`` does not follow schema_version 1."""
     where = "bench report"
     if report.get("schema") != SCHEMA or report.get("schema_version") != SCHEMA_VERSION:
-        raise IJepaDeployError(where, f"schema {report.get('schema')!r} v{report.get('schema_version')!r}",
+        raise ArtifactError(where, f"schema {report.get('schema')!r} v{report.get('schema_version')!r}",
                                f"{SCHEMA} v{SCHEMA_VERSION}")
     missing = [k for k in REQUIRED_KEYS if k not in report]
     if missing:
-        raise IJepaDeployError(where, f"missing keys {missing}", f"all of {REQUIRED_KEYS}")
+        raise ArtifactError(where, f"missing keys {missing}", f"all of {REQUIRED_KEYS}")
     if not isinstance(report["rows"], list) or not report["rows"]:
-        raise IJepaDeployError(where, "no rows", "one row per backend")
+        raise ArtifactError(where, "no rows", "one row per backend")
     for row in report["rows"]:
         lacking = [k for k in ROW_KEYS if k not in row]
         if lacking:
-            raise IJepaDeployError(where, f"row {row.get('backend')} lacks {lacking}", f"{ROW_KEYS}")
+            raise ArtifactError(where, f"row {row.get('backend')} lacks {lacking}", f"{ROW_KEYS}")
         if row["status"] not in ROW_STATUSES:
-            raise IJepaDeployError(where, f"row {row['backend']} status {row['status']!r}", f"one of {ROW_STATUSES}")
+            raise ArtifactError(where, f"row {row['backend']} status {row['status']!r}", f"one of {ROW_STATUSES}")
         if row["status"] != "ok" and not row["reason"]:
-            raise IJepaDeployError(where, f"row {row['backend']} is {row['status']} without a reason",
+            raise ArtifactError(where, f"row {row['backend']} is {row['status']} without a reason",
                                    "a reason for every row that did not run")
         for point in row["points"]:
             lacking = [k for k in POINT_KEYS if k not in point]
             if lacking:
-                raise IJepaDeployError(where, f"row {row['backend']} batch {point.get('batch')} lacks {lacking}",
+                raise ArtifactError(where, f"row {row['backend']} batch {point.get('batch')} lacks {lacking}",
                                        f"{POINT_KEYS}")
     for name, (keys, per_key, per_keys) in OPT_IN_SECTIONS.items():
         _validate_section(where, name, report.get(name), keys, per_key, per_keys)
     for t in report["targets"]:
         if t["result"] not in TARGET_RESULTS:
-            raise IJepaDeployError(where, f"target {t['id']} result {t['result']!r}", "MET, MISSED or N/A")
+            raise ArtifactError(where, f"target {t['id']} result {t['result']!r}", "MET, MISSED or N/A")
         if t.get("measure") not in TARGET_MEASURES:
-            raise IJepaDeployError(where, f"target {t['id']} measure {t['measure']!r}", f"one of {TARGET_MEASURES}")
+            raise ArtifactError(where, f"target {t['id']} measure {t['measure']!r}", f"one of {TARGET_MEASURES}")
 
 
 def _validate_section(where: str, name: str, section, keys: tuple, per_key: str, per_keys: tuple) -> None:
@@ -104,10 +104,10 @@ def _validate_section(where: str, name: str, section, keys: tuple, per_key: str,
         return
     lacking = [k for k in keys if k not in section] if isinstance(section, dict) else list(keys)
     if lacking:
-        raise IJepaDeployError(where, f"section {name} lacks {lacking}", f"{keys} (or only 'error')")
+        raise ArtifactError(where, f"section {name} lacks {lacking}", f"{keys} (or only 'error')")
     if not section[per_key]:
-        raise IJepaDeployError(where, f"section {name} has no {per_key} entries", "at least one")
+        raise ArtifactError(where, f"section {name} has no {per_key} entries", "at least one")
     for label, entry in section[per_key].items():
         lacking = [k for k in per_keys if k not in entry]
         if lacking:
-            raise IJepaDeployError(where, f"{name}.{per_key}[{label}] lacks {lacking}", f"{per_keys}")
+            raise ArtifactError(where, f"{name}.{per_key}[{label}] lacks {lacking}", f"{per_keys}")

@@ -19,7 +19,7 @@ from ijepa_deploy.benchmarks.ort_profile import profile_ort
 from ijepa_deploy.benchmarks.paired import paired_rounds
 from ijepa_deploy.benchmarks.plan import batch_sweep, plan_backends
 from ijepa_deploy.benchmarks.sweep import Sweep, load_row, measure_row, new_row
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.memory import peak_rss_gib
 from ijepa_deploy.progress import Progress
@@ -158,7 +158,7 @@ def check_opt_in(opts: BenchOptions, manifest: Manifest, progress: Progress) -> 
             try:
                 opts.cpp_driver = driver_path(opts)
             except CppBuildFailed as exc:
-                raise IJepaDeployError("--cpp", f"the C++ driver could not be built: {exc}",
+                raise BackendUnavailable("--cpp", f"the C++ driver could not be built: {exc}",
                                        "the system packages and the 'cpp' extra named in the README "
                                        "(or --cpp-driver PATH)") from None
     if opts.serve:
