@@ -19,7 +19,7 @@ from ijepa_deploy.benchmarks.plots import PLOTS
 from ijepa_deploy.benchmarks.report_schema import finalize, validate_report
 from ijepa_deploy.benchmarks.sweep import compare
 from ijepa_deploy.benchmarks.targets import INT8_LATENCY_MAX, ORT_LATENCY_MAX, TARGETS, evaluate_targets
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.presets import PRESETS
 
@@ -162,9 +162,9 @@ def test_batch_sweep_respects_the_artifact(tiny_artifact):
     manifest = read_manifest(tiny_artifact)  # batch max 8
     assert batch_sweep(BenchOptions(tiny_artifact, max_batch=8), manifest) == [1, 2, 4, 8]
     assert batch_sweep(BenchOptions(tiny_artifact, max_batch=5), manifest) == [1, 2, 4]
-    with pytest.raises(IJepaDeployError, match="batch max"):
+    with pytest.raises(InputError, match="batch max"):
         batch_sweep(BenchOptions(tiny_artifact, max_batch=16), manifest)
-    with pytest.raises(IJepaDeployError, match="outside"):
+    with pytest.raises(InputError, match="outside"):
         batch_sweep(BenchOptions(tiny_artifact, batch_sizes=(1, 9)), manifest)
 
 

@@ -13,7 +13,7 @@ from ijepa_deploy.benchmarks.markdown_opt_in import serving_section
 from ijepa_deploy.benchmarks.options import BenchOptions
 from ijepa_deploy.benchmarks.report_schema import OPT_IN_SECTIONS, _validate_section
 from ijepa_deploy.benchmarks.targets import SERVE_RATIO_MIN, serving_targets
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.progress import Progress
 
 QUICK = ["--batch-sizes", "1", "8", "--threads", "1", "--warmup", "1", "--min-iters", "1", "--min-seconds", "0",
@@ -64,11 +64,11 @@ def test_cpp_section_in_markdown_names_both_engines(cpp_run):
 def test_cpp_bad_precision_fails_before_timing(tiny_artifact, tmp_path):
     from ijepa_deploy.cli.bench import _main
 
-    with pytest.raises(IJepaDeployError, match="--cpp-precision"):
+    with pytest.raises(InputError, match="--cpp-precision"):
         _main([str(tiny_artifact), "-o", str(tmp_path / "r"), *QUICK, "--cpp", "--cpp-precision", "int8-cpu",
                "--cpp-driver", __file__])
     assert not (tmp_path / "r" / "report.json").exists()
-    with pytest.raises(IJepaDeployError, match="--cpp-driver"):
+    with pytest.raises(InputError, match="--cpp-driver"):
         _main([str(tiny_artifact), "-o", str(tmp_path / "r"), "--cpp", "--cpp-driver", str(tmp_path / "none")])
 
 

@@ -136,10 +136,10 @@ def test_build_timing_cache_checked_before_the_work(tmp_path, capsys, tiny_artif
 ])
 def test_load_model_refuses_weights_transformers_would_fill_randomly(checkpoints, name, problem):
     """The check after loading (hub checkpoints have no pre-check)."""
-    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.errors import InputError
     from ijepa_deploy.exporters.models import load_model, parse_model_source
 
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(InputError) as info:
         load_model(parse_model_source(str(checkpoints / name)), "feature-extraction")
     assert problem in info.value.problem
 

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError
 from ijepa_deploy.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import check_manifest, schema_text
 from ijepa_deploy.records import BatchStats, EngineProfile, EngineRecord, OutputParity, ParityResult
@@ -30,7 +30,7 @@ def rewrite(tmp_path, data) -> None:
 
 
 def read_error(tmp_path) -> str:
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(ArtifactError) as err:
         read_manifest(tmp_path)
     return err.value.format()
 
@@ -64,19 +64,19 @@ def test_non_finite_parity_is_written_as_null_and_read_back(tmp_path):
 def test_checksum_and_unknown_fields(tmp_path):
     m = small_manifest(tmp_path)
     (tmp_path / "model_fp32.onnx").write_bytes(b"graph!")
-    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
         verify_files(tmp_path, m)
-    with pytest.raises(IJepaDeployError, match="not recorded"):
+    with pytest.raises(ArtifactError, match="not recorded"):
         verify_files(tmp_path, m, ["other.onnx"])
-    with pytest.raises(IJepaDeployError, match="unknown fields"):
+    with pytest.raises(ArtifactError, match="unknown fields"):
         PreprocessConfig.from_dict({"height": 1, "width": 1, "colour": "blue"})
-    with pytest.raises(IJepaDeployError, match="unknown resample"):
+    with pytest.raises(ArtifactError, match="unknown resample"):
         PreprocessConfig(32, 32, resample="magic")
 
 
 @pytest.mark.parametrize("field, value", [("channel_order", "BGR"), ("layout", "NHWC")])
 def test_preprocessing_refuses_what_the_runtime_cannot_produce(field, value):
-    with pytest.raises(IJepaDeployError, match=f"{field} '{value}' is not supported"):
+    with pytest.raises(ArtifactError, match=f"{field} '{value}' is not supported"):
         PreprocessConfig(32, 32, **{field: value})
 
 
@@ -129,7 +129,7 @@ def test_passed_status_with_a_failed_parity_is_refused(tmp_path):
     outputs = {n: OutputParity(0.5, 1.0, 0.1, 0.99, None, False) for n in m.io.output_names}
     m.parity.append(ParityResult("fp32", "fp32", "onnxruntime-cpu", "torch-eager", ["a.jpg"], [1], outputs,
                                  {"1": {n: BatchStats(0.5, 1.0) for n in outputs}}, passed=False))
-    with pytest.raises(IJepaDeployError, match=r"manifest field \$.status: 'passed' but parity result 0"):
+    with pytest.raises(ArtifactError, match=r"manifest field \$.status: 'passed' but parity result 0"):
         m.write(tmp_path)
     assert not (tmp_path / MANIFEST_NAME).exists()  # refused before anything was written
 
@@ -227,7 +227,7 @@ def test_symlink_out_of_the_directory_is_refused_before_hashing(tmp_path):
     os.symlink(outside, art / "model_fp32.onnx")
     message = read_error(art)
     assert "file name 'model_fp32.onnx' points outside the artifact directory" in message
-    with pytest.raises(IJepaDeployError, match="points outside"):
+    with pytest.raises(ArtifactError, match="points outside"):
         verify_files(art, Manifest.from_dict(json.loads((art / MANIFEST_NAME).read_text())))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable
 from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_parity, onnxruntime_gpu_step, reference_parity
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
@@ -55,7 +55,7 @@ def test_gpu_provider_results_are_parity_entries(tiny_artifact, eager_parity, sc
 
 def test_a_provider_that_falls_back_is_an_error_not_a_pass(tiny_artifact, eager_parity, tmp_path):
     manifest = read_manifest(tiny_artifact)
-    with pytest.raises(IJepaDeployError, match="session fell back to onnxruntime-cpu"):
+    with pytest.raises(BackendUnavailable, match="session fell back to onnxruntime-cpu"):
         onnxruntime_gpu_parity(tiny_artifact, manifest, eager_parity, (1,), Progress(quiet=True),
                                providers=["TensorrtExecutionProvider"],
                                open_runner=lambda graph, entry: DressedRunner(graph, manifest, "onnxruntime-cpu"))

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.exporters.pipeline import ExportOptions, export_artifact
 from ijepa_deploy.exporters.validate import check_graph
 from ijepa_deploy.manifest import read_manifest
@@ -62,7 +62,7 @@ def test_the_saved_reference_is_eager_on_the_parity_photos(tiny_artifact):
     assert len(reference.tokens) == 64 and reference.tokens[0] == 0 and reference.tokens[-1] == 195
     altered = reference.images.copy()
     altered[3, 0, 0, 0] ^= 1
-    with pytest.raises(IJepaDeployError, match="preprocesses 1 of 24 photos differently"):
+    with pytest.raises(ParityError, match="preprocesses 1 of 24 photos differently"):
         ReferenceOutputs(altered, reference.names, reference.digests, reference.outputs, 5).pixels(
             Preprocessor(m.preprocessing))
 
@@ -79,17 +79,17 @@ def test_validation_catches_spec_mismatches(tiny_artifact):
     spec = read_manifest(tiny_artifact).io
     check_graph(graph, spec)
     wrong_hidden = export_spec("feature-extraction", hidden_size=100, num_tokens=196, height=224, width=224)
-    with pytest.raises(IJepaDeployError, match="axis 2 is 192"):
+    with pytest.raises(ArtifactError, match="axis 2 is 192"):
         check_graph(graph, wrong_hidden)
     fixed_batch = dataclasses.replace(spec, inputs=(TensorSpec("pixel_values", "float32", (1, 3, 224, 224)),))
-    with pytest.raises(IJepaDeployError, match="axis 0 is dynamic"):
+    with pytest.raises(ArtifactError, match="axis 0 is dynamic"):
         check_graph(graph, fixed_batch)
     extra = dataclasses.replace(spec, outputs=(*spec.outputs, TensorSpec("logits", "float32", (BATCH, 3))))
-    with pytest.raises(IJepaDeployError, match="graph outputs"):
+    with pytest.raises(ArtifactError, match="graph outputs"):
         check_graph(graph, extra)
     dynamic_tokens = dataclasses.replace(
         spec, outputs=(TensorSpec("last_hidden_state", "float32", (BATCH, "tokens", 192)), spec.outputs[1]))
-    with pytest.raises(IJepaDeployError, match="fixed at 196"):
+    with pytest.raises(ArtifactError, match="fixed at 196"):
         check_graph(graph, dynamic_tokens)
 
 
@@ -111,7 +111,7 @@ def test_image_size_interpolates_position_embeddings_once(tmp_path):
     ({"task": "segmentation"}, "unknown task"),
 ])
 def test_bad_options(tmp_path, kw, problem):
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(InputError) as err:
         export(tmp_path, model="random:tiny", **kw)
     assert problem in err.value.problem
 
@@ -119,9 +119,9 @@ def test_bad_options(tmp_path, kw, problem):
 def test_output_dir_is_not_clobbered(tmp_path, tiny_artifact):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "precious.txt").write_text("keep me")
-    with pytest.raises(IJepaDeployError, match="not empty"):
+    with pytest.raises(InputError, match="not empty"):
         export(tmp_path, model="random:tiny")
-    with pytest.raises(IJepaDeployError, match="refusing to overwrite"):
+    with pytest.raises(InputError, match="refusing to overwrite"):
         export(tmp_path, model="random:tiny", overwrite=True)
     assert (tmp_path / "a" / "precious.txt").read_text() == "keep me"
 

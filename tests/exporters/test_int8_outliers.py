@@ -168,10 +168,10 @@ def test_the_search_keeps_the_fewest_gemms_that_meet_the_goal():
 
 def test_no_int8_placement_meeting_the_target_is_a_clear_error():
     """A target no INT8 placement reaches: a user error naming every trial."""
-    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.errors import ParityError
 
     search = TableSearch(lambda k: 0.99 + 0.0001 * k, target=0.9999)
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(ParityError) as err:
         search._search(_gemms(10), [1e-3] * 10, goal=0.99992)
     assert err.value.subject == "--int8-target-cosine"
     # keeping all ten would be no INT8 at all: the search says so after the one trial that showed it

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import BackendUnavailable, InputError
 from ijepa_deploy.exporters.models import load_model, parse_model_source
 from ijepa_deploy.presets import PRESETS
 
@@ -29,21 +29,21 @@ def test_presets_mirror_checkpoints(name):
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(InputError) as err:
         parse_model_source("random:vitz99")
     assert "unknown preset 'vitz99'" in err.value.problem
     assert "random:tiny" in err.value.expected and "random:vitg16" in err.value.expected
 
 
 def test_local_directory_checks(tmp_path):
-    with pytest.raises(IJepaDeployError, match="no config.json"):
+    with pytest.raises(InputError, match="no config.json"):
         parse_model_source(str(tmp_path))
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "vit"}))
-    with pytest.raises(IJepaDeployError, match="model_type 'vit'"):
+    with pytest.raises(InputError, match="model_type 'vit'"):
         parse_model_source(str(tmp_path))
-    with pytest.raises(IJepaDeployError, match="not a directory"):
+    with pytest.raises(InputError, match="not a directory"):
         parse_model_source(str(tmp_path / "config.json"))
-    with pytest.raises(IJepaDeployError, match="not a hub id"):
+    with pytest.raises(InputError, match="not a hub id"):
         parse_model_source("just-a-name")
     assert parse_model_source("facebook/ijepa_vith14_1k").kind == "hub"
 
@@ -54,7 +54,7 @@ def test_offline_hub_id_says_how_to_point_at_a_local_dir(monkeypatch, tmp_path):
     import huggingface_hub.constants as hc
 
     monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(BackendUnavailable) as err:
         load_model(parse_model_source("facebook/ijepa_vith14_1k"), "feature-extraction")
     assert err.value.subject == "--model facebook/ijepa_vith14_1k"
     assert "cache" in err.value.problem
@@ -90,5 +90,5 @@ def test_local_save_pretrained_dir_round_trips(tmp_path):
 
 def test_classification_on_a_base_checkpoint_is_refused(tmp_path):
     load_model(parse_model_source("random:tiny"), "feature-extraction").model.save_pretrained(tmp_path)
-    with pytest.raises(IJepaDeployError, match="no classification head"):
+    with pytest.raises(InputError, match="no classification head"):
         load_model(parse_model_source(str(tmp_path)), "image-classification")

@@ -14,7 +14,7 @@ from onnx import numpy_helper
 from PIL import Image
 
 from ijepa_deploy.cli.export import main as export_main
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.exporters import precision as prec
 from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.manifest import read_manifest
@@ -263,7 +263,7 @@ def test_calib_dir_sampling_is_seeded_and_bounded(calib_dir):
     assert len(set(picked)) == 5
     assert images.warning() is None and images.describe()["representative"] is True
     assert len(prec.CalibrationImages(calib_dir, 100).paths()) == 12
-    with pytest.raises(IJepaDeployError, match="calib-count"):
+    with pytest.raises(InputError, match="calib-count"):
         prec.CalibrationImages(calib_dir, 0)
 
 
@@ -374,7 +374,7 @@ def test_big_graph_steps_run_in_a_child_process(tiny_precision_artifact, tmp_pat
     files, job, peak = prec.run_step(prec.Fp16FromOnnx(out / "model.onnx", tmp_path), isolate=True)
     assert files == [tmp_path / "model_fp16.onnx"] and files[0].is_file()
     assert job.path_taken and 0 < peak < 4  # state and the child's own peak come back
-    with pytest.raises(IJepaDeployError, match="no calibration data"):
+    with pytest.raises(InputError, match="no calibration data"):
         prec.run_step(prec.Int8FromOnnx(out / "model.onnx", tmp_path), isolate=True)
     assert not prec.should_isolate(out / "model.onnx")  # tiny stays in-process
 

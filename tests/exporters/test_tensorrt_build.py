@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from trt_fakes import FakeCudart, FakeEngine, FakeILogger, fake_model, fake_runtime_tensorrt
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import (
+    ArtifactError,
+    BackendError,
+    BackendUnavailable,
+    IJepaDeployError,
+    InputError,
+    ParityError,
+)
 from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, engine_file_name, tensorrt_status
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.progress import Progress
@@ -67,13 +74,13 @@ def test_engine_options_defaults_follow_the_artifact(tmp_path):
     (dict(hardware_compatibility="turing_plus"), "unknown level"),
 ])
 def test_engine_options_are_checked(kwargs, match):
-    with pytest.raises(IJepaDeployError, match=match) as info:
+    with pytest.raises(InputError, match=match) as info:
         EngineOptions(**kwargs).resolved(fake_manifest())
     assert "Note: expected" in info.value.format()
 
 
 def test_missing_variant_says_how_to_export_it():
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(InputError) as info:
         EngineOptions(variants=("int8",)).resolved(fake_manifest())
     assert "ijepa-export --int8" in str(info.value)
 
@@ -89,7 +96,7 @@ def test_tensorrt_status_is_plain():
 def test_build_engines_checks_the_graph_before_tensorrt(fake_artifact):
     manifest = read_manifest(fake_artifact)
     (fake_artifact / "model_fp32.onnx").write_bytes(b"tampered")
-    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
         build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True))
 
 
@@ -97,7 +104,7 @@ def test_build_engines_without_tensorrt_raises_the_reason(fake_artifact):
     available, reason = tensorrt_status()
     if available:
         pytest.skip(f"this host can build engines ({reason})")
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(BackendUnavailable) as info:
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
     assert info.value.problem == reason
     assert "ijepa-deploy[tensorrt]" in info.value.format()
@@ -400,17 +407,17 @@ def test_build_compatibility_options_with_a_stand_in(fake_artifact, with_fake_te
     assert record.hardware_compatibility == "same_compute_capability" and record.version_compatible is True
 
     with_fake_tensorrt("10.8.0.43", has_same_cc=False)
-    with pytest.raises(IJepaDeployError, match="same_compute_capability needs TensorRT >= 10.9"):
+    with pytest.raises(BackendUnavailable, match="same_compute_capability needs TensorRT >= 10.9"):
         build_engines(fake_artifact, read_manifest(fake_artifact), opts, Progress(quiet=True))
 
 
 def test_build_failures_carry_tensorrt_messages(fake_artifact, with_fake_tensorrt, capsys):
     with_fake_tensorrt(plan=None)
-    with pytest.raises(IJepaDeployError, match="could not build the engine: out of memory while building tactic X"):
+    with pytest.raises(BackendError, match="could not build the engine: out of memory while building tactic X"):
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
     assert not (fake_artifact / "model_fp32.engine").exists() and read_manifest(fake_artifact).engines == {}
     with_fake_tensorrt(parse_ok=False)
-    with pytest.raises(IJepaDeployError, match="ONNX parser failed: Unsupported ONNX op FancyOp "
+    with pytest.raises(BackendError, match="ONNX parser failed: Unsupported ONNX op FancyOp "
                                                r"\(at /layers.0/FancyOp, FancyOp\)"):
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
 
@@ -438,7 +445,7 @@ def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_che
     assert saved.status == "passed"  # the graphs' own verdict stands: ONNX Runtime still serves them
     (entry,) = [r for r in saved.parity if r.engine]
     assert not entry.passed and not entry.outputs["embedding"].passed
-    with pytest.raises(IJepaDeployError, match="FAILED its parity check"):
+    with pytest.raises(ParityError, match="FAILED its parity check"):
         from ijepa_deploy.runtime.model import load
 
         load(fake_artifact, backend="tensorrt")
@@ -454,7 +461,7 @@ def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_che
 def test_an_engine_that_cannot_run_is_marked_failed(fake_artifact, with_fake_tensorrt):
     with_fake_tensorrt(io={"pixel_values": (3, 32, 32), "other": (8,)})  # lacks the manifest's outputs
     manifest = read_manifest(fake_artifact)
-    with pytest.raises(IJepaDeployError, match="engine tensors are"):
+    with pytest.raises(ArtifactError, match="engine tensors are"):
         build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest))
     assert read_manifest(fake_artifact).engines["fp32"].status == "failed"
 

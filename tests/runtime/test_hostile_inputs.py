@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime.photos import bundled_images
 from ijepa_deploy.runtime.preprocess import Preprocessor
@@ -49,7 +49,7 @@ def pre():
     (memoryview(b""), "<0 bytes>", "no image data"),
 ])
 def test_meaningless_images_are_user_errors_naming_the_item(pre, items, subject, problem):
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(InputError) as info:
         pre(items)
     assert info.value.subject == subject and problem in info.value.problem
 
@@ -71,10 +71,10 @@ def test_run_refuses_non_finite_and_empty_batches(tiny_artifact):
         pixels = np.zeros((3, 3, 224, 224), np.float32)
         pixels[1, 0, 5, 5] = np.nan
         pixels[2, 2, 0, 0] = -np.inf
-        with pytest.raises(IJepaDeployError) as info:
+        with pytest.raises(InputError) as info:
             model.run(pixels)
         assert info.value.subject == "input pixel_values" and "batch item(s) [1, 2] contain NaN" in info.value.problem
-        with pytest.raises(IJepaDeployError, match="batch size 0 is outside"):
+        with pytest.raises(InputError, match="batch size 0 is outside"):
             model.run(np.zeros((0, 3, 224, 224), np.float32))
         strided = np.zeros((2, 3, 224, 448), np.float32)[..., ::2]
         assert model.run(strided)["embedding"].shape == (2, 192)
@@ -98,7 +98,7 @@ def test_every_decoder_failure_is_a_user_error_naming_the_file(tmp_path, monkeyp
 
     monkeypatch.setattr(Image, "open", lambda source, *a: Broken() if str(source).endswith("odd.png")
                         else real_open(source, *a))
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(InputError) as info:
         pre([str(PHOTO), str(path)])
     assert info.value.subject == f"images[1] {path}" and type(raised).__name__ in info.value.problem
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.manifest import MANIFEST_NAME
 from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime.photos import bundled_images
@@ -27,7 +27,7 @@ def test_embed_accepts_paths_pil_arrays_and_chunks_batches(tiny_artifact):
         many = model.embed([paths[0]] * 11)  # more than max_batch: run in chunks
         assert many.shape == (11, 192)
         np.testing.assert_allclose(many, np.repeat(from_paths[:1], 11, axis=0), atol=1e-5)
-        with pytest.raises(IJepaDeployError, match="task is feature-extraction"):
+        with pytest.raises(InputError, match="task is feature-extraction"):
             model.classify(paths)
 
 
@@ -43,7 +43,7 @@ def test_classify_returns_the_top_softmax_labels(tiny_cls_artifact):
             best = np.argsort(-p)[:3]
             assert [label for label, _ in row] == [labels[str(i)] for i in best]
             np.testing.assert_allclose([prob for _, prob in row], p[best], rtol=1e-12)
-        with pytest.raises(IJepaDeployError, match="task is image-classification"):
+        with pytest.raises(InputError, match="task is image-classification"):
             model.embed(bundled_images())
 
 
@@ -59,18 +59,18 @@ def test_corrupted_graph_is_refused(artifact_copy):
     data = bytearray(graph.read_bytes())
     data[len(data) // 2] ^= 0xFF
     graph.write_bytes(bytes(data))
-    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
         load(artifact_copy)
 
 
 def test_missing_files_and_manifest(artifact_copy, tmp_path):
     (artifact_copy / "model.onnx").unlink()
-    with pytest.raises(IJepaDeployError, match="artifact file is missing"):
+    with pytest.raises(ArtifactError, match="artifact file is missing"):
         load(artifact_copy)
-    with pytest.raises(IJepaDeployError, match="does not exist"):
+    with pytest.raises(ArtifactError, match="does not exist"):
         load(tmp_path / "nowhere")
     (artifact_copy / MANIFEST_NAME).unlink()
-    with pytest.raises(IJepaDeployError, match="no ijepa_manifest.json"):
+    with pytest.raises(ArtifactError, match="no ijepa_manifest.json"):
         load(artifact_copy)
 
 
@@ -79,20 +79,20 @@ def test_bad_manifest_and_failed_status(artifact_copy):
     data = json.loads(path.read_text())
     data["status"] = "failed"
     path.write_text(json.dumps(data))
-    with pytest.raises(IJepaDeployError, match="parity check did not pass"):
+    with pytest.raises(ParityError, match="parity check did not pass"):
         load(artifact_copy)
     assert load(artifact_copy, allow_unverified=True).embed(bundled_images()[:1]).shape == (1, 192)
     data["schema_version"] = 99
     path.write_text(json.dumps(data))
-    with pytest.raises(IJepaDeployError, match="schema_version"):
+    with pytest.raises(ArtifactError, match="schema_version"):
         load(artifact_copy)
     path.write_text("{not json")
-    with pytest.raises(IJepaDeployError, match="not valid JSON"):
+    with pytest.raises(ArtifactError, match="not valid JSON"):
         load(artifact_copy)
 
 
 def test_missing_precision_is_explained(tiny_artifact):
-    with pytest.raises(IJepaDeployError, match="no bf9 graph"):
+    with pytest.raises(ArtifactError, match="no bf9 graph"):
         load(tiny_artifact, precision="bf9")
 
 
@@ -121,7 +121,7 @@ def test_a_graph_that_failed_is_refused_and_the_rest_stay_usable(tiny_precision_
     assert usable_graphs(manifest) == ["fp32", "fp16", "int8"]
     with load(art) as fp32, load(art, precision="fp16") as fp16:
         assert fp32.embed(bundled_images()[:1]).shape == (1, 192) and fp16.backend == "onnxruntime-cpu"
-    with pytest.raises(IJepaDeployError) as err:  # ONNX Runtime on CPU serves int8 from the int8-cpu graph
+    with pytest.raises(ParityError) as err:  # ONNX Runtime on CPU serves int8 from the int8-cpu graph
         load(art, precision="int8", providers=["CPUExecutionProvider"])
     assert "graph model_int8_cpu.onnx (int8-cpu) FAILED its parity check" in err.value.problem
     assert "usable in this artifact: fp32, fp16, int8" in err.value.expected
@@ -155,5 +155,5 @@ def test_a_failed_fp32_graph_fails_the_whole_artifact(tiny_precision_artifact, t
     manifest.parity[0].passed = False
     assert manifest.settle_status() == "failed"
     manifest.write(art)
-    with pytest.raises(IJepaDeployError, match="artifact status is 'failed'"):
+    with pytest.raises(ParityError, match="artifact status is 'failed'"):
         load(art, precision="fp16")

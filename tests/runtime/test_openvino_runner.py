@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, BackendUnavailable, IJepaDeployError, InputError, ParityError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import load
@@ -67,7 +67,7 @@ def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, prec
     pixels, reference = eager(tiny_precision_artifact)
     manifest = read_manifest(tiny_precision_artifact)
     if graph != "fp32" and not HAS_INT8_DOT:
-        with pytest.raises(IJepaDeployError, match="no int8 dot products"):
+        with pytest.raises(BackendUnavailable, match="no int8 dot products"):
             open_runner(tiny_precision_artifact, manifest, "openvino", precision)
         return
     with open_runner(tiny_precision_artifact, manifest, "openvino", precision, threads=2) as runner:
@@ -154,7 +154,7 @@ def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifac
         assert latency.pool_size == 1 and throughput.pool_size >= 2  # one request per stream
         assert throughput.compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
         np.testing.assert_allclose(throughput.run(x)["embedding"], latency.run(x)["embedding"], atol=1e-6, rtol=0)
-    with pytest.raises(IJepaDeployError, match="performance hint"):
+    with pytest.raises(InputError, match="performance hint"):
         open_runner(tiny_artifact, manifest, "openvino", performance_hint="FAST")
 
 
@@ -168,7 +168,7 @@ def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifac
 def test_bad_inputs_go_through_the_runner_base(tiny_artifact, feed, problem):
     manifest = read_manifest(tiny_artifact)
     with open_runner(tiny_artifact, manifest, "openvino") as runner:
-        with pytest.raises(IJepaDeployError) as err:
+        with pytest.raises(InputError) as err:
             runner.run(feed)
         assert problem in err.value.problem
 
@@ -179,14 +179,14 @@ def test_closed_runner_and_missing_graph(tiny_artifact):
     runner.close()
     with pytest.raises(IJepaDeployError, match="is closed"):
         runner.run(np.zeros((1, 3, 224, 224), np.float32))
-    with pytest.raises(IJepaDeployError, match="artifact has no int8 graph"):
+    with pytest.raises(ArtifactError, match="artifact has no int8 graph"):
         open_runner(tiny_artifact, manifest, "openvino", "int8")
 
 
 # -- bf16 ------------------------------------------------------------------------------------------
 def test_bf16_refused_without_native_support(tiny_precision_artifact, monkeypatch):
     monkeypatch.setattr(ovr, "cpu_capabilities", lambda core: ["FP32", "INT8", "EXPORT_IMPORT"])
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(BackendUnavailable) as err:
         # allow_unverified: an artifact exported on a CPU without bf16 has no bf16 row to gate on; this
         # test is about the runner's own refusal
         load(tiny_precision_artifact, backend="openvino", precision="bf16", allow_unverified=True)
@@ -203,7 +203,7 @@ def test_bf16_runs_the_fp32_graph_with_the_bf16_hint(tiny_precision_artifact, ea
 
 
 def test_bf16_is_an_openvino_mode_only(tiny_precision_artifact):
-    with pytest.raises(IJepaDeployError, match="OpenVINO inference mode"):
+    with pytest.raises(InputError, match="OpenVINO inference mode"):
         load(tiny_precision_artifact, backend="onnxruntime", precision="bf16")
 
 
@@ -218,7 +218,7 @@ def test_bf16_needs_a_verified_row(tiny_artifact, tmp_path):
     data = json.loads(path.read_text())
     data["parity"] = [r for r in data["parity"] if r["precision"] != "bf16"]
     path.write_text(json.dumps(data))
-    with pytest.raises(IJepaDeployError, match="bf16 was not verified at export"):
+    with pytest.raises(ParityError, match="bf16 was not verified at export"):
         load(copy, backend="openvino", precision="bf16")
 
 
@@ -243,7 +243,7 @@ def test_openvino_int8_is_refused_on_a_cpu_without_int8_dot_products(tiny_precis
     assert choose_backend(manifest, "fp32")[0] == "openvino"
     with load(tiny_precision_artifact, backend="auto", precision="int8") as model:
         assert model.backend == "onnxruntime-cpu" and model.runner.session is not None
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(BackendUnavailable) as err:
         load(tiny_precision_artifact, backend="openvino", precision="int8")
     assert "OpenVINO's int8 kernels saturate 16-bit sums here" in err.value.problem
     assert "backend onnxruntime for int8 on this CPU" in err.value.expected
@@ -255,9 +255,9 @@ def test_auto_without_openvino_falls_back_to_onnxruntime(tiny_precision_artifact
     with load(tiny_precision_artifact, backend="auto", precision="int8") as model:
         assert model.backend == "onnxruntime-cpu"
         assert "OpenVINO: openvino not installed" in model.choice
-    with pytest.raises(IJepaDeployError, match="needs OpenVINO"):
+    with pytest.raises(BackendUnavailable, match="needs OpenVINO"):
         load(tiny_precision_artifact, backend="auto", precision="bf16")
-    with pytest.raises(IJepaDeployError, match="openvino cannot be imported"):
+    with pytest.raises(BackendUnavailable, match="openvino cannot be imported"):
         load(tiny_precision_artifact, backend="openvino")
 
 

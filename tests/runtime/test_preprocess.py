@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 skdata = pytest.importorskip("skimage.data")
@@ -130,7 +130,7 @@ def _jpeg_bytes() -> bytes:
 def test_bad_files_give_one_clear_error(tmp_path, case, content, problem):
     path = tmp_path / case
     path.write_bytes(content if content is not None else _jpeg_bytes()[:3000])
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(InputError) as err:
         Preprocessor(PreprocessConfig(224, 224))([path])
     assert err.value.subject == str(path)
     assert problem in err.value.problem
@@ -142,7 +142,7 @@ def test_bomb_limit_is_pillows(tmp_path, monkeypatch):
     Image.new("RGB", (120, 120)).save(path)  # between 1x and 2x: Pillow only warns
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)
     with pytest.warns(Image.DecompressionBombWarning), \
-            pytest.raises(IJepaDeployError, match="decompression-bomb limit"):
+            pytest.raises(InputError, match="decompression-bomb limit"):
         Preprocessor(PreprocessConfig(224, 224))([path])
 
 
@@ -155,14 +155,14 @@ def test_bomb_limit_is_pillows(tmp_path, monkeypatch):
     (b"", "0 bytes"),
 ])
 def test_bad_items(item, problem):
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(InputError) as err:
         Preprocessor(PreprocessConfig(224, 224))([item])
     assert problem in err.value.problem
 
 
 def test_empty_batch_and_float_mode():
     pre = Preprocessor(PreprocessConfig(224, 224))
-    with pytest.raises(IJepaDeployError, match="no images"):
+    with pytest.raises(InputError, match="no images"):
         pre([])
-    with pytest.raises(IJepaDeployError, match="mode F"):
+    with pytest.raises(InputError, match="mode F"):
         pre([Image.new("F", (8, 8))])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.model import open_runner
 from ijepa_deploy.runtime.runner import Runner
@@ -40,7 +40,7 @@ def px(n=1, c=3, h=32, w=32, dtype=np.float32):
     ("pixels", "inputs are a str"),
 ])
 def test_checks(feed, problem):
-    with pytest.raises(IJepaDeployError) as err:
+    with pytest.raises(InputError) as err:
         Echo(SPEC, 1, 4).run(feed)
     assert problem in err.value.problem
     assert err.value.expected
@@ -59,7 +59,7 @@ def test_onnxruntime_runner_checks_and_runs(tiny_artifact):
         out = runner.run(np.random.default_rng(0).standard_normal((3, 3, 224, 224), dtype=np.float32))
         assert out["embedding"].shape == (3, 192) and out["last_hidden_state"].shape == (3, 196, 192)
         np.testing.assert_allclose(out["embedding"], out["last_hidden_state"].mean(axis=1), atol=1e-5)
-        with pytest.raises(IJepaDeployError, match="batch size 9 is outside"):
+        with pytest.raises(InputError, match="batch size 9 is outside"):
             runner.run(np.zeros((9, 3, 224, 224), np.float32))
-        with pytest.raises(IJepaDeployError, match="axis 2 is 256"):
+        with pytest.raises(InputError, match="axis 2 is 256"):
             runner.run(np.zeros((1, 3, 256, 256), np.float32))

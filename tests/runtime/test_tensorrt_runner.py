@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 from trt_fakes import Err, FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import (
+    ArtifactError,
+    BackendError,
+    BackendUnavailable,
+    IJepaDeployError,
+    InputError,
+    ParityError,
+)
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
@@ -95,7 +102,7 @@ def test_cuda_call_unpacks_and_raises():
     cudart = fake_cudart()
     assert host.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
     assert host.cuda_call(cudart, (_Err(0),), "cudaFree") is None
-    with pytest.raises(IJepaDeployError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
+    with pytest.raises(BackendError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
         host.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
 
 
@@ -143,7 +150,7 @@ def engine_artifact(tmp_path):
 
 
 def test_missing_engine_says_how_to_build_it(engine_artifact):
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ArtifactError) as info:
         load(engine_artifact, backend="tensorrt", precision="fp32")
     text = info.value.format()
     assert "artifact has no fp32 TensorRT engine" in text and f"ijepa-build {engine_artifact} --variant fp32" in text
@@ -151,7 +158,7 @@ def test_missing_engine_says_how_to_build_it(engine_artifact):
 
 def test_tampered_engine_is_refused_before_tensorrt(engine_artifact):
     (engine_artifact / "model_fp16.engine").write_bytes(b"other bytes")
-    with pytest.raises(IJepaDeployError, match="checksum mismatch"):
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
         load(engine_artifact, backend="tensorrt", precision="fp16")
 
 
@@ -159,7 +166,7 @@ def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
     available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(BackendUnavailable) as info:
         load(engine_artifact, backend="tensorrt", precision="fp16")
     assert info.value.problem == reason and "ijepa-deploy[tensorrt]" in info.value.format()
 
@@ -216,13 +223,13 @@ def test_runner_matches_onnxruntime_and_reuses_buffers(engine_dir):
 def test_bad_inputs_are_plain_errors(engine_dir):
     with open_runner(engine_dir, read_manifest(engine_dir), "tensorrt", "fp32") as runner:
         ok = np.zeros((1, 3, 224, 224), np.float32)
-        with pytest.raises(IJepaDeployError, match="batch size 5 is outside"):
+        with pytest.raises(InputError, match="batch size 5 is outside"):
             runner.run(np.zeros((5, 3, 224, 224), np.float32))
-        with pytest.raises(IJepaDeployError, match="dtype is float64"):
+        with pytest.raises(InputError, match="dtype is float64"):
             runner.run(ok.astype(np.float64))
-        with pytest.raises(IJepaDeployError, match="axis 2 is 100"):
+        with pytest.raises(InputError, match="axis 2 is 100"):
             runner.run(np.zeros((1, 3, 100, 224), np.float32))
-        with pytest.raises(IJepaDeployError, match="input names"):
+        with pytest.raises(InputError, match="input names"):
             runner.run({"pixels": ok})
         assert runner.run(ok)["embedding"].shape == (1, 192)  # still usable after the errors
 
@@ -309,7 +316,7 @@ def test_runner_logic_with_stand_ins(fake_stack):
         assert set(cudart.live) == set(allocated)  # reused, not reallocated
         # copies move only the bytes of the current batch
         assert (1, 2 * 3 * 32 * 32 * 4) in cudart.copies and (2, 2 * 8 * 4) in cudart.copies
-        with pytest.raises(IJepaDeployError, match="batch size 5 is outside"):
+        with pytest.raises(InputError, match="batch size 5 is outside"):
             runner.run(np.zeros((5, 3, 32, 32), np.float32))
         got = model.run(np.concatenate([pixels, pixels[:2]]))  # 6 rows -> chunks of 4 + 2
         np.testing.assert_array_equal(got["embedding"], fake_model(np.concatenate([pixels, pixels[:2]]))["embedding"])
@@ -322,14 +329,14 @@ def test_runner_logic_with_stand_ins(fake_stack):
 def test_runner_refuses_foreign_engines_with_the_rebuild_command(fake_stack, monkeypatch):
     cudart, directory = fake_stack
     monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(version="11.4.0.106", cudart=cudart))
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ArtifactError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106" in info.value.problem
     assert f"ijepa-build {directory} --variant fp16" in info.value.format()
     assert not cudart.live
 
     monkeypatch.setattr(host, "import_tensorrt", lambda: fake_tensorrt(plan=b"another plan", cudart=cudart))
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ArtifactError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert "could not deserialize" in info.value.problem and "ijepa-build" in info.value.format()
     assert not cudart.live
@@ -352,7 +359,7 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
 
     fake.Runtime = Runtime
     monkeypatch.setattr(host, "import_tensorrt", lambda: fake)
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ArtifactError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     text = info.value.format()
     assert "version-compatible: it embeds host code" in text and "allow_engine_host_code=True" in text
@@ -432,7 +439,7 @@ def test_max_concurrency_one_is_a_lock(fake_stack, monkeypatch):
     assert cudart.violations == [] and len(results) == 24
     for k, got in results:
         np.testing.assert_array_equal(got["embedding"], fake_model(batches[k])["embedding"])
-    with pytest.raises(IJepaDeployError, match="max_concurrency"):
+    with pytest.raises(InputError, match="max_concurrency"):
         load(directory, backend="tensorrt", precision="fp16", max_concurrency=0)
 
 
@@ -471,7 +478,7 @@ def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, pr
     manifest = read_manifest(directory)
     manifest.engines["fp16"].status = status
     manifest.write(directory)
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ParityError) as info:
         load(directory, backend="tensorrt", precision="fp16")
     assert problem in info.value.problem and "model_fp16.engine" in info.value.problem
     assert f"ijepa-build {directory} --variant fp16" in info.value.format()

@@ -7,7 +7,7 @@ import os
 import pytest
 from dataset_corpus import BAD
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.dataset.inputs import list_inputs, shard_parts
 
 
@@ -68,7 +68,7 @@ def test_inputs_that_cannot_be_listed_are_clear_errors(corpus, tmp_path, case, p
     inputs = {"missing": [tmp_path / "nope"], "empty-dir": [tmp_path / "empty"], "only-text": [tmp_path / "only"],
               "binary": [tmp_path / "blob.bin"], "no-column": [corpus.csv_listing],
               "duplicate": [tmp_path / "dup.txt"]}[case]
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(InputError) as info:
         list_inputs(inputs)
     assert problem in info.value.problem
 
@@ -76,5 +76,5 @@ def test_inputs_that_cannot_be_listed_are_clear_errors(corpus, tmp_path, case, p
 def test_shards_take_every_nth_part_disjointly():
     shards = [shard_parts(10, k, 3) for k in range(3)]
     assert shards == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
-    with pytest.raises(IJepaDeployError):
+    with pytest.raises(InputError):
         shard_parts(10, 3, 3)

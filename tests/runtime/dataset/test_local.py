@@ -14,7 +14,7 @@ from dataset_corpus import image, read_rows
 
 from ijepa_deploy.cli import run
 from ijepa_deploy.cli.embed_dataset import _main
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime.dataset import DatasetOptions, embed_dataset
 
@@ -107,11 +107,11 @@ def test_shards_write_disjoint_parts_of_one_output(tiny_artifact, corpus, tmp_pa
 def test_another_artifact_or_listing_is_refused_unless_overwrite(tiny_artifact, tiny_cls_artifact, corpus, tmp_path):
     out = tmp_path / "out"
     embed_dataset(options(tiny_artifact, [corpus.root / "nested"], out), quiet)
-    with pytest.raises(IJepaDeployError, match="holds the output of another job: another artifact"):
+    with pytest.raises(InputError, match="holds the output of another job: another artifact"):
         embed_dataset(options(tiny_cls_artifact, [corpus.root / "nested"], out), quiet)
-    with pytest.raises(IJepaDeployError, match="another listing"):
+    with pytest.raises(InputError, match="another listing"):
         embed_dataset(options(tiny_artifact, [corpus.root], out), quiet)
-    with pytest.raises(IJepaDeployError, match="part size 4"):
+    with pytest.raises(InputError, match="part size 4"):
         embed_dataset(options(tiny_artifact, [corpus.root / "nested"], out, part_size=5), quiet)
     assert len(list(out.glob("part-*.parquet"))) == 2  # untouched
     summary = embed_dataset(options(tiny_cls_artifact, [corpus.root / "nested"], out, overwrite=True), quiet)
@@ -152,7 +152,7 @@ def test_bad_outputs_and_options_are_refused_before_any_work(tiny_artifact, corp
              (tmp_path / "new", {"batch_size": 9}, "over the artifact's max batch 8"),
              (tmp_path / "new", {"part_size": 0}, "0")]
     for out, kw, problem in cases:
-        with pytest.raises(IJepaDeployError) as info:
+        with pytest.raises(InputError) as info:
             embed_dataset(options(tiny_artifact, [corpus.root], out, **kw), quiet)
         assert problem in info.value.problem, info.value
     assert not (tmp_path / "new").exists()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from dataset_corpus import read_rows
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError
 from ijepa_deploy.runtime.dataset import DatasetOptions, embed_dataset
 
 ray = pytest.importorskip("ray")
@@ -42,5 +42,5 @@ def test_ray_writes_the_rows_of_the_local_engine(tiny_artifact, corpus, tmp_path
 
 
 def test_an_actor_that_cannot_load_the_artifact_is_a_user_error(tiny_artifact, corpus, tmp_path):
-    with pytest.raises(IJepaDeployError, match="artifact has no int8 graph"):
+    with pytest.raises(ArtifactError, match="artifact has no int8 graph"):
         run(tiny_artifact, [corpus.root], tmp_path / "out", "ray", precision="int8")

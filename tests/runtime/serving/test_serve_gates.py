@@ -12,7 +12,7 @@ from serving_helpers import encoded_image, free_ports, images_input
 from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.cli.serve import parse_args
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import ArtifactError, ParityError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.serving.options import ServeOptions
@@ -51,7 +51,7 @@ def test_failed_artifact_is_refused_unless_allowed(tiny_artifact, tmp_path):
     manifest = read_manifest(art)
     manifest.status = "failed"
     manifest.write(art)
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ParityError) as info:
         Server(ServeOptions(artifact=art))
     assert "artifact status is 'failed'" in info.value.problem and "--allow-unverified" in info.value.format()
     server = Server(ServeOptions(artifact=art, allow_unverified=True))
@@ -64,11 +64,11 @@ def test_failed_artifact_is_refused_unless_allowed(tiny_artifact, tmp_path):
 
 def test_engine_gates_name_the_serve_flags(fake_tensorrt, tmp_path):
     art = engine_artifact(tmp_path / "failed", status="failed")
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ParityError) as info:
         Server(ServeOptions(artifact=art, backend="tensorrt", precision="fp16"))
     assert "FAILED its parity check" in info.value.problem and "--allow-unverified" in info.value.format()
     art = engine_artifact(tmp_path / "vc", version_compatible=True)
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(ArtifactError) as info:
         Server(ServeOptions(artifact=art, backend="tensorrt", precision="fp16"))
     assert "embeds host code" in info.value.problem and "--allow-engine-host-code" in info.value.format()
     assert not fake_tensorrt  # refused before TensorRT saw the engine

@@ -144,7 +144,7 @@ def test_twenty_starts_in_a_row_all_serve_and_never_say_ready_early(tiny_artifac
 def test_a_model_that_does_not_load_fails_the_start_at_once(tiny_artifact, monkeypatch):
     """tritonserver exits at once when a model does not load; start() must say so within seconds,
     not after PyTriton's 120 s wait for the port."""
-    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.errors import BackendError
     from ijepa_deploy.runtime.serving import server as serving
 
     install = serving.install_stub_model
@@ -158,7 +158,7 @@ def test_a_model_that_does_not_load_fails_the_start_at_once(tiny_artifact, monke
     monkeypatch.setattr(serving, "install_stub_model", broken)
     server = serving.Server(_options(tiny_artifact, preprocess_instances=1))
     start = time.perf_counter()
-    with pytest.raises(IJepaDeployError) as info:
+    with pytest.raises(BackendError) as info:
         server.start()
     assert time.perf_counter() - start < 60
     assert "exited during start-up" in info.value.problem
@@ -168,7 +168,7 @@ def test_a_model_that_does_not_load_fails_the_start_at_once(tiny_artifact, monke
 def test_a_port_in_use_fails_the_start_at_once_naming_it(tiny_artifact):
     import socket
 
-    from ijepa_deploy.errors import IJepaDeployError
+    from ijepa_deploy.errors import BackendError
     from ijepa_deploy.runtime.serving.server import Server
 
     server = Server(_options(tiny_artifact, preprocess_instances=1))
@@ -176,7 +176,7 @@ def test_a_port_in_use_fails_the_start_at_once_naming_it(tiny_artifact):
         busy.bind(("127.0.0.1", server.opts.grpc_port))
         busy.listen()
         start = time.perf_counter()
-        with pytest.raises(IJepaDeployError) as info:
+        with pytest.raises(BackendError) as info:
             server.start()
     assert time.perf_counter() - start < 60
     assert f"failed to start GRPC service: Unavailable - Socket '127.0.0.1:{server.opts.grpc_port}' already in use" \
