@@ -148,7 +148,8 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if variant not in manifest.graphs:
             raise IJepaDeployError(str(directory), f"artifact has no {variant} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{variant})")
-        files = manifest.graphs[variant].files
+        record = manifest.graphs[variant]
+        files = record.openvino_files if backend == "openvino" else record.files
         if verify:
             verify_files(directory, manifest, files)
         graph = resolve_inside(directory, files[0])

@@ -133,12 +133,14 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
 
         return open_runner(directory, manifest, "tensorrt", candidate.engine, verify=False, allow_unverified=True,
                            allow_engine_host_code=allow_engine_host_code)
-    graph = resolve_inside(directory, manifest.graphs[candidate.graph].file)
+    record = manifest.graphs[candidate.graph]
+    graph = resolve_inside(directory, record.file)
     if candidate.backend == "openvino-cpu":
         from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
 
         hint = "bf16" if candidate.precision == "bf16" else "f32"
-        return OpenVinoRunner(graph, io, low, high, inference_precision=hint, threads=threads)
+        return OpenVinoRunner(resolve_inside(directory, record.openvino_files[0]), io, low, high,
+                              inference_precision=hint, threads=threads)
     if candidate.backend == "onnxruntime-cpu":
         return OnnxRuntimeRunner(graph, io, low, high, intra_op_threads=threads, providers=["CPUExecutionProvider"])
     provider = next(p for p in gpu_execution_providers() if candidate.backend.endswith(_provider_name(p)))
