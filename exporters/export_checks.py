@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.errors import IJepaDeployError, first_line
 from ijepa_deploy.exporters.models import ModelSource
 
 # Patches per side of the export resolution. 64 (4096 tokens) is 5x the largest checkpoint's grid
@@ -100,8 +100,7 @@ def check_checkpoint_files(source: ModelSource) -> None:
             with safe_open(str(path), framework="numpy") as fh:
                 shapes.update({key: fh.get_slice(key).get_shape() for key in fh.keys()})
         except SafetensorError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise IJepaDeployError(str(path), f"not a complete safetensors file ({first})",
+            raise IJepaDeployError(str(path), f"not a complete safetensors file ({first_line(exc)})",
                                    "the whole file as save_pretrained wrote it (re-download or re-save)") from None
     _check_shapes(source, shapes, peek_config(source) or {})
 
