@@ -29,7 +29,8 @@ def _torch():
 
 
 def export_module(loaded: LoadedModel, image_size: int | None = None):
-    """The traceable module for ``loaded`` at ``image_size`` (default: the checkpoint's)."""
+    """The traceable module for ``loaded`` at ``image_size`` (default: the checkpoint's; the
+    export checks it first: export_checks.check_image_size)."""
     torch = _torch()
     nn = torch.nn
     model = loaded.model
@@ -37,9 +38,6 @@ def export_module(loaded: LoadedModel, image_size: int | None = None):
     native = loaded.info["image_size"]
     size = image_size or native
     patch = base.config.patch_size
-    if size % patch:
-        raise IJepaDeployError("--image-size", f"{size} is not a multiple of the patch size {patch}",
-                               f"a multiple of {patch}, e.g. {native} or {native * 2}")
     with torch.no_grad():
         if size == native:
             pos = base.embeddings.position_embeddings.detach()

@@ -93,8 +93,6 @@ def validate_options(opts: ExportOptions) -> None:
     if max(opts.batch_sizes) > opts.max_batch:
         raise IJepaDeployError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
                                "parity batch sizes within the artifact's batch range")
-    if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
-        raise IJepaDeployError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
     check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
