@@ -123,7 +123,8 @@ def _forget_exported_graph() -> None:
 @dataclass
 class OnnxFromModel:
     """Loader: trace ``loaded`` to ``<output_dir>/<name>`` and return the written file paths
-    (the .onnx first, then its external data file if the weights exceed 1.8 GB)."""
+    (the .onnx first, then its external data file if the weights exceed 1.8 GB). ``opset`` is
+    checked by the export first (export_checks.check_opset)."""
 
     loaded: LoadedModel
     output_dir: Path
@@ -135,9 +136,6 @@ class OnnxFromModel:
 
     def __call__(self) -> list[Path]:
         torch = _torch()
-        if self.opset < MIN_OPSET:
-            raise IJepaDeployError("--opset", f"{self.opset} is below {MIN_OPSET}",
-                                   f">= {MIN_OPSET} (LayerNormalization must stay one op)")
         module = export_module(self.loaded, self.image_size)
         _, channels, height, width = self.spec.inputs[0].shape
         dummy = torch.zeros(2, channels, height, width)
