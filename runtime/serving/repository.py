@@ -3,7 +3,8 @@
 Layout (``NAME`` defaults to ``ijepa``)::
 
     OUT/NAME_pixels/config.pbtxt   onnxruntime_onnx (1/model.onnx, or 1/model.onnx/ with external data)
-                                   or tensorrt_plan (1/model.plan, or one plan per compute capability)
+                                   or tensorrt_plan (1/model.plan: the artifact's one engine for
+                                   --precision, linked or copied; max batch capped by its profile)
     OUT/preprocess/config.pbtxt    Python backend: encoded images -> pixel_values, using a copy of
                                    the runtime's own preprocessing code (numpy + Pillow only)
     OUT/NAME/config.pbtxt          ensemble: images (BYTES [n, 1]) -> preprocess -> NAME_pixels
