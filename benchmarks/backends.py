@@ -18,6 +18,12 @@ from ijepa_deploy.manifest import Manifest
 class Unavailable(Exception):
     """A backend that cannot run on this machine; the message is the reason shown in the report."""
 
+    @classmethod
+    def refused(cls, exc: IJepaDeployError) -> Unavailable:
+        """The runtime's refusal to open a graph, as a one-line reason: file name and first line."""
+        first = (exc.problem.strip().splitlines() or [""])[0]
+        return cls(f"{Path(exc.subject).name}: {first[:300]}")
+
 
 class Backend:
     name = "base"
@@ -133,8 +139,7 @@ class OrtBackend(Backend):
             return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
                                allow_unverified=bool(self.unverified), **options)
         except IJepaDeployError as exc:
-            first = (exc.problem.strip().splitlines() or [""])[0]
-            raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
+            raise Unavailable.refused(exc) from None
 
     def load(self):
         self.runner = self.open()
@@ -180,8 +185,7 @@ class OpenVinoBackend(Backend):
             self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
                                       allow_unverified=bool(self.unverified), threads=self.threads)
         except IJepaDeployError as exc:
-            first = (exc.problem.strip().splitlines() or [""])[0]
-            raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
+            raise Unavailable.refused(exc) from None
         return _as_float32(self.runner.run)
 
 

@@ -133,6 +133,16 @@ def _parity(model, driver: CppDriver, paths: list[Path], task: str) -> dict:
             "max_abs": float(np.abs(ours - theirs).max())}
 
 
+def _pipe_roundtrip_ms(driver: CppDriver) -> float:
+    """Median time of a no-op request: what the pipe adds to a round trip (C++ times itself)."""
+    pings = []
+    for _ in range(PINGS):
+        t0 = time.perf_counter()
+        driver.ask("ping")
+        pings.append(time.perf_counter() - t0)
+    return statistics.median(pings) * 1000
+
+
 def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
                 progress: Progress) -> dict:
     """Paired rounds Python vs C++ end to end at the target batches (1 and 8) and preprocessing at
@@ -155,11 +165,6 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
     driver = None
     try:
         driver = CppDriver(exe, directory, variant, threads, paths)
-        pings = []
-        for _ in range(PINGS):
-            t0 = time.perf_counter()
-            driver.ask("ping")
-            pings.append(time.perf_counter() - t0)
         files = [str(p) for p in paths]
         py_call = model.classify if manifest.task == "image-classification" else model.embed
         result = {"what": "image files -> embeddings (classification: top-5) in one call: decode + preprocess + "
@@ -172,7 +177,7 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
                             "of C++ / Python of the same round; C++ times itself (the pipe round trip is "
                             "not in its time)",
                   "load_seconds": {"python": py_load, "cpp": driver.ready["load_ms"] / 1000},
-                  "pipe_roundtrip_ms": statistics.median(pings) * 1000, "end_to_end": {}}
+                  "pipe_roundtrip_ms": _pipe_roundtrip_ms(driver), "end_to_end": {}}
         for n in sizes:
             pair = paired_ratios(lambda n=n: py_call(files[:n]), {"cpp": lambda n=n: driver.timed(f"embed {n}")},
                                  rounds)["cpp"]

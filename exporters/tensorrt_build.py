@@ -199,6 +199,19 @@ class EngineFromOnnx:
         return bytes(memoryview(plan))
 
 
+def _check_before_build(directory: Path, manifest: Manifest, opts: EngineOptions) -> None:
+    """What can fail in seconds, before any engine is built: the outputs are writable, the source
+    graphs match their checksums, TensorRT and a GPU are there."""
+    check_output_dir(directory, str(directory))  # engines and the manifest are written here
+    if opts.timing_cache is not None:
+        check_output_file(opts.timing_cache, "--timing-cache")
+    for variant in opts.variants:
+        verify_files(directory, manifest, manifest.graphs[variant].files)
+    available, reason = tensorrt_status()
+    if not available:
+        raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
+
+
 def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
                   progress: Progress | None = None, parity: ReferenceParity | None = None,
                   parity_paths: list[Path] | None = None) -> list[EngineRecord]:
@@ -212,14 +225,7 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)
-    check_output_dir(directory, str(directory))  # engines and the manifest are written here
-    if opts.timing_cache is not None:
-        check_output_file(opts.timing_cache, "--timing-cache")
-    for variant in opts.variants:
-        verify_files(directory, manifest, manifest.graphs[variant].files)
-    available, reason = tensorrt_status()
-    if not available:
-        raise IJepaDeployError("TensorRT engine build", reason, INSTALL_HINT)
+    _check_before_build(directory, manifest, opts)
     trt = import_tensorrt()
     gpu = gpu_info()
     parity = parity or reference_parity(directory, manifest, parity_paths, progress)

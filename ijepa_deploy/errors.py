@@ -3,7 +3,9 @@
 Every problem a user can fix (a bad argument, an unreadable image, an artifact that fails its
 checksum, a batch the engine was not built for) is raised as :class:`IJepaDeployError`. The CLI
 prints it as ``subject | problem. Note: expected ...`` and exits 1 without a traceback; library
-callers catch one type.
+callers catch one type. :func:`first_line` is how a message quotes the exception it replaces.
+This module imports nothing: the torch-free runtime and the Triton preprocess model (which gets a
+copy of it) use it.
 """
 
 from __future__ import annotations
@@ -28,3 +30,10 @@ class IJepaDeployError(Exception):
         if self.expected:
             text += f". Note: expected {self.expected}"
         return text
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message, at most ``limit`` characters (its type name when it has
+    none), for quoting inside a one-line user error: library messages run to pages of context."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

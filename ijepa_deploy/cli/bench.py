@@ -19,6 +19,28 @@ def _config_entry(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _sweep_arguments(parser: ArgumentParser) -> None:
+    """The batch sweep and how long each of its points is timed."""
+    parser.add_argument("--batch-sizes", type=int, nargs="+", help="explicit batch sizes (default: 1 2 4 ... "
+                        "up to --max-batch)")
+    parser.add_argument("--max-batch", type=int, default=8, help="largest batch of the sweep (default 8; at most "
+                        "the artifact's batch max)")
+    parser.add_argument("--threads", type=int, help="torch and ONNX Runtime intra-op threads (default: usable cores)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per point (default 1)")
+    parser.add_argument("--min-iters", type=int, default=3, help="minimum timed runs per point (default 3)")
+    parser.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per point (default 5)")
+    parser.add_argument("--max-iters", type=int, default=200, help="cap on timed runs per point (default 200)")
+
+
+def _session_arguments(parser: ArgumentParser, opt_levels: tuple[str, ...]) -> None:
+    """ONNX Runtime session options for every ONNX Runtime row."""
+    parser.add_argument("--ort-opt-level", default="all", choices=opt_levels,
+                        help="ONNX Runtime graph optimization level (default all, as the runtime uses)")
+    parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
+    parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="ONNX Runtime session config entry (repeatable)")
+
+
 def parse_args(argv=None):
     from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
 
@@ -31,15 +53,7 @@ def parse_args(argv=None):
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
     parser.add_argument("--output", "-o", type=Path,
                         help="report directory (default: benchmarks/results/<artifact name>)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", help="explicit batch sizes (default: 1 2 4 ... "
-                        "up to --max-batch)")
-    parser.add_argument("--max-batch", type=int, default=8, help="largest batch of the sweep (default 8; at most "
-                        "the artifact's batch max)")
-    parser.add_argument("--threads", type=int, help="torch and ONNX Runtime intra-op threads (default: usable cores)")
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up runs per point (default 1)")
-    parser.add_argument("--min-iters", type=int, default=3, help="minimum timed runs per point (default 3)")
-    parser.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per point (default 5)")
-    parser.add_argument("--max-iters", type=int, default=200, help="cap on timed runs per point (default 200)")
+    _sweep_arguments(parser)
     parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile (row marked skipped)")
     parser.add_argument("--graphs", nargs="+", help="only these graphs of the artifact (default: all)")
     parser.add_argument("--providers", nargs="+", default=list(ORT_PROVIDERS), choices=list(ORT_PROVIDERS),
@@ -53,11 +67,7 @@ def parse_args(argv=None):
                         help="skip the per-backend subprocess that measures load time and peak RSS")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the file -> embedding measurement")
     parser.add_argument("--gemm-size", type=int, default=4096, help="square fp32 GEMM size for the peak (default 4096)")
-    parser.add_argument("--ort-opt-level", default="all", choices=OPT_LEVELS,
-                        help="ONNX Runtime graph optimization level (default all, as the runtime uses)")
-    parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
-    parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
-                        help="ONNX Runtime session config entry (repeatable)")
+    _session_arguments(parser, OPT_LEVELS)
     parser.add_argument("--paired-rounds", type=int, default=3, help="alternating rounds at batch 1 and 8: eager, "
                         "then every ONNX Runtime CPU and OpenVINO row once; the target ratios and the speed-up "
                         "plot, robust to other load on the machine (default 3, 0: off)")
