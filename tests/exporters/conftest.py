@@ -1,11 +1,14 @@
-"""Fixtures of the TensorRT build tests: a small artifact to build from, and TensorRT's builder,
-runtime and cuda-python stood in (so the build logic runs on any host)."""
+"""Fixtures of the TensorRT tests: a small artifact to build from, TensorRT's builder, runtime and
+cuda-python stood in (so the build logic runs on any host), and the API surfaces of the TensorRT
+releases we support."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from trt_api_checker import Surface, load_surface_module
 from trt_build_fakes import fake_tensorrt
 from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
@@ -48,3 +51,21 @@ def with_fake_tensorrt(monkeypatch):
         return calls
 
     return install
+
+
+@pytest.fixture(scope="session")
+def surfaces() -> list[Surface]:
+    mod = load_surface_module()
+    found = []
+    for release in ("11", "10"):
+        package, version = mod.DEFAULT_RELEASES[release]
+        try:
+            dump = mod.surface(package, version)
+        except mod.SurfaceError as exc:
+            message = f"cannot obtain the TensorRT {version} bindings wheel from PyPI: {exc}"
+            if os.environ.get("CI"):
+                pytest.fail(message + " (CI=1: the API check must run in CI)")
+            pytest.skip(message)
+        found.append(Surface.from_dump(dump))
+    return found
+
