@@ -9,6 +9,7 @@ import sys
 import types
 
 import pytest
+from trt_fakes import Err
 
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.runtime import tensorrt_host as host
@@ -37,15 +38,11 @@ def test_runtime_package_stays_free_of_torch():
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
 
-class _Err(int):
-    pass
-
-
 def fake_cudart(err=0, count=1):
-    success = _Err(0)
+    success = Err(0)
     return types.SimpleNamespace(
         cudaError_t=types.SimpleNamespace(cudaSuccess=success),
-        cudaGetDeviceCount=lambda: (_Err(err), count if err == 0 else None),
+        cudaGetDeviceCount=lambda: (Err(err), count if err == 0 else None),
         cudaGetErrorName=lambda e: (success, b"cudaErrorInsufficientDriver"),
         cudaGetErrorString=lambda e: (success, b"CUDA driver version is insufficient"),
         cudaGetDevice=lambda: (success, 0),
@@ -82,10 +79,10 @@ def test_status_reasons(monkeypatch):
 
 def test_cuda_call_unpacks_and_raises():
     cudart = fake_cudart()
-    assert host.cuda_call(cudart, (_Err(0), 1234), "cudaMalloc") == 1234
-    assert host.cuda_call(cudart, (_Err(0),), "cudaFree") is None
+    assert host.cuda_call(cudart, (Err(0), 1234), "cudaMalloc") == 1234
+    assert host.cuda_call(cudart, (Err(0),), "cudaFree") is None
     with pytest.raises(IJepaDeployError, match=r"cudaMalloc failed \(cudaErrorInsufficientDriver"):
-        host.cuda_call(cudart, (_Err(2), None), "cudaMalloc")
+        host.cuda_call(cudart, (Err(2), None), "cudaMalloc")
 
 
 def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
