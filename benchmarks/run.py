@@ -69,13 +69,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
         peak = merge_peaks(peak, gemm_peak(opts.gemm_size, threads, mlp_shape))
-    roofs = {"int8": (peak.get("int8") or {}).get("peak_gop_s"), "bf16": (peak.get("bf16") or {}).get("peak_gflop_s")}
-    for row in rows:  # every point on the final peak of its precision's kind (int8 and bf16 rows: their own GEMM peak)
-        kind = row["precision"] if roofs.get(row["precision"]) else "fp32"
-        roof = roofs[kind] if kind != "fp32" else peak["peak_gflop_s"]
-        for point in row["points"]:
-            point["peak_fraction"] = point["gflop_s"] / roof if roof else None
-            point["peak_kind"] = kind
+    place_on_rooflines(rows, peak)
     report = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": opts.command,
               "artifact": artifact_summary(directory, manifest), "machine": machine,
               "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,
@@ -85,6 +79,18 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     report["wall_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = loadavg()
     return report
+
+
+def place_on_rooflines(rows: list[dict], peak: dict) -> None:
+    """Every point's ``peak_fraction`` against the final peak of its precision's kind: int8 and
+    bf16 rows against their own GEMM peak where one was measured, every other row the fp32 peak."""
+    roofs = {"int8": (peak.get("int8") or {}).get("peak_gop_s"), "bf16": (peak.get("bf16") or {}).get("peak_gflop_s")}
+    for row in rows:
+        kind = row["precision"] if roofs.get(row["precision"]) else "fp32"
+        roof = roofs[kind] if kind != "fp32" else peak["peak_gflop_s"]
+        for point in row["points"]:
+            point["peak_fraction"] = point["gflop_s"] / roof if roof else None
+            point["peak_kind"] = kind
 
 
 def run_rows(plan: list, sweep: Sweep, holder: dict) -> tuple[list[dict], dict]:
