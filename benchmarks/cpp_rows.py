@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ijepa_deploy.benchmarks.cpp_build import BENCH_DRIVER, release_build
 from ijepa_deploy.benchmarks.end_to_end import bench_images
 from ijepa_deploy.benchmarks.options import BenchOptions
 from ijepa_deploy.benchmarks.paired import SelfTimed, paired_ratios
@@ -27,6 +28,8 @@ from ijepa_deploy.benchmarks.targets import target_batches
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import model as runtime_model
 
 CPP_BACKEND = "openvino"
 PRE_ROUNDS_MIN = 5  # preprocessing calls are milliseconds: more rounds cost nothing
@@ -35,8 +38,6 @@ PINGS = 20
 
 def python_backend() -> tuple[str, str]:
     """(backend, note): OpenVINO when the Python runtime has it and it imports, else ONNX Runtime."""
-    from ijepa_deploy.runtime import model as runtime_model
-
     if "openvino" in runtime_model.BACKENDS:
         try:
             import openvino  # noqa: F401
@@ -58,8 +59,6 @@ def check_cpp_precision(manifest: Manifest, variant: str) -> None:
 
 def driver_path(opts: BenchOptions) -> Path:
     """``--cpp-driver`` if given, else the shared release build (built or found up to date)."""
-    from ijepa_deploy.benchmarks.cpp_build import BENCH_DRIVER, release_build
-
     if opts.cpp_driver:
         path = Path(opts.cpp_driver)
         if not path.is_file():
@@ -147,8 +146,6 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
                 progress: Progress) -> dict:
     """Paired rounds Python vs C++ end to end at the target batches (1 and 8) and preprocessing at
     the largest, plus parity of the outputs and load times."""
-    from ijepa_deploy.runtime import load
-
     variant = opts.cpp_precision
     check_cpp_precision(manifest, variant)
     threads = opts.resolved_threads()

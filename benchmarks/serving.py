@@ -25,7 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.benchmarks.options import BenchOptions
+from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.serving.options import ServeOptions
+from ijepa_deploy.runtime.serving.server import Server
 
 REQUEST_TIMEOUT_S = 300.0
 JPEG_SIZE = (320, 256)  # width, height: a small photo-sized input, resized by the server
@@ -124,11 +128,6 @@ def _clients_rounds(server, direct, clients: int, opts: BenchOptions, task: str,
 
 
 def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> dict:
-    from ijepa_deploy.manifest import read_manifest
-    from ijepa_deploy.runtime import load
-    from ijepa_deploy.runtime.serving.options import ServeOptions
-    from ijepa_deploy.runtime.serving.server import Server
-
     manifest = read_manifest(directory)
     output = "logits" if manifest.task == "image-classification" else "embedding"
     http, grpc, metrics = free_ports(3)

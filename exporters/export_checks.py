@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ijepa_deploy.errors import IJepaDeployError, first_line
 from ijepa_deploy.exporters.models import ModelSource
+from ijepa_deploy.exporters.onnx_export import MIN_OPSET
 
 # Patches per side of the export resolution. 64 (4096 tokens) is 5x the largest checkpoint's grid
 # (ViT-H/16 at 448 px: 28x28); attention cost grows with the square of the tokens.
@@ -34,8 +35,6 @@ def max_opset() -> int:
 
 
 def check_opset(opset: int) -> None:
-    from ijepa_deploy.exporters.onnx_export import MIN_OPSET
-
     top = max_opset()
     if not MIN_OPSET <= opset <= top:
         raise IJepaDeployError("--opset", f"{opset} is outside what this export can write",

@@ -15,7 +15,8 @@ from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.exporters.openvino_ir import IrFromGraph
 from ijepa_deploy.runtime.acceptance.parity import ReferenceParity
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
-from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
+from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, cpu_supports_bf16, openvino_status
 
 CPU_ONLY = ["CPUExecutionProvider"]  # the graphs' own check; GPU providers get theirs (engine_parity)
 
@@ -54,8 +55,6 @@ class GraphParity:
 
     def onnxruntime(self, variant: str, precision: str) -> None:
         """ONNX Runtime CPU parity of one graph."""
-        from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
         graph = self.run.out / self.run.manifest.graphs[variant].file
         with self.run.progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.name})"):
             with OnnxRuntimeRunner(graph, self.run.spec, 1, self.run.opts.max_batch,
@@ -72,8 +71,6 @@ class GraphParity:
                            "OpenVINO's int8 kernels saturate 16-bit sums here and run slower than fp32; the runtime "
                            "refuses OpenVINO int8 on such CPUs (ONNX Runtime serves int8 there)")
             return
-        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
-
         graph = self._openvino_graph(variant)
         modes = [("f32", precision)] + ([("bf16", "bf16")] if variant == "fp32" and self.bf16 else [])
         for hint, parity_precision in modes:

@@ -13,6 +13,7 @@ import numpy as np
 from ijepa_deploy.exporters import precision as prec
 from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.exporters.graph_parity import GraphParity
+from ijepa_deploy.exporters.validate import check_graph
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.records import GraphRecord
 from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs
@@ -29,8 +30,6 @@ GRAPH_TARGETS = {"fp32": ["onnxruntime", "openvino", "tensorrt"], "fp16": ["tens
 def record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
                   **provenance) -> GraphRecord:
     """Validate a written graph against the spec, record its files and its GraphRecord, write."""
-    from ijepa_deploy.exporters.validate import check_graph
-
     summary = check_graph(files[0], spec)
     for f in files:
         manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.engine_parity import ENGINE_UNVERIFIED, record_engine_parity, reference_parity
 from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
@@ -220,8 +221,6 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
 
     ``parity`` None: the artifact's saved reference outputs (or eager on ``parity_paths``)."""
-    from ijepa_deploy.exporters.engine_parity import ENGINE_UNVERIFIED, record_engine_parity, reference_parity
-
     directory = Path(directory)
     progress = progress or Progress()
     opts = options.resolved(manifest, directory)

@@ -7,9 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
+from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
+from ijepa_deploy.benchmarks.report import write_report
+from ijepa_deploy.benchmarks.run import run_benchmark
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.manifest import read_manifest, verify_files
 from ijepa_deploy.outputs import check_output_dir
+from ijepa_deploy.runtime.model import artifact_problem
 
 
 def _config_entry(text: str) -> tuple[str, str]:
@@ -42,8 +47,6 @@ def _session_arguments(parser: ArgumentParser, opt_levels: tuple[str, ...]) -> N
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
-
     parser = ArgumentParser(
         prog="ijepa-bench",
         description="Benchmark an ijepa-deploy artifact: eager PyTorch, torch.compile, ONNX Runtime (every "
@@ -144,9 +147,6 @@ def opt_in_options(a) -> dict:
 def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
     """What load() checks (status passed, every file's checksum), before any timing. Returns None
     for a verified artifact, or why it is not when ``allow_unverified``; otherwise raises."""
-    from ijepa_deploy.manifest import read_manifest, verify_files
-    from ijepa_deploy.runtime.model import artifact_problem
-
     manifest = read_manifest(directory)
     status = artifact_problem(directory, manifest)  # load()'s own gate
     problems = [status.problem] if status else []
@@ -161,9 +161,6 @@ def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.benchmarks.report import write_report
-    from ijepa_deploy.benchmarks.run import run_benchmark
-
     opts = parse_args(argv)
     unverified = verify_artifact(opts.artifact, opts.allow_unverified)
     if unverified:

@@ -6,7 +6,11 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.exporters.pipeline import CALIB_METHODS, ExportOptions, run_export
+from ijepa_deploy.manifest import STATUS_PASSED
 from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX
+from ijepa_deploy.runtime.acceptance.summary import summary_table
+from ijepa_deploy.runtime.model import usable_graphs
 from ijepa_deploy.spec import TASKS
 
 
@@ -40,8 +44,6 @@ def _precision_arguments(parser: ArgumentParser, default, calib_methods: tuple[s
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.exporters.pipeline import CALIB_METHODS, ExportOptions
-
     default = ExportOptions(model="")  # the one home of every export default
     parser = ArgumentParser(
         prog="ijepa-export",
@@ -80,10 +82,6 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.pipeline import run_export
-    from ijepa_deploy.manifest import STATUS_PASSED
-    from ijepa_deploy.runtime.acceptance.summary import summary_table
-
     opts = parse_args(argv)
     result = run_export(opts)
     print(summary_table(result.manifest, result.directory))
@@ -100,8 +98,6 @@ def _main(argv=None) -> int:
 
 def failed_parts(manifest) -> list[str]:
     """What did not pass: graphs, OpenVINO's bf16 mode and TensorRT engines, by name."""
-    from ijepa_deploy.manifest import STATUS_PASSED
-
     parts = [f"{v} ({g.file})" for v, g in manifest.graphs.items() if g.status != STATUS_PASSED]
     parts += [f"{r.graph} in OpenVINO's {r.precision} mode" for r in manifest.parity
               if not r.passed and r.engine is None and r.graph in manifest.graphs
@@ -111,8 +107,6 @@ def failed_parts(manifest) -> list[str]:
 
 
 def usable_parts(manifest) -> str:
-    from ijepa_deploy.runtime.model import usable_graphs
-
     usable = usable_graphs(manifest)
     if not usable:
         return "nothing in it is served (the runtime refuses it unless allow_unverified=True)"

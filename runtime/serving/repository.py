@@ -27,6 +27,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import ijepa_deploy
+import ijepa_deploy.runtime.preprocess as runtime_preprocess
 from ijepa_deploy.directory_swap import swap_in
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
@@ -253,11 +255,7 @@ def _warn_stderr(note: str) -> None:
 
 
 def _write_preprocess_code(version_dir: Path, contract: dict) -> None:
-    import ijepa_deploy
-
     package_root = Path(ijepa_deploy.__file__).parent
-    import ijepa_deploy.runtime.preprocess as runtime_preprocess
-
     sources = {"ijepa_deploy/errors.py": package_root / "errors.py",
                "ijepa_deploy/contract.py": package_root / "contract.py",
                "ijepa_deploy/runtime/preprocess.py": Path(runtime_preprocess.__file__)}
