@@ -50,10 +50,11 @@ def bench_run(tiny_artifact, tmp_path_factory):
     fp32 = manifest.graphs["fp32"]
     shutil.copy(art / fp32.file, art / "model.int8.onnx")
     manifest.record_file(art, "model.int8.onnx", role="onnx-graph")
-    manifest.graphs["int8"] = replace(fp32, file="model.int8.onnx", precision="int8")
+    # openvino_ir=None: these stand-ins are their ONNX files only, not the fp32 graph's IR
+    manifest.graphs["int8"] = replace(fp32, file="model.int8.onnx", precision="int8", openvino_ir=None)
     # listed with a checksum, absent on disk
     manifest.files["model.fp16.onnx"] = replace(manifest.files["model.int8.onnx"])
-    manifest.graphs["fp16"] = replace(fp32, file="model.fp16.onnx", precision="fp16")
+    manifest.graphs["fp16"] = replace(fp32, file="model.fp16.onnx", precision="fp16", openvino_ir=None)
     manifest.write(art)
     out = art.parent / "report"
     argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",
