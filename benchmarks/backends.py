@@ -12,11 +12,21 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.options import COMPILE, EAGER, ORT_PROVIDERS, BenchOptions
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
 from ijepa_deploy.manifest import Manifest
+from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.runtime.model import onnxruntime_variant, open_runner
+from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, default_providers, session_options
 
 
 class Unavailable(Exception):
     """A backend that cannot run on this machine; the message is the reason shown in the report."""
+
+    @classmethod
+    def refused(cls, exc: IJepaDeployError) -> Unavailable:
+        """The runtime's refusal to open a graph, as a one-line reason: file name and first line."""
+        first = (exc.problem.strip().splitlines() or [""])[0]
+        return cls(f"{Path(exc.subject).name}: {first[:300]}")
 
 
 class Backend:
@@ -67,8 +77,6 @@ class TorchBackend(Backend):
 
         import torch
 
-        from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
-
         if "loaded" not in self.holder:
             self.holder["loaded"] = eager_from_manifest(self.manifest)
         loaded = self.holder["loaded"]
@@ -97,8 +105,6 @@ class OrtBackend(Backend):
         self.precision = graph.precision if graph else variant
 
     def details(self) -> dict:
-        from ijepa_deploy.runtime.onnxruntime_runner import session_options
-
         graph = self.manifest.graphs.get(self.variant)
         entry = graph.to_dict() if graph else {}
         return {"graph": entry.get("file"), "provider": self.provider,
@@ -110,18 +116,12 @@ class OrtBackend(Backend):
     def providers(self) -> list:
         if self.provider_key == "cpu":
             return ["CPUExecutionProvider"]
-        from ijepa_deploy.runtime.onnxruntime_runner import default_providers
-
         return [p for p in default_providers(self.directory / ".trt-cache")
                 if (p[0] if isinstance(p, tuple) else p) in (self.provider, "CPUExecutionProvider")]
 
     def open(self, profile_prefix: str | None = None):
         """The runner ``load()`` would serve for this graph, with the bench's session options.
         Checksums are not verified here: the end-to-end measurement does that through ``load()``."""
-        from ijepa_deploy.manifest_schema import resolve_inside
-        from ijepa_deploy.runtime.model import onnxruntime_variant, open_runner
-        from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
         options = {"providers": self.providers(), "profile_prefix": profile_prefix, **self.opts.ort_options()}
         try:
             if onnxruntime_variant(self.manifest, self.variant, options["providers"]) != self.variant:
@@ -133,8 +133,7 @@ class OrtBackend(Backend):
             return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
                                allow_unverified=bool(self.unverified), **options)
         except IJepaDeployError as exc:
-            first = (exc.problem.strip().splitlines() or [""])[0]
-            raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
+            raise Unavailable.refused(exc) from None
 
     def load(self):
         self.runner = self.open()
@@ -174,14 +173,11 @@ class OpenVinoBackend(Backend):
         return d
 
     def load(self):
-        from ijepa_deploy.runtime.model import open_runner
-
         try:
             self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
                                       allow_unverified=bool(self.unverified), threads=self.threads)
         except IJepaDeployError as exc:
-            first = (exc.problem.strip().splitlines() or [""])[0]
-            raise Unavailable(f"{Path(exc.subject).name}: {first[:300]}") from None
+            raise Unavailable.refused(exc) from None
         return _as_float32(self.runner.run)
 
 
@@ -204,8 +200,6 @@ class TensorRTBackend(Backend):
         return {"engine": entry.get("file"), "record": {k: v for k, v in entry.items() if k != "file"}}
 
     def load(self):
-        from ijepa_deploy.runtime.model import open_runner
-
         try:
             self.runner = open_runner(self.directory, self.manifest, backend="tensorrt", precision=self.variant,
                                       allow_unverified=bool(self.unverified))

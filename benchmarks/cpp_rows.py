@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ijepa_deploy.benchmarks.cpp_build import BENCH_DRIVER, release_build
 from ijepa_deploy.benchmarks.end_to_end import bench_images
 from ijepa_deploy.benchmarks.options import BenchOptions
 from ijepa_deploy.benchmarks.paired import SelfTimed, paired_ratios
@@ -27,6 +28,8 @@ from ijepa_deploy.benchmarks.targets import target_batches
 from ijepa_deploy.errors import BackendError, InputError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import model as runtime_model
 
 CPP_BACKEND = "openvino"
 PRE_ROUNDS_MIN = 5  # preprocessing calls are milliseconds: more rounds cost nothing
@@ -35,8 +38,6 @@ PINGS = 20
 
 def python_backend() -> tuple[str, str]:
     """(backend, note): OpenVINO when the Python runtime has it and it imports, else ONNX Runtime."""
-    from ijepa_deploy.runtime import model as runtime_model
-
     if "openvino" in runtime_model.BACKENDS:
         try:
             import openvino  # noqa: F401
@@ -58,8 +59,6 @@ def check_cpp_precision(manifest: Manifest, variant: str) -> None:
 
 def driver_path(opts: BenchOptions) -> Path:
     """``--cpp-driver`` if given, else the shared release build (built or found up to date)."""
-    from ijepa_deploy.benchmarks.cpp_build import BENCH_DRIVER, release_build
-
     if opts.cpp_driver:
         path = Path(opts.cpp_driver)
         if not path.is_file():
@@ -133,12 +132,20 @@ def _parity(model, driver: CppDriver, paths: list[Path], task: str) -> dict:
             "max_abs": float(np.abs(ours - theirs).max())}
 
 
+def _pipe_roundtrip_ms(driver: CppDriver) -> float:
+    """Median time of a no-op request: what the pipe adds to a round trip (C++ times itself)."""
+    pings = []
+    for _ in range(PINGS):
+        t0 = time.perf_counter()
+        driver.ask("ping")
+        pings.append(time.perf_counter() - t0)
+    return statistics.median(pings) * 1000
+
+
 def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
                 progress: Progress) -> dict:
     """Paired rounds Python vs C++ end to end at the target batches (1 and 8) and preprocessing at
     the largest, plus parity of the outputs and load times."""
-    from ijepa_deploy.runtime import load
-
     variant = opts.cpp_precision
     check_cpp_precision(manifest, variant)
     threads = opts.resolved_threads()
@@ -155,11 +162,6 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
     driver = None
     try:
         driver = CppDriver(exe, directory, variant, threads, paths)
-        pings = []
-        for _ in range(PINGS):
-            t0 = time.perf_counter()
-            driver.ask("ping")
-            pings.append(time.perf_counter() - t0)
         files = [str(p) for p in paths]
         py_call = model.classify if manifest.task == "image-classification" else model.embed
         result = {"what": "image files -> embeddings (classification: top-5) in one call: decode + preprocess + "
@@ -172,7 +174,7 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
                             "of C++ / Python of the same round; C++ times itself (the pipe round trip is "
                             "not in its time)",
                   "load_seconds": {"python": py_load, "cpp": driver.ready["load_ms"] / 1000},
-                  "pipe_roundtrip_ms": statistics.median(pings) * 1000, "end_to_end": {}}
+                  "pipe_roundtrip_ms": _pipe_roundtrip_ms(driver), "end_to_end": {}}
         for n in sizes:
             pair = paired_ratios(lambda n=n: py_call(files[:n]), {"cpp": lambda n=n: driver.timed(f"embed {n}")},
                                  rounds)["cpp"]

@@ -24,6 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.model import choose_backend
+
 FORMATS = (("JPEG", ".jpg", 0.7), ("PNG", ".png", 0.2), ("WEBP", ".webp", 0.1))
 BIN = Path(sys.executable).parent
 
@@ -53,8 +57,6 @@ def pure_inference(artifact: str, listing: Path, threads: int, hint: str, batch:
     has streams (the local engine's setting)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ijepa_deploy.runtime import load
-
     files = listing.read_text().splitlines()[:batch]
     model = load(artifact, backend="auto", precision="fp32", threads=threads,
                  **({"performance_hint": hint} if "openvino" in _auto_backend(artifact) else {}))
@@ -68,9 +70,6 @@ def pure_inference(artifact: str, listing: Path, threads: int, hint: str, batch:
 
 
 def _auto_backend(artifact: str) -> str:
-    from ijepa_deploy.manifest import read_manifest
-    from ijepa_deploy.runtime.model import choose_backend
-
     return choose_backend(read_manifest(artifact), "fp32")[0]
 
 

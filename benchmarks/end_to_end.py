@@ -10,19 +10,17 @@ from ijepa_deploy.benchmarks.options import BenchOptions
 from ijepa_deploy.benchmarks.timing import latency_stats, time_fn
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import Preprocessor, load
+from ijepa_deploy.runtime.photos import bundled_images
 
 
 def bench_images(count: int) -> list[Path]:
-    from ijepa_deploy.runtime.photos import bundled_images
-
     paths = bundled_images()
     return [paths[i % len(paths)] for i in range(count)]
 
 
 def measure_preprocessing(manifest: Manifest, batch_sizes: list[int], opts: BenchOptions) -> dict:
     from PIL import Image
-
-    from ijepa_deploy.runtime import Preprocessor
 
     pre = Preprocessor(manifest.preprocessing)
     files = bench_images(4)
@@ -44,8 +42,6 @@ def measure_preprocessing(manifest: Manifest, batch_sizes: list[int], opts: Benc
 
 def measure_end_to_end(directory: Path, manifest: Manifest, variant: str, batch_sizes: list[int],
                        opts: BenchOptions, progress: Progress) -> dict:
-    from ijepa_deploy.runtime import load
-
     threads = opts.resolved_threads()
     t0 = time.perf_counter()
     model = load(directory, precision=variant, intra_op_threads=threads, providers=["CPUExecutionProvider"])

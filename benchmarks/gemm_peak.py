@@ -9,6 +9,7 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.timing import repeat
 from ijepa_deploy.runtime.onnxruntime_runner import session_options
+from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
 
 
 def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None = None,
@@ -38,8 +39,6 @@ def bf16_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0)
     """bf16 GEMM throughput (AVX512_BF16 / AMX), GFLOP/s: torch.matmul on bfloat16 tensors and
     OpenVINO's fp32 MatMul under the bf16 inference hint (what the bf16 rows run). Skipped, with
     the reason, on CPUs without native bf16, where the bf16 rows do not run either."""
-    from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
-
     if not openvino_status()[0] or not cpu_supports_bf16():
         return {"peak_gflop_s": None, "peak_source": None,
                 "skipped": "no native bf16 on this CPU (or openvino not installed)", "measurements": {}}

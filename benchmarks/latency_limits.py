@@ -21,6 +21,10 @@ from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.runtime.acceptance.reference import tile
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
+from ijepa_deploy.runtime.model import open_runner
+from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers, provider_entry
+from ijepa_deploy.runtime.openvino_runner import openvino_status
+from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
 ROUNDS = 5
 BATCHES = (1, 8)  # capped at the artifact's max batch
@@ -116,8 +120,6 @@ class Unavailable(Exception):
 def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, backend: str, variant: str):
     """The runner ``load()`` serves for one side of a limit (its gates apply: what the runtime
     refuses is not measured)."""
-    from ijepa_deploy.runtime.model import open_runner
-
     try:
         if backend == "onnxruntime":
             if variant not in manifest.graphs:
@@ -125,15 +127,11 @@ def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, ba
             return stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
                                                    providers=["CPUExecutionProvider"])).run
         if backend == "openvino":
-            from ijepa_deploy.runtime.openvino_runner import openvino_status
-
             available, reason = openvino_status()
             if not available:
                 raise Unavailable(f"OpenVINO: {reason}")
             return stack.enter_context(open_runner(directory, manifest, "openvino", variant)).run
         if backend == "tensorrt":
-            from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
-
             available, reason = tensorrt_status()
             if not available:
                 raise Unavailable(f"TensorRT: {reason}")
@@ -146,9 +144,6 @@ def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, ba
 
 
 def _gpu_provider_runner(stack, directory: Path, manifest: Manifest, backend: str, variant: str):
-    from ijepa_deploy.runtime.model import open_runner
-    from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers, provider_entry
-
     provider = {"onnxruntime-cuda": "CUDAExecutionProvider",
                 "onnxruntime-tensorrt": "TensorrtExecutionProvider"}[backend]
     if provider not in gpu_execution_providers():
@@ -224,6 +219,7 @@ def eager_loader(manifest: Manifest):
     def load():
         if "model" not in cache:
             try:
+                # lazy: guarded, a host without the export side reports eager as not measured
                 from ijepa_deploy.exporters.reference import eager_from_manifest
 
                 cache["model"] = eager_from_manifest(manifest)

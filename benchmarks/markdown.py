@@ -238,7 +238,8 @@ def _memory(report: dict) -> list[str]:
     lines: list[str] = []
     lines += ["", "## Load time and memory", "",
               "| backend | graph | load s (in run) | compile s | load s (fresh process) | RSS before load GiB | "
-              "peak RSS GiB (load + batch-1 run) |", "|---|---|---|---|---|---|---|"]
+              "peak RSS GiB (load + batch-1 run) | after the run: anonymous / file-backed GiB |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         if r["status"] != "ok":
             continue
@@ -246,9 +247,12 @@ def _memory(report: dict) -> list[str]:
         lines.append(f"| {row_name(r)} | {r['variant']} | {_f(r.get('load_seconds'), '.2f')} | "
                      f"{_f(r.get('compile_seconds'), '.1f')} | {_f(m.get('load_seconds'), '.2f')} | "
                      f"{_f(m.get('baseline_rss_gib'), '.2f')} | "
-                     f"{_f(m.get('peak_rss_gib'), '.2f') if 'error' not in m else m['error']} |")
+                     f"{_f(m.get('peak_rss_gib'), '.2f') if 'error' not in m else m['error']} | "
+                     f"{_f(m.get('anon_rss_gib'), '.2f')} / {_f(m.get('file_rss_gib'), '.2f')} |")
     mem = report.get("memory") or {}
-    lines += ["", f"{mem.get('note', '')}. Benchmark process peak RSS: "
+    lines += ["", "Anonymous memory is the process's own; file-backed pages (a memory-mapped OpenVINO IR) are "
+              "shared by every process that maps the same file and can be reclaimed by the kernel.",
+              "", f"{mem.get('note', '')}. Benchmark process peak RSS: "
               f"{_f(mem.get('process_peak_rss_gib'), '.2f')} GiB.", ""]
     return lines
 

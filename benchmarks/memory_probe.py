@@ -21,7 +21,7 @@ from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_OK, BenchOpti
 from ijepa_deploy.child_process import run_step
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.memory import current_rss_gib
+from ijepa_deploy.memory import current_rss_gib, rss_split_gib
 
 PROBE_TIMEOUT_S = 900
 
@@ -73,8 +73,10 @@ class ProbeJob:
         pixels = np.zeros((1, *shape[1:]), dtype=np.float32)
         t0 = time.perf_counter()
         fn(pixels)
-        return {"baseline_rss_gib": baseline, "after_load_rss_gib": after_load,
-                "load_seconds": load_seconds, "first_run_batch1_seconds": time.perf_counter() - t0}
+        first_run = time.perf_counter() - t0
+        anon, file_backed = rss_split_gib()
+        return {"baseline_rss_gib": baseline, "after_load_rss_gib": after_load, "anon_rss_gib": anon,
+                "file_rss_gib": file_backed, "load_seconds": load_seconds, "first_run_batch1_seconds": first_run}
 
 
 def probe_jobs(rows: list[dict], directory: Path, opts: BenchOptions) -> list[tuple[dict, ProbeJob]]:

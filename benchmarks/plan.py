@@ -8,6 +8,8 @@ from ijepa_deploy.benchmarks.backends import OpenVinoBackend, OrtBackend, Tensor
 from ijepa_deploy.benchmarks.options import COMPILE, ORT_PROVIDERS, STATUS_UNAVAILABLE, BenchOptions
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import Manifest
+from ijepa_deploy.runtime.model import bf16_problem, engine_problem, graph_problem
+from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
 
 
 def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
@@ -81,8 +83,6 @@ def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
 def _gated(directory: Path, manifest: Manifest, opts: BenchOptions, backend: str, variant: str, make):
     """A graph that did not pass its parity check is benchmarked only with --allow-unverified (its
     row then says so): load()'s own gate decides, as for engines and the artifact."""
-    from ijepa_deploy.runtime.model import bf16_problem, graph_problem
-
     problem = (bf16_problem(directory, manifest, how_to_allow="--allow-unverified") if variant == "bf16" else
                graph_problem(directory, manifest, variant, how_to_allow="--allow-unverified"))
     if problem and not opts.allow_unverified:
@@ -95,8 +95,6 @@ def _gated(directory: Path, manifest: Manifest, opts: BenchOptions, backend: str
 def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
     """Every graph on OpenVINO CPU, plus its bf16 mode of the fp32 graph (a row either way: CPUs
     without native bf16 get an unavailable row saying so)."""
-    from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
-
     available, why = openvino_status()
     if not available:
         return [_unavailable("openvino-cpu", "*", f"{why} (pip install 'ijepa-deploy[openvino]')")]
@@ -117,7 +115,7 @@ def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> l
 def _tensorrt_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
     """One row per engine. An engine that did not pass its parity check is benchmarked only with
     --allow-unverified (its row then says so), as the artifact is: load()'s own gate decides."""
-    from ijepa_deploy.runtime.model import engine_problem
+    # lazy: late-bound, tests substitute tensorrt_host.tensorrt_status
     from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
     available, why = tensorrt_status()

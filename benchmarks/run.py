@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from ijepa_deploy.benchmarks.backends import Backend, OrtBackend, TorchBackend
+from ijepa_deploy.benchmarks.cpp_build import CppBuildFailed
+from ijepa_deploy.benchmarks.cpp_rows import check_cpp_precision, driver_path, measure_cpp
 from ijepa_deploy.benchmarks.end_to_end import measure_end_to_end, measure_preprocessing
 from ijepa_deploy.benchmarks.flops import model_flops
 from ijepa_deploy.benchmarks.gemm_peak import gemm_peak, merge_peaks
@@ -18,19 +20,20 @@ from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_OK, BenchOpti
 from ijepa_deploy.benchmarks.ort_profile import profile_ort
 from ijepa_deploy.benchmarks.paired import paired_rounds
 from ijepa_deploy.benchmarks.plan import batch_sweep, plan_backends
+from ijepa_deploy.benchmarks.serving import measure_serving
 from ijepa_deploy.benchmarks.sweep import Sweep, load_row, measure_row, new_row
 from ijepa_deploy.errors import BackendUnavailable
 from ijepa_deploy.manifest import Manifest, read_manifest
 from ijepa_deploy.memory import peak_rss_gib
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import Preprocessor
+from ijepa_deploy.runtime.photos import photo_batch
+from ijepa_deploy.runtime.serving.server import import_pytriton
 from ijepa_deploy.spec import primary_output
 
 
 def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     """Run everything; return the report dict (see report_schema.SCHEMA_VERSION)."""
-    from ijepa_deploy.runtime import Preprocessor
-    from ijepa_deploy.runtime.photos import photo_batch
-
     progress = progress or Progress(quiet=opts.quiet)
     started = time.perf_counter()
     directory = Path(opts.artifact)
@@ -69,13 +72,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
         peak = merge_peaks(peak, gemm_peak(opts.gemm_size, threads, mlp_shape))
-    roofs = {"int8": (peak.get("int8") or {}).get("peak_gop_s"), "bf16": (peak.get("bf16") or {}).get("peak_gflop_s")}
-    for row in rows:  # every point on the final peak of its precision's kind (int8 and bf16 rows: their own GEMM peak)
-        kind = row["precision"] if roofs.get(row["precision"]) else "fp32"
-        roof = roofs[kind] if kind != "fp32" else peak["peak_gflop_s"]
-        for point in row["points"]:
-            point["peak_fraction"] = point["gflop_s"] / roof if roof else None
-            point["peak_kind"] = kind
+    place_on_rooflines(rows, peak)
     report = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": opts.command,
               "artifact": artifact_summary(directory, manifest), "machine": machine,
               "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,
@@ -85,6 +82,18 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     report["wall_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = loadavg()
     return report
+
+
+def place_on_rooflines(rows: list[dict], peak: dict) -> None:
+    """Every point's ``peak_fraction`` against the final peak of its precision's kind: int8 and
+    bf16 rows against their own GEMM peak where one was measured, every other row the fp32 peak."""
+    roofs = {"int8": (peak.get("int8") or {}).get("peak_gop_s"), "bf16": (peak.get("bf16") or {}).get("peak_gflop_s")}
+    for row in rows:
+        kind = row["precision"] if roofs.get(row["precision"]) else "fp32"
+        roof = roofs[kind] if kind != "fp32" else peak["peak_gflop_s"]
+        for point in row["points"]:
+            point["peak_fraction"] = point["gflop_s"] / roof if roof else None
+            point["peak_kind"] = kind
 
 
 def run_rows(plan: list, sweep: Sweep, holder: dict) -> tuple[list[dict], dict]:
@@ -150,9 +159,6 @@ def side_measurements(directory: Path, manifest: Manifest, batches: list[int], o
 def check_opt_in(opts: BenchOptions, manifest: Manifest, progress: Progress) -> None:
     """What --cpp and --serve need, checked (and the C++ driver built) before the long work."""
     if opts.cpp:
-        from ijepa_deploy.benchmarks.cpp_build import CppBuildFailed
-        from ijepa_deploy.benchmarks.cpp_rows import check_cpp_precision, driver_path
-
         check_cpp_precision(manifest, opts.cpp_precision)
         with progress.step("cpp-build", "C++ runtime + ijepa_bench_driver (cmake/ninja, incremental)"):
             try:
@@ -162,8 +168,6 @@ def check_opt_in(opts: BenchOptions, manifest: Manifest, progress: Progress) -> 
                                        "the system packages and the 'cpp' extra named in the README "
                                        "(or --cpp-driver PATH)") from None
     if opts.serve:
-        from ijepa_deploy.runtime.serving.server import import_pytriton
-
         import_pytriton()
 
 
@@ -173,8 +177,6 @@ def opt_in_measurements(directory: Path, manifest: Manifest, batches: list[int],
     ``{"error": ...}`` when they failed (the rest of the report stands)."""
     out: dict = {"cpp": None, "serving": None}
     if opts.cpp:
-        from ijepa_deploy.benchmarks.cpp_rows import measure_cpp
-
         with progress.step("cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, "
                            f"graph {opts.cpp_precision}"):
             try:
@@ -182,8 +184,6 @@ def opt_in_measurements(directory: Path, manifest: Manifest, batches: list[int],
             except Exception as exc:  # recorded in the report; the timed rows stand
                 out["cpp"] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
     if opts.serve:
-        from ijepa_deploy.benchmarks.serving import measure_serving
-
         with progress.step("serve", f"served vs direct, clients {list(opts.serve_clients)}, {opts.serve_rounds} "
                            "interleaved rounds"):
             try:

@@ -25,7 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.benchmarks.options import BenchOptions
+from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime.serving.options import ServeOptions
+from ijepa_deploy.runtime.serving.server import Server
 
 REQUEST_TIMEOUT_S = 300.0
 JPEG_SIZE = (320, 256)  # width, height: a small photo-sized input, resized by the server
@@ -101,12 +105,29 @@ def _direct_round(model, clients: int, images: list[bytes], requests: int, task:
     return clients * requests / (time.perf_counter() - t0)
 
 
-def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> dict:
-    from ijepa_deploy.manifest import read_manifest
-    from ijepa_deploy.runtime import load
-    from ijepa_deploy.runtime.serving.options import ServeOptions
-    from ijepa_deploy.runtime.serving.server import Server
+def _clients_rounds(server, direct, clients: int, opts: BenchOptions, task: str, output: str) -> dict:
+    """``opts.serve_rounds`` paired rounds at ``clients`` concurrent clients: direct, then served."""
+    images = [client_jpeg(c) for c in range(clients)]
+    before = batch_counters(server.urls()["metrics"], server.opts.pixels_name)
+    served, direct_rates, latencies = [], [], []
+    for _ in range(opts.serve_rounds):
+        direct_rates.append(_direct_round(direct, clients, images, opts.serve_requests, task))
+        rate, lat = _served_round(server, clients, images, opts.serve_requests, output)
+        served.append(rate)
+        latencies += lat
+    after = batch_counters(server.urls()["metrics"], server.opts.pixels_name)
+    ratios = [s / d for s, d in zip(served, direct_rates)]
+    executions = after[1] - before[1]
+    lat_ms = np.asarray(latencies) * 1000
+    return {"clients": clients, "requests": len(latencies),
+            "served_img_s": statistics.median(served), "direct_img_s": statistics.median(direct_rates),
+            "served_over_direct": statistics.median(ratios), "round_ratios": ratios,
+            "served_img_s_rounds": served, "direct_img_s_rounds": direct_rates,
+            "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
+            "mean_batch": (after[0] - before[0]) / executions if executions else None}
 
+
+def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> dict:
     manifest = read_manifest(directory)
     output = "logits" if manifest.task == "image-classification" else "embedding"
     http, grpc, metrics = free_ports(3)
@@ -137,24 +158,7 @@ def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> 
         _direct_round(direct, len(warm), warm, 1, manifest.task)
         _served_round(server, len(warm), warm, 1, output)
         for clients in opts.serve_clients:
-            images = [client_jpeg(c) for c in range(clients)]
-            before = batch_counters(server.urls()["metrics"], serve_opts.pixels_name)
-            served, direct_rates, latencies = [], [], []
-            for _ in range(opts.serve_rounds):
-                direct_rates.append(_direct_round(direct, clients, images, opts.serve_requests, manifest.task))
-                rate, lat = _served_round(server, clients, images, opts.serve_requests, output)
-                served.append(rate)
-                latencies += lat
-            after = batch_counters(server.urls()["metrics"], serve_opts.pixels_name)
-            ratios = [s / d for s, d in zip(served, direct_rates)]
-            executions = after[1] - before[1]
-            lat_ms = np.asarray(latencies) * 1000
-            entry = {"clients": clients, "requests": len(latencies),
-                     "served_img_s": statistics.median(served), "direct_img_s": statistics.median(direct_rates),
-                     "served_over_direct": statistics.median(ratios), "round_ratios": ratios,
-                     "served_img_s_rounds": served, "direct_img_s_rounds": direct_rates,
-                     "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
-                     "mean_batch": (after[0] - before[0]) / executions if executions else None}
+            entry = _clients_rounds(server, direct, clients, opts, manifest.task, output)
             result["per_clients"][str(clients)] = entry
             progress.say(f"[serve] {clients} clients: served {entry['served_img_s']:.2f} img/s, direct "
                          f"{entry['direct_img_s']:.2f} img/s (batch {clients}): {entry['served_over_direct']:.3f}x; "

@@ -14,6 +14,7 @@ from ijepa_deploy.benchmarks.options import COMPILE, EAGER, STATUS_FAILED, STATU
 from ijepa_deploy.benchmarks.timing import latency_stats, time_fn
 from ijepa_deploy.memory import current_rss_gib
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.parity import compare_outputs
 
 
 @dataclass
@@ -33,8 +34,6 @@ class Sweep:
 
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     """Per-image cosine (min over the batch) and max abs error of ``got`` against ``ref``."""
-    from ijepa_deploy.runtime.acceptance.parity import compare_outputs
-
     if np.shape(ref) != np.shape(got):
         return {"min_cosine": None, "max_abs": None, "finite": False,
                 "note": f"shape {list(np.shape(got))} vs eager {list(np.shape(ref))}"}

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError
+from ijepa_deploy.exporters.reference import ReferenceFromModel, eager_from_manifest
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.progress import Progress
@@ -26,7 +27,7 @@ from ijepa_deploy.records import ParityResult
 from ijepa_deploy.runtime.acceptance.parity import DEFAULT_BATCH_SIZES, ReferenceParity, export_thresholds
 from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE, ReferenceOutputs
 from ijepa_deploy.runtime.acceptance.retrieval import DEFAULT_IMAGES as REFERENCE_PHOTOS
-from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers, provider_entry
+from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, gpu_execution_providers, provider_entry
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
 ENGINE_UNVERIFIED = "unverified"  # built, parity not run yet (or interrupted); passed/failed as the manifest's
@@ -43,8 +44,6 @@ def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Pat
         verify_files(directory, manifest, [REFERENCE_FILE])
         reference = ReferenceOutputs.load(resolve_inside(directory, REFERENCE_FILE))
         return ReferenceParity(reference, reference.pixels(preprocess))
-    from ijepa_deploy.exporters.reference import ReferenceFromModel, eager_from_manifest
-
     with progress.step("load eager", f"{manifest.model.source} (the parity reference)"):
         loaded = eager_from_manifest(manifest)
     with progress.step("eager reference", f"eager PyTorch fp32 on {REFERENCE_PHOTOS} photos (CPU)"):
@@ -68,8 +67,6 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: Referenc
     """Each graph ONNX Runtime may serve on a GPU (all but the CPU-only int8-cpu graph) through each
     GPU execution provider present, checked like the CPU run. Returns the parity entries (appended
     to ``manifest.parity``); a provider ORT silently falls back from is an error, not a pass."""
-    from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
     providers = gpu_execution_providers() if providers is None else providers
     open_runner = open_runner or (lambda graph, entry: OnnxRuntimeRunner(
         graph, manifest.io, 1, manifest.batch.max, providers=[entry, "CPUExecutionProvider"]))

@@ -22,6 +22,7 @@ def engine_step(opts, out: Path, manifest: Manifest, progress: Progress, target:
     reference; None reads the artifact's)."""
     variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
     try:
+        # lazy: guarded import, a broken TensorRT build module skips the engine step instead of the export
         from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
     except ImportError as exc:  # the module is part of the package; a broken install lands here
         available, reason = False, f"the TensorRT build module cannot be imported ({exc})"

@@ -9,12 +9,16 @@ import json
 import os
 from pathlib import Path
 
-from ijepa_deploy.errors import InputError
+from ijepa_deploy.errors import InputError, first_line
 from ijepa_deploy.exporters.models import ModelSource
+from ijepa_deploy.exporters.onnx_export import MIN_OPSET
 
 # Patches per side of the export resolution. 64 (4096 tokens) is 5x the largest checkpoint's grid
 # (ViT-H/16 at 448 px: 28x28); attention cost grows with the square of the tokens.
 MAX_PATCH_GRID = 64
+# The smallest patch of any I-JEPA checkpoint (ViT-H/14): the bound while a hub checkpoint's config
+# is not known yet (check_image_size runs again once it is).
+SMALLEST_PATCH = 14
 
 
 def max_opset() -> int:
@@ -31,8 +35,6 @@ def max_opset() -> int:
 
 
 def check_opset(opset: int) -> None:
-    from ijepa_deploy.exporters.onnx_export import MIN_OPSET
-
     top = max_opset()
     if not MIN_OPSET <= opset <= top:
         raise InputError("--opset", f"{opset} is outside what this export can write",
@@ -58,11 +60,16 @@ def _ram_bytes() -> int | None:
 
 
 def check_image_size(image_size: int | None, config: dict | None, batch: int) -> None:
-    """``--image-size`` must be whole patches, at most MAX_PATCH_GRID per side, and its attention
-    matrices at the largest parity batch must fit in half this machine's memory."""
-    if image_size is None or config is None:
+    """``--image-size`` must be at least one patch, whole patches, at most MAX_PATCH_GRID per side,
+    and its attention matrices at the largest parity batch must fit in half this machine's memory.
+    With ``config`` None (a hub checkpoint before loading) only the first is checked."""
+    if image_size is None:
         return
-    patch = int(config.get("patch_size") or 16)
+    patch = int(config.get("patch_size") or 16) if config else SMALLEST_PATCH
+    if image_size < patch:
+        raise InputError("--image-size", f"{image_size}", f"a resolution of at least one patch ({patch} px)")
+    if config is None:
+        return
     native = config.get("image_size") or 224
     native = int(native if isinstance(native, int) else native[0])
     if image_size % patch:
@@ -100,8 +107,7 @@ def check_checkpoint_files(source: ModelSource) -> None:
             with safe_open(str(path), framework="numpy") as fh:
                 shapes.update({key: fh.get_slice(key).get_shape() for key in fh.keys()})
         except SafetensorError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InputError(str(path), f"not a complete safetensors file ({first})",
+            raise InputError(str(path), f"not a complete safetensors file ({first_line(exc)})",
                                    "the whole file as save_pretrained wrote it (re-download or re-save)") from None
     _check_shapes(source, shapes, peek_config(source) or {})
 

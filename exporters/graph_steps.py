@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.exporters import precision as prec
+from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.exporters.graph_parity import GraphParity
+from ijepa_deploy.exporters.validate import check_graph
 from ijepa_deploy.manifest import Manifest
-from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import GraphRecord
 from ijepa_deploy.runtime.acceptance.reference import ReferenceOutputs
 from ijepa_deploy.runtime.preprocess import Preprocessor
@@ -29,8 +30,6 @@ GRAPH_TARGETS = {"fp32": ["onnxruntime", "openvino", "tensorrt"], "fp16": ["tens
 def record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
                   **provenance) -> GraphRecord:
     """Validate a written graph against the spec, record its files and its GraphRecord, write."""
-    from ijepa_deploy.exporters.validate import check_graph
-
     summary = check_graph(files[0], spec)
     for f in files:
         manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
@@ -42,11 +41,11 @@ def record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[
     return graph
 
 
-def precision_steps(opts, out: Path, spec, manifest: Manifest, progress: Progress, reference: ReferenceOutputs,
-                    pixels: np.ndarray, parity: GraphParity):
+def precision_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, parity: GraphParity):
     """Write, validate and record each requested precision graph; yields (variant, parity precision)
     after each so its parity runs before the next graph is made. For big graphs every tool runs in
     its own process (see precision.should_isolate), so memory peaks do not add up."""
+    opts, out, spec, manifest, progress = run.opts, run.out, run.spec, run.manifest, run.progress
     source = out / manifest.graphs["fp32"].file
     isolate = prec.should_isolate(source)
     if opts.fp16:
@@ -58,13 +57,14 @@ def precision_steps(opts, out: Path, spec, manifest: Manifest, progress: Progres
                          separate_process=isolate)
         yield "fp16", "fp16"
     if opts.int8:
-        yield from _int8_steps(opts, out, spec, manifest, progress, reference, pixels, parity, isolate)
+        yield from _int8_steps(run, reference, pixels, parity, isolate)
 
 
-def _int8_steps(opts, out: Path, spec, manifest: Manifest, progress: Progress, reference: ReferenceOutputs,
-                pixels: np.ndarray, parity: GraphParity, isolate: bool):
+def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, parity: GraphParity,
+                isolate: bool):
     """Smooth outlier channels into the weights, calibrate, find the INT8 placement that meets
     ``--int8-target-cosine`` on the held-out parity photos, then write both INT8 graphs with it."""
+    opts, out, spec, manifest, progress = run.opts, run.out, run.spec, run.manifest, run.progress
     source = out / manifest.graphs["fp32"].file
     images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed, offset=len(reference.names))
     warning = prec.warn_fallback(images, say=progress.say, quiet=progress.quiet)
@@ -88,8 +88,7 @@ def _int8_steps(opts, out: Path, spec, manifest: Manifest, progress: Progress, r
             job = prec.Calibrate(smoothing.graph, reader, opts.calib_method, workdir, verbose=verbose)
             calibration, _, peak = prec.run_step(job, isolate)
             calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
-        plan = _int8_plan(opts, manifest, progress, reference, pixels, smoothing.graph, calibration, tokens,
-                          isolate, verbose)
+        plan = _int8_plan(run, reference, pixels, smoothing.graph, calibration, tokens, isolate, verbose)
         parity.thresholds["int8"] = {primary_output(manifest.task): (opts.int8_target_cosine, None)}
         fp16_base = manifest.versions.get("opset", opts.opset) >= FP16_QDQ_MIN_OPSET
         for variant, loader, detail in (
@@ -115,9 +114,10 @@ def _int8_steps(opts, out: Path, spec, manifest: Manifest, progress: Progress, r
         prec.cleanup(workdir, source)
 
 
-def _int8_plan(opts, manifest: Manifest, progress: Progress, reference: ReferenceOutputs, pixels: np.ndarray,
-               graph: Path, calibration, tokens: int, isolate: bool, verbose: bool):
+def _int8_plan(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, graph: Path, calibration,
+               tokens: int, isolate: bool, verbose: bool):
     """The search of :mod:`.precision.int8_target` on the held-out parity photos; prints its verdict."""
+    opts, manifest, progress = run.opts, run.manifest, run.progress
     held_out = reference.parity_images
     output = primary_output(manifest.task)
     with progress.step("int8 target", f"per-GEMM sensitivity on {min(opts.int8_sensitivity_images, held_out)} "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError, InputError
+from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError, InputError, first_line
 from ijepa_deploy.exporters.trained_like import add_activation_outliers
 from ijepa_deploy.presets import OUTLIERS_SUFFIX, PRESETS, RANDOM_PREFIX, Preset, split_preset
 from ijepa_deploy.spec import check_task
@@ -160,8 +160,7 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
     except OSError as exc:
         raise _not_available(source, exc) from None
     except (RuntimeError, ValueError, SafetensorError) as exc:  # shapes or files that do not fit the config
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(where, f"weights do not match config.json ({first})",
+        raise InputError(where, f"weights do not match config.json ({first_line(exc)})",
                                "the config.json and weights save_pretrained wrote together") from None
     # transformers fills missing or mis-shaped weights with random values and only logs it: an
     # export of such a model would pass its parity check and embed nothing meaningful.
@@ -222,7 +221,7 @@ def _hub_preprocess(source: ModelSource, fallback_size: int) -> PreprocessConfig
 
 
 def _not_available(source: ModelSource, exc: Exception) -> IJepaDeployError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     if source.kind == "local":
         return InputError(f"--model {source.spec}", f"cannot load the checkpoint ({first})",
                                 "config.json and model.safetensors written by save_pretrained")

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ijepa_deploy.errors import BackendError, InputError
+from ijepa_deploy.errors import BackendError
 from ijepa_deploy.exporters.models import LoadedModel
 from ijepa_deploy.exporters.precision.onnx_files import EXTERNAL_DATA_THRESHOLD
 from ijepa_deploy.spec import BATCH, ExportSpec, export_spec
@@ -29,7 +29,8 @@ def _torch():
 
 
 def export_module(loaded: LoadedModel, image_size: int | None = None):
-    """The traceable module for ``loaded`` at ``image_size`` (default: the checkpoint's)."""
+    """The traceable module for ``loaded`` at ``image_size`` (default: the checkpoint's; the
+    export checks it first: export_checks.check_image_size)."""
     torch = _torch()
     nn = torch.nn
     model = loaded.model
@@ -37,9 +38,6 @@ def export_module(loaded: LoadedModel, image_size: int | None = None):
     native = loaded.info["image_size"]
     size = image_size or native
     patch = base.config.patch_size
-    if size % patch:
-        raise InputError("--image-size", f"{size} is not a multiple of the patch size {patch}",
-                               f"a multiple of {patch}, e.g. {native} or {native * 2}")
     with torch.no_grad():
         if size == native:
             pos = base.embeddings.position_embeddings.detach()
@@ -125,7 +123,8 @@ def _forget_exported_graph() -> None:
 @dataclass
 class OnnxFromModel:
     """Loader: trace ``loaded`` to ``<output_dir>/<name>`` and return the written file paths
-    (the .onnx first, then its external data file if the weights exceed 1.8 GB)."""
+    (the .onnx first, then its external data file if the weights exceed 1.8 GB). ``opset`` is
+    checked by the export first (export_checks.check_opset)."""
 
     loaded: LoadedModel
     output_dir: Path
@@ -137,9 +136,6 @@ class OnnxFromModel:
 
     def __call__(self) -> list[Path]:
         torch = _torch()
-        if self.opset < MIN_OPSET:
-            raise InputError("--opset", f"{self.opset} is below {MIN_OPSET}",
-                                   f">= {MIN_OPSET} (LayerNormalization must stay one op)")
         module = export_module(self.loaded, self.image_size)
         _, channels, height, width = self.spec.inputs[0].shape
         dummy = torch.zeros(2, channels, height, width)

@@ -1,25 +1,19 @@
 """Where an export writes, and how it replaces an existing artifact without losing it.
 
 ``--overwrite`` never touches the old artifact while the new one is being made: the export goes
-into a new directory beside the target (same filesystem, so renames are atomic) and only an
-export that passed replaces the target. The replacement is one ``renameat2(RENAME_EXCHANGE)``
-on Linux: the target path holds the old artifact or the new one at every instant, never neither.
-Where that call is missing (other kernels, some filesystems) it falls back to two renames (old
--> backup name, new -> target); only a hard kill between the two renames can then leave the
-target missing, with the old artifact complete under the backup name. A failed or interrupted
-export is kept under ``<name>.failed-<time>`` (one that had written nothing is removed). Only a
-hard kill (SIGKILL, OOM killer, power loss) can leave the hidden working directory behind; the next
-export to the same target names those (stale_work_dirs) instead of leaving gigabytes out of sight.
-Creating the working directory, the swap with the removal of the old artifact, and moving a
-failed export aside each run with SIGINT/SIGTERM deferred (ijepa_deploy.interrupts), so a
-signal never leaves one of them half done.
+into a new directory beside the target and only an export that passed replaces the target (the
+swap: ijepa_deploy.directory_swap). A failed or interrupted export is kept under
+``<name>.failed-<time>`` (one that had written nothing is removed). Only a hard kill (SIGKILL, OOM
+killer, power loss) can leave the hidden working directory behind; the next export to the same
+target names those (stale_work_dirs) instead of leaving gigabytes out of sight. Creating the
+working directory, the swap with the removal of the old artifact, and moving a failed export
+aside each run with SIGINT/SIGTERM deferred (ijepa_deploy.interrupts), so a signal never leaves
+one of them half done.
 """
 
 from __future__ import annotations
 
-import ctypes
 import datetime as _dt
-import errno
 import os
 import secrets
 import shutil
@@ -27,36 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ijepa_deploy import interrupts
+from ijepa_deploy.directory_swap import free_name, swap_in
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import MANIFEST_NAME
 from ijepa_deploy.outputs import check_output_dir
-
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE). False where unsupported."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        return False
-    raise OSError(code, f"renameat2({a}, {b}, RENAME_EXCHANGE): {os.strerror(code)}")
-
-
-def _free_name(parent: Path, stem: str) -> Path:
-    candidate = parent / stem
-    n = 1
-    while candidate.exists() or candidate.is_symlink():
-        n += 1
-        candidate = parent / f"{stem}-{n}"
-    return candidate
 
 
 def _process_alive(pid: int) -> bool:
@@ -128,12 +96,7 @@ class OutputSlot:
             return
         with interrupts.held():
             interrupts.check()
-            if exchange(self.work, self.target):
-                old = self.work
-            else:
-                old = _free_name(self.target.parent, f".{self.target.name}.replaced-{os.getpid()}")
-                os.rename(self.target, old)
-                os.rename(self.work, self.target)
+            old = swap_in(self.work, self.target)
             self.published = True
             shutil.rmtree(old)
 
@@ -150,7 +113,7 @@ class OutputSlot:
                 self.work.rmdir()
                 return None
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            kept = _free_name(self.target.parent, f"{self.target.name}.failed-{stamp}")
+            kept = free_name(self.target.parent, f"{self.target.name}.failed-{stamp}")
             os.rename(self.work, kept)
         return kept
 

@@ -20,6 +20,7 @@ from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_step
 from ijepa_deploy.exporters.engine_step import engine_step
 from ijepa_deploy.exporters.export_checks import check_checkpoint_files, check_image_size, check_opset, peek_config
+from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.exporters.graph_parity import GraphParity
 from ijepa_deploy.exporters.graph_steps import precision_steps, record_graph
 from ijepa_deploy.exporters.models import load_model, parse_model_source
@@ -93,8 +94,6 @@ def validate_options(opts: ExportOptions) -> None:
     if max(opts.batch_sizes) > opts.max_batch:
         raise InputError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
                                "parity batch sizes within the artifact's batch range")
-    if opts.image_size is not None and opts.image_size < 14:  # the rest: export_checks.check_image_size
-        raise InputError("--image-size", f"{opts.image_size}", "a resolution of at least one patch")
     check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
@@ -198,6 +197,7 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         preprocess = preprocess.with_size(opts.image_size, opts.image_size)
     manifest = _new_manifest(opts, loaded, spec, preprocess)
     manifest.write(out)
+    run = ExportRun(opts, out, target, spec, manifest, progress)
 
     with progress.step("export", f"ONNX opset {opts.opset}, dynamic batch 1..{opts.max_batch} -> {out}"):
         files = OnnxFromModel(loaded, out, spec, opset=opts.opset, image_size=opts.image_size,
@@ -216,10 +216,9 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     release_memory()
 
     pixels = reference.pixels(Preprocessor(preprocess))
-    parity = GraphParity(out, spec, manifest, ReferenceParity(reference, pixels, opts.retrieval_k), progress,
-                         tuple(opts.batch_sizes), opts.max_batch, opts.threads)
+    parity = GraphParity(run, ReferenceParity(reference, pixels, opts.retrieval_k))
     parity.all_backends("fp32", "fp32")
-    for variant, precision in precision_steps(opts, out, spec, manifest, progress, reference, pixels, parity):
+    for variant, precision in precision_steps(run, reference, pixels, parity):
         parity.all_backends(variant, precision)
         release_memory()
     if gpu_execution_providers():

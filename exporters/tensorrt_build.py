@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, InputError
+from ijepa_deploy.exporters.engine_parity import ENGINE_UNVERIFIED, record_engine_parity, reference_parity
 from ijepa_deploy.manifest import STATUS_FAILED, Manifest, verify_files, write_atomic
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.outputs import check_output_dir, check_output_file
@@ -199,19 +200,9 @@ class EngineFromOnnx:
         return bytes(memoryview(plan))
 
 
-def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None, parity: ReferenceParity | None = None,
-                  parity_paths: list[Path] | None = None) -> list[EngineRecord]:
-    """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32's
-    outputs like the graphs (``engine_parity``) and record both in ``manifest`` (written after each
-    step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
-
-    ``parity`` None: the artifact's saved reference outputs (or eager on ``parity_paths``)."""
-    from ijepa_deploy.exporters.engine_parity import ENGINE_UNVERIFIED, record_engine_parity, reference_parity
-
-    directory = Path(directory)
-    progress = progress or Progress()
-    opts = options.resolved(manifest, directory)
+def _check_before_build(directory: Path, manifest: Manifest, opts: EngineOptions) -> None:
+    """What can fail in seconds, before any engine is built: the outputs are writable, the source
+    graphs match their checksums, TensorRT and a GPU are there."""
     check_output_dir(directory, str(directory))  # engines and the manifest are written here
     if opts.timing_cache is not None:
         check_output_file(opts.timing_cache, "--timing-cache")
@@ -220,6 +211,20 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     available, reason = tensorrt_status()
     if not available:
         raise BackendUnavailable("TensorRT engine build", reason, INSTALL_HINT)
+
+
+def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
+                  progress: Progress | None = None, parity: ReferenceParity | None = None,
+                  parity_paths: list[Path] | None = None) -> list[EngineRecord]:
+    """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32's
+    outputs like the graphs (``engine_parity``) and record both in ``manifest`` (written after each
+    step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
+
+    ``parity`` None: the artifact's saved reference outputs (or eager on ``parity_paths``)."""
+    directory = Path(directory)
+    progress = progress or Progress()
+    opts = options.resolved(manifest, directory)
+    _check_before_build(directory, manifest, opts)
     trt = import_tensorrt()
     gpu = gpu_info()
     parity = parity or reference_parity(directory, manifest, parity_paths, progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ijepa_deploy.errors import ArtifactError
+from ijepa_deploy.errors import ArtifactError, first_line
 from ijepa_deploy.spec import ExportSpec, TensorSpec
 
 _ELEM = {1: "float32", 10: "float16", 11: "float64", 6: "int32", 7: "int64", 3: "int8", 2: "uint8", 9: "bool"}
@@ -58,8 +58,7 @@ def check_graph(path: Path, spec: ExportSpec, *, full_check: bool = True) -> dic
         try:
             onnx.checker.check_model(str(path))
         except onnx.checker.ValidationError as exc:
-            first = str(exc).splitlines()[0]
-            raise ArtifactError(where, f"ONNX checker failed: {first}", "a valid ONNX model") from None
+            raise ArtifactError(where, f"ONNX checker failed: {first_line(exc)}", "a valid ONNX model") from None
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     inputs = {i.name: i for i in graph.input if i.name not in initializers}

@@ -5,7 +5,10 @@ checksum, a batch the engine was not built for) is raised as :class:`IJepaDeploy
 its subclasses below. The CLI prints any of them as ``subject | problem. Note: expected ...`` and
 exits 1 without a traceback; library callers catch the base type, or a subclass where they treat
 that kind of failure differently (a client's bad request, a backend this host lacks). A problem
-that fits no subclass (a runner used after ``close()``, an internal inconsistency) stays the base type.
+that fits no subclass (a runner used after ``close()``, an internal inconsistency) stays the base
+type. :func:`first_line` is how a message quotes the exception it replaces.
+This module imports nothing: the torch-free runtime and the Triton preprocess model (which gets a
+copy of it) use it.
 """
 
 from __future__ import annotations
@@ -70,3 +73,10 @@ ERROR_TYPES: dict[str, type[IJepaDeployError]] = {
     cls.__name__: cls
     for cls in (IJepaDeployError, InputError, ArtifactError, ParityError, BackendUnavailable, BackendError)
 }
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message, at most ``limit`` characters (its type name when it has
+    none), for quoting inside a one-line user error: library messages run to pages of context."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

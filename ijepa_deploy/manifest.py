@@ -134,7 +134,7 @@ class Manifest:
         """Every file name the manifest mentions (files, graphs, engines), each once."""
         names = list(self.files)
         for graph in self.graphs.values():
-            names += graph.files
+            names += graph.files + graph.openvino_files
         names += [engine.file for engine in self.engines.values()]
         return list(dict.fromkeys(names))
 

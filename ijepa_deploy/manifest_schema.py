@@ -133,9 +133,7 @@ def check_consistency(data: dict, where: str) -> None:
 def _check_files_listed(data: dict, where: str) -> None:
     files = data["files"]
     for variant, graph in data["graphs"].items():
-        for i, name in enumerate([graph["file"], *graph["data_files"]]):
-            field = f"$.graphs[{variant!r}]." + ("file" if i == 0 else f"data_files[{i - 1}]")
-            role = "onnx-graph" if i == 0 else "onnx-external-data"
+        for field, name, role in _graph_files(variant, graph):
             if name not in files:
                 raise _fail(where, field, f"{name!r} is not listed under files", "every artifact file with its sha256")
             if files[name]["role"] != role:
@@ -144,6 +142,17 @@ def _check_files_listed(data: dict, where: str) -> None:
         if engine["file"] not in files:
             raise _fail(where, f"$.engines[{variant!r}].file", f"{engine['file']!r} is not listed under files",
                         "every artifact file with its sha256")
+
+
+def _graph_files(variant: str, graph: dict) -> list[tuple[str, str, str]]:
+    """(JSON path, file name, role) of every file a graph names: its ONNX files and its OpenVINO IR."""
+    where = f"$.graphs[{variant!r}]."
+    named = [(where + "file", graph["file"], "onnx-graph")]
+    named += [(f"{where}data_files[{i}]", name, "onnx-external-data") for i, name in enumerate(graph["data_files"])]
+    if "openvino_ir" in graph:
+        named += [(f"{where}openvino_ir.file", graph["openvino_ir"]["file"], "openvino-ir"),
+                  (f"{where}openvino_ir.weights", graph["openvino_ir"]["weights"], "openvino-ir-weights")]
+    return named
 
 
 def _check_engines(data: dict, where: str) -> None:

@@ -27,6 +27,13 @@ def current_rss_gib() -> float:
         return 0.0
 
 
+def rss_split_gib() -> tuple[float | None, float | None]:
+    """This process's resident memory now as (anonymous, file-backed) GiB (``RssAnon``, ``RssFile``):
+    a memory-mapped model counts as file pages, which the kernel may drop and reread and every process
+    mapping the same file shares; anonymous pages are this process's alone. None where unknown."""
+    return _proc_gib("/proc/self/status", "RssAnon:"), _proc_gib("/proc/self/status", "RssFile:")
+
+
 def available_memory_gib() -> float | None:
     """Memory the kernel can hand out without swapping (``MemAvailable``); None where unknown."""
     return _proc_gib("/proc/meminfo", "MemAvailable:")

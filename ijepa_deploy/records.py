@@ -24,7 +24,8 @@ JSON = dict[str, Any]
 GRAPH_VARIANTS = ("fp32", "fp16", "int8", "int8-cpu")
 PRECISIONS = ("fp32", "fp16", "int8")
 REFERENCE_ROLE = "reference-outputs"  # eager fp32's saved outputs (runtime.acceptance.reference)
-FILE_ROLES = ("onnx-graph", "onnx-external-data", "tensorrt-engine", REFERENCE_ROLE)
+IR_ROLES = ("openvino-ir", "openvino-ir-weights")  # OpenVINO IR: the .xml and its .bin of weights
+FILE_ROLES = ("onnx-graph", "onnx-external-data", *IR_ROLES, "tensorrt-engine", REFERENCE_ROLE)
 MODEL_KINDS = ("preset", "local", "hub")
 HARDWARE_COMPATIBILITY = ("ampere_plus", "same_compute_capability")
 # An engine's or a graph's parity verdict; "unverified": written, its check not run yet (or
@@ -151,6 +152,18 @@ class FileRecord(Record):
     role: str  # one of FILE_ROLES
 
 
+@dataclass(frozen=True)
+class OpenVinoIR(Record):
+    """A graph converted to OpenVINO IR at export (``graphs[variant].openvino_ir``): OpenVINO runs
+    it instead of the ONNX file because it maps the ``.bin`` weights from disk (clean pages, shared
+    between processes) where reading ONNX copies them onto the heap. Its parity rows are the
+    graph's OpenVINO rows."""
+
+    file: str  # the .xml
+    weights: str  # the .bin
+    converter: str  # the OpenVINO that wrote it, e.g. "openvino 2026.4.1"
+
+
 @dataclass
 class GraphRecord(Record):
     """An ONNX graph of the artifact (``manifest["graphs"][variant]``). ``tool``, ``calibration``
@@ -171,6 +184,7 @@ class GraphRecord(Record):
     seconds: float | None = None
     peak_rss_gib: float | None = None
     separate_process: bool | None = None
+    openvino_ir: OpenVinoIR | None = None
     # one of GRAPH_STATUSES: every parity row of this graph at its own precision passed (bf16 mode rows
     # and engines have their own verdicts). None: exported before per-graph verdicts; the artifact's
     # status stands for it.
@@ -180,6 +194,11 @@ class GraphRecord(Record):
     def files(self) -> list[str]:
         """The graph file, then its external data files: everything a session needs."""
         return [self.file, *self.data_files]
+
+    @property
+    def openvino_files(self) -> list[str]:
+        """What OpenVINO opens: the IR (its .xml, then .bin) when the export wrote one, else the ONNX files."""
+        return [self.openvino_ir.file, self.openvino_ir.weights] if self.openvino_ir else self.files
 
 
 @dataclass(frozen=True)

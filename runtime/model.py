@@ -19,9 +19,13 @@ from ijepa_deploy.errors import ArtifactError, BackendUnavailable, IJepaDeployEr
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import EngineRecord
+from ijepa_deploy.runtime import tensorrt_host
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
+from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, default_providers
+from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, openvino_status
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 
 BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 # Precisions that are a runtime mode rather than a graph: bf16 runs the fp32 graph with OpenVINO's
@@ -36,8 +40,6 @@ def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | No
     if precision != "int8" or "int8-cpu" not in manifest.graphs:
         return precision
     if providers is None:
-        from ijepa_deploy.runtime.onnxruntime_runner import default_providers
-
         providers = default_providers()
     names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
     return "int8-cpu" if all(n == "CPUExecutionProvider" for n in names) else precision
@@ -51,16 +53,12 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     if precision in manifest.engines and manifest.engines[precision].status != STATUS_PASSED:
         reasons.append(f"the {precision} TensorRT engine did not pass its parity check")
     elif precision in manifest.engines:
-        from ijepa_deploy.runtime import tensorrt_host
-
         available, reason = tensorrt_host.tensorrt_status()
         if available:
             return "tensorrt", f"{precision} TensorRT engine and {reason}"
         reasons.append(f"TensorRT: {reason}")
     else:
         reasons.append(f"no {precision} TensorRT engine in the artifact")
-    from ijepa_deploy.runtime.openvino_runner import openvino_status
-
     available, reason = openvino_status()
     variant = openvino_variant(manifest, precision)[0]
     cpu_problem = openvino_int8_problem(manifest, variant)
@@ -148,7 +146,8 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         if variant not in manifest.graphs:
             raise ArtifactError(str(directory), f"artifact has no {variant} graph",
                                    f"one of {sorted(manifest.graphs)} (export with --{variant})")
-        files = manifest.graphs[variant].files
+        record = manifest.graphs[variant]
+        files = record.openvino_files if backend == "openvino" else record.files
         if verify:
             verify_files(directory, manifest, files)
         graph = resolve_inside(directory, files[0])
@@ -158,13 +157,9 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
                 raise BackendUnavailable(f"precision {precision} on OpenVINO", problem,
                                        "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
                                        "saturates), or precision fp32 (allow_unverified=True runs it anyway)")
-            from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
-
             hint = openvino_variant(manifest, precision)[1]
             return OpenVinoRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max,
                                   inference_precision=hint, threads=threads, **options)
-        from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
-
         return OnnxRuntimeRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max, **options)
     if backend == "tensorrt":
         if precision not in manifest.engines:
@@ -174,8 +169,6 @@ def _open(directory: Path, manifest: Manifest, backend: str, precision: str, ver
         engine = manifest.engines[precision]
         if verify:
             verify_files(directory, manifest, [engine.file])
-        from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
-
         return TensorRTRunner(resolve_inside(directory, engine.file), manifest.io, engine, variant=precision,
                               artifact=directory, **options)
     raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")

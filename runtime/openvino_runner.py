@@ -1,4 +1,5 @@
-"""OpenVINO backend (CPU): runs the artifact's ONNX graphs (external data read beside them).
+"""OpenVINO backend (CPU): runs the artifact's OpenVINO IR of a graph (``.xml``, its ``.bin``
+mapped from disk) or, for artifacts without one, the ONNX graph (external data read beside it).
 
 OpenVINO is an optional extra (``pip install 'ijepa-deploy[openvino]'``), imported only when this
 runner is built. The graph is compiled once, with the batch bounded to the artifact's range and the
@@ -90,7 +91,7 @@ class OpenVinoRunner(Runner):
             model = core.read_model(str(graph))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
             raise BackendError(str(graph), f"OpenVINO cannot read the graph ({exc})",
-                                   "a graph written by ijepa-export, with its .data file beside it") from None
+                                   "a graph written by ijepa-export, its .data / .bin file beside it") from None
         names = {n for o in model.outputs for n in o.get_names()}
         missing = [n for n in spec.output_names if n not in names]
         if missing:

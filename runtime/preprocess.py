@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError, InputError
+from ijepa_deploy.errors import IJepaDeployError, InputError, first_line
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
@@ -92,20 +92,15 @@ def _decoded(source, subject: str) -> Image.Image:
         raise InputError(subject, "not an image Pillow can decode",
                                "an image file (JPEG, PNG, WebP, BMP, TIFF, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise InputError(subject, f"image data is corrupt or truncated ({_first_line(exc)})",
+        raise InputError(subject, f"image data is corrupt or truncated ({first_line(exc)})",
                                "a complete image file") from None
     except Exception as exc:  # noqa: BLE001 - see below
         # Pillow's decoders raise whatever their parser hits on crafted or damaged data
         # (NotImplementedError for unknown compressions, struct.error, EOFError, RuntimeError from
         # libavif, MemoryError from huge headers, ...): all of it is a bad file, not a crash.
-        raise InputError(subject, f"image cannot be decoded ({type(exc).__name__}: {_first_line(exc)})",
+        raise InputError(subject, f"image cannot be decoded ({type(exc).__name__}: {first_line(exc)})",
                                "a complete image file in a format Pillow decodes") from None
     return image
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _from_array(array: np.ndarray, subject: str) -> Image.Image:

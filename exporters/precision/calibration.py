@@ -17,6 +17,8 @@ from ijepa_deploy.errors import InputError
 from ijepa_deploy.exporters.precision import onnx_files
 from ijepa_deploy.exporters.precision.onnx_files import _onnx, clear_graph, graph_bytes, quiet_ort_logs
 from ijepa_deploy.memory import peak_rss_gib
+from ijepa_deploy.runtime.photos import bundled_images, images_in, photo_variant
+from ijepa_deploy.runtime.preprocess import open_image
 
 QUANTIZED_OPS = ("MatMul", "Gemm", "Conv")
 CALIB_METHODS = ("minmax", "entropy", "percentile")
@@ -55,8 +57,6 @@ class CalibrationImages:
         return self.directory is None
 
     def paths(self) -> list[Path]:
-        from ijepa_deploy.runtime.photos import bundled_images, images_in
-
         if self.fallback:
             return bundled_images()
         found = images_in(Path(self.directory))
@@ -109,9 +109,6 @@ class ImageCalibrationReader:
         self.names: list[str] = []
 
     def _image(self, i: int):
-        from ijepa_deploy.runtime.photos import photo_variant
-        from ijepa_deploy.runtime.preprocess import open_image
-
         if self.images.fallback:
             return photo_variant(self._paths, i + self.images.offset)
         path = self._paths[i]

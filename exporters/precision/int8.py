@@ -29,6 +29,7 @@ from ijepa_deploy.exporters.precision.calibration import (
     _method,
     calibrate,
 )
+from ijepa_deploy.exporters.precision.fp16 import Fp16FromOnnx
 from ijepa_deploy.exporters.precision.onnx_files import _onnx, clear_graph, graph_bytes, quiet_ort_logs, written
 
 
@@ -120,8 +121,6 @@ class Int8FromOnnx:
         out = Path(self.output_dir) / self.name
         if not self.fp16_base:
             return quantize_s8s8(self.calibration, out, self.exclude)
-        from ijepa_deploy.exporters.precision.fp16 import Fp16FromOnnx
-
         fp32_base = Path(self.calibration.cache).parent / f"fp32-base-{self.name}"
         quantize_s8s8(self.calibration, fp32_base, self.exclude)
         try:

@@ -7,9 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
+from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
+from ijepa_deploy.benchmarks.report import write_report
+from ijepa_deploy.benchmarks.run import run_benchmark
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.errors import ArtifactError, InputError, ParityError
+from ijepa_deploy.manifest import read_manifest, verify_files
 from ijepa_deploy.outputs import check_output_dir
+from ijepa_deploy.runtime.model import artifact_problem
 
 
 def _config_entry(text: str) -> tuple[str, str]:
@@ -19,18 +24,8 @@ def _config_entry(text: str) -> tuple[str, str]:
     return key, value
 
 
-def parse_args(argv=None):
-    from ijepa_deploy.benchmarks.options import OPT_LEVELS, ORT_PROVIDERS, BenchOptions
-
-    parser = ArgumentParser(
-        prog="ijepa-bench",
-        description="Benchmark an ijepa-deploy artifact: eager PyTorch, torch.compile, ONNX Runtime (every "
-                    "graph, every execution provider) and TensorRT engines on the same inputs, with parity vs "
-                    "eager, a roofline against a GEMM peak measured in the same run, and targets.",
-    )
-    parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
-    parser.add_argument("--output", "-o", type=Path,
-                        help="report directory (default: benchmarks/results/<artifact name>)")
+def _sweep_arguments(parser: ArgumentParser) -> None:
+    """The batch sweep and how long each of its points is timed."""
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="explicit batch sizes (default: 1 2 4 ... "
                         "up to --max-batch)")
     parser.add_argument("--max-batch", type=int, default=8, help="largest batch of the sweep (default 8; at most "
@@ -40,6 +35,28 @@ def parse_args(argv=None):
     parser.add_argument("--min-iters", type=int, default=3, help="minimum timed runs per point (default 3)")
     parser.add_argument("--min-seconds", type=float, default=5.0, help="minimum timed seconds per point (default 5)")
     parser.add_argument("--max-iters", type=int, default=200, help="cap on timed runs per point (default 200)")
+
+
+def _session_arguments(parser: ArgumentParser, opt_levels: tuple[str, ...]) -> None:
+    """ONNX Runtime session options for every ONNX Runtime row."""
+    parser.add_argument("--ort-opt-level", default="all", choices=opt_levels,
+                        help="ONNX Runtime graph optimization level (default all, as the runtime uses)")
+    parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
+    parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
+                        help="ONNX Runtime session config entry (repeatable)")
+
+
+def parse_args(argv=None):
+    parser = ArgumentParser(
+        prog="ijepa-bench",
+        description="Benchmark an ijepa-deploy artifact: eager PyTorch, torch.compile, ONNX Runtime (every "
+                    "graph, every execution provider) and TensorRT engines on the same inputs, with parity vs "
+                    "eager, a roofline against a GEMM peak measured in the same run, and targets.",
+    )
+    parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
+    parser.add_argument("--output", "-o", type=Path,
+                        help="report directory (default: benchmarks/results/<artifact name>)")
+    _sweep_arguments(parser)
     parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile (row marked skipped)")
     parser.add_argument("--graphs", nargs="+", help="only these graphs of the artifact (default: all)")
     parser.add_argument("--providers", nargs="+", default=list(ORT_PROVIDERS), choices=list(ORT_PROVIDERS),
@@ -53,11 +70,7 @@ def parse_args(argv=None):
                         help="skip the per-backend subprocess that measures load time and peak RSS")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the file -> embedding measurement")
     parser.add_argument("--gemm-size", type=int, default=4096, help="square fp32 GEMM size for the peak (default 4096)")
-    parser.add_argument("--ort-opt-level", default="all", choices=OPT_LEVELS,
-                        help="ONNX Runtime graph optimization level (default all, as the runtime uses)")
-    parser.add_argument("--ort-no-arena", action="store_true", help="disable ONNX Runtime's CPU memory arena")
-    parser.add_argument("--ort-config", action="append", default=[], metavar="KEY=VALUE",
-                        help="ONNX Runtime session config entry (repeatable)")
+    _session_arguments(parser, OPT_LEVELS)
     parser.add_argument("--paired-rounds", type=int, default=3, help="alternating rounds at batch 1 and 8: eager, "
                         "then every ONNX Runtime CPU and OpenVINO row once; the target ratios and the speed-up "
                         "plot, robust to other load on the machine (default 3, 0: off)")
@@ -134,9 +147,6 @@ def opt_in_options(a) -> dict:
 def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
     """What load() checks (status passed, every file's checksum), before any timing. Returns None
     for a verified artifact, or why it is not when ``allow_unverified``; otherwise raises."""
-    from ijepa_deploy.manifest import read_manifest, verify_files
-    from ijepa_deploy.runtime.model import artifact_problem
-
     manifest = read_manifest(directory)
     status = artifact_problem(directory, manifest)  # load()'s own gate
     problems = [status.problem] if status else []
@@ -152,9 +162,6 @@ def verify_artifact(directory: Path, allow_unverified: bool) -> str | None:
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.benchmarks.report import write_report
-    from ijepa_deploy.benchmarks.run import run_benchmark
-
     opts = parse_args(argv)
     unverified = verify_artifact(opts.artifact, opts.allow_unverified)
     if unverified:

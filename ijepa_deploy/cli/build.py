@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ijepa_deploy.cli import ArgumentParser, run
-
-if TYPE_CHECKING:
-    from ijepa_deploy.exporters.tensorrt_build import EngineOptions
+from ijepa_deploy.exporters.tensorrt_build import HARDWARE_COMPATIBILITY, EngineOptions, build_engines
+from ijepa_deploy.manifest import STATUS_PASSED, read_manifest
+from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.summary import summary_table
+from ijepa_deploy.runtime.photos import images_in
 
 
 @dataclass
@@ -27,8 +28,6 @@ class BuildArgs:
 
 
 def parse_args(argv=None) -> BuildArgs:
-    from ijepa_deploy.exporters.tensorrt_build import HARDWARE_COMPATIBILITY, EngineOptions
-
     parser = ArgumentParser(prog="ijepa-build",
                             description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
                             epilog="Needs an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
@@ -63,12 +62,6 @@ def parse_args(argv=None) -> BuildArgs:
 def build(args: BuildArgs) -> int:
     """Read the artifact, build and check the engines; print one line per engine and the parity
     summary table ijepa-export prints (stdout). Exit 1 when an engine fails its parity check."""
-    from ijepa_deploy.exporters.tensorrt_build import build_engines
-    from ijepa_deploy.manifest import STATUS_PASSED, read_manifest
-    from ijepa_deploy.progress import Progress
-    from ijepa_deploy.runtime.acceptance.summary import summary_table
-    from ijepa_deploy.runtime.photos import images_in
-
     manifest = read_manifest(args.artifact)
     parity_paths = images_in(args.parity_images) if args.parity_images else None
     records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet),

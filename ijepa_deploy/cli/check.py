@@ -19,7 +19,7 @@ from typing import Any
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.manifest import write_atomic
 from ijepa_deploy.outputs import check_output_file
-from ijepa_deploy.runtime.acceptance.check import BACKENDS, HostCheck, check_artifact
+from ijepa_deploy.runtime.acceptance.check import BACKENDS, HostCheck, check_artifact, saved_reference
 from ijepa_deploy.runtime.acceptance.summary import summary_table
 
 
@@ -59,8 +59,8 @@ def parse_args(argv=None) -> CheckOptions:
 
 def _perf(result: HostCheck, say) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """(lines, failures, records) of every latency limit this host and artifact can measure."""
+    # lazy: late-bound, LIMITS is read when --perf runs (tests substitute latency_limits.LIMITS)
     from ijepa_deploy.benchmarks.latency_limits import LIMITS, Unavailable, check, eager_loader, measure_limit
-    from ijepa_deploy.runtime.acceptance.check import saved_reference
 
     manifest = result.manifest
     pixels = saved_reference(result.directory, manifest).pixels

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.manifest import write_atomic
+from ijepa_deploy.outputs import check_output_file
+from ijepa_deploy.runtime import load
 
 
 @dataclass
@@ -53,10 +56,6 @@ def parse_args(argv=None) -> EmbedOptions:
 
 def embed_images(opts: EmbedOptions) -> int:
     import numpy as np
-
-    from ijepa_deploy.manifest import write_atomic
-    from ijepa_deploy.outputs import check_output_file
-    from ijepa_deploy.runtime import load
 
     if opts.output:
         check_output_file(opts.output, "--output")

@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.runtime.dataset import embed_dataset
+from ijepa_deploy.runtime.dataset.job import DEFAULT_PART_SIZE, DatasetOptions
 
 EPILOG = """Output: OUT_DIR/part-NNNNN.parquet (path, embedding | logits + label), errors-NNNNN.parquet
 (path, error), _ijepa_dataset.json. Re-running the same command does only the missing parts."""
 
 
 def parse_args(argv=None):
-    from ijepa_deploy.runtime.dataset.job import DEFAULT_PART_SIZE, DatasetOptions
-
     parser = ArgumentParser(prog="ijepa-embed-dataset", epilog=EPILOG,
                             description="Embed every image of a corpus with an ijepa-deploy artifact.")
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
@@ -54,8 +54,6 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.runtime.dataset import embed_dataset
-
     summary = embed_dataset(parse_args(argv))
     for line in summary.lines():
         print(line)

@@ -6,13 +6,44 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.exporters.pipeline import CALIB_METHODS, ExportOptions, run_export
+from ijepa_deploy.manifest import STATUS_PASSED
 from ijepa_deploy.presets import PRESETS, RANDOM_PREFIX
+from ijepa_deploy.runtime.acceptance.summary import summary_table
+from ijepa_deploy.runtime.model import usable_graphs
 from ijepa_deploy.spec import TASKS
 
 
-def parse_args(argv=None):
-    from ijepa_deploy.exporters.pipeline import CALIB_METHODS, ExportOptions
+def _precision_arguments(parser: ArgumentParser, default, calib_methods: tuple[str, ...]) -> None:
+    """The ``precision graphs`` group: --fp16, --int8 and INT8's calibration and target."""
+    prec = parser.add_argument_group(
+        "precision graphs", "TensorRT 11 is strongly typed: fp16/INT8 live in the ONNX graph. Each graph is "
+        "validated and checked against eager fp32 (cosine, max abs, nearest-neighbour overlap).")
+    prec.add_argument("--fp16", action="store_true",
+                      help="add model_fp16.onnx: fp16 weights/activations, fp32 I/O and LayerNormalization")
+    prec.add_argument("--int8", action="store_true",
+                      help="add model_int8.onnx (explicit Q/DQ for TensorRT) and model_int8_cpu.onnx "
+                           "(fastest INT8 form for ONNX Runtime on CPU), calibrated on images")
+    prec.add_argument("--calib-dir", type=Path, metavar="DIR",
+                      help="images for INT8 calibration, a few hundred from your domain (default: the bundled "
+                           "sample photos and their variants, with a warning: not representative)")
+    prec.add_argument("--calib-count", type=int, default=default.calib_count, metavar="N",
+                      help=f"calibration images (a seeded sample when DIR has more; default {default.calib_count})")
+    prec.add_argument("--calib-method", choices=calib_methods, default=default.calib_method,
+                      help=f"activation range estimate (default {default.calib_method})")
+    prec.add_argument("--int8-target-cosine", type=float, default=default.int8_target_cosine, metavar="X",
+                      help="min cosine of INT8 embeddings/logits vs eager fp32 on the held-out parity photos; "
+                           "the most sensitive GEMMs stay in higher precision until it holds "
+                           f"(default {default.int8_target_cosine})")
+    prec.add_argument("--int8-sensitivity-images", type=int, default=default.int8_sensitivity_images, metavar="N",
+                      help="held-out photos the per-GEMM sensitivity runs on "
+                           f"(default {default.int8_sensitivity_images}; costs ~half a forward pass per photo "
+                           "and GEMM)")
+    prec.add_argument("--no-engines", action="store_true",
+                      help="do not try to build TensorRT engines after the precision graphs")
 
+
+def parse_args(argv=None):
     default = ExportOptions(model="")  # the one home of every export default
     parser = ArgumentParser(
         prog="ijepa-export",
@@ -38,31 +69,7 @@ def parse_args(argv=None):
                         "(default: the bundled sample photos)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact directory")
-    prec = parser.add_argument_group(
-        "precision graphs", "TensorRT 11 is strongly typed: fp16/INT8 live in the ONNX graph. Each graph is "
-        "validated and checked against eager fp32 (cosine, max abs, nearest-neighbour overlap).")
-    prec.add_argument("--fp16", action="store_true",
-                      help="add model_fp16.onnx: fp16 weights/activations, fp32 I/O and LayerNormalization")
-    prec.add_argument("--int8", action="store_true",
-                      help="add model_int8.onnx (explicit Q/DQ for TensorRT) and model_int8_cpu.onnx "
-                           "(fastest INT8 form for ONNX Runtime on CPU), calibrated on images")
-    prec.add_argument("--calib-dir", type=Path, metavar="DIR",
-                      help="images for INT8 calibration, a few hundred from your domain (default: the bundled "
-                           "sample photos and their variants, with a warning: not representative)")
-    prec.add_argument("--calib-count", type=int, default=default.calib_count, metavar="N",
-                      help=f"calibration images (a seeded sample when DIR has more; default {default.calib_count})")
-    prec.add_argument("--calib-method", choices=CALIB_METHODS, default=default.calib_method,
-                      help=f"activation range estimate (default {default.calib_method})")
-    prec.add_argument("--int8-target-cosine", type=float, default=default.int8_target_cosine, metavar="X",
-                      help="min cosine of INT8 embeddings/logits vs eager fp32 on the held-out parity photos; "
-                           "the most sensitive GEMMs stay in higher precision until it holds "
-                           f"(default {default.int8_target_cosine})")
-    prec.add_argument("--int8-sensitivity-images", type=int, default=default.int8_sensitivity_images, metavar="N",
-                      help="held-out photos the per-GEMM sensitivity runs on "
-                           f"(default {default.int8_sensitivity_images}; costs ~half a forward pass per photo "
-                           "and GEMM)")
-    prec.add_argument("--no-engines", action="store_true",
-                      help="do not try to build TensorRT engines after the precision graphs")
+    _precision_arguments(parser, default, CALIB_METHODS)
     args = parser.parse_args(argv)
     return ExportOptions(
         model=args.model, task=args.task, output=args.output, opset=args.opset, image_size=args.image_size,
@@ -75,10 +82,6 @@ def parse_args(argv=None):
 
 
 def _main(argv=None) -> int:
-    from ijepa_deploy.exporters.pipeline import run_export
-    from ijepa_deploy.manifest import STATUS_PASSED
-    from ijepa_deploy.runtime.acceptance.summary import summary_table
-
     opts = parse_args(argv)
     result = run_export(opts)
     print(summary_table(result.manifest, result.directory))
@@ -95,8 +98,6 @@ def _main(argv=None) -> int:
 
 def failed_parts(manifest) -> list[str]:
     """What did not pass: graphs, OpenVINO's bf16 mode and TensorRT engines, by name."""
-    from ijepa_deploy.manifest import STATUS_PASSED
-
     parts = [f"{v} ({g.file})" for v, g in manifest.graphs.items() if g.status != STATUS_PASSED]
     parts += [f"{r.graph} in OpenVINO's {r.precision} mode" for r in manifest.parity
               if not r.passed and r.engine is None and r.graph in manifest.graphs
@@ -106,8 +107,6 @@ def failed_parts(manifest) -> list[str]:
 
 
 def usable_parts(manifest) -> str:
-    from ijepa_deploy.runtime.model import usable_graphs
-
     usable = usable_graphs(manifest)
     if not usable:
         return "nothing in it is served (the runtime refuses it unless allow_unverified=True)"

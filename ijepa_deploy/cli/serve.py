@@ -20,6 +20,7 @@ from ijepa_deploy.runtime.serving.options import (
     METRICS_PORT,
     ServeOptions,
 )
+from ijepa_deploy.runtime.serving.server import serve
 
 
 def parse_args(argv=None) -> ServeOptions:
@@ -66,8 +67,6 @@ def parse_args(argv=None) -> ServeOptions:
 
 def _main(argv=None) -> int:
     opts = parse_args(argv)
-    from ijepa_deploy.runtime.serving.server import serve
-
     return serve(opts)
 
 

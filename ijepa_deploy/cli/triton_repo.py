@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 from ijepa_deploy.cli import ArgumentParser, run
+from ijepa_deploy.errors import InputError
+from ijepa_deploy.runtime.serving.repository import write_repository
 
 
 def _main(argv=None) -> int:
@@ -38,11 +40,7 @@ def _main(argv=None) -> int:
     for flag, value in (("--instances", a.instances), ("--preprocess-instances", a.preprocess_instances),
                         ("--max-queue", a.max_queue)):
         if value < 1:
-            from ijepa_deploy.errors import InputError
-
             raise InputError(flag, f"{value} is not positive", "an integer >= 1")
-    from ijepa_deploy.runtime.serving.repository import write_repository
-
     configs = write_repository(a.artifact, a.output, name=a.name, backend=a.backend, precision=a.precision,
                                max_batch=a.max_batch, preferred_batch_sizes=a.preferred_batch_sizes,
                                max_queue_delay_us=a.max_queue_delay_us, instances=a.instances, kind=a.kind,

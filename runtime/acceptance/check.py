@@ -29,9 +29,12 @@ from ijepa_deploy.runtime.acceptance.parity import (
 )
 from ijepa_deploy.runtime.acceptance.reference import REFERENCE_FILE, ReferenceOutputs
 from ijepa_deploy.runtime.cpu_features import int8_dot_product
+from ijepa_deploy.runtime.model import open_runner
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, gpu_execution_providers, provider_entry
+from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, cpu_supports_bf16, openvino_status
 from ijepa_deploy.runtime.preprocess import Preprocessor
 from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
 BACKENDS = ("onnxruntime", "openvino", "tensorrt")
 
@@ -74,15 +77,11 @@ class HostCheck:
 
 
 def _openvino_host() -> tuple[bool, str, bool]:
-    from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
-
     available, reason = openvino_status()
     return available, reason, available and cpu_supports_bf16()
 
 
 def _tensorrt_host() -> tuple[bool, str]:
-    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
-
     return tensorrt_status()
 
 
@@ -129,16 +128,14 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
     runtime's TensorRT runner for an engine. Acceptance opens what failed too: it re-measures."""
     io, low, high = manifest.io, manifest.batch.min, manifest.batch.max
     if candidate.engine is not None:
-        from ijepa_deploy.runtime.model import open_runner
-
         return open_runner(directory, manifest, "tensorrt", candidate.engine, verify=False, allow_unverified=True,
                            allow_engine_host_code=allow_engine_host_code)
-    graph = resolve_inside(directory, manifest.graphs[candidate.graph].file)
+    record = manifest.graphs[candidate.graph]
+    graph = resolve_inside(directory, record.file)
     if candidate.backend == "openvino-cpu":
-        from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner
-
         hint = "bf16" if candidate.precision == "bf16" else "f32"
-        return OpenVinoRunner(graph, io, low, high, inference_precision=hint, threads=threads)
+        return OpenVinoRunner(resolve_inside(directory, record.openvino_files[0]), io, low, high,
+                              inference_precision=hint, threads=threads)
     if candidate.backend == "onnxruntime-cpu":
         return OnnxRuntimeRunner(graph, io, low, high, intra_op_threads=threads, providers=["CPUExecutionProvider"])
     provider = next(p for p in gpu_execution_providers() if candidate.backend.endswith(_provider_name(p)))

@@ -39,7 +39,8 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
     if neighbours:
         lines.append(f"overlap@k: mean share of each image's {neighbours.k} nearest neighbours (cosine, "
                      f"{neighbours.output}) that match eager fp32's, over {neighbours.images} images")
-    graphs = [f"{v}: {g.file} ({', '.join(g.targets)})" for v, g in manifest.graphs.items()]
+    graphs = [f"{v}: {g.file} ({', '.join(g.targets)})"
+              + (f", OpenVINO runs {g.openvino_ir.file}" if g.openvino_ir else "") for v, g in manifest.graphs.items()]
     lines.append("graphs    " + "; ".join(graphs))
     calibration = next((g.calibration for g in manifest.graphs.values() if g.calibration), None)
     if calibration:

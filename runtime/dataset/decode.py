@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import IJepaDeployError, InputError
-from ijepa_deploy.runtime.preprocess import Preprocessor, _first_line
+from ijepa_deploy.errors import IJepaDeployError, InputError, first_line
+from ijepa_deploy.runtime.preprocess import Preprocessor
 
 
 @dataclass
@@ -44,7 +44,7 @@ def decode_chunk(preprocess: Preprocessor, chunk: Chunk) -> Decoded:
             errors.append((index, exc.format()))
         except Exception as exc:  # noqa: BLE001 - decoded, then a conversion Pillow refuses (LAB, ...) or MemoryError
             errors.append((index, InputError(source, f"cannot be preprocessed ({type(exc).__name__}: "
-                                                   f"{_first_line(exc)})", "an image Pillow converts to RGB").format()))
+                                                   f"{first_line(exc)})", "an image Pillow converts to RGB").format()))
         else:
             ok.append(index)
     return Decoded(np.asarray(ok, dtype=np.int64), np.stack(pixels) if pixels else None, errors)

@@ -21,8 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ijepa_deploy.errors import InputError
-from ijepa_deploy.runtime.preprocess import _first_line
+from ijepa_deploy.errors import InputError, first_line
 
 # The image formats Pillow decodes that a corpus holds; anything else in a directory is skipped
 # (and counted), so a README or a .DS_Store never becomes an error row.
@@ -168,7 +167,7 @@ def _read_table(path: Path, column: str):
         options = pacsv.ConvertOptions(column_types={column: pa.string()}, strings_can_be_null=False)
         return pacsv.read_csv(path, convert_options=options)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(str(path), f"cannot be read as {path.suffix[1:].upper()} ({_first_line(exc)})",
+        raise InputError(str(path), f"cannot be read as {path.suffix[1:].upper()} ({first_line(exc)})",
                                f"a {path.suffix[1:].upper()} file with a {column!r} column") from None
 
 

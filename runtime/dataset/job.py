@@ -19,6 +19,7 @@ from ijepa_deploy.runtime.dataset.collect import TASK_COLUMNS, Collector, plan
 from ijepa_deploy.runtime.dataset.inputs import Listing, list_inputs, shard_parts
 from ijepa_deploy.runtime.dataset.local import DECODERS, default_workers, run_local
 from ijepa_deploy.runtime.dataset.output import DatasetState, OutputDir
+from ijepa_deploy.runtime.dataset.ray_engine import RayEngine  # imports ray itself only when a job asks for it
 from ijepa_deploy.runtime.model import choose_backend, load
 
 ENGINES = ("local", "ray")
@@ -184,8 +185,6 @@ class _LocalEngine:
 
 def _open_engine(opts: DatasetOptions):
     if opts.engine == "ray":
-        from ijepa_deploy.runtime.dataset.ray_engine import RayEngine  # ray: optional and heavy
-
         return RayEngine(opts)
     return _LocalEngine(opts)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ijepa_deploy.contract import PreprocessConfig
-from ijepa_deploy.errors import ERROR_TYPES, BackendError, BackendUnavailable, IJepaDeployError
+from ijepa_deploy.errors import ERROR_TYPES, BackendError, BackendUnavailable, IJepaDeployError, first_line
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.dataset.collect import TASK_COLUMNS, Collector, PartJob
 from ijepa_deploy.runtime.dataset.decode import Chunk, decode_chunk
@@ -83,7 +83,7 @@ class RayEngine:
                               include_dashboard=False if local else None)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise BackendUnavailable(f"--ray-address {opts.ray_address or os.environ.get('RAY_ADDRESS', '')}",
-                                       f"cannot connect to Ray ({str(exc).splitlines()[0]})",
+                                       f"cannot connect to Ray ({first_line(exc)})",
                                        "a running cluster's address (ray start --head prints it)") from None
             self.started = True
         context = ray.data.DataContext.get_current()
@@ -140,8 +140,7 @@ def _user_error(exc: BaseException) -> BaseException:
         line = text[at + len(marker):].splitlines()[0]
         subject, _, rest = line.partition(" | ")
         problem, _, expected = rest.partition(". Note: expected ")
-        return cls(subject, problem, expected or None)
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return BackendError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first})",
+        return BackendError(subject, problem, expected or None)
+    return BackendError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first_line(exc)})",
                             "a cluster whose nodes can load the artifact and read the images (the package "
                             "installed on every node)")

@@ -3,7 +3,8 @@
 Layout (``NAME`` defaults to ``ijepa``)::
 
     OUT/NAME_pixels/config.pbtxt   onnxruntime_onnx (1/model.onnx, or 1/model.onnx/ with external data)
-                                   or tensorrt_plan (1/model.plan, or one plan per compute capability)
+                                   or tensorrt_plan (1/model.plan: the artifact's one engine for
+                                   --precision, linked or copied; max batch capped by its profile)
     OUT/preprocess/config.pbtxt    Python backend: encoded images -> pixel_values, using a copy of
                                    the runtime's own preprocessing code (numpy + Pillow only)
     OUT/NAME/config.pbtxt          ensemble: images (BYTES [n, 1]) -> preprocess -> NAME_pixels
@@ -26,6 +27,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import ijepa_deploy
+import ijepa_deploy.runtime.preprocess as runtime_preprocess
+from ijepa_deploy.directory_swap import swap_in
 from ijepa_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
 from ijepa_deploy.runtime.model import check_verified
@@ -225,13 +229,10 @@ def _ensemble_model(pb, path: Path, manifest: Manifest, name: str, pixels: str, 
 
 
 def _replace(tmp: Path, output: Path) -> None:
-    """Put the finished repository in place; an existing one is removed only after the rename."""
+    """Put the finished repository in place; an existing one is removed only once the new one is
+    there (ijepa_deploy.directory_swap: atomic where the kernel can swap two paths)."""
     if output.exists():
-        old = output.with_name(f".{output.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        output.rename(old)
-        tmp.rename(output)
-        shutil.rmtree(old)
+        shutil.rmtree(swap_in(tmp, output))
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(output)
@@ -254,11 +255,7 @@ def _warn_stderr(note: str) -> None:
 
 
 def _write_preprocess_code(version_dir: Path, contract: dict) -> None:
-    import ijepa_deploy
-
     package_root = Path(ijepa_deploy.__file__).parent
-    import ijepa_deploy.runtime.preprocess as runtime_preprocess
-
     sources = {"ijepa_deploy/errors.py": package_root / "errors.py",
                "ijepa_deploy/contract.py": package_root / "contract.py",
                "ijepa_deploy/runtime/preprocess.py": Path(runtime_preprocess.__file__)}

@@ -22,6 +22,7 @@ import numpy as np
 
 from ijepa_deploy.errors import BackendError, BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime.model import check_verified
 from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
 from ijepa_deploy.runtime.serving.models import (
@@ -193,8 +194,6 @@ class Server:
 
     def __init__(self, opts: ServeOptions):
         import_pytriton()
-        from ijepa_deploy.runtime import load
-
         manifest = read_manifest(opts.artifact)
         opts.check(manifest.batch.max)
         self.opts = opts

@@ -70,6 +70,7 @@ def test_damaged_checkpoints(checkpoints, tmp_path, capsys, name, problem):
     (["--opset", "30"], "--opset | 30 is outside"),
     (["--image-size", "100000"], "--image-size | 100000 px is 6250x6250 patches"),
     (["--image-size", "1000"], "--image-size | 1000 is not a multiple of the patch size 16"),
+    (["--image-size", "8"], "--image-size | 8. Note: expected a resolution of at least one patch (16 px)"),
     (["--int8", "--calib-dir", "EMPTY"], "contains no image files"),
 ])
 def test_export_arguments_fail_in_seconds(tmp_path, capsys, argv, problem):

@@ -124,6 +124,25 @@ def test_inconsistent_fields_are_user_errors(tmp_path, mutate, field, problem):
     assert f"manifest field {field}: " in read_error(tmp_path) and problem in read_error(tmp_path)
 
 
+def test_openvino_ir_files_must_be_listed_with_their_roles(tmp_path):
+    data = written(tmp_path)
+    data["graphs"]["fp32"]["openvino_ir"] = {"file": "model_fp32.xml", "weights": "model_fp32.bin",
+                                             "converter": "openvino 2026.4.1"}
+    rewrite(tmp_path, data)
+    assert "manifest field $.graphs['fp32'].openvino_ir.file: 'model_fp32.xml' is not listed" in read_error(tmp_path)
+    digest = {"sha256": "0" * 64, "bytes": 1}
+    data["files"].update({"model_fp32.xml": {**digest, "role": "openvino-ir"},
+                          "model_fp32.bin": {**digest, "role": "onnx-external-data"}})
+    rewrite(tmp_path, data)
+    assert "manifest field $.files['model_fp32.bin'].role: 'onnx-external-data'. Note: expected " \
+           "\"openvino-ir-weights\"" in read_error(tmp_path)
+    data["files"]["model_fp32.bin"]["role"] = "openvino-ir-weights"
+    rewrite(tmp_path, data)
+    graph = read_manifest(tmp_path).graphs["fp32"]
+    assert graph.openvino_files == ["model_fp32.xml", "model_fp32.bin"]
+    assert graph.files == ["model_fp32.onnx", *graph.data_files]
+
+
 def test_passed_status_with_a_failed_parity_is_refused(tmp_path):
     m = small_manifest(tmp_path, status="passed")
     outputs = {n: OutputParity(0.5, 1.0, 0.1, 0.99, None, False) for n in m.io.output_names}

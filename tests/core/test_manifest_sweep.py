@@ -31,10 +31,10 @@ NULLABLE = {"revision", "hardware_compatibility", "max_abs_threshold", "min_cosi
             "id2label"}
 OPTIONAL = {"created", "preset", "mirrors", "seed", "architectures", "export_peak_rss_gib", "export_seconds",
             "tool", "calibration", "quantization", "seconds", "peak_rss_gib", "separate_process", "retrieval",
-            "build_seconds"}
+            "build_seconds", "openvino_ir"}  # without an IR, OpenVINO runs the ONNX graph
 # Maps keyed by name, where removing an entry is a legitimate edit (a graph dropped with its files kept).
 DROPPABLE_MAPS = {"graphs", "engines"}
-STRINGS_ANY = {"created", "weights", "source", "position_embeddings", "gpu_name", "backend", "reference"}
+STRINGS_ANY = {"created", "weights", "converter", "source", "position_embeddings", "gpu_name", "backend", "reference"}
 HOSTILE_NAMES = ["../model.onnx", "/etc/passwd", "sub/../../x.onnx", "../outside/secret.onnx", "./model.onnx",
                  "a//b.onnx", "..", "C:\\x.onnx"]
 OTHER_KINDS = [None, 7, "x", True, [], {}, [None], {"k": None}]
@@ -116,10 +116,13 @@ def _path_corruption(data, rng, directory: Path, outside: Path, record: dict):
         os.symlink(outside / "secret.onnx", directory / name)
     elif name == "linkdir/model.onnx":
         os.symlink(outside, directory / "linkdir")
-    where = rng.choice(["graph file", "files key", "data file"])
+    where = rng.choice(["graph file", "files key", "data file", "openvino ir"])
     if where == "graph file":
         data["files"][name] = record
         graph["file"] = name
+    elif where == "openvino ir":
+        data["files"][name] = dict(record, role="openvino-ir")
+        graph["openvino_ir"]["file"] = name
     elif where == "files key":
         data["files"][name] = record
     else:

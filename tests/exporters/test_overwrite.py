@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ijepa_deploy.directory_swap import exchange
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters import pipeline
-from ijepa_deploy.exporters.output_slot import OutputSlot, exchange
+from ijepa_deploy.exporters.output_slot import OutputSlot
 from ijepa_deploy.exporters.pipeline import ExportOptions, run_export
 from ijepa_deploy.interrupts import Interrupted
 from ijepa_deploy.manifest import read_manifest, sha256_file
@@ -117,7 +118,7 @@ def test_exchange_swaps_directories(tmp_path):
 
 
 def test_fallback_rename_dance(tmp_path, monkeypatch):
-    monkeypatch.setattr("ijepa_deploy.exporters.output_slot.exchange", lambda a, b: False)
+    monkeypatch.setattr("ijepa_deploy.directory_swap.exchange", lambda a, b: False)
     target = tmp_path / "t"
     target.mkdir()
     (target / "ijepa_manifest.json").write_text("{}")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
 import threading
 
@@ -73,7 +75,7 @@ def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, prec
     with open_runner(tiny_precision_artifact, manifest, "openvino", precision, threads=2) as runner:
         assert runner.backend == "openvino-cpu" and runner.inference_precision == "f32"
         assert runner.threads == 2
-        assert runner.graph.name == manifest.graphs[graph].file  # int8 runs the S8S8 graph on OpenVINO
+        assert runner.graph.name == manifest.graphs[graph].openvino_files[0]  # int8: the S8S8 graph (its IR)
         _parity(runner, pixels, reference, "fp32" if graph == "fp32" else "int8")
 
 
@@ -117,6 +119,34 @@ def test_export_recorded_openvino_rows_for_every_graph(tiny_precision_artifact):
     assert manifest.versions["openvino"]
     bf16 = [r for r in manifest.parity if r.precision == "bf16"]
     assert all(r.outputs["embedding"].cosine_threshold == 0.9999 for r in bf16)
+
+
+def test_openvino_runs_the_ir_the_export_wrote_and_checked(tiny_precision_artifact):
+    manifest = read_manifest(tiny_precision_artifact)
+    for variant, graph in manifest.graphs.items():
+        checked = any(r.graph == variant and r.backend == "openvino-cpu" for r in manifest.parity)
+        if "openvino" in graph.targets and checked:  # the graphs OpenVINO serves, when it could check them here
+            ir = graph.openvino_ir
+            assert ir is not None and ir.converter.startswith("openvino ")
+            assert (manifest.files[ir.file].role, manifest.files[ir.weights].role) == ("openvino-ir",
+                                                                                     "openvino-ir-weights")
+        else:
+            assert graph.openvino_ir is None, variant
+    with load(tiny_precision_artifact, backend="openvino") as model:
+        assert model.runner.graph.name == manifest.graphs["fp32"].openvino_ir.file
+
+
+def test_a_corrupt_ir_is_refused_and_onnx_runtime_still_serves(tiny_artifact, tmp_path):
+    copy = tmp_path / "art"
+    shutil.copytree(tiny_artifact, copy)
+    weights = copy / read_manifest(copy).graphs["fp32"].openvino_ir.weights
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match=re.escape(f"{weights} | checksum mismatch")):
+        load(copy, backend="openvino")
+    with load(copy, backend="onnxruntime") as model:
+        assert model.embed([np.zeros((32, 32, 3), np.uint8)]).shape[0] == 1
 
 
 def test_concurrent_calls_equal_single_threaded(tiny_artifact):

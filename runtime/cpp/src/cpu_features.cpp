@@ -1,4 +1,4 @@
-// What this CPU can do for INT8, read from /proc/cpuinfo: ijepa_deploy/runtime/cpu_features.py's rule.
+// What this CPU can do for INT8, read from /proc/cpuinfo: runtime/cpu_features.py's rule.
 #include <fstream>
 #include <set>
 #include <sstream>

@@ -1,5 +1,5 @@
 // Internal: the parity and safety gates Model::load applies before opening anything, rule for rule
-// and message for message those of the Python runtime (ijepa_deploy/runtime/model.py
+// and message for message those of the Python runtime (runtime/model.py
 // check_verified / openvino_variant / openvino_int8_problem, tensorrt_runner.host_code_problem),
 // with the C++ way to opt in.
 #pragma once

@@ -80,6 +80,9 @@ GraphRecord read_graph(const json& g) {
   rec.precision = g.at("precision").get<std::string>();
   rec.targets = g.at("for").get<std::vector<std::string>>();
   rec.status = g.value("status", std::string());
+  if (g.contains("openvino_ir")) {
+    rec.openvino_ir = {g["openvino_ir"].at("file").get<std::string>(), g["openvino_ir"].at("weights").get<std::string>()};
+  }
   return rec;
 }
 
@@ -135,12 +138,20 @@ std::vector<std::string> file_names(const Manifest& m) {
   for (const auto& [variant, graph] : m.graphs) {
     names.push_back(graph.file);
     names.insert(names.end(), graph.data_files.begin(), graph.data_files.end());
+    names.insert(names.end(), graph.openvino_ir.begin(), graph.openvino_ir.end());
   }
   for (const auto& [variant, engine] : m.engines) names.push_back(engine.file);
   return names;
 }
 
 }  // namespace
+
+std::vector<std::string> GraphRecord::openvino_files() const {
+  if (!openvino_ir.empty()) return openvino_ir;
+  std::vector<std::string> files{file};
+  files.insert(files.end(), data_files.begin(), data_files.end());
+  return files;
+}
 
 std::string resolve_inside(const std::string& directory, const std::string& name) {
   return detail::resolve_inside(directory, name).string();

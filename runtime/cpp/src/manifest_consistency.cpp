@@ -42,20 +42,35 @@ std::vector<std::string> task_outputs(const std::string& task) {
   return {"logits"};
 }
 
+struct NamedFile {
+  std::string field, name, role;
+};
+
+// (JSON path, file name, role) of every file a graph names: its ONNX files and its OpenVINO IR.
+std::vector<NamedFile> graph_files(const std::string& variant, const ojson& graph) {
+  const std::string at = "$.graphs[" + quote(variant) + "].";
+  std::vector<NamedFile> named{{at + "file", graph["file"].get<std::string>(), "onnx-graph"}};
+  for (size_t i = 0; i < graph["data_files"].size(); ++i) {
+    named.push_back({at + "data_files[" + std::to_string(i) + "]", graph["data_files"][i].get<std::string>(),
+                     "onnx-external-data"});
+  }
+  if (graph.contains("openvino_ir")) {
+    named.push_back({at + "openvino_ir.file", graph["openvino_ir"]["file"].get<std::string>(), "openvino-ir"});
+    named.push_back({at + "openvino_ir.weights", graph["openvino_ir"]["weights"].get<std::string>(),
+                     "openvino-ir-weights"});
+  }
+  return named;
+}
+
 void check_files_listed(const ojson& data, const std::string& where) {
   const ojson& files = data["files"];
   for (auto it = data["graphs"].begin(); it != data["graphs"].end(); ++it) {
-    std::vector<std::string> names{it.value()["file"].get<std::string>()};
-    for (const auto& extra : it.value()["data_files"]) names.push_back(extra.get<std::string>());
-    for (size_t i = 0; i < names.size(); ++i) {
-      const std::string field = "$.graphs[" + quote(it.key()) + "]." +
-                                (i == 0 ? std::string("file") : "data_files[" + std::to_string(i - 1) + "]");
-      const std::string role = i == 0 ? "onnx-graph" : "onnx-external-data";
-      if (!files.contains(names[i])) {
-        throw fail(where, field, quote(names[i]) + " is not listed under files", "every artifact file with its sha256");
+    for (const auto& [field, name, role] : graph_files(it.key(), it.value())) {
+      if (!files.contains(name)) {
+        throw fail(where, field, quote(name) + " is not listed under files", "every artifact file with its sha256");
       }
-      if (files[names[i]]["role"] != role) {
-        throw fail(where, "$.files[" + quote(names[i]) + "].role", quote(files[names[i]]["role"].get<std::string>()),
+      if (files[name]["role"] != role) {
+        throw fail(where, "$.files[" + quote(name) + "].role", quote(files[name]["role"].get<std::string>()),
                    "\"" + role + "\"");
       }
     }

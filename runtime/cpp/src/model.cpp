@@ -73,10 +73,9 @@ std::unique_ptr<Runner> open_openvino(const std::string& directory, const Manife
     throw Error(directory, "artifact has no " + variant + " graph",
                 "one of " + names(manifest.graphs) + " (export with --" + variant + ")");
   }
-  std::vector<std::string> files{graph->second.file};
-  files.insert(files.end(), graph->second.data_files.begin(), graph->second.data_files.end());
+  const std::vector<std::string> files = graph->second.openvino_files();
   if (options.verify) verify_files(directory, manifest, files);
-  const std::string path = resolve_inside(directory, graph->second.file);
+  const std::string path = resolve_inside(directory, files.front());
   apply(detail::openvino_int8_problem(manifest, variant, precision), options.allow_unverified);
 #ifdef IJEPA_HAVE_OPENVINO
   return detail::make_openvino_runner(path, manifest, options);

@@ -79,11 +79,11 @@ def _copy_artifact(src, dst, **changes):
 
 def test_tampered_model_file(any_build, tiny_artifact, tmp_path):
     art = _copy_artifact(tiny_artifact, tmp_path / "art")
-    graph = art / "model.onnx"
+    graph = art / "model.bin"  # the weights of the IR OpenVINO opens
     data = bytearray(graph.read_bytes())
     data[len(data) // 2] ^= 0x01
     graph.write_bytes(bytes(data))
-    _expect_error(any_build, ["load", art, "openvino", "fp32"], "model.onnx", "checksum mismatch")
+    _expect_error(any_build, ["load", art, "openvino", "fp32"], "model.bin", "checksum mismatch")
 
 
 def test_unknown_schema_version(any_build, tiny_artifact, tmp_path):
@@ -115,7 +115,7 @@ def test_bad_artifacts(any_build, tiny_artifact, tmp_path):
     _expect_error(any_build, ["load", tiny_artifact, "tensorrt", "fp32"], "no fp32 TensorRT engine", "ijepa-build")
     _expect_error(any_build, ["load", tiny_artifact, "onnxruntime", "fp32"], "unknown backend")
     missing = _copy_artifact(tiny_artifact, tmp_path / "missing")
-    (missing / "model.onnx").unlink()
+    (missing / "model.xml").unlink()
     _expect_error(any_build, ["load", missing, "openvino", "fp32"], "artifact file is missing")
 
 

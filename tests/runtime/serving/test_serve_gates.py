@@ -38,11 +38,22 @@ def fake_tensorrt(monkeypatch):
     return created
 
 
-def test_the_flags_reach_the_options_and_default_off():
-    opts = parse_args(["art"])
-    assert (opts.allow_unverified, opts.allow_engine_host_code) == (False, False)
-    opts = parse_args(["art", "--allow-unverified", "--allow-engine-host-code"])
-    assert (opts.allow_unverified, opts.allow_engine_host_code) == (True, True)
+@pytest.mark.parametrize("engine, flag, error, refusal",
+                         [({"status": "failed"}, "--allow-unverified", ParityError, "FAILED its parity check"),
+                          ({"version_compatible": True}, "--allow-engine-host-code", ArtifactError,
+                           "embeds host code")])
+def test_each_flag_lets_the_server_load_what_it_refuses_by_default(fake_tensorrt, tmp_path, engine, flag, error,
+                                                                   refusal):
+    """ijepa-serve's command line to a loaded server (Triton is not started: the gates apply when
+    the server loads its models)."""
+    argv = [str(engine_artifact(tmp_path / "art", **engine)), "--backend", "tensorrt", "--precision", "fp16"]
+    with pytest.raises(error, match=refusal):
+        Server(parse_args(argv))
+    server = Server(parse_args([*argv, flag]))
+    try:
+        assert server.models[0].embed([encoded_image(1)]).shape == (1, 8)
+    finally:
+        server.stop()
 
 
 def test_failed_artifact_is_refused_unless_allowed(tiny_artifact, tmp_path):

@@ -55,6 +55,22 @@ def test_repository_configs_are_triton_model_configs(fixture, request, tmp_path)
     assert again.value.code == 1
 
 
+def test_overwrite_replaces_the_repository_and_nothing_beside_it(tiny_artifact, tmp_path):
+    out = tmp_path / "repo"
+    with pytest.raises(SystemExit):
+        repo_main([str(tiny_artifact), str(out)])
+    (out / "stale.txt").write_text("from the old repository")
+    beside = tmp_path / ".repo.old"  # the name the old swap emptied first: may be someone's files
+    beside.mkdir()
+    (beside / "keep.txt").write_text("keep")
+    with pytest.raises(SystemExit) as done:
+        repo_main([str(tiny_artifact), str(out), "--overwrite"])
+    assert done.value.code == 0
+    assert not (out / "stale.txt").exists() and (out / "ijepa_pixels" / "config.pbtxt").is_file()
+    assert (beside / "keep.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".repo.old", "repo"]
+
+
 def test_preprocess_model_runs_in_tritonserver(tiny_artifact, tmp_path):
     import tritonclient.grpc as grpcclient
     from pytriton.triton import Triton, TritonConfig

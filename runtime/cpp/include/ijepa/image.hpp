@@ -1,5 +1,5 @@
 // Image inputs and decoding. Everything ends as 8-bit RGB, converted with the Python runtime's
-// rules (ijepa_deploy/runtime/preprocess.py): transparency composited onto white, greyscale and
+// rules (runtime/preprocess.py): transparency composited onto white, greyscale and
 // palette expanded, CMYK JPEG (Adobe polarity) converted, 16-bit samples scaled to 8 bits (>> 8).
 #pragma once
 

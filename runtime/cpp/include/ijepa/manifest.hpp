@@ -40,6 +40,12 @@ struct GraphRecord {
   std::string precision;             // "fp32", "fp16" or "int8" (int8-cpu is an int8 graph too)
   std::vector<std::string> targets;  // the manifest's "for": the engines the graph is meant for
   std::string status;                // its own parity verdict; "" in manifests from before per-graph verdicts
+  // The graph as OpenVINO IR (.xml, then its .bin), written at export for the graphs OpenVINO serves;
+  // empty when the export wrote none. OpenVINO maps the .bin instead of copying ONNX weights to the heap.
+  std::vector<std::string> openvino_ir;
+
+  // What OpenVINO opens: the IR when present, else the ONNX file and its external data.
+  std::vector<std::string> openvino_files() const;
 };
 
 struct EngineRecord {

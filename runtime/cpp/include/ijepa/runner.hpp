@@ -1,5 +1,5 @@
 // The Runner interface: the base checks inputs (shape, batch inside the artifact's range), each
-// backend implements only run_checked(). Mirrors ijepa_deploy/runtime/runner.py.
+// backend implements only run_checked(). Mirrors runtime/runner.py (ijepa_deploy.runtime.runner).
 #pragma once
 
 #include <cstdint>
