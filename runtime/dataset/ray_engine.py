@@ -140,7 +140,7 @@ def _user_error(exc: BaseException) -> BaseException:
         line = text[at + len(marker):].splitlines()[0]
         subject, _, rest = line.partition(" | ")
         problem, _, expected = rest.partition(". Note: expected ")
-        return BackendError(subject, problem, expected or None)
+        return cls(subject, problem, expected or None)
     return BackendError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first_line(exc)})",
-                            "a cluster whose nodes can load the artifact and read the images (the package "
-                            "installed on every node)")
+                        "a cluster whose nodes can load the artifact and read the images (the package "
+                        "installed on every node)")
