@@ -208,6 +208,7 @@ def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, t
     import shutil
 
     from ijepa_deploy.exporters.engine_step import engine_step
+    from ijepa_deploy.exporters.export_run import ExportRun
     from ijepa_deploy.exporters.pipeline import ExportOptions
     from ijepa_deploy.progress import Progress
     from ijepa_deploy.runtime.acceptance.summary import summary_table
@@ -219,7 +220,8 @@ def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, t
     out = tmp_path / "art"
     shutil.copytree(tiny_precision_artifact, out)
     manifest = read_manifest(out)
-    engine_step(ExportOptions(model="random:tiny", output=out), out, manifest, Progress(quiet=True))
+    engine_step(ExportRun(ExportOptions(model="random:tiny", output=out), out, out, manifest.io, manifest,
+                          Progress(quiet=True)))
     assert manifest.engines == {}
     note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
     assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note
