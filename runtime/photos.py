@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.preprocess import open_image
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 def bundled_images() -> list[Path]:
