@@ -54,3 +54,30 @@ def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact, fre
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("error: TensorRT engine build | ") and reason in line and ". Note: expected " in line
     assert "Traceback" not in proc.stderr
+
+
+def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, tmp_path):
+    import shutil
+
+    from ijepa_deploy.exporters.engine_step import engine_step
+    from ijepa_deploy.exporters.export_run import ExportRun
+    from ijepa_deploy.exporters.pipeline import ExportOptions
+    from ijepa_deploy.progress import Progress
+    from ijepa_deploy.runtime.acceptance.summary import summary_table
+    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
+
+    available, reason = tensorrt_status()
+    if available:
+        pytest.skip("TensorRT is available here: the engine step builds instead")
+    out = tmp_path / "art"
+    shutil.copytree(tiny_precision_artifact, out)
+    manifest = read_manifest(out)
+    engine_step(ExportRun(ExportOptions(model="random:tiny", output=out), out, out, manifest.io, manifest,
+                          Progress(quiet=True)))
+    assert manifest.engines == {}
+    note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
+    assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note
+    table = summary_table(manifest, out)
+    assert note in table
+    for graph in ("fp16", "int8", "int8-cpu"):
+        assert any(line.startswith(graph) and "@5" in line for line in table.splitlines())
