@@ -3,15 +3,20 @@ reason reaches the caller and ``ijepa-build``'s exit status, with nothing writte
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from ijepa_deploy.errors import ArtifactError, BackendUnavailable
+from ijepa_deploy.exporters.engine_step import engine_step
+from ijepa_deploy.exporters.export_run import ExportRun
+from ijepa_deploy.exporters.pipeline import ExportOptions
 from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.summary import summary_table
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
                  "no CUDA GPU visible", "no usable CUDA GPU")
@@ -57,15 +62,6 @@ def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact, fre
 
 
 def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, tmp_path):
-    import shutil
-
-    from ijepa_deploy.exporters.engine_step import engine_step
-    from ijepa_deploy.exporters.export_run import ExportRun
-    from ijepa_deploy.exporters.pipeline import ExportOptions
-    from ijepa_deploy.progress import Progress
-    from ijepa_deploy.runtime.acceptance.summary import summary_table
-    from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
-
     available, reason = tensorrt_status()
     if available:
         pytest.skip("TensorRT is available here: the engine step builds instead")

@@ -3,8 +3,14 @@ the checkpoint-sized run itself (minutes, GBs: pytest -m slow)."""
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 from ijepa_deploy.errors import InputError
@@ -17,11 +23,6 @@ from ijepa_deploy.runtime.preprocess import Preprocessor
 
 @pytest.mark.slow
 def test_vith14_fp16_int8_parity(tmp_path):
-    import resource
-    import subprocess
-    import sys
-    from pathlib import Path
-
     out = tmp_path / "vith14"
     script = Path(sys.executable).parent / "ijepa-export"
     proc = subprocess.run([str(script), "--model", "random:vith14", "--fp16", "--int8", "--output", str(out),
@@ -53,8 +54,6 @@ def test_big_graph_steps_run_in_a_child_process(tiny_precision_artifact, tmp_pat
 def test_graphs_with_external_data(tiny_precision_artifact, tmp_path, monkeypatch):
     """The ViT-H/ViT-g path on a tiny graph: fp32 weights in model.onnx.data, outputs over the
     threshold get ONE .data file, calibration leaves nothing behind in the artifact directory."""
-    import onnxruntime as ort
-
     src_dir = tmp_path / "art"
     src_dir.mkdir()
     out = tiny_precision_artifact

@@ -12,7 +12,9 @@ from onnx import numpy_helper
 from ijepa_deploy.exporters import precision as prec
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.presets import PRESETS
+from ijepa_deploy.runtime import load
 from ijepa_deploy.runtime.acceptance.retrieval import neighbour_overlap
+from ijepa_deploy.runtime.model import onnxruntime_variant
 from ijepa_deploy.runtime.photos import photo_batch
 from ijepa_deploy.runtime.preprocess import Preprocessor
 
@@ -125,9 +127,6 @@ def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8_on_an_fp16_base
 
 
 def test_int8_cpu_graph_is_u8s8_and_chosen_for_cpu(tiny_precision_artifact):
-    from ijepa_deploy.runtime import load
-    from ijepa_deploy.runtime.model import onnxruntime_variant
-
     out = tiny_precision_artifact
     manifest = read_manifest(out)
     entry = manifest.graphs["int8-cpu"]
