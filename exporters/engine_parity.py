@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError
+from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.exporters.reference import ReferenceFromModel, eager_from_manifest
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PASSED, Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
@@ -93,16 +94,15 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: Referenc
     return results
 
 
-def onnxruntime_gpu_step(directory: Path, manifest: Manifest, parity: ReferenceParity, batch_sizes: tuple[int, ...],
-                         progress: Progress) -> bool:
+def onnxruntime_gpu_step(run: ExportRun, parity: ReferenceParity) -> bool:
     """The export's GPU-provider step. False when a provider could not run a graph at all (a note
     says why); parity misses are in the entries themselves."""
     try:
-        onnxruntime_gpu_parity(directory, manifest, parity, batch_sizes, progress)
+        onnxruntime_gpu_parity(run.out, run.manifest, parity, tuple(run.opts.batch_sizes), run.progress)
         return True
     except IJepaDeployError as exc:
-        manifest.notes.append(f"ONNX Runtime GPU parity failed: {exc.format()}")
-        progress.say(f"[parity] FAILED: {exc.format()}")
+        run.manifest.notes.append(f"ONNX Runtime GPU parity failed: {exc.format()}")
+        run.progress.say(f"[parity] FAILED: {exc.format()}")
         return False
     finally:
-        manifest.write(directory)
+        run.manifest.write(run.out)

@@ -3,11 +3,9 @@ present, each checked like the graphs; otherwise a note saying how to build them
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ijepa_deploy.errors import IJepaDeployError
+from ijepa_deploy.exporters.export_run import ExportRun
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest
-from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.acceptance.parity import ReferenceParity
 
 
@@ -16,10 +14,10 @@ def engine_variants(manifest: Manifest) -> list[str]:
     return [v for v in ("fp16", "int8") if v in manifest.graphs] or ["fp32"]
 
 
-def engine_step(opts, out: Path, manifest: Manifest, progress: Progress, target: Path | None = None,
-                check: ReferenceParity | None = None) -> None:
+def engine_step(run: ExportRun, check: ReferenceParity | None = None) -> None:
     """Build and check an engine per passed precision graph (``check``: the export's own saved
     reference; None reads the artifact's)."""
+    out, manifest, progress = run.out, run.manifest, run.progress
     variants = [v for v in engine_variants(manifest) if manifest.graphs[v].status == STATUS_PASSED]
     try:
         # lazy: guarded import, a broken TensorRT build module skips the engine step instead of the export
@@ -28,7 +26,7 @@ def engine_step(opts, out: Path, manifest: Manifest, progress: Progress, target:
         available, reason = False, f"the TensorRT build module cannot be imported ({exc})"
     else:
         available, reason = tensorrt_status()
-    command = f"ijepa-build {target or out} " + " ".join(f"--variant {v}" for v in variants)
+    command = f"ijepa-build {run.target} " + " ".join(f"--variant {v}" for v in variants)
     if not available:
         message = f"TensorRT engine step skipped: {reason}; build on the GPU host with: {command}"
         progress.say(message)
@@ -40,7 +38,7 @@ def engine_step(opts, out: Path, manifest: Manifest, progress: Progress, target:
         manifest.notes.append(message)
         return
     try:
-        records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=opts.max_batch),
+        records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=run.opts.max_batch),
                                 progress, parity=check)
     except IJepaDeployError as exc:
         manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")

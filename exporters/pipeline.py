@@ -222,11 +222,11 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
         parity.all_backends(variant, precision)
         release_memory()
     if gpu_execution_providers():
-        onnxruntime_gpu_step(out, manifest, parity.check, tuple(opts.batch_sizes), progress)
+        onnxruntime_gpu_step(run, parity.check)
     manifest.settle_status()
     _record_costs(manifest, progress, out)
     if opts.engines and (opts.fp16 or opts.int8):
-        engine_step(opts, out, manifest, progress, target, parity.check)
+        engine_step(run, parity.check)
         _record_costs(manifest, progress, out)
     return manifest
 

@@ -11,9 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ijepa_deploy.errors import InputError
-from ijepa_deploy.runtime.preprocess import open_image
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+from ijepa_deploy.runtime.preprocess import IMAGE_SUFFIXES, open_image
 
 
 def bundled_images() -> list[Path]:

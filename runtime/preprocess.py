@@ -32,6 +32,11 @@ _RESAMPLE = {
 }
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
+# The suffixes of the image formats Pillow decodes that a corpus holds (open_image reads them all).
+# The one list for every directory the package walks: export photos (photos.images_in) and dataset
+# jobs (dataset.inputs), so both take the same files from the same directory.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
 ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 

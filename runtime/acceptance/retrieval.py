@@ -23,7 +23,7 @@ from ijepa_deploy.runtime.runner import Runner
 DEFAULT_K = 5
 DEFAULT_IMAGES = 24
 # Mean overlap@k below these fails the precision check. Measured on the random presets (see
-# tests/exporters/test_precision.py): fp16 1.0, int8 >= 0.9. Random-weight models embed every photo
+# tests/exporters/test_precision_graphs.py): fp16 1.0, int8 >= 0.9. Random-weight models embed every photo
 # in nearly the same direction, the hardest case for ranking; trained checkpoints separate better.
 OVERLAP_THRESHOLDS = {"fp32": 0.99, "fp16": 0.9, "bf16": 0.9, "int8": 0.7}
 

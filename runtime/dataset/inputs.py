@@ -22,10 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ijepa_deploy.errors import InputError, first_line
+from ijepa_deploy.runtime.preprocess import IMAGE_SUFFIXES
 
-# The image formats Pillow decodes that a corpus holds; anything else in a directory is skipped
-# (and counted), so a README or a .DS_Store never becomes an error row.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 TABLE_EXTENSIONS = (".csv", ".parquet")
 
 
@@ -73,7 +71,7 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
         elif not path.exists():
             raise InputError(str(given), "no such file or directory",
                                    "an image directory, a listing (.txt, .csv, .parquet) or an image file")
-        elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
             listing.add(str(given), str(path))
         elif path.suffix.lower() in TABLE_EXTENSIONS:
             _table(path, path_column, listing)
@@ -82,7 +80,7 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
     _check_unique(listing)
     if not len(listing):
         raise InputError(" ".join(map(str, inputs)), f"no images found (skipped: {listing.skipped_text()})",
-                               f"image files ({', '.join(IMAGE_EXTENSIONS)}) or listings naming them")
+                               f"image files ({', '.join(IMAGE_SUFFIXES)}) or listings naming them")
     return listing
 
 
@@ -110,9 +108,9 @@ def _walk(root: Path, listing: Listing) -> None:
                 listing.add(child, None, InputError(entry.path, f"cannot be read ({exc.strerror or exc})",
                                                           "a readable file").format())
                 continue
-            if Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
+            if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
                 listing.add(child, entry.path)
-            else:
+            else:  # skipped and counted, so a README or a .DS_Store never becomes an error row
                 listing.skipped["files without an image extension"] += 1
 
     visit(root, "")
@@ -135,7 +133,7 @@ def _text(path: Path, listing: Listing) -> None:
         text = ""
     if "\0" in text or (data and not text):
         raise InputError(str(path), "is neither an image (by its extension) nor a UTF-8 text listing",
-                               f"a directory, an image ({', '.join(IMAGE_EXTENSIONS)}), a .csv/.parquet table "
+                               f"a directory, an image ({', '.join(IMAGE_SUFFIXES)}), a .csv/.parquet table "
                                "or a text file with one path per line")
     base = path.resolve().parent
     for line in text.splitlines():

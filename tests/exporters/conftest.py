@@ -1,13 +1,15 @@
-"""Fixtures of the TensorRT tests: a small artifact to build from, TensorRT's builder, runtime and
-cuda-python stood in (so the build logic runs on any host), and the API surfaces of the TensorRT
-releases we support."""
+"""Fixtures of the exporter tests: for the TensorRT tests a small artifact to build from, TensorRT's
+builder, runtime and cuda-python stood in (so the build logic runs on any host), and the API
+surfaces of the TensorRT releases we support; for the INT8 tests a small --calib-dir."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from trt_api_checker import Surface, load_surface_module
 from trt_build_fakes import fake_tensorrt
 from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
@@ -69,3 +71,15 @@ def surfaces() -> list[Surface]:
         found.append(Surface.from_dump(dump))
     return found
 
+
+@pytest.fixture(scope="module")
+def calib_dir(tmp_path_factory):
+    """12 small distinct images (smooth random colour fields) in two class folders."""
+    root = tmp_path_factory.mktemp("calib")
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        folder = root / f"class{i % 2}"
+        folder.mkdir(exist_ok=True)
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((96, 80), Image.Resampling.BILINEAR).save(folder / f"img{i:02d}.png")
+    return root

@@ -3,15 +3,20 @@ reason reaches the caller and ``ijepa-build``'s exit status, with nothing writte
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from ijepa_deploy.errors import ArtifactError, BackendUnavailable
+from ijepa_deploy.exporters.engine_step import engine_step
+from ijepa_deploy.exporters.export_run import ExportRun
+from ijepa_deploy.exporters.pipeline import ExportOptions
 from ijepa_deploy.exporters.tensorrt_build import EngineOptions, build_engines, tensorrt_status
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
+from ijepa_deploy.runtime.acceptance.summary import summary_table
 
 KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
                  "no CUDA GPU visible", "no usable CUDA GPU")
@@ -54,3 +59,21 @@ def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact, fre
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("error: TensorRT engine build | ") and reason in line and ". Note: expected " in line
     assert "Traceback" not in proc.stderr
+
+
+def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, tmp_path):
+    available, reason = tensorrt_status()
+    if available:
+        pytest.skip("TensorRT is available here: the engine step builds instead")
+    out = tmp_path / "art"
+    shutil.copytree(tiny_precision_artifact, out)
+    manifest = read_manifest(out)
+    engine_step(ExportRun(ExportOptions(model="random:tiny", output=out), out, out, manifest.io, manifest,
+                          Progress(quiet=True)))
+    assert manifest.engines == {}
+    note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
+    assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note
+    table = summary_table(manifest, out)
+    assert note in table
+    for graph in ("fp16", "int8", "int8-cpu"):
+        assert any(line.startswith(graph) and "@5" in line for line in table.splitlines())

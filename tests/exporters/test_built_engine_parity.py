@@ -125,6 +125,7 @@ def bundled_photo():
 
 def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact, tmp_path, with_fake_tensorrt):
     from ijepa_deploy.exporters.engine_step import engine_step
+    from ijepa_deploy.exporters.export_run import ExportRun
     from ijepa_deploy.exporters.pipeline import ExportOptions
     from ijepa_deploy.runtime.acceptance.summary import summary_table
 
@@ -133,8 +134,8 @@ def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact
     manifest = read_manifest(directory)
     io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
     with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
-    engine_step(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, manifest,
-                 Progress(quiet=True))
+    engine_step(ExportRun(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, directory,
+                          manifest.io, manifest, Progress(quiet=True)))
     # the fp32 graph still passed: the artifact is partial, the engine alone is refused
     assert manifest.status == "partial" and manifest.engines["fp32"].status == "failed"
     assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes

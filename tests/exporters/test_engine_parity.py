@@ -8,6 +8,8 @@ import pytest
 
 from ijepa_deploy.errors import BackendUnavailable
 from ijepa_deploy.exporters.engine_parity import onnxruntime_gpu_parity, onnxruntime_gpu_step, reference_parity
+from ijepa_deploy.exporters.export_run import ExportRun
+from ijepa_deploy.exporters.pipeline import ExportOptions
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -72,6 +74,8 @@ def test_the_export_step_fails_when_onnxruntime_ignores_a_gpu_provider(tiny_arti
     shutil.copytree(tiny_artifact, copy)
     manifest = read_manifest(copy)
     monkeypatch.setattr(engine_parity, "gpu_execution_providers", lambda: ["CUDAExecutionProvider"])
-    assert onnxruntime_gpu_step(copy, manifest, eager_parity, (1,), Progress(quiet=True)) is False
+    run = ExportRun(ExportOptions(model="random:tiny", output=copy, batch_sizes=(1,)), copy, copy, manifest.io, manifest,
+                    Progress(quiet=True))
+    assert onnxruntime_gpu_step(run, eager_parity) is False
     assert any(n.startswith("ONNX Runtime GPU parity failed") and "fell back" in n for n in manifest.notes)
     assert read_manifest(copy).notes == manifest.notes  # written

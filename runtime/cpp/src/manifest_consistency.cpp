@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ijepa/error.hpp"
-#include "manifest_schema.hpp"
+#include "python_text.hpp"
 
 using ojson = nlohmann::ordered_json;
 

@@ -9,6 +9,7 @@ from dataset_corpus import BAD
 
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.runtime.dataset.inputs import list_inputs, shard_parts
+from ijepa_deploy.runtime.photos import images_in
 
 
 def test_directories_are_walked_depth_first_sorted_and_skip_non_images(corpus):
@@ -17,6 +18,15 @@ def test_directories_are_walked_depth_first_sorted_and_skip_non_images(corpus):
     assert all(os.path.samefile(s, corpus.root / k) for k, s in zip(listing.keys, listing.sources))
     assert listing.skipped == {"files without an image extension": 2}  # README.txt, .DS_Store
     assert not listing.problems
+
+
+def test_a_dataset_job_and_the_export_photos_take_the_same_files_from_a_directory(corpus):
+    """The export's parity / calibration photos (images_in) and a dataset job pick a directory's
+    images by the same suffixes: a GIF (Pillow decodes it, preprocessing composites its palette)
+    is embedded by both or by neither."""
+    photos = [p.relative_to(corpus.root).as_posix() for p in images_in(corpus.root)]
+    assert sorted(photos) == sorted(list_inputs([corpus.root]).keys)
+    assert "f.gif" in photos
 
 
 @pytest.mark.parametrize("kind", ["text", "csv", "parquet"])
