@@ -33,7 +33,7 @@ from ijepa_deploy.runtime.model import open_runner
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, gpu_execution_providers, provider_entry
 from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, cpu_supports_bf16, openvino_status
 from ijepa_deploy.runtime.preprocess import Preprocessor
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
 BACKENDS = ("onnxruntime", "openvino", "tensorrt")
@@ -129,7 +129,7 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
     io, low, high = manifest.io, manifest.batch.min, manifest.batch.max
     if candidate.engine is not None:
         return open_runner(directory, manifest, "tensorrt", candidate.engine, verify=False, allow_unverified=True,
-                           allow_engine_host_code=allow_engine_host_code)
+                           options=RunnerOptions(allow_engine_host_code=allow_engine_host_code))
     record = manifest.graphs[candidate.graph]
     graph = resolve_inside(directory, record.file)
     if candidate.backend == "openvino-cpu":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from trt_runner_helpers import RECORD, fake_tensorrt
 
-from ijepa_deploy.errors import ArtifactError, ParityError
+from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
@@ -126,3 +126,8 @@ def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, pr
     assert not cudart.live
     with load(directory, backend="tensorrt", precision="fp16", allow_unverified=True) as model:
         assert model.run(np.zeros((1, 3, 32, 32), np.float32))["embedding"].shape == (1, 8)
+
+
+def test_tensorrt_refuses_another_backends_option_before_tensorrt(engine_artifact):
+    with pytest.raises(InputError, match="providers .* not an option of the tensorrt backend"):
+        load(engine_artifact, backend="tensorrt", precision="fp16", providers=["CPUExecutionProvider"])
