@@ -15,15 +15,8 @@ from ijepa_deploy.benchmarks.options import COMPILE, EAGER, ORT_PROVIDERS, Bench
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
 from ijepa_deploy.manifest import Manifest
-from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.runtime.model import open_runner
-from ijepa_deploy.runtime.onnxruntime_runner import (
-    OnnxRuntimeRunner,
-    default_providers,
-    onnxruntime_variant,
-    session_options,
-    session_settings,
-)
+from ijepa_deploy.runtime.onnxruntime_runner import default_providers, session_options, session_settings
 from ijepa_deploy.runtime.runner import RunnerOptions
 
 
@@ -129,17 +122,13 @@ class OrtBackend(Backend):
 
     def open(self, profile_prefix: str | None = None):
         """The runner ``load()`` would serve for this graph, with the bench's session options.
-        Checksums are not verified here: the end-to-end measurement does that through ``load()``."""
+        Checksums are not verified here: the end-to-end measurement does that through ``load()``.
+        The row times the graph it names: load(precision="int8") on a CPU host serves the int8-cpu
+        graph, this row's "int8" is TensorRT's S8S8 Q/DQ graph (hence ``variant``)."""
         options = replace(self.opts.ort_options(), providers=self.providers(), profile_prefix=profile_prefix)
         try:
-            if onnxruntime_variant(self.manifest, self.variant, options.providers) != self.variant:
-                # load() serves "int8" on a CPU host as the int8-cpu graph; this row times the graph it
-                # names (TensorRT's S8S8 Q/DQ graph), in the same runner class and session options
-                path = resolve_inside(self.directory, self.manifest.graphs[self.variant].file)
-                return OnnxRuntimeRunner(path, self.manifest.io, self.manifest.batch.min, self.manifest.batch.max,
-                                         providers=options.providers, **session_settings(options))
-            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
-                               allow_unverified=bool(self.unverified), options=options)
+            return open_runner(self.directory, self.manifest, "onnxruntime", self.precision, verify=False,
+                               variant=self.variant, allow_unverified=bool(self.unverified), options=options)
         except IJepaDeployError as exc:
             raise Unavailable.refused(exc) from None
 

@@ -79,15 +79,20 @@ def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix
 
 
 def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime", precision: str = "fp32",
-                verify: bool = True, *, allow_unverified: bool = False, options: RunnerOptions | None = None
-                ) -> Runner:
+                verify: bool = True, *, variant: str | None = None, allow_unverified: bool = False,
+                options: RunnerOptions | None = None) -> Runner:
     """Build the runner for one graph (or engine) of an artifact, after its gates
     (:func:`check_verified`) and its files' checksums. ``backend="auto"`` picks one with
-    :func:`choose_backend`; the runner's ``choice`` says why."""
+    :func:`choose_backend`; the runner's ``choice`` says why. ``variant`` names the graph (TensorRT:
+    the engine) to run instead of the one ``backend`` runs for ``precision`` (e.g. the S8S8 "int8"
+    graph on ONNX Runtime on a CPU host, where precision int8 means the int8-cpu graph)."""
     directory = Path(directory)
     options = options if options is not None else RunnerOptions()
     if backend not in BACKENDS:
         raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+    if variant is not None and backend == "auto":
+        raise InputError(f"variant {variant}", "names a graph of one backend, and backend auto picks the backend",
+                         f"a backend of {tuple(RUNNERS)} with a variant")
     choice = f"{backend} (requested)"
     if backend == "auto":
         backend, why = choose_backend(manifest, precision)
@@ -96,7 +101,7 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
         raise InputError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
                                "backend openvino (or auto) for bf16")
     runner_class = RUNNERS[backend]
-    variant = runner_class.variant_for(manifest, precision, options)
+    variant = variant or runner_class.variant_for(manifest, precision, options)
     check_verified(directory, manifest, backend, precision, variant=variant, allow_unverified=allow_unverified)
     runner = runner_class.from_artifact(directory, manifest, variant, options, precision=precision, verify=verify,
                                         allow_unverified=allow_unverified)
@@ -260,15 +265,16 @@ def check_verified(directory: Path, manifest: Manifest, backend: str, precision:
                    variant: str | None = None, providers: list | None = None, allow_unverified: bool = False,
                    how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
     """The gates every runtime entry point applies before opening anything: the artifact is
-    servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph (or
-    the given ``variant``), its TensorRT engine, or the bf16 mode. Raises the first failure unless
+    servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph or
+    TensorRT engine (or the given ``variant``: that graph or engine), or the bf16 mode. Raises the first failure unless
     ``allow_unverified``; then returns every failure's text (empty: verified) for the caller to say
     loudly what it runs."""
     if backend == "auto":
         backend = choose_backend(manifest, precision)[0]
     problems = [artifact_problem(directory, manifest, how_to_allow)]
-    if backend == "tensorrt" and precision in manifest.engines:
-        problems.append(engine_problem(directory, manifest.engines[precision], precision, how_to_allow))
+    engine = variant or precision  # TensorRT: the engine key
+    if backend == "tensorrt" and engine in manifest.engines:
+        problems.append(engine_problem(directory, manifest.engines[engine], engine, how_to_allow))
     elif backend in ("onnxruntime", "openvino"):
         graph = variant or graph_variant(manifest, backend, precision, providers)
         problems.append(graph_problem(directory, manifest, graph, how_to_allow))

@@ -1,11 +1,15 @@
 """The seams of opening a runner: the table of backend constructors ``open_runner`` uses, the typed
-``RunnerOptions`` (unknown options and another backend's options refused)."""
+``RunnerOptions`` (unknown options and another backend's options refused), and an explicit graph
+``variant`` that still passes the parity gates."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
-from ijepa_deploy.errors import InputError
+from ijepa_deploy.errors import BackendError, InputError, ParityError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime import load, model
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -73,3 +77,40 @@ def test_load_keywords_and_the_options_object_are_one_thing(tiny_artifact):
     with load(tiny_artifact, options=CPU, intra_op_threads=2, allow_engine_host_code=True) as served:
         assert served.runner.session_options.intra_op_num_threads == 2
         assert served.runner.session.get_providers() == ["CPUExecutionProvider"]
+
+
+@pytest.fixture
+def two_int8_graphs(tiny_artifact):
+    """The tiny artifact's manifest with an "int8" graph (the fp32 file stands in) and an "int8-cpu"
+    graph whose file does not exist: what open_runner runs for precision int8 on CPU."""
+    manifest = read_manifest(tiny_artifact)
+    fp32 = manifest.graphs["fp32"]
+    manifest.graphs["int8"] = replace(fp32, precision="int8")
+    manifest.graphs["int8-cpu"] = replace(fp32, file="absent.onnx", data_files=[], precision="int8")
+    return manifest
+
+
+def test_an_explicit_variant_is_the_graph_that_runs(tiny_artifact, two_int8_graphs):
+    manifest = two_int8_graphs
+    assert model.graph_variant(manifest, "onnxruntime", "int8", ["CPUExecutionProvider"]) == "int8-cpu"
+    with model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8",
+                           options=CPU) as runner:
+        assert runner.graph.name == manifest.graphs["int8"].file
+        assert runner.run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, 192)
+    with pytest.raises(BackendError, match="absent.onnx"):  # without variant: the int8-cpu graph
+        model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, options=CPU)
+
+
+def test_an_explicit_variant_passes_the_gates(tiny_artifact, two_int8_graphs):
+    manifest = two_int8_graphs
+    manifest.graphs["int8"] = replace(manifest.graphs["int8"], status="failed")
+    with pytest.raises(ParityError, match=r"\(int8\) FAILED its parity check"):
+        model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8", options=CPU)
+    with model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8",
+                           allow_unverified=True, options=CPU) as runner:
+        assert runner.graph.name == manifest.graphs["int8"].file
+
+
+def test_a_variant_needs_an_explicit_backend(tiny_artifact):
+    with pytest.raises(InputError, match="backend auto picks the backend"):
+        model.open_runner(tiny_artifact, read_manifest(tiny_artifact), "auto", variant="fp32")
