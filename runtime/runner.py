@@ -48,7 +48,7 @@ class RunnerOptions:
     device: int | None = None  # CUDA device
 
     @classmethod
-    def from_keywords(cls, base: RunnerOptions | None = None, **keywords) -> RunnerOptions:
+    def from_keywords(cls, base: RunnerOptions | None = None, /, **keywords) -> RunnerOptions:
         """``base`` (default: all defaults) with ``keywords`` set: the public ``load(**options)``
         boundary, where an unknown name is the caller's mistake, not a TypeError deep inside."""
         names = [f.name for f in fields(cls)]

@@ -48,6 +48,8 @@ def test_an_unknown_option_is_refused_with_the_known_ones(tiny_artifact):
         load(tiny_artifact, thread=2)
     assert err.value.format().startswith("option thread | is not a runner option. Note: expected one of [")
     assert "'threads'" in err.value.expected and "'performance_hint'" in err.value.expected
+    with pytest.raises(InputError, match=r"^option base \| is not a runner option"):  # a name of the helper's own
+        RunnerOptions.from_keywords(None, base=RunnerOptions())
 
 
 @pytest.mark.parametrize("backend_class, keywords", [
