@@ -19,7 +19,10 @@ from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError, InputError
 from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host
-from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from ijepa_deploy.runtime.onnxruntime_runner import (
+    OnnxRuntimeRunner,
+    onnxruntime_variant,  # noqa: F401  # re-exported: callers import it from runtime.model
+)
 from ijepa_deploy.runtime.openvino_runner import (
     RUNTIME_PRECISIONS,
     OpenVinoRunner,

@@ -152,7 +152,7 @@ def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8_on_an_fp16_base
 
 def test_int8_cpu_graph_is_u8s8_and_chosen_for_cpu(tiny_precision_artifact):
     from ijepa_deploy.runtime import load
-    from ijepa_deploy.runtime.onnxruntime_runner import onnxruntime_variant
+    from ijepa_deploy.runtime.model import onnxruntime_variant
 
     out = tiny_precision_artifact
     manifest = read_manifest(out)
