@@ -6,6 +6,7 @@ pixels -> {output name: float32 array}."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,9 @@ from ijepa_deploy.benchmarks.options import COMPILE, EAGER, ORT_PROVIDERS, Bench
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.exporters.reference import TorchRunner, eager_from_manifest
 from ijepa_deploy.manifest import Manifest
-from ijepa_deploy.manifest_schema import resolve_inside
-from ijepa_deploy.runtime.model import onnxruntime_variant, open_runner
-from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, default_providers, session_options
+from ijepa_deploy.runtime.model import open_runner
+from ijepa_deploy.runtime.onnxruntime_runner import default_providers, session_options, session_settings
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 
 class Unavailable(Exception):
@@ -109,7 +110,7 @@ class OrtBackend(Backend):
         entry = graph.to_dict() if graph else {}
         return {"graph": entry.get("file"), "provider": self.provider,
                 "runner": "ijepa_deploy.runtime.model.open_runner -> OnnxRuntimeRunner",
-                "session": {**describe_session_options(session_options(**self.opts.ort_options())),
+                "session": {**describe_session_options(session_options(**session_settings(self.opts.ort_options()))),
                             "config_entries": dict(self.opts.ort_config)},
                 "graph_record": {k: v for k, v in entry.items() if k not in ("ops", "file", "data_files")}}
 
@@ -121,17 +122,13 @@ class OrtBackend(Backend):
 
     def open(self, profile_prefix: str | None = None):
         """The runner ``load()`` would serve for this graph, with the bench's session options.
-        Checksums are not verified here: the end-to-end measurement does that through ``load()``."""
-        options = {"providers": self.providers(), "profile_prefix": profile_prefix, **self.opts.ort_options()}
+        Checksums are not verified here: the end-to-end measurement does that through ``load()``.
+        The row times the graph it names: load(precision="int8") on a CPU host serves the int8-cpu
+        graph, this row's "int8" is TensorRT's S8S8 Q/DQ graph (hence ``variant``)."""
+        options = replace(self.opts.ort_options(), providers=self.providers(), profile_prefix=profile_prefix)
         try:
-            if onnxruntime_variant(self.manifest, self.variant, options["providers"]) != self.variant:
-                # load() serves "int8" on a CPU host as the int8-cpu graph; this row times the graph it
-                # names (TensorRT's S8S8 Q/DQ graph), in the same runner class and session options
-                path = resolve_inside(self.directory, self.manifest.graphs[self.variant].file)
-                return OnnxRuntimeRunner(path, self.manifest.io, self.manifest.batch.min, self.manifest.batch.max,
-                                         **options)
-            return open_runner(self.directory, self.manifest, "onnxruntime", self.variant, verify=False,
-                               allow_unverified=bool(self.unverified), **options)
+            return open_runner(self.directory, self.manifest, "onnxruntime", self.precision, verify=False,
+                               variant=self.variant, allow_unverified=bool(self.unverified), options=options)
         except IJepaDeployError as exc:
             raise Unavailable.refused(exc) from None
 
@@ -175,7 +172,8 @@ class OpenVinoBackend(Backend):
     def load(self):
         try:
             self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
-                                      allow_unverified=bool(self.unverified), threads=self.threads)
+                                      allow_unverified=bool(self.unverified),
+                                      options=RunnerOptions(threads=self.threads))
         except IJepaDeployError as exc:
             raise Unavailable.refused(exc) from None
         return _as_float32(self.runner.run)

@@ -28,7 +28,7 @@ from ijepa_deploy.benchmarks.targets import target_batches
 from ijepa_deploy.errors import BackendError, InputError
 from ijepa_deploy.manifest import Manifest
 from ijepa_deploy.progress import Progress
-from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import RunnerOptions, load
 from ijepa_deploy.runtime import model as runtime_model
 
 CPP_BACKEND = "openvino"
@@ -154,10 +154,10 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
     paths = bench_images(max(sizes))
     exe = driver_path(opts)
     rounds = max(1, opts.cpp_rounds)
-    options = {"threads": threads} if py_backend == "openvino" else {
-        "intra_op_threads": threads, "providers": ["CPUExecutionProvider"]}
+    options = RunnerOptions(threads=threads) if py_backend == "openvino" else RunnerOptions(
+        intra_op_threads=threads, providers=["CPUExecutionProvider"])
     t0 = time.perf_counter()
-    model = load(directory, backend=py_backend, precision=variant, **options)
+    model = load(directory, backend=py_backend, precision=variant, options=options)
     py_load = time.perf_counter() - t0
     driver = None
     try:

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import RunnerOptions, load
 from ijepa_deploy.runtime.model import choose_backend
 
 FORMATS = (("JPEG", ".jpg", 0.7), ("PNG", ".png", 0.2), ("WEBP", ".webp", 0.1))
@@ -58,8 +58,8 @@ def pure_inference(artifact: str, listing: Path, threads: int, hint: str, batch:
     from concurrent.futures import ThreadPoolExecutor
 
     files = listing.read_text().splitlines()[:batch]
-    model = load(artifact, backend="auto", precision="fp32", threads=threads,
-                 **({"performance_hint": hint} if "openvino" in _auto_backend(artifact) else {}))
+    options = RunnerOptions(threads=threads, performance_hint=hint if "openvino" in _auto_backend(artifact) else None)
+    model = load(artifact, backend="auto", precision="fp32", options=options)
     pixels = model.preprocess(files)
     streams = max(1, int(getattr(model.runner, "pool_size", 1)))
     with ThreadPoolExecutor(streams) as pool:

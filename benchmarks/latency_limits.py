@@ -24,6 +24,7 @@ from ijepa_deploy.runtime.cpu_features import int8_dot_product
 from ijepa_deploy.runtime.model import open_runner
 from ijepa_deploy.runtime.onnxruntime_runner import gpu_execution_providers, provider_entry
 from ijepa_deploy.runtime.openvino_runner import openvino_status
+from ijepa_deploy.runtime.runner import RunnerOptions
 from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
 ROUNDS = 5
@@ -125,7 +126,7 @@ def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, ba
             if variant not in manifest.graphs:
                 raise Unavailable(f"the artifact has no {variant} graph")
             return stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
-                                                   providers=["CPUExecutionProvider"])).run
+                                                   options=RunnerOptions(providers=["CPUExecutionProvider"]))).run
         if backend == "openvino":
             available, reason = openvino_status()
             if not available:
@@ -150,8 +151,9 @@ def _gpu_provider_runner(stack, directory: Path, manifest: Manifest, backend: st
         raise Unavailable(f"onnxruntime has no {provider} (pip install onnxruntime-gpu on a CUDA host)")
     if variant not in manifest.graphs:
         raise Unavailable(f"the artifact has no {variant} graph")
+    providers = [provider_entry(provider, None), "CPUExecutionProvider"]
     runner = stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
-                                             providers=[provider_entry(provider, None), "CPUExecutionProvider"]))
+                                             options=RunnerOptions(providers=providers)))
     if runner.backend != backend:
         raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                "a working onnxruntime-gpu install")

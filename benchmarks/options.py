@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ijepa_deploy.benchmarks.machine import usable_cores
 from ijepa_deploy.runtime.onnxruntime_runner import OPT_LEVELS
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 STATUS_OK = "ok"
 STATUS_UNAVAILABLE = "unavailable"
@@ -70,7 +71,7 @@ class BenchOptions:
     def resolved_threads(self) -> int:
         return int(self.threads) if self.threads else usable_cores()
 
-    def ort_options(self) -> dict:
-        """The bench's ONNX Runtime settings as ``OnnxRuntimeRunner`` constructor options."""
-        return {"intra_op_threads": self.resolved_threads(), "opt_level": self.ort_opt_level,
-                "mem_arena": self.ort_mem_arena, "config_entries": dict(self.ort_config)}
+    def ort_options(self) -> RunnerOptions:
+        """The bench's ONNX Runtime session settings, as the runtime's runner options."""
+        return RunnerOptions(intra_op_threads=self.resolved_threads(), opt_level=self.ort_opt_level,
+                             mem_arena=self.ort_mem_arena, config_entries=dict(self.ort_config))

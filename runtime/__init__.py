@@ -2,6 +2,6 @@
 
 from ijepa_deploy.runtime.model import DeployedModel, load
 from ijepa_deploy.runtime.preprocess import Preprocessor
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 
-__all__ = ["DeployedModel", "Preprocessor", "Runner", "load"]
+__all__ = ["DeployedModel", "Preprocessor", "Runner", "RunnerOptions", "load"]

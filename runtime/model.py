@@ -15,34 +15,28 @@ from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import ArtifactError, BackendUnavailable, IJepaDeployError, InputError, ParityError
-from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest, verify_files
-from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.errors import BackendUnavailable, IJepaDeployError, InputError, ParityError
+from ijepa_deploy.manifest import STATUS_FAILED, STATUS_PARTIAL, STATUS_PASSED, Manifest, read_manifest
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host
-from ijepa_deploy.runtime.cpu_features import int8_dot_product
-from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, default_providers
-from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, openvino_status
+from ijepa_deploy.runtime.onnxruntime_runner import (
+    OnnxRuntimeRunner,
+    onnxruntime_variant,  # noqa: F401  # re-exported: callers import it from runtime.model
+)
+from ijepa_deploy.runtime.openvino_runner import (
+    RUNTIME_PRECISIONS,
+    OpenVinoRunner,
+    openvino_int8_problem,
+    openvino_status,
+    openvino_variant,
+)
 from ijepa_deploy.runtime.preprocess import Preprocessor
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 
-BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
-# Precisions that are a runtime mode rather than a graph: bf16 runs the fp32 graph with OpenVINO's
-# bf16 inference hint (CPUs with AVX512_BF16 / AMX only).
-RUNTIME_PRECISIONS = {"bf16": "fp32"}
-
-
-def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | None = None) -> str:
-    """The graph ONNX Runtime should run for ``precision``: "int8" on CPU-only providers means the
-    artifact's "int8-cpu" graph when it has one (U8S8 Q/DQ, ~2x faster than fp32 on x86; the
-    TensorRT-style S8S8 "int8" graph is barely faster than fp32 there)."""
-    if precision != "int8" or "int8-cpu" not in manifest.graphs:
-        return precision
-    if providers is None:
-        providers = default_providers()
-    names = [p[0] if isinstance(p, (tuple, list)) else p for p in providers]
-    return "int8-cpu" if all(n == "CPUExecutionProvider" for n in names) else precision
+# The runner of each backend; each knows which file of an artifact it opens and how (from_artifact).
+RUNNERS: dict[str, type[Runner]] = {cls.name: cls for cls in (OnnxRuntimeRunner, OpenVinoRunner, TensorRTRunner)}
+BACKENDS = ("auto", *RUNNERS)
 
 
 def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
@@ -76,34 +70,9 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     return "onnxruntime", "; ".join(reasons)
 
 
-def openvino_variant(manifest: Manifest, precision: str) -> tuple[str, str]:
-    """``(graph, inference precision)`` OpenVINO runs for ``precision``. The manifest says which graph
-    is meant for OpenVINO (its record's ``for`` lists "openvino"); the C++ runtime applies the same
-    rule. "int8" is the S8S8 (TensorRT Q/DQ) graph: OpenVINO runs it faster than the U8S8 int8-cpu
-    graph on CPUs with VNNI or AMX (benchmarks/README.md); a graph variant named explicitly (e.g.
-    "int8-cpu") is that graph."""
-    if precision in RUNTIME_PRECISIONS:
-        return RUNTIME_PRECISIONS[precision], precision
-    meant = [v for v, g in manifest.graphs.items() if g.precision == precision and "openvino" in g.targets]
-    return (meant[0] if meant else precision), "f32"
-
-
-def openvino_int8_problem(manifest: Manifest, variant: str) -> str | None:
-    """Why OpenVINO should not run an INT8 graph on this CPU, or None. Without VNNI / AMX its int8
-    kernels add u8 x s8 products in saturating 16-bit sums (measured on an AVX2 EPYC: embedding
-    cosine 0.989 where ONNX Runtime gives 0.9993 on the same graph) and run slower than its fp32."""
-    graph = manifest.graphs.get(variant)
-    if graph is None or graph.precision != "int8" or int8_dot_product():
-        return None
-    return ("this CPU has no int8 dot products (VNNI / AMX): OpenVINO's int8 kernels saturate 16-bit sums here "
-            "and run slower than its fp32")
-
-
 def graph_variant(manifest: Manifest, backend: str, precision: str, providers: list | None = None) -> str:
     """The graph ``backend`` ("onnxruntime" or "openvino") runs for ``precision``."""
-    if backend == "openvino":
-        return openvino_variant(manifest, precision)[0]
-    return onnxruntime_variant(manifest, precision, providers)
+    return RUNNERS[backend].variant_for(manifest, precision, RunnerOptions(providers=providers))
 
 
 def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
@@ -112,15 +81,21 @@ def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix
                for r in manifest.parity)
 
 
-def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime",
-                precision: str = "fp32", verify: bool = True, *, allow_unverified: bool = False,
-                **options) -> Runner:
+def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime", precision: str = "fp32",
+                verify: bool = True, *, variant: str | None = None, allow_unverified: bool = False,
+                options: RunnerOptions | None = None) -> Runner:
     """Build the runner for one graph (or engine) of an artifact, after its gates
     (:func:`check_verified`) and its files' checksums. ``backend="auto"`` picks one with
-    :func:`choose_backend`; the runner's ``choice`` says why."""
+    :func:`choose_backend`; the runner's ``choice`` says why. ``variant`` names the graph (TensorRT:
+    the engine) to run instead of the one ``backend`` runs for ``precision`` (e.g. the S8S8 "int8"
+    graph on ONNX Runtime on a CPU host, where precision int8 means the int8-cpu graph)."""
     directory = Path(directory)
+    options = options if options is not None else RunnerOptions()
     if backend not in BACKENDS:
         raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
+    if variant is not None and backend == "auto":
+        raise InputError(f"variant {variant}", "names a graph of one backend, and backend auto picks the backend",
+                         f"a backend of {tuple(RUNNERS)} with a variant")
     choice = f"{backend} (requested)"
     if backend == "auto":
         backend, why = choose_backend(manifest, precision)
@@ -128,50 +103,13 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     if precision in RUNTIME_PRECISIONS and backend != "openvino":
         raise InputError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
                                "backend openvino (or auto) for bf16")
-    check_verified(directory, manifest, backend, precision, providers=options.get("providers"),
-                   allow_unverified=allow_unverified)
-    runner = _open(directory, manifest, backend, precision, verify, allow_unverified, options)
+    runner_class = RUNNERS[backend]
+    variant = variant or runner_class.variant_for(manifest, precision, options)
+    check_verified(directory, manifest, backend, precision, variant=variant, allow_unverified=allow_unverified)
+    runner = runner_class.from_artifact(directory, manifest, variant, options, precision=precision, verify=verify,
+                                        allow_unverified=allow_unverified)
     runner.choice = choice
     return runner
-
-
-def _open(directory: Path, manifest: Manifest, backend: str, precision: str, verify: bool, allow_unverified: bool,
-          options: dict) -> Runner:
-    threads = options.pop("threads", None)  # one CPU-threads option for every CPU backend
-    if threads and backend == "onnxruntime":
-        options.setdefault("intra_op_threads", threads)
-    if backend in ("openvino", "onnxruntime"):
-        options.pop("allow_engine_host_code", None)  # only TensorRT engines carry host code
-        variant = graph_variant(manifest, backend, precision, options.get("providers"))
-        if variant not in manifest.graphs:
-            raise ArtifactError(str(directory), f"artifact has no {variant} graph",
-                                   f"one of {sorted(manifest.graphs)} (export with --{variant})")
-        record = manifest.graphs[variant]
-        files = record.openvino_files if backend == "openvino" else record.files
-        if verify:
-            verify_files(directory, manifest, files)
-        graph = resolve_inside(directory, files[0])
-        if backend == "openvino":
-            problem = openvino_int8_problem(manifest, variant)
-            if problem and not allow_unverified:
-                raise BackendUnavailable(f"precision {precision} on OpenVINO", problem,
-                                       "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
-                                       "saturates), or precision fp32 (allow_unverified=True runs it anyway)")
-            hint = openvino_variant(manifest, precision)[1]
-            return OpenVinoRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max,
-                                  inference_precision=hint, threads=threads, **options)
-        return OnnxRuntimeRunner(graph, manifest.io, manifest.batch.min, manifest.batch.max, **options)
-    if backend == "tensorrt":
-        if precision not in manifest.engines:
-            raise ArtifactError(str(directory), f"artifact has no {precision} TensorRT engine",
-                                   f"one of {sorted(manifest.engines)} (build it on this GPU host: "
-                                   f"ijepa-build {directory} --variant {precision})")
-        engine = manifest.engines[precision]
-        if verify:
-            verify_files(directory, manifest, [engine.file])
-        return TensorRTRunner(resolve_inside(directory, engine.file), manifest.io, engine, variant=precision,
-                              artifact=directory, **options)
-    raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
 
 
 class DeployedModel:
@@ -238,20 +176,22 @@ class DeployedModel:
 
 
 def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
-         allow_unverified: bool = False, allow_engine_host_code: bool = False, **options) -> DeployedModel:
+         allow_unverified: bool = False, options: RunnerOptions | None = None, **keywords) -> DeployedModel:
     """Open an artifact directory. Refuses, unless ``allow_unverified`` (for debugging), an artifact
     whose fp32 graph did not pass its parity check, a graph or TensorRT engine that did not pass its
     own (the others of a ``partial`` artifact stay usable), and, unless ``allow_engine_host_code``,
     version-compatible TensorRT engines (they run host code from the engine file). ``backend`` is
     one of ``BACKENDS``; ``"auto"`` picks the fastest verified one this host has (see
     :func:`choose_backend`); the library default stays ``onnxruntime`` so installing an optional
-    engine never changes a caller's numerics."""
+    engine never changes a caller's numerics. How it runs is ``options``, or the same as keywords
+    (``threads=4``, ``providers=[...]``, ``performance_hint="THROUGHPUT"``, ``max_concurrency=4``: the
+    fields of :class:`RunnerOptions`; keywords override ``options``' fields; an unknown one, or one
+    the backend that runs does not read, is refused with :class:`InputError`)."""
     directory = Path(directory)
+    options = RunnerOptions.from_keywords(options, **keywords)  # the public API's keywords, checked once
     manifest = read_manifest(directory)
-    if allow_engine_host_code:
-        options["allow_engine_host_code"] = True
     runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
-                         **options)
+                         options=options)
     return DeployedModel(directory, manifest, runner)
 
 
@@ -328,15 +268,16 @@ def check_verified(directory: Path, manifest: Manifest, backend: str, precision:
                    variant: str | None = None, providers: list | None = None, allow_unverified: bool = False,
                    how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
     """The gates every runtime entry point applies before opening anything: the artifact is
-    servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph (or
-    the given ``variant``), its TensorRT engine, or the bf16 mode. Raises the first failure unless
+    servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph or
+    TensorRT engine (or the given ``variant``: that graph or engine), or the bf16 mode. Raises the first failure unless
     ``allow_unverified``; then returns every failure's text (empty: verified) for the caller to say
     loudly what it runs."""
     if backend == "auto":
         backend = choose_backend(manifest, precision)[0]
     problems = [artifact_problem(directory, manifest, how_to_allow)]
-    if backend == "tensorrt" and precision in manifest.engines:
-        problems.append(engine_problem(directory, manifest.engines[precision], precision, how_to_allow))
+    engine = variant or precision  # TensorRT: the engine key
+    if backend == "tensorrt" and engine in manifest.engines:
+        problems.append(engine_problem(directory, manifest.engines[engine], engine, how_to_allow))
     elif backend in ("onnxruntime", "openvino"):
         graph = variant or graph_variant(manifest, backend, precision, providers)
         problems.append(graph_problem(directory, manifest, graph, how_to_allow))

@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, IJepaDeployError, InputError
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.manifest import Manifest
+from ijepa_deploy.records import GraphRecord
+from ijepa_deploy.runtime.cpu_features import int8_dot_product
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 from ijepa_deploy.spec import ExportSpec
 
 INSTALL_HINT = "the openvino package (pip install 'ijepa-deploy[openvino]')"
@@ -32,6 +35,9 @@ INFERENCE_PRECISIONS = ("f32", "bf16")
 # streams, each running its own infer request: for callers that keep several batches in flight
 # (ijepa-embed-dataset), the pool then holds OpenVINO's optimal number of requests.
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")
+# Precisions that are a runtime mode rather than a graph: bf16 runs the fp32 graph with OpenVINO's
+# bf16 inference hint (CPUs with AVX512_BF16 / AMX only).
+RUNTIME_PRECISIONS = {"bf16": "fp32"}
 
 
 def _import_openvino():
@@ -64,8 +70,33 @@ def cpu_supports_bf16(core=None) -> bool:
     return "BF16" in cpu_capabilities(core)
 
 
+def openvino_variant(manifest: Manifest, precision: str) -> tuple[str, str]:
+    """``(graph, inference precision)`` OpenVINO runs for ``precision``. The manifest says which graph
+    is meant for OpenVINO (its record's ``for`` lists "openvino"); the C++ runtime applies the same
+    rule. "int8" is the S8S8 (TensorRT Q/DQ) graph: OpenVINO runs it faster than the U8S8 int8-cpu
+    graph on CPUs with VNNI or AMX (benchmarks/README.md); a graph variant named explicitly (e.g.
+    "int8-cpu") is that graph."""
+    if precision in RUNTIME_PRECISIONS:
+        return RUNTIME_PRECISIONS[precision], precision
+    meant = [v for v, g in manifest.graphs.items() if g.precision == precision and "openvino" in g.targets]
+    return (meant[0] if meant else precision), "f32"
+
+
+def openvino_int8_problem(manifest: Manifest, variant: str) -> str | None:
+    """Why OpenVINO should not run an INT8 graph on this CPU, or None. Without VNNI / AMX its int8
+    kernels add u8 x s8 products in saturating 16-bit sums (measured on an AVX2 EPYC: embedding
+    cosine 0.989 where ONNX Runtime gives 0.9993 on the same graph) and run slower than its fp32."""
+    graph = manifest.graphs.get(variant)
+    if graph is None or graph.precision != "int8" or int8_dot_product():
+        return None
+    return ("this CPU has no int8 dot products (VNNI / AMX): OpenVINO's int8 kernels saturate 16-bit sums here "
+            "and run slower than its fp32")
+
+
 class OpenVinoRunner(Runner):
     backend = "openvino-cpu"
+    name = "openvino"
+    options_used = frozenset({"performance_hint"})
 
     def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
                  inference_precision: str = "f32", threads: int | None = None, performance_hint: str = "LATENCY"):
@@ -121,6 +152,27 @@ class OpenVinoRunner(Runner):
         for _ in range(size):
             self._idle.put(self.compiled.create_infer_request())
         self.pool_size = size
+
+    @classmethod
+    def variant_for(cls, manifest: Manifest, precision: str, options: RunnerOptions) -> str:
+        return openvino_variant(manifest, precision)[0]
+
+    @classmethod
+    def graph_files(cls, record: GraphRecord) -> list[str]:
+        return record.openvino_files  # its IR when the export wrote one: less memory than the ONNX graph
+
+    @classmethod
+    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
+                       precision: str, verify: bool, allow_unverified: bool) -> OpenVinoRunner:
+        graph = cls.artifact_graph(directory, manifest, variant, verify)
+        problem = openvino_int8_problem(manifest, variant)
+        if problem and not allow_unverified:
+            raise BackendUnavailable(f"precision {precision} on OpenVINO", problem,
+                                     "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
+                                     "saturates), or precision fp32 (allow_unverified=True runs it anyway)")
+        hint = precision if precision in RUNTIME_PRECISIONS else "f32"  # bf16: an inference mode, not a graph
+        return cls(graph, manifest.io, manifest.batch.min, manifest.batch.max, inference_precision=hint,
+                   threads=options.threads, performance_hint=options.performance_hint or "LATENCY")
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self._idle is None:

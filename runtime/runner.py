@@ -1,24 +1,81 @@
-"""The ``Runner`` base: every backend gets checked inputs and implements only ``_run``.
+"""The ``Runner`` base: every backend gets checked inputs and options, and implements only what
+differs: ``_run`` and ``_from_artifact`` (which file of an artifact it opens, and how).
 
 Checks (cf. Polygraphy's runners): input names, dtype, rank, fixed dimensions, a batch inside the
 artifact's range and the same batch across inputs. Each failure is one IJepaDeployError naming
-the input, what it got and what the artifact expects.
+the input, what it got and what the artifact expects. :class:`RunnerOptions` is how a runner runs
+(threads, providers, ...), one typed object from ``load()``'s keywords down to the constructor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
-from ijepa_deploy.errors import InputError
+from ijepa_deploy.errors import ArtifactError, InputError
+from ijepa_deploy.manifest import Manifest, verify_files
+from ijepa_deploy.manifest_schema import resolve_inside
+from ijepa_deploy.records import GraphRecord
 from ijepa_deploy.spec import ExportSpec
+
+# Accepted by every backend: ``backend="auto"`` callers (ijepa-embed) pass them without knowing which
+# backend will run; a backend that has no use for one ignores it (TensorRT: threads; CPU: host code).
+COMMON_OPTIONS = frozenset({"threads", "allow_engine_host_code"})
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How a runner runs, as opposed to what it runs (the graph variant or engine). ``None``: the
+    backend's default. Each backend reads only its own fields; setting another backend's is refused."""
+
+    threads: int | None = None  # CPU threads (ONNX Runtime: its intra-op threads unless those are given)
+    allow_engine_host_code: bool = False  # TensorRT: run version-compatible engines (they embed host code)
+    # ONNX Runtime
+    providers: list | None = None  # execution providers (default: the best this onnxruntime build has)
+    cache_dir: Path | None = None  # the TensorRT execution provider's engine and timing caches
+    intra_op_threads: int | None = None
+    opt_level: str | None = None  # graph optimization level, one of onnxruntime_runner.OPT_LEVELS
+    mem_arena: bool | None = None
+    config_entries: Mapping[str, str] | None = None  # session config entries
+    profile_prefix: str | None = None  # enables ONNX Runtime's profiler, files named so
+    # OpenVINO
+    performance_hint: str | None = None  # LATENCY (default) or THROUGHPUT
+    # TensorRT
+    max_concurrency: int | None = None  # execution contexts for concurrent run() calls
+    device: int | None = None  # CUDA device
+
+    @classmethod
+    def from_keywords(cls, base: RunnerOptions | None = None, /, **keywords) -> RunnerOptions:
+        """``base`` (default: all defaults) with ``keywords`` set: the public ``load(**options)``
+        boundary, where an unknown name is the caller's mistake, not a TypeError deep inside."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(keywords) - set(names))
+        if unknown:
+            raise InputError(f"option {', '.join(unknown)}", "is not a runner option", f"one of {names}")
+        return cls(**{**({f: getattr(base, f) for f in names} if base else {}), **keywords})
+
+    def given(self) -> list[str]:
+        """The options set to something other than their default."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != f.default]
+
+    def refuse_foreign(self, backend: str, used: frozenset[str]) -> None:
+        """Refuse options ``backend`` does not read: silently dropping them would run something else
+        than the caller asked for."""
+        foreign = [name for name in self.given() if name not in used | COMMON_OPTIONS]
+        if foreign:
+            raise InputError(f"option {', '.join(foreign)}", f"is not an option of the {backend} backend",
+                             f"{backend}'s options: {sorted(used | COMMON_OPTIONS)}")
 
 
 class Runner:
     """Base class. Subclasses set ``backend`` and implement ``_run(feed) -> {name: array}``."""
 
     backend = "base"
+    name = "base"  # the backend name open_runner()'s table knows this runner by
+    options_used: frozenset[str] = frozenset()  # the RunnerOptions fields this backend reads
     choice = ""  # how load()/open_runner picked this backend (set by open_runner)
 
     def __init__(self, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64):
@@ -76,7 +133,46 @@ class Runner:
     def run(self, feed) -> dict[str, np.ndarray]:
         return self._run(self.check(feed))
 
+    @classmethod
+    def from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions | None = None,
+                      *, precision: str | None = None, verify: bool = True, allow_unverified: bool = False) -> Runner:
+        """The runner for ``variant`` of an artifact: a graph variant (fp32, fp16, int8, int8-cpu) or,
+        for TensorRT, an engine key. ``precision`` is what the caller asked for (default: the
+        variant); it names refusals, and "bf16" is OpenVINO's inference mode of the fp32 graph.
+        ``verify`` checks the files' checksums. The parity gates are the caller's
+        (``model.check_verified``); ``allow_unverified`` only waives backend-specific refusals."""
+        options = options if options is not None else RunnerOptions()
+        options.refuse_foreign(cls.name, cls.options_used)
+        return cls._from_artifact(Path(directory), manifest, variant, options, precision=precision or variant,
+                                  verify=verify, allow_unverified=allow_unverified)
+
+    @classmethod
+    def variant_for(cls, manifest: Manifest, precision: str, options: RunnerOptions) -> str:
+        """The graph variant (TensorRT: the engine) this backend runs for ``precision``."""
+        return precision
+
+    @classmethod
+    def graph_files(cls, record: GraphRecord) -> list[str]:
+        """The files of a graph this backend opens, the one to open first."""
+        return record.files
+
+    @classmethod
+    def artifact_graph(cls, directory: Path, manifest: Manifest, variant: str, verify: bool) -> Path:
+        """The path of ``variant``'s graph file, its files' checksums verified when ``verify``."""
+        if variant not in manifest.graphs:
+            raise ArtifactError(str(directory), f"artifact has no {variant} graph",
+                                f"one of {sorted(manifest.graphs)} (export with --{variant})")
+        files = cls.graph_files(manifest.graphs[variant])
+        if verify:
+            verify_files(directory, manifest, files)
+        return resolve_inside(directory, files[0])
+
     # -- the backend's part ----------------------------------------------------------------------
+    @classmethod
+    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
+                       precision: str, verify: bool, allow_unverified: bool) -> Runner:
+        raise NotImplementedError
+
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ijepa_deploy.errors import ArtifactError, BackendError, BackendUnavailable, IJepaDeployError, InputError
+from ijepa_deploy.manifest import Manifest, verify_files
+from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call, version_tuple
 from ijepa_deploy.spec import ExportSpec
 
@@ -208,7 +210,8 @@ DEFAULT_MAX_CONCURRENCY = 2
 
 
 class TensorRTRunner(Runner):
-    backend = "tensorrt"
+    backend = name = "tensorrt"
+    options_used = frozenset({"max_concurrency", "device"})
 
     def __init__(self, engine_path: Path, spec: ExportSpec, record: EngineRecord | None = None, *,
                  variant: str | None = None, artifact: Path | None = None, device: int | None = None,
@@ -250,6 +253,21 @@ class TensorRTRunner(Runner):
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
+                       precision: str, verify: bool, allow_unverified: bool) -> TensorRTRunner:
+        if variant not in manifest.engines:
+            raise ArtifactError(str(directory), f"artifact has no {variant} TensorRT engine",
+                                f"one of {sorted(manifest.engines)} (build it on this GPU host: "
+                                f"ijepa-build {directory} --variant {variant})")
+        engine = manifest.engines[variant]
+        if verify:
+            verify_files(directory, manifest, [engine.file])
+        return cls(resolve_inside(directory, engine.file), manifest.io, engine, variant=variant, artifact=directory,
+                   device=options.device, allow_engine_host_code=options.allow_engine_host_code,
+                   max_concurrency=DEFAULT_MAX_CONCURRENCY if options.max_concurrency is None
+                   else options.max_concurrency)
 
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)

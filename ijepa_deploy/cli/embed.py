@@ -11,12 +11,11 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.manifest import write_atomic
 from ijepa_deploy.outputs import check_output_file
-from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import RunnerOptions, load
 
 
 @dataclass
@@ -59,10 +58,8 @@ def embed_images(opts: EmbedOptions) -> int:
 
     if opts.output:
         check_output_file(opts.output, "--output")
-    options: dict[str, Any] = {"threads": opts.threads} if opts.threads else {}
-    if opts.allow_engine_host_code:
-        options["allow_engine_host_code"] = True
-    with load(opts.artifact, backend=opts.backend, precision=opts.precision, **options) as model:
+    options = RunnerOptions(threads=opts.threads, allow_engine_host_code=opts.allow_engine_host_code)
+    with load(opts.artifact, backend=opts.backend, precision=opts.precision, options=options) as model:
         ran = getattr(model.runner, "inference_precision", None)
         print(f"backend {model.backend}{f' ({ran})' if ran else ''}, precision {opts.precision}: {model.choice}",
               file=sys.stderr)

@@ -33,7 +33,7 @@ from ijepa_deploy.runtime.model import open_runner
 from ijepa_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner, gpu_execution_providers, provider_entry
 from ijepa_deploy.runtime.openvino_runner import OpenVinoRunner, cpu_supports_bf16, openvino_status
 from ijepa_deploy.runtime.preprocess import Preprocessor
-from ijepa_deploy.runtime.runner import Runner
+from ijepa_deploy.runtime.runner import Runner, RunnerOptions
 from ijepa_deploy.runtime.tensorrt_host import tensorrt_status
 
 BACKENDS = ("onnxruntime", "openvino", "tensorrt")
@@ -126,20 +126,22 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
                    allow_engine_host_code: bool = False) -> Runner:
     """The runner the export checked the graph with (same classes, providers and settings), or the
     runtime's TensorRT runner for an engine. Acceptance opens what failed too: it re-measures."""
-    io, low, high = manifest.io, manifest.batch.min, manifest.batch.max
     if candidate.engine is not None:
         return open_runner(directory, manifest, "tensorrt", candidate.engine, verify=False, allow_unverified=True,
-                           allow_engine_host_code=allow_engine_host_code)
-    record = manifest.graphs[candidate.graph]
-    graph = resolve_inside(directory, record.file)
+                           options=RunnerOptions(allow_engine_host_code=allow_engine_host_code))
+
+    def graph(runner_class: type[Runner], options: RunnerOptions) -> Runner:
+        # past the gates (allow_unverified) and checksums: acceptance re-measures what the graph does;
+        # precision bf16 is OpenVINO's bf16 mode of the graph
+        return runner_class.from_artifact(directory, manifest, candidate.graph, options,
+                                          precision=candidate.precision, verify=False, allow_unverified=True)
+
     if candidate.backend == "openvino-cpu":
-        hint = "bf16" if candidate.precision == "bf16" else "f32"
-        return OpenVinoRunner(resolve_inside(directory, record.openvino_files[0]), io, low, high,
-                              inference_precision=hint, threads=threads)
+        return graph(OpenVinoRunner, RunnerOptions(threads=threads))
     if candidate.backend == "onnxruntime-cpu":
-        return OnnxRuntimeRunner(graph, io, low, high, intra_op_threads=threads, providers=["CPUExecutionProvider"])
+        return graph(OnnxRuntimeRunner, RunnerOptions(intra_op_threads=threads, providers=["CPUExecutionProvider"]))
     provider = next(p for p in gpu_execution_providers() if candidate.backend.endswith(_provider_name(p)))
-    runner = OnnxRuntimeRunner(graph, io, low, high, providers=[provider_entry(provider, None), "CPUExecutionProvider"])
+    runner = graph(OnnxRuntimeRunner, RunnerOptions(providers=[provider_entry(provider, None), "CPUExecutionProvider"]))
     if runner.backend != candidate.backend:
         raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
                                "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT libraries)")

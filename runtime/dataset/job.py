@@ -11,7 +11,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_file
@@ -21,6 +20,7 @@ from ijepa_deploy.runtime.dataset.local import DECODERS, default_workers, run_lo
 from ijepa_deploy.runtime.dataset.output import DatasetState, OutputDir
 from ijepa_deploy.runtime.dataset.ray_engine import RayEngine  # imports ray itself only when a job asks for it
 from ijepa_deploy.runtime.model import choose_backend, load
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 ENGINES = ("local", "ray")
 DEFAULT_PART_SIZE = 5000
@@ -160,13 +160,12 @@ def _leftovers(out: OutputDir, state: DatasetState, parts: list[int], retry_erro
 
 class _LocalEngine:
     def __init__(self, opts: DatasetOptions):
-        options: dict[str, Any] = {"threads": opts.threads} if opts.threads else {}
         backend = opts.backend
         if backend == "auto":
             backend = choose_backend(read_manifest(opts.artifact), opts.precision)[0]
-        if backend == "openvino":
-            options["performance_hint"] = opts.openvino_hint
-        self.model = load(opts.artifact, backend=opts.backend, precision=opts.precision, **options)
+        options = RunnerOptions(threads=opts.threads or None,  # the hint is OpenVINO's; others refuse it
+                                performance_hint=opts.openvino_hint if backend == "openvino" else None)
+        self.model = load(opts.artifact, backend=opts.backend, precision=opts.precision, options=options)
         self.workers = opts.workers or default_workers()
         self.decode = opts.decode
 

@@ -26,6 +26,7 @@ from ijepa_deploy.runtime.dataset.decode import Chunk, decode_chunk
 from ijepa_deploy.runtime.dataset.inputs import Listing
 from ijepa_deploy.runtime.model import check_verified, load
 from ijepa_deploy.runtime.preprocess import Preprocessor
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 INSTALL_HINT = "pip install 'ijepa-deploy[ray]'"
 DECODE_CPUS = 0.5
@@ -50,8 +51,8 @@ class Embedder:
     """A Ray actor: one loaded model, called with preprocessed batches."""
 
     def __init__(self, artifact: str, backend: str, precision: str, threads: int | None):
-        options: dict[str, Any] = {"threads": threads} if threads else {}
-        self.model = load(artifact, backend=backend, precision=precision, **options)
+        options = RunnerOptions(threads=threads or None)
+        self.model = load(artifact, backend=backend, precision=precision, options=options)
         self.column = TASK_COLUMNS[self.model.task]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

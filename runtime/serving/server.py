@@ -22,7 +22,7 @@ import numpy as np
 
 from ijepa_deploy.errors import BackendError, BackendUnavailable, IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
-from ijepa_deploy.runtime import load
+from ijepa_deploy.runtime import RunnerOptions, load
 from ijepa_deploy.runtime.model import check_verified
 from ijepa_deploy.runtime.serving.libpython import apply_libpython_fix
 from ijepa_deploy.runtime.serving.models import (
@@ -200,9 +200,9 @@ class Server:
         # load()'s own gates, checked here first so a refusal names the command's flag
         self.unverified = check_verified(opts.artifact, manifest, opts.backend, opts.precision,
                                          allow_unverified=opts.allow_unverified, how_to_allow="--allow-unverified")
+        options = RunnerOptions(allow_engine_host_code=opts.allow_engine_host_code)
         self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision,
-                            allow_unverified=opts.allow_unverified,
-                            allow_engine_host_code=opts.allow_engine_host_code)
+                            allow_unverified=opts.allow_unverified, options=options)
                        for _ in range(opts.instances)]
         self.spec = self.models[0].runner.spec
         self.forwarder = PixelsForwarder(f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name,

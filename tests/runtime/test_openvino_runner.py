@@ -21,6 +21,7 @@ from ijepa_deploy.runtime.cpu_features import int8_dot_product
 from ijepa_deploy.runtime.model import choose_backend, open_runner
 from ijepa_deploy.runtime.photos import photo_batch
 from ijepa_deploy.runtime.preprocess import Preprocessor
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 ov = pytest.importorskip("openvino")
 HAS_BF16 = ovr.cpu_supports_bf16()
@@ -30,9 +31,7 @@ HAS_INT8_DOT = int8_dot_product()  # VNNI / AMX: without them OpenVINO int8 is r
 @pytest.fixture
 def int8_cpu(monkeypatch):
     """Decide whether this CPU has int8 dot products, for tests of the choice rather than the CPU."""
-    from ijepa_deploy.runtime import model
-
-    return lambda has: monkeypatch.setattr(model, "int8_dot_product", lambda: has)
+    return lambda has: monkeypatch.setattr(ovr, "int8_dot_product", lambda: has)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,8 @@ def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, prec
         with pytest.raises(BackendUnavailable, match="no int8 dot products"):
             open_runner(tiny_precision_artifact, manifest, "openvino", precision)
         return
-    with open_runner(tiny_precision_artifact, manifest, "openvino", precision, threads=2) as runner:
+    with open_runner(tiny_precision_artifact, manifest, "openvino", precision,
+                     options=RunnerOptions(threads=2)) as runner:
         assert runner.backend == "openvino-cpu" and runner.inference_precision == "f32"
         assert runner.threads == 2
         assert runner.graph.name == manifest.graphs[graph].openvino_files[0]  # int8: the S8S8 graph (its IR)
@@ -179,13 +179,14 @@ def test_concurrent_calls_equal_single_threaded(tiny_artifact):
 def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifact):
     manifest = read_manifest(tiny_artifact)
     x = np.random.default_rng(1).standard_normal((3, 3, 224, 224), dtype=np.float32)
-    with open_runner(tiny_artifact, manifest, "openvino", threads=2) as latency, \
-            open_runner(tiny_artifact, manifest, "openvino", threads=2, performance_hint="THROUGHPUT") as throughput:
+    throughput_options = RunnerOptions(threads=2, performance_hint="THROUGHPUT")
+    with open_runner(tiny_artifact, manifest, "openvino", options=RunnerOptions(threads=2)) as latency, \
+            open_runner(tiny_artifact, manifest, "openvino", options=throughput_options) as throughput:
         assert latency.pool_size == 1 and throughput.pool_size >= 2  # one request per stream
         assert throughput.compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
         np.testing.assert_allclose(throughput.run(x)["embedding"], latency.run(x)["embedding"], atol=1e-6, rtol=0)
     with pytest.raises(InputError, match="performance hint"):
-        open_runner(tiny_artifact, manifest, "openvino", performance_hint="FAST")
+        open_runner(tiny_artifact, manifest, "openvino", options=RunnerOptions(performance_hint="FAST"))
 
 
 @pytest.mark.parametrize("feed, problem", [

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from trt_runner_helpers import RECORD, fake_tensorrt
 
-from ijepa_deploy.errors import ArtifactError, ParityError
+from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime import tensorrt_runner as tr
-from ijepa_deploy.runtime.model import load
+from ijepa_deploy.runtime.model import load, open_runner
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 
 @pytest.mark.parametrize("changes, here, problem", [
@@ -126,3 +127,22 @@ def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, pr
     assert not cudart.live
     with load(directory, backend="tensorrt", precision="fp16", allow_unverified=True) as model:
         assert model.run(np.zeros((1, 3, 32, 32), np.float32))["embedding"].shape == (1, 8)
+
+
+def test_an_explicit_engine_variant_is_the_engine_gated_and_opened(fake_stack):
+    """open_runner(variant=...) on TensorRT names the engine: its parity verdict is the one checked."""
+    cudart, directory = fake_stack
+    manifest = read_manifest(directory)
+    manifest.engines["fp16"].status = "failed"
+    with pytest.raises(ParityError, match="model_fp16.engine FAILED its parity check"):
+        open_runner(directory, manifest, "tensorrt", "fp32", variant="fp16")
+    assert not cudart.live
+    with open_runner(directory, manifest, "tensorrt", "fp32", variant="fp16", allow_unverified=True,
+                     options=RunnerOptions(max_concurrency=1)) as runner:
+        assert runner.variant == "fp16" and runner.engine_path.name == "model_fp16.engine"
+        assert runner.max_concurrency == 1
+
+
+def test_tensorrt_refuses_another_backends_option_before_tensorrt(engine_artifact):
+    with pytest.raises(InputError, match="providers .* not an option of the tensorrt backend"):
+        load(engine_artifact, backend="tensorrt", precision="fp16", providers=["CPUExecutionProvider"])

@@ -13,6 +13,7 @@ from trt_runner_helpers import hammer
 from ijepa_deploy.errors import IJepaDeployError, InputError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.model import load, open_runner
+from ijepa_deploy.runtime.runner import RunnerOptions
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,7 @@ def test_concurrent_calls_equal_single_threaded_on_the_gpu(engine_dir):
     manifest = read_manifest(engine_dir)
     pixels, _ = photo_batch(Preprocessor(manifest.preprocessing), 4)
     batches = [pixels[:n] for n in (1, 2, 3, 4)]
-    with open_runner(engine_dir, manifest, "tensorrt", "fp32", max_concurrency=4) as runner:
+    with open_runner(engine_dir, manifest, "tensorrt", "fp32", options=RunnerOptions(max_concurrency=4)) as runner:
         single = [runner.run(b) for b in batches]
         results = hammer(runner.run, batches, threads=8, calls=20)
         assert 1 <= len(runner._slots) <= 4
