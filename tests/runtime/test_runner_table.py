@@ -20,12 +20,6 @@ from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 CPU = RunnerOptions(providers=["CPUExecutionProvider"])
 
 
-def test_the_table_maps_each_backend_to_its_runner():
-    assert model.RUNNERS == {"onnxruntime": OnnxRuntimeRunner, "openvino": OpenVinoRunner,
-                             "tensorrt": TensorRTRunner}
-    assert model.BACKENDS == ("auto", "onnxruntime", "openvino", "tensorrt")
-
-
 def test_open_runner_builds_through_the_table(tiny_artifact, monkeypatch):
     opened = []
 
