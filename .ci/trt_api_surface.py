@@ -41,9 +41,15 @@ DEFAULT_RELEASES = {
     "10": ("tensorrt-cu12-bindings", "10.8.0.43"),
 }
 SEED_SYMBOLS = (
-    "createInferBuilder_INTERNAL", "createInferRefitter_INTERNAL", "createInferRuntime_INTERNAL",
-    "getBuilderPluginRegistry", "getPluginRegistry", "initLibNvInferPlugins",
-    "createNvOnnxParser_INTERNAL", "createNvOnnxParserRefitter_INTERNAL", "getNvOnnxParserVersion",
+    "createInferBuilder_INTERNAL",
+    "createInferRefitter_INTERNAL",
+    "createInferRuntime_INTERNAL",
+    "getBuilderPluginRegistry",
+    "getPluginRegistry",
+    "initLibNvInferPlugins",
+    "createNvOnnxParser_INTERNAL",
+    "createNvOnnxParserRefitter_INTERNAL",
+    "getNvOnnxParserVersion",
 )
 PROBE_VERSION = 2  # bump when the probe changes (invalidates cached surfaces)
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -64,8 +70,19 @@ def download_wheel(package: str, version: str, dest: Path, timeout: float = 120)
     found = sorted(dest.glob(f"{stem}-{version}-*.whl"))
     if found:
         return found[0]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", "-d", str(dest), f"{package}=={version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        f"{package}=={version}",
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -148,8 +165,9 @@ def _compile_stubs(pkg: Path, libs: set[str], symbols: set[str], cc: str) -> Non
     src.write_text("".join(f"void *{s}(void) {{ return 0; }}\n" for s in sorted(symbols)))
     for lib in sorted(libs):
         out = pkg / lib
-        proc = subprocess.run([cc, "-shared", "-fPIC", "-o", str(out), f"-Wl,-soname,{lib}", str(src)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [cc, "-shared", "-fPIC", "-o", str(out), f"-Wl,-soname,{lib}", str(src)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             raise SurfaceError(f"compiling a stand-in for {lib} failed: {proc.stderr.strip()[:300]}")
 
@@ -167,8 +185,9 @@ def import_surface(root: Path, timeout: float = 60) -> dict:
     for _ in range(40):
         if libs:
             _compile_stubs(pkg, libs, symbols, cc)
-        proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env,
-                              timeout=timeout, cwd=str(root))
+        proc = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=timeout, cwd=str(root)
+        )
         if proc.returncode == 0:
             return json.loads(proc.stdout)
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
@@ -237,8 +256,10 @@ def cuda_surface(version: str, timeout: float = 120) -> dict:
     """``dir()`` of ``cuda.bindings.runtime`` and its classes/enums for cuda-bindings ``version``
     (imports fine without a GPU or driver; calls are never made)."""
     base = cache_dir()
-    wheels = [download_wheel("cuda-bindings", version, base / "wheels"),
-              download_wheel("cuda-pathfinder", CUDA_PATHFINDER, base / "wheels")]
+    wheels = [
+        download_wheel("cuda-bindings", version, base / "wheels"),
+        download_wheel("cuda-pathfinder", CUDA_PATHFINDER, base / "wheels"),
+    ]
     root = base / "unpacked" / f"cuda-bindings-{version}"
     cached = root / "surface.json"
     if cached.is_file():
@@ -247,8 +268,9 @@ def cuda_surface(version: str, timeout: float = 120) -> dict:
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(root, [m for m in zf.namelist() if m.startswith("cuda/")])
     env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "-c", _CUDA_PROBE], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=str(root))
+    proc = subprocess.run(
+        [sys.executable, "-c", _CUDA_PROBE], capture_output=True, text=True, env=env, timeout=timeout, cwd=str(root)
+    )
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
         raise SurfaceError(f"importing cuda.bindings.runtime {version} failed: {last}")

@@ -67,8 +67,12 @@ class TorchBackend(Backend):
         self.name = COMPILE if compiled else EAGER
 
     def details(self) -> dict:
-        d = {"attention": "sdpa (transformers default)", "dtype": "float32", "grad": "inference_mode",
-             "runner": "ijepa_deploy.exporters.reference.TorchRunner"}
+        d = {
+            "attention": "sdpa (transformers default)",
+            "dtype": "float32",
+            "grad": "inference_mode",
+            "runner": "ijepa_deploy.exporters.reference.TorchRunner",
+        }
         if self.compiled:
             d["compile"] = "torch.compile(model) default mode, inductor; compile time = first calls"
         return d
@@ -108,17 +112,25 @@ class OrtBackend(Backend):
     def details(self) -> dict:
         graph = self.manifest.graphs.get(self.variant)
         entry = graph.to_dict() if graph else {}
-        return {"graph": entry.get("file"), "provider": self.provider,
-                "runner": "ijepa_deploy.runtime.model.open_runner -> OnnxRuntimeRunner",
-                "session": {**describe_session_options(session_options(**session_settings(self.opts.ort_options()))),
-                            "config_entries": dict(self.opts.ort_config)},
-                "graph_record": {k: v for k, v in entry.items() if k not in ("ops", "file", "data_files")}}
+        return {
+            "graph": entry.get("file"),
+            "provider": self.provider,
+            "runner": "ijepa_deploy.runtime.model.open_runner -> OnnxRuntimeRunner",
+            "session": {
+                **describe_session_options(session_options(**session_settings(self.opts.ort_options()))),
+                "config_entries": dict(self.opts.ort_config),
+            },
+            "graph_record": {k: v for k, v in entry.items() if k not in ("ops", "file", "data_files")},
+        }
 
     def providers(self) -> list:
         if self.provider_key == "cpu":
             return ["CPUExecutionProvider"]
-        return [p for p in default_providers(self.directory / ".trt-cache")
-                if (p[0] if isinstance(p, tuple) else p) in (self.provider, "CPUExecutionProvider")]
+        return [
+            p
+            for p in default_providers(self.directory / ".trt-cache")
+            if (p[0] if isinstance(p, tuple) else p) in (self.provider, "CPUExecutionProvider")
+        ]
 
     def open(self, profile_prefix: str | None = None):
         """The runner ``load()`` would serve for this graph, with the bench's session options.
@@ -127,8 +139,16 @@ class OrtBackend(Backend):
         graph, this row's "int8" is TensorRT's S8S8 Q/DQ graph (hence ``variant``)."""
         options = replace(self.opts.ort_options(), providers=self.providers(), profile_prefix=profile_prefix)
         try:
-            return open_runner(self.directory, self.manifest, "onnxruntime", self.precision, verify=False,
-                               variant=self.variant, allow_unverified=bool(self.unverified), options=options)
+            return open_runner(
+                self.directory,
+                self.manifest,
+                "onnxruntime",
+                self.precision,
+                verify=False,
+                variant=self.variant,
+                allow_unverified=bool(self.unverified),
+                options=options,
+            )
         except IJepaDeployError as exc:
             raise Unavailable.refused(exc) from None
 
@@ -139,12 +159,14 @@ class OrtBackend(Backend):
 
 def describe_session_options(options) -> dict:
     """The settings of an ``onnxruntime.SessionOptions`` that a report records."""
-    return {"graph_optimization_level": str(options.graph_optimization_level).rsplit(".", 1)[-1],
-            "intra_op_num_threads": options.intra_op_num_threads,
-            "inter_op_num_threads": options.inter_op_num_threads,
-            "execution_mode": str(options.execution_mode).rsplit(".", 1)[-1],
-            "enable_cpu_mem_arena": options.enable_cpu_mem_arena,
-            "enable_profiling": options.enable_profiling}
+    return {
+        "graph_optimization_level": str(options.graph_optimization_level).rsplit(".", 1)[-1],
+        "intra_op_num_threads": options.intra_op_num_threads,
+        "inter_op_num_threads": options.inter_op_num_threads,
+        "execution_mode": str(options.execution_mode).rsplit(".", 1)[-1],
+        "enable_cpu_mem_arena": options.enable_cpu_mem_arena,
+        "enable_profiling": options.enable_profiling,
+    }
 
 
 class OpenVinoBackend(Backend):
@@ -163,17 +185,26 @@ class OpenVinoBackend(Backend):
 
     def details(self) -> dict:
         graph = self.manifest.graphs.get("fp32" if self.variant == "bf16" else self.variant)
-        d = {"graph": graph.file if graph else None,
-             "runner": "ijepa_deploy.runtime.model.open_runner -> OpenVinoRunner", "threads": self.threads}
+        d = {
+            "graph": graph.file if graph else None,
+            "runner": "ijepa_deploy.runtime.model.open_runner -> OpenVinoRunner",
+            "threads": self.threads,
+        }
         if self.runner is not None:
             d["inference_precision"] = self.runner.inference_precision  # read back from the compiled model
         return d
 
     def load(self):
         try:
-            self.runner = open_runner(self.directory, self.manifest, "openvino", self.variant, verify=False,
-                                      allow_unverified=bool(self.unverified),
-                                      options=RunnerOptions(threads=self.threads))
+            self.runner = open_runner(
+                self.directory,
+                self.manifest,
+                "openvino",
+                self.variant,
+                verify=False,
+                allow_unverified=bool(self.unverified),
+                options=RunnerOptions(threads=self.threads),
+            )
         except IJepaDeployError as exc:
             raise Unavailable.refused(exc) from None
         return _as_float32(self.runner.run)
@@ -199,8 +230,13 @@ class TensorRTBackend(Backend):
 
     def load(self):
         try:
-            self.runner = open_runner(self.directory, self.manifest, backend="tensorrt", precision=self.variant,
-                                      allow_unverified=bool(self.unverified))
+            self.runner = open_runner(
+                self.directory,
+                self.manifest,
+                backend="tensorrt",
+                precision=self.variant,
+                allow_unverified=bool(self.unverified),
+            )
         except IJepaDeployError as exc:
             raise Unavailable(str(exc)[:400]) from None
         return _as_float32(self.runner.run)

@@ -52,9 +52,11 @@ def ninja_exe() -> str:
         import ninja
     except ImportError:
         raise CppDependencyMissing("ninja not installed: pip install -e '.[cpp]'") from None
-    candidates = [Path(ninja.BIN_DIR) / "ninja" if ninja.BIN_DIR else None,
-                  Path(sys.executable).parent / "ninja",
-                  Path(ninja.__file__).resolve().parents[4] / "bin" / "ninja"]
+    candidates = [
+        Path(ninja.BIN_DIR) / "ninja" if ninja.BIN_DIR else None,
+        Path(sys.executable).parent / "ninja",
+        Path(ninja.__file__).resolve().parents[4] / "bin" / "ninja",
+    ]
     for path in candidates:
         if path is not None and path.is_file():
             return str(path)
@@ -83,12 +85,23 @@ def dependency_args() -> list[str]:
 def configure_and_build(name: str, extra: list[str], targets: list[str] | tuple[str, ...]) -> Path:
     """Configure ``build/cpp-tests/<name>`` (Ninja) and build ``targets``; returns the build dir."""
     if not (DRIVER_TREE / "CMakeLists.txt").is_file():
-        raise CppDependencyMissing(f"the C++ driver tree {DRIVER_TREE} is not here: the C++ build needs a "
-                                   "source checkout of ijepa-deploy")
+        raise CppDependencyMissing(
+            f"the C++ driver tree {DRIVER_TREE} is not here: the C++ build needs a source checkout of ijepa-deploy"
+        )
     build = BUILD_ROOT / name
     build.mkdir(parents=True, exist_ok=True)
-    configure = [cmake_exe(), "-S", str(DRIVER_TREE), "-B", str(build), "-G", "Ninja",
-                 f"-DCMAKE_MAKE_PROGRAM={ninja_exe()}", *dependency_args(), *extra]
+    configure = [
+        cmake_exe(),
+        "-S",
+        str(DRIVER_TREE),
+        "-B",
+        str(build),
+        "-G",
+        "Ninja",
+        f"-DCMAKE_MAKE_PROGRAM={ninja_exe()}",
+        *dependency_args(),
+        *extra,
+    ]
     proc = subprocess.run(configure, capture_output=True, text=True)
     if proc.returncode != 0:
         text = proc.stdout + proc.stderr
@@ -97,8 +110,9 @@ def configure_and_build(name: str, extra: list[str], targets: list[str] | tuple[
                 raise CppDependencyMissing(line.strip())
         raise CppBuildFailed(f"cmake configure failed ({name}):\n{text[-4000:]}")
     jobs = os.environ.get("IJEPA_CPP_JOBS", "2")
-    proc = subprocess.run([cmake_exe(), "--build", str(build), "-j", jobs, "--target", *targets],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [cmake_exe(), "--build", str(build), "-j", jobs, "--target", *targets], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise CppBuildFailed(f"C++ build failed ({name}):\n{(proc.stdout + proc.stderr)[-6000:]}")
     return build

@@ -47,14 +47,17 @@ def python_backend() -> tuple[str, str]:
             return "openvino", "same engine on both sides (OpenVINO CPU, f32 inference precision)"
     else:
         why = "this Python runtime has no OpenVINO backend"
-    return "onnxruntime", (f"{why}: the Python side runs ONNX Runtime CPU while C++ runs OpenVINO, so the "
-                           "end-to-end ratio mixes language and engine; the preprocessing ratio does not")
+    return "onnxruntime", (
+        f"{why}: the Python side runs ONNX Runtime CPU while C++ runs OpenVINO, so the "
+        "end-to-end ratio mixes language and engine; the preprocessing ratio does not"
+    )
 
 
 def check_cpp_precision(manifest: Manifest, variant: str) -> None:
     if variant not in manifest.graphs:
-        raise InputError("--cpp-precision", f"graph {variant!r} is not in the artifact",
-                               f"one of {sorted(manifest.graphs)}")
+        raise InputError(
+            "--cpp-precision", f"graph {variant!r} is not in the artifact", f"one of {sorted(manifest.graphs)}"
+        )
 
 
 def driver_path(opts: BenchOptions) -> Path:
@@ -71,17 +74,25 @@ class CppDriver:
     """The running ``ijepa_bench_driver``: ``ask("embed 8")`` -> its JSON answer."""
 
     def __init__(self, exe: Path, directory: Path, variant: str, threads: int, paths: list[Path]):
-        self.proc = subprocess.Popen([str(exe), str(directory), variant, str(threads), *map(str, paths)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [str(exe), str(directory), variant, str(threads), *map(str, paths)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.ready = self._answer("start")
 
     def _answer(self, what: str) -> dict:
         line = self.proc.stdout.readline()
         if not line:
             self.proc.wait(timeout=30)
-            raise BackendError("ijepa_bench_driver", f"exited {self.proc.returncode} during {what!r}: "
-                                   f"{self.proc.stderr.read()[-1000:]}", "a running C++ driver")
+            raise BackendError(
+                "ijepa_bench_driver",
+                f"exited {self.proc.returncode} during {what!r}: {self.proc.stderr.read()[-1000:]}",
+                "a running C++ driver",
+            )
         answer = json.loads(line)
         if "error" in answer:
             raise BackendError("ijepa_bench_driver", f"{what!r}: {answer['error']}", "a successful call")
@@ -112,11 +123,19 @@ class CppDriver:
 def _pair_record(batch: int, pair) -> dict:
     py_ms = statistics.median(pair.reference_s) * 1000
     cpp_ms = statistics.median(pair.candidate_s) * 1000
-    return {"batch": batch, "python_ms": py_ms, "cpp_ms": cpp_ms, "python_ms_per_image": py_ms / batch,
-            "cpp_ms_per_image": cpp_ms / batch, "python_img_s": 1000 * batch / py_ms,
-            "cpp_img_s": 1000 * batch / cpp_ms, "cpp_over_python": pair.ratio, "round_ratios": pair.round_ratios,
-            "python_ms_rounds": [t * 1000 for t in pair.reference_s],
-            "cpp_ms_rounds": [t * 1000 for t in pair.candidate_s]}
+    return {
+        "batch": batch,
+        "python_ms": py_ms,
+        "cpp_ms": cpp_ms,
+        "python_ms_per_image": py_ms / batch,
+        "cpp_ms_per_image": cpp_ms / batch,
+        "python_img_s": 1000 * batch / py_ms,
+        "cpp_img_s": 1000 * batch / cpp_ms,
+        "cpp_over_python": pair.ratio,
+        "round_ratios": pair.round_ratios,
+        "python_ms_rounds": [t * 1000 for t in pair.reference_s],
+        "cpp_ms_rounds": [t * 1000 for t in pair.candidate_s],
+    }
 
 
 def _parity(model, driver: CppDriver, paths: list[Path], task: str) -> dict:
@@ -128,8 +147,12 @@ def _parity(model, driver: CppDriver, paths: list[Path], task: str) -> dict:
         shape = driver.ask(f"output {len(paths)} {out}")["shape"]
         theirs = np.fromfile(out, dtype=np.float32).reshape(shape).astype(np.float64)
     cos = (ours * theirs).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
-    return {"output": name, "images": len(paths), "min_cosine": float(cos.min()),
-            "max_abs": float(np.abs(ours - theirs).max())}
+    return {
+        "output": name,
+        "images": len(paths),
+        "min_cosine": float(cos.min()),
+        "max_abs": float(np.abs(ours - theirs).max()),
+    }
 
 
 def _pipe_roundtrip_ms(driver: CppDriver) -> float:
@@ -142,8 +165,9 @@ def _pipe_roundtrip_ms(driver: CppDriver) -> float:
     return statistics.median(pings) * 1000
 
 
-def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
-                progress: Progress) -> dict:
+def measure_cpp(
+    directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions, progress: Progress
+) -> dict:
     """Paired rounds Python vs C++ end to end at the target batches (1 and 8) and preprocessing at
     the largest, plus parity of the outputs and load times."""
     variant = opts.cpp_precision
@@ -154,8 +178,11 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
     paths = bench_images(max(sizes))
     exe = driver_path(opts)
     rounds = max(1, opts.cpp_rounds)
-    options = RunnerOptions(threads=threads) if py_backend == "openvino" else RunnerOptions(
-        intra_op_threads=threads, providers=["CPUExecutionProvider"])
+    options = (
+        RunnerOptions(threads=threads)
+        if py_backend == "openvino"
+        else RunnerOptions(intra_op_threads=threads, providers=["CPUExecutionProvider"])
+    )
     t0 = time.perf_counter()
     model = load(directory, backend=py_backend, precision=variant, options=options)
     py_load = time.perf_counter() - t0
@@ -164,32 +191,53 @@ def measure_cpp(directory: Path, manifest: Manifest, batches: list[int], opts: B
         driver = CppDriver(exe, directory, variant, threads, paths)
         files = [str(p) for p in paths]
         py_call = model.classify if manifest.task == "image-classification" else model.embed
-        result = {"what": "image files -> embeddings (classification: top-5) in one call: decode + preprocess + "
-                          "infer; C++ ijepa::Model (OpenVINO) vs Python runtime.load, same graph, files, threads",
-                  "python_backend": py_backend, "cpp_backend": CPP_BACKEND,
-                  "same_engine": py_backend == CPP_BACKEND, "note": note, "graph": variant,
-                  "cpp_variant": driver.ready["variant"], "threads": threads,
-                  "images": [p.name for p in paths], "driver": str(exe), "rounds": rounds,
-                  "method": "per round: Python once, then C++ once (0.1 s apart); ratio = median over rounds "
-                            "of C++ / Python of the same round; C++ times itself (the pipe round trip is "
-                            "not in its time)",
-                  "load_seconds": {"python": py_load, "cpp": driver.ready["load_ms"] / 1000},
-                  "pipe_roundtrip_ms": _pipe_roundtrip_ms(driver), "end_to_end": {}}
+        result = {
+            "what": "image files -> embeddings (classification: top-5) in one call: decode + preprocess + "
+            "infer; C++ ijepa::Model (OpenVINO) vs Python runtime.load, same graph, files, threads",
+            "python_backend": py_backend,
+            "cpp_backend": CPP_BACKEND,
+            "same_engine": py_backend == CPP_BACKEND,
+            "note": note,
+            "graph": variant,
+            "cpp_variant": driver.ready["variant"],
+            "threads": threads,
+            "images": [p.name for p in paths],
+            "driver": str(exe),
+            "rounds": rounds,
+            "method": "per round: Python once, then C++ once (0.1 s apart); ratio = median over rounds "
+            "of C++ / Python of the same round; C++ times itself (the pipe round trip is "
+            "not in its time)",
+            "load_seconds": {"python": py_load, "cpp": driver.ready["load_ms"] / 1000},
+            "pipe_roundtrip_ms": _pipe_roundtrip_ms(driver),
+            "end_to_end": {},
+        }
         for n in sizes:
-            pair = paired_ratios(lambda n=n: py_call(files[:n]), {"cpp": lambda n=n: driver.timed(f"embed {n}")},
-                                 rounds)["cpp"]
+            pair = paired_ratios(
+                lambda n=n: py_call(files[:n]), {"cpp": lambda n=n: driver.timed(f"embed {n}")}, rounds
+            )["cpp"]
             r = result["end_to_end"][str(n)] = _pair_record(n, pair)
-            progress.say(f"[cpp] end to end batch {n}: C++ {r['cpp_ms_per_image']:.1f} ms/image, Python "
-                         f"{r['python_ms_per_image']:.1f} ms/image ({py_backend}): C++/Python "
-                         f"{r['cpp_over_python']:.3f} (rounds {', '.join(f'{x:.3f}' for x in r['round_ratios'])})")
+            progress.say(
+                f"[cpp] end to end batch {n}: C++ {r['cpp_ms_per_image']:.1f} ms/image, Python "
+                f"{r['python_ms_per_image']:.1f} ms/image ({py_backend}): C++/Python "
+                f"{r['cpp_over_python']:.3f} (rounds {', '.join(f'{x:.3f}' for x in r['round_ratios'])})"
+            )
         n = max(sizes)
-        pre = _pair_record(n, paired_ratios(lambda: model.preprocess(files[:n]),
-                                            {"cpp": lambda: driver.timed(f"preprocess {n}")},
-                                            max(rounds, PRE_ROUNDS_MIN))["cpp"])
-        result["preprocessing"] = {"what": "image files -> float32 NCHW tensor, one thread each side "
-                                           "(Python: runtime.Preprocessor, Pillow + numpy)", **pre}
-        progress.say(f"[cpp] preprocessing {n} files: C++ {pre['cpp_img_s']:.1f} img/s, Python "
-                     f"{pre['python_img_s']:.1f} img/s")
+        pre = _pair_record(
+            n,
+            paired_ratios(
+                lambda: model.preprocess(files[:n]),
+                {"cpp": lambda: driver.timed(f"preprocess {n}")},
+                max(rounds, PRE_ROUNDS_MIN),
+            )["cpp"],
+        )
+        result["preprocessing"] = {
+            "what": "image files -> float32 NCHW tensor, one thread each side "
+            "(Python: runtime.Preprocessor, Pillow + numpy)",
+            **pre,
+        }
+        progress.say(
+            f"[cpp] preprocessing {n} files: C++ {pre['cpp_img_s']:.1f} img/s, Python {pre['python_img_s']:.1f} img/s"
+        )
         result["parity"] = _parity(model, driver, paths, manifest.task)
         return result
     finally:

@@ -94,14 +94,26 @@ def timed(cmd: list[str], sample_rss: bool = False) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}):\n{err[-2000:]}")
     rate = re.search(r"([\d.]+) img/s", out)
-    return {"wall_s": round(wall, 2), "engine_img_s": float(rate.group(1)) if rate else None,
-            "peak_tree_rss_gib": round(peak / 1024 ** 3, 3) if sample_rss else None}
+    return {
+        "wall_s": round(wall, 2),
+        "engine_img_s": float(rate.group(1)) if rate else None,
+        "peak_tree_rss_gib": round(peak / 1024**3, 3) if sample_rss else None,
+    }
 
 
 def dataset_cmd(artifact: str, listing: Path, out: Path, threads: int, *extra: str) -> list[str]:
     shutil.rmtree(out, ignore_errors=True)
-    return [str(BIN / "ijepa-embed-dataset"), artifact, str(listing), "--output", str(out), "--threads",
-            str(threads), "--no-progress", *extra]
+    return [
+        str(BIN / "ijepa-embed-dataset"),
+        artifact,
+        str(listing),
+        "--output",
+        str(out),
+        "--threads",
+        str(threads),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def main(argv=None) -> int:
@@ -117,17 +129,30 @@ def main(argv=None) -> int:
     parser.add_argument("--pure", nargs=2, metavar=("LISTING", "HINT"), help=argparse.SUPPRESS)
     a = parser.parse_args(argv)
     if a.pure:
-        print(json.dumps({"img_s": pure_inference(a.artifact, Path(a.pure[0]), a.threads, a.pure[1], 32,
-                                                  a.pure_images)}))
+        print(
+            json.dumps({"img_s": pure_inference(a.artifact, Path(a.pure[0]), a.threads, a.pure[1], 32, a.pure_images)})
+        )
         return 0
     paths = make_corpus(a.workdir / "images", max(a.images, *a.rss_images))
     listings = {}
     for n in {a.images, *a.rss_images}:
         listings[n] = a.workdir / f"listing-{n}.txt"
         listings[n].write_text("".join(f"{p}\n" for p in paths[:n]))
-    main_listing, files = listings[a.images], [str(p) for p in paths[:a.images]]
-    pure = [sys.executable, "-m", "ijepa_deploy.benchmarks.dataset_bench", a.artifact, "--workdir", str(a.workdir),
-            "--threads", str(a.threads), "--pure-images", str(a.pure_images), "--pure", str(main_listing)]
+    main_listing, files = listings[a.images], [str(p) for p in paths[: a.images]]
+    pure = [
+        sys.executable,
+        "-m",
+        "ijepa_deploy.benchmarks.dataset_bench",
+        a.artifact,
+        "--workdir",
+        str(a.workdir),
+        "--threads",
+        str(a.threads),
+        "--pure-images",
+        str(a.pure_images),
+        "--pure",
+        str(main_listing),
+    ]
     candidates = {
         "pure inference (THROUGHPUT)": pure + ["THROUGHPUT"],
         "pure inference (LATENCY)": pure + ["LATENCY"],
@@ -139,8 +164,13 @@ def main(argv=None) -> int:
     for r in range(a.rounds):
         for name, cmd in candidates.items():
             if name.startswith(("local", "ray")):
-                cmd = dataset_cmd(a.artifact, main_listing, a.workdir / f"out-{name.split()[0]}", a.threads,
-                                  *(["--engine", "ray"] if name.startswith("ray") else []))
+                cmd = dataset_cmd(
+                    a.artifact,
+                    main_listing,
+                    a.workdir / f"out-{name.split()[0]}",
+                    a.threads,
+                    *(["--engine", "ray"] if name.startswith("ray") else []),
+                )
             if name.startswith("pure"):
                 row = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
             else:
@@ -155,8 +185,9 @@ def main(argv=None) -> int:
         row.update(candidate=f"local engine RSS at {n} images ({Path(artifact).name})")
         results[row["candidate"]] = [row]
         print(json.dumps(row), flush=True)
-    (a.workdir / "results.json").write_text(json.dumps({"cpu": _cpu(), "images": a.images, "results": results},
-                                                       indent=2))
+    (a.workdir / "results.json").write_text(
+        json.dumps({"cpu": _cpu(), "images": a.images, "results": results}, indent=2)
+    )
     return 0
 
 

@@ -12,8 +12,9 @@ from ijepa_deploy.runtime.onnxruntime_runner import session_options
 from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
 
 
-def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None = None,
-              reps: int = 3, seconds: float = 3.0) -> dict:
+def gemm_peak(
+    size: int, threads: int, model_shape: tuple[int, int, int] | None = None, reps: int = 3, seconds: float = 3.0
+) -> dict:
     """fp32 GEMM throughput measured now, on the same threads: torch.matmul size^2, ONNX Runtime
     MatMul size^2 and (``model_shape`` = M, K, N) ONNX Runtime at the model's MLP shape. Each runs
     at least ``reps`` times and ``seconds``; its figure is the fastest call (the least disturbed by
@@ -31,8 +32,13 @@ def gemm_peak(size: int, threads: int, model_shape: tuple[int, int, int] | None 
             results[name] = _ort_matmul(m, k, n, threads, reps, seconds)
         except Exception as exc:
             results[name] = {"error": str(exc)}
-    return {**_best(results), "threads": threads, "measurements": results,
-            "int8": int8_gemm_peak(size, threads, reps, seconds), "bf16": bf16_gemm_peak(size, threads, reps, seconds)}
+    return {
+        **_best(results),
+        "threads": threads,
+        "measurements": results,
+        "int8": int8_gemm_peak(size, threads, reps, seconds),
+        "bf16": bf16_gemm_peak(size, threads, reps, seconds),
+    }
 
 
 def bf16_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0) -> dict:
@@ -40,8 +46,12 @@ def bf16_gemm_peak(size: int, threads: int, reps: int = 3, seconds: float = 3.0)
     OpenVINO's fp32 MatMul under the bf16 inference hint (what the bf16 rows run). Skipped, with
     the reason, on CPUs without native bf16, where the bf16 rows do not run either."""
     if not openvino_status()[0] or not cpu_supports_bf16():
-        return {"peak_gflop_s": None, "peak_source": None,
-                "skipped": "no native bf16 on this CPU (or openvino not installed)", "measurements": {}}
+        return {
+            "peak_gflop_s": None,
+            "peak_source": None,
+            "skipped": "no native bf16 on this CPU (or openvino not installed)",
+            "measurements": {},
+        }
     results: dict = {}
     for name, fn in (("torch_matmul_bf16", _torch_matmul_bf16), ("openvino_matmul_bf16", _openvino_matmul_bf16)):
         try:
@@ -66,8 +76,9 @@ def _torch_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> di
 
 
 def _openvino_matmul_bf16(size: int, threads: int, reps: int, seconds: float) -> dict:
-    return _gflop([size, size, size], _openvino_times(_fp32_matmul_model(size, size, size), "bf16", size, threads,
-                                                      reps, seconds))
+    return _gflop(
+        [size, size, size], _openvino_times(_fp32_matmul_model(size, size, size), "bf16", size, threads, reps, seconds)
+    )
 
 
 def _openvino_times(onnx_model, hint: str, size: int, threads: int, reps: int, seconds: float) -> list[float]:
@@ -117,31 +128,42 @@ def _int8_model(size: int, qdq: bool):
         scale = numpy_helper.from_array(np.array(0.02, np.float32), "s")
         zp_a = numpy_helper.from_array(np.array(128, np.uint8), "za")
         zp_w = numpy_helper.from_array(np.array(0, np.int8), "zw")
-        nodes = [helper.make_node("QuantizeLinear", ["A", "s", "za"], ["Aq"]),
-                 helper.make_node("DequantizeLinear", ["Aq", "s", "za"], ["Ad"]),
-                 helper.make_node("DequantizeLinear", ["W", "s", "zw"], ["Wd"]),
-                 helper.make_node("MatMul", ["Ad", "Wd"], ["Y"])]
+        nodes = [
+            helper.make_node("QuantizeLinear", ["A", "s", "za"], ["Aq"]),
+            helper.make_node("DequantizeLinear", ["Aq", "s", "za"], ["Ad"]),
+            helper.make_node("DequantizeLinear", ["W", "s", "zw"], ["Wd"]),
+            helper.make_node("MatMul", ["Ad", "Wd"], ["Y"]),
+        ]
         io = (TensorProto.FLOAT, TensorProto.FLOAT)
         inits = [w, scale, zp_a, zp_w]
-    graph = helper.make_graph(nodes, "gemm_int8", [helper.make_tensor_value_info("A", io[0], [size, size])],
-                              [helper.make_tensor_value_info("Y", io[1], [size, size])], initializer=inits)
+    graph = helper.make_graph(
+        nodes,
+        "gemm_int8",
+        [helper.make_tensor_value_info("A", io[0], [size, size])],
+        [helper.make_tensor_value_info("Y", io[1], [size, size])],
+        initializer=inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
 
 
 def _gop(size: int, times: list[float]) -> dict:
-    ops = 2.0 * size ** 3
-    return {"shape": [size, size, size], "gop_s": ops / min(times) / 1e9,
-            "median_gop_s": ops / float(np.median(times)) / 1e9}
+    ops = 2.0 * size**3
+    return {
+        "shape": [size, size, size],
+        "gop_s": ops / min(times) / 1e9,
+        "median_gop_s": ops / float(np.median(times)) / 1e9,
+    }
 
 
 def _ort_matmul_integer(size: int, threads: int, reps: int, seconds: float) -> dict:
     import onnxruntime as ort
 
     options = session_options(intra_op_threads=threads)
-    session = ort.InferenceSession(_int8_model(size, qdq=False).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        _int8_model(size, qdq=False).SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     a = np.random.default_rng(1).integers(0, 256, (size, size), dtype=np.uint8)
     session.run(None, {"A": a})
     return _gop(size, repeat(lambda: session.run(None, {"A": a}), reps, seconds))
@@ -175,9 +197,12 @@ def _fp32_matmul_model(m: int, k: int, n: int):
 
     weight = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n), dtype=np.float32), "W")
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "W"], ["Y"])], "gemm",
+        [helper.make_node("MatMul", ["A", "W"], ["Y"])],
+        "gemm",
         [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])], initializer=[weight])
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])],
+        initializer=[weight],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # readable by any ORT >= 1.10, whatever IR version this onnx writes by default
     return model
@@ -187,8 +212,9 @@ def _ort_matmul(m: int, k: int, n: int, threads: int, reps: int, seconds: float)
     import onnxruntime as ort
 
     options = session_options(intra_op_threads=threads)
-    session = ort.InferenceSession(_fp32_matmul_model(m, k, n).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        _fp32_matmul_model(m, k, n).SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     a = np.random.default_rng(1).standard_normal((m, k), dtype=np.float32)
     session.run(None, {"A": a})
     return _gflop([m, k, n], repeat(lambda: session.run(None, {"A": a}), reps, seconds))

@@ -33,11 +33,11 @@ BATCHES = (1, 8)  # capped at the artifact's max batch
 
 @dataclass(frozen=True)
 class Limit:
-    device: str      # "cpu" or "cuda": candidate and baseline both run there
-    backend: str     # "onnxruntime" (CPU provider), "openvino", "onnxruntime-cuda", "onnxruntime-tensorrt", "tensorrt"
-    variant: str     # the artifact's graph (onnxruntime*), precision (openvino) or engine (tensorrt)
-    baseline: str    # "eager" fp32, "eager-fp16" (torch.autocast fp16), or "<backend> <variant>" of the artifact
-    ratio: float     # candidate / baseline must not exceed this
+    device: str  # "cpu" or "cuda": candidate and baseline both run there
+    backend: str  # "onnxruntime" (CPU provider), "openvino", "onnxruntime-cuda", "onnxruntime-tensorrt", "tensorrt"
+    variant: str  # the artifact's graph (onnxruntime*), precision (openvino) or engine (tensorrt)
+    baseline: str  # "eager" fp32, "eager-fp16" (torch.autocast fp16), or "<backend> <variant>" of the artifact
+    ratio: float  # candidate / baseline must not exceed this
     cpu: str = "any"  # "int8-dot": CPUs with VNNI / AMX only; "no-int8-dot": the others (runtime/cpu_features.py)
 
     @property
@@ -79,8 +79,9 @@ LIMITS = (
 )
 
 
-def measure(limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS,
-            gap_s: float = PAIR_GAP_S) -> PairedResult:
+def measure(
+    limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS, gap_s: float = PAIR_GAP_S
+) -> PairedResult:
     """Paired rounds; a ratio over the limit gets twice as many rounds more and the verdict is the
     median over all of them. On a shared machine one busy stretch can push a short run over (measured
     here: ONNX Runtime fp32 at batch 8, rounds 0.43-1.71); a real regression stays over."""
@@ -89,16 +90,19 @@ def measure(limit: Limit, baseline_call, candidate_call, rounds: int = ROUNDS,
         return first
     more = paired_ratio(baseline_call, candidate_call, 2 * rounds, gap_s=gap_s)
     ratios = first.round_ratios + more.round_ratios
-    return PairedResult(statistics.median(ratios), ratios, first.reference_s + more.reference_s,
-                        first.candidate_s + more.candidate_s)
+    return PairedResult(
+        statistics.median(ratios), ratios, first.reference_s + more.reference_s, first.candidate_s + more.candidate_s
+    )
 
 
 def describe(limit: Limit, batch: int, measured: PairedResult) -> str:
     verdict = "ok" if measured.ratio <= limit.ratio else "OVER LIMIT"
     rounds = ", ".join(f"{r:.3f}" for r in measured.round_ratios)
-    return (f"{limit.name} batch {batch}: {measured.ratio:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
-            f"{verdict}; {1e3 * statistics.median(measured.candidate_s):.1f} ms vs "
-            f"{1e3 * statistics.median(measured.reference_s):.1f} ms; {len(measured.round_ratios)} rounds {rounds}")
+    return (
+        f"{limit.name} batch {batch}: {measured.ratio:.3f}x {limit.baseline} (limit {limit.ratio:.2f}x) "
+        f"{verdict}; {1e3 * statistics.median(measured.candidate_s):.1f} ms vs "
+        f"{1e3 * statistics.median(measured.reference_s):.1f} ms; {len(measured.round_ratios)} rounds {rounds}"
+    )
 
 
 def check(limit: Limit, results: dict[int, PairedResult], report=None) -> list[str]:
@@ -125,8 +129,15 @@ def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, ba
         if backend == "onnxruntime":
             if variant not in manifest.graphs:
                 raise Unavailable(f"the artifact has no {variant} graph")
-            return stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
-                                                   options=RunnerOptions(providers=["CPUExecutionProvider"]))).run
+            return stack.enter_context(
+                open_runner(
+                    directory,
+                    manifest,
+                    "onnxruntime",
+                    variant,
+                    options=RunnerOptions(providers=["CPUExecutionProvider"]),
+                )
+            ).run
         if backend == "openvino":
             available, reason = openvino_status()
             if not available:
@@ -145,18 +156,21 @@ def _runner(stack: contextlib.ExitStack, directory: Path, manifest: Manifest, ba
 
 
 def _gpu_provider_runner(stack, directory: Path, manifest: Manifest, backend: str, variant: str):
-    provider = {"onnxruntime-cuda": "CUDAExecutionProvider",
-                "onnxruntime-tensorrt": "TensorrtExecutionProvider"}[backend]
+    provider = {"onnxruntime-cuda": "CUDAExecutionProvider", "onnxruntime-tensorrt": "TensorrtExecutionProvider"}[
+        backend
+    ]
     if provider not in gpu_execution_providers():
         raise Unavailable(f"onnxruntime has no {provider} (pip install onnxruntime-gpu on a CUDA host)")
     if variant not in manifest.graphs:
         raise Unavailable(f"the artifact has no {variant} graph")
     providers = [provider_entry(provider, None), "CPUExecutionProvider"]
-    runner = stack.enter_context(open_runner(directory, manifest, "onnxruntime", variant,
-                                             options=RunnerOptions(providers=providers)))
+    runner = stack.enter_context(
+        open_runner(directory, manifest, "onnxruntime", variant, options=RunnerOptions(providers=providers))
+    )
     if runner.backend != backend:
-        raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
-                               "a working onnxruntime-gpu install")
+        raise BackendUnavailable(
+            f"ONNX Runtime {provider}", f"session fell back to {runner.backend}", "a working onnxruntime-gpu install"
+        )
     return runner.run
 
 
@@ -190,8 +204,9 @@ def _eager(limit: Limit, manifest: Manifest, eager_model):
     return eager_call(loaded, manifest, limit.device, fp16_autocast=limit.baseline == "eager-fp16")
 
 
-def measure_limit(limit: Limit, directory: Path, manifest: Manifest, pixels: np.ndarray, eager_model,
-                  rounds: int = ROUNDS) -> dict[int, PairedResult]:
+def measure_limit(
+    limit: Limit, directory: Path, manifest: Manifest, pixels: np.ndarray, eager_model, rounds: int = ROUNDS
+) -> dict[int, PairedResult]:
     """The paired ratio of ``limit`` at each of BATCHES the artifact accepts; Unavailable when this
     host or artifact lacks one side (the reason says which)."""
     if limit.device == "cuda" and limit.backend == "openvino":

@@ -11,9 +11,25 @@ from pathlib import Path
 
 from ijepa_deploy import __version__
 
-_INTERESTING_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-                      "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8",
-                      "amx_bf16", "sve", "asimd")
+_INTERESTING_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512dq",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "sve",
+    "asimd",
+)
 
 
 def _dist_version(name: str) -> str | None:
@@ -29,11 +45,18 @@ def machine_info() -> dict:
     try:
         import psutil
 
-        memory_gib = round(psutil.virtual_memory().total / 2 ** 30, 1)
+        memory_gib = round(psutil.virtual_memory().total / 2**30, 1)
     except ImportError:
         pass
-    return {"cpu": cpu_info(), "memory_gib": memory_gib, "gpu": gpu_info(), "os": platform.platform(),
-            "libraries": library_versions(), "loadavg_start": loadavg(), **engine_info()}
+    return {
+        "cpu": cpu_info(),
+        "memory_gib": memory_gib,
+        "gpu": gpu_info(),
+        "os": platform.platform(),
+        "libraries": library_versions(),
+        "loadavg_start": loadavg(),
+        **engine_info(),
+    }
 
 
 def cpu_info() -> dict:
@@ -78,8 +101,12 @@ def gpu_info() -> dict:
     if not smi:
         return {"present": False, "reason": "no nvidia-smi on PATH (no NVIDIA driver)"}
     try:
-        out = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total,compute_cap",
-                              "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run(
+            [smi, "--query-gpu=name,driver_version,memory.total,compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return {"present": False, "reason": f"nvidia-smi failed ({exc})"}
     rows = [r.strip() for r in out.stdout.splitlines() if r.strip()]
@@ -91,8 +118,18 @@ def gpu_info() -> dict:
 
 def library_versions() -> dict:
     libs = {"python": platform.python_version(), "ijepa_deploy": __version__}
-    for dist in ("torch", "onnxruntime", "onnxruntime-gpu", "onnx", "transformers", "numpy", "pillow",
-                 "matplotlib", "tensorrt", "cuda-python"):
+    for dist in (
+        "torch",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "onnx",
+        "transformers",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "tensorrt",
+        "cuda-python",
+    ):
         version = _dist_version(dist)
         if version is not None or dist in ("torch", "onnxruntime", "tensorrt"):
             libs[dist] = version

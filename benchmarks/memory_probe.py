@@ -48,8 +48,13 @@ class ProbeJob:
             torch.set_num_threads(self.threads)
             return TorchBackend(manifest, {}, compiled=False)
         if self.kind == "ort":
-            opts = BenchOptions(artifact=directory, threads=self.threads, ort_opt_level=self.opt_level,
-                                ort_mem_arena=self.mem_arena, ort_config=self.ort_config)
+            opts = BenchOptions(
+                artifact=directory,
+                threads=self.threads,
+                ort_opt_level=self.opt_level,
+                ort_mem_arena=self.mem_arena,
+                ort_config=self.ort_config,
+            )
             return OrtBackend(directory, manifest, self.variant, self.provider, opts)
         if self.kind == "openvino":
             return OpenVinoBackend(directory, manifest, self.variant, self.threads)
@@ -75,8 +80,14 @@ class ProbeJob:
         fn(pixels)
         first_run = time.perf_counter() - t0
         anon, file_backed = rss_split_gib()
-        return {"baseline_rss_gib": baseline, "after_load_rss_gib": after_load, "anon_rss_gib": anon,
-                "file_rss_gib": file_backed, "load_seconds": load_seconds, "first_run_batch1_seconds": first_run}
+        return {
+            "baseline_rss_gib": baseline,
+            "after_load_rss_gib": after_load,
+            "anon_rss_gib": anon,
+            "file_rss_gib": file_backed,
+            "load_seconds": load_seconds,
+            "first_run_batch1_seconds": first_run,
+        }
 
 
 def probe_jobs(rows: list[dict], directory: Path, opts: BenchOptions) -> list[tuple[dict, ProbeJob]]:
@@ -92,8 +103,21 @@ def probe_jobs(rows: list[dict], directory: Path, opts: BenchOptions) -> list[tu
             kind, provider = "ort", row["backend"].split("-", 1)[1]
         elif row["backend"] == "openvino-cpu":
             kind = "openvino"
-        jobs.append((row, ProbeJob(str(directory.resolve()), kind, row["variant"], opts.resolved_threads(),
-                                   provider, opts.ort_opt_level, opts.ort_mem_arena, dict(opts.ort_config))))
+        jobs.append(
+            (
+                row,
+                ProbeJob(
+                    str(directory.resolve()),
+                    kind,
+                    row["variant"],
+                    opts.resolved_threads(),
+                    provider,
+                    opts.ort_opt_level,
+                    opts.ort_mem_arena,
+                    dict(opts.ort_config),
+                ),
+            )
+        )
     return jobs
 
 

@@ -21,8 +21,16 @@ ORT_PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
 }
 
-__all__ = ["BenchOptions", "COMPILE", "EAGER", "OPT_LEVELS", "ORT_PROVIDERS", "STATUS_FAILED", "STATUS_OK",
-           "STATUS_UNAVAILABLE"]
+__all__ = [
+    "BenchOptions",
+    "COMPILE",
+    "EAGER",
+    "OPT_LEVELS",
+    "ORT_PROVIDERS",
+    "STATUS_FAILED",
+    "STATUS_OK",
+    "STATUS_UNAVAILABLE",
+]
 
 
 @dataclass
@@ -73,5 +81,9 @@ class BenchOptions:
 
     def ort_options(self) -> RunnerOptions:
         """The bench's ONNX Runtime session settings, as the runtime's runner options."""
-        return RunnerOptions(intra_op_threads=self.resolved_threads(), opt_level=self.ort_opt_level,
-                             mem_arena=self.ort_mem_arena, config_entries=dict(self.ort_config))
+        return RunnerOptions(
+            intra_op_threads=self.resolved_threads(),
+            opt_level=self.ort_opt_level,
+            mem_arena=self.ort_mem_arena,
+            config_entries=dict(self.ort_config),
+        )

@@ -11,8 +11,17 @@ import numpy as np
 
 from ijepa_deploy.benchmarks.backends import OrtBackend
 
-_MATMUL_OPS = {"MatMul", "Gemm", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul",
-               "MatMulIntegerToFloat", "QLinearMatMul", "FusedGemm", "MatMulNBits"}
+_MATMUL_OPS = {
+    "MatMul",
+    "Gemm",
+    "FusedMatMul",
+    "MatMulInteger",
+    "DynamicQuantizeMatMul",
+    "MatMulIntegerToFloat",
+    "QLinearMatMul",
+    "FusedGemm",
+    "MatMulNBits",
+}
 
 
 def _node_flop(op: str, args: dict) -> float:
@@ -56,17 +65,36 @@ def summarise_profile(trace_path: Path, runs: int) -> dict:
     kernel_total = sum(r["total_us"] for r in per_op.values()) or 1.0
     shapes = []
     for (op, sig), r in sorted(per_shape.items(), key=lambda kv: -kv[1]["total_us"])[:10]:
-        shapes.append({"op_type": op, "shapes": sig, "ms_per_run": r["total_us"] / runs / 1000.0,
-                       "share": r["total_us"] / kernel_total, "nodes_per_run": r["calls"] / runs,
-                       "gflop_s": r["flop"] / (r["total_us"] / 1e6) / 1e9 if r["total_us"] else None})
+        shapes.append(
+            {
+                "op_type": op,
+                "shapes": sig,
+                "ms_per_run": r["total_us"] / runs / 1000.0,
+                "share": r["total_us"] / kernel_total,
+                "nodes_per_run": r["calls"] / runs,
+                "gflop_s": r["flop"] / (r["total_us"] / 1e6) / 1e9 if r["total_us"] else None,
+            }
+        )
     ops = []
     for op, r in sorted(per_op.items(), key=lambda kv: -kv[1]["total_us"]):
         ms_per_run = r["total_us"] / runs / 1000.0
-        ops.append({"op_type": op, "ms_per_run": ms_per_run, "share": r["total_us"] / kernel_total,
-                    "nodes_per_run": r["calls"] / runs, "providers": sorted(r["providers"]),
-                    "gflop_s": (r["flop"] / (r["total_us"] / 1e6) / 1e9) if r["flop"] and r["total_us"] else None})
-    return {"runs": runs, "model_run_ms": float(np.median(run_us)) / 1000.0 if run_us else None,
-            "kernel_ms_per_run": kernel_total / runs / 1000.0, "op_types": ops, "matmul_shapes": shapes}
+        ops.append(
+            {
+                "op_type": op,
+                "ms_per_run": ms_per_run,
+                "share": r["total_us"] / kernel_total,
+                "nodes_per_run": r["calls"] / runs,
+                "providers": sorted(r["providers"]),
+                "gflop_s": (r["flop"] / (r["total_us"] / 1e6) / 1e9) if r["flop"] and r["total_us"] else None,
+            }
+        )
+    return {
+        "runs": runs,
+        "model_run_ms": float(np.median(run_us)) / 1000.0 if run_us else None,
+        "kernel_ms_per_run": kernel_total / runs / 1000.0,
+        "op_types": ops,
+        "matmul_shapes": shapes,
+    }
 
 
 def profile_ort(backend: OrtBackend, pixels: np.ndarray, batches: list[int], iters: int) -> dict:

@@ -36,13 +36,22 @@ class PairedResult:
     candidate_s: list[float]
 
     def to_dict(self) -> dict:
-        return {"ratio": self.ratio, "round_ratios": self.round_ratios,
-                "eager_ms": [1000 * t for t in self.reference_s],
-                "candidate_ms": [1000 * t for t in self.candidate_s]}
+        return {
+            "ratio": self.ratio,
+            "round_ratios": self.round_ratios,
+            "eager_ms": [1000 * t for t in self.reference_s],
+            "candidate_ms": [1000 * t for t in self.candidate_s],
+        }
 
 
-def paired_ratios(reference_call: Callable[[], object], candidate_calls: dict[str, Callable[[], object]],
-                  rounds: int = 3, *, gap_s: float = PAIR_GAP_S, warmup: int = 1) -> dict[str, PairedResult]:
+def paired_ratios(
+    reference_call: Callable[[], object],
+    candidate_calls: dict[str, Callable[[], object]],
+    rounds: int = 3,
+    *,
+    gap_s: float = PAIR_GAP_S,
+    warmup: int = 1,
+) -> dict[str, PairedResult]:
     """Time ``reference_call`` and every candidate alternately for ``rounds`` rounds (after
     ``warmup`` untimed calls of each); return each candidate's :class:`PairedResult`."""
     if rounds < 1:
@@ -64,11 +73,16 @@ def paired_ratios(reference_call: Callable[[], object], candidate_calls: dict[st
     return results
 
 
-def paired_ratio(reference_call: Callable[[], object], candidate_call: Callable[[], object], rounds: int = 3,
-                 *, gap_s: float = PAIR_GAP_S, warmup: int = 1) -> PairedResult:
+def paired_ratio(
+    reference_call: Callable[[], object],
+    candidate_call: Callable[[], object],
+    rounds: int = 3,
+    *,
+    gap_s: float = PAIR_GAP_S,
+    warmup: int = 1,
+) -> PairedResult:
     """:func:`paired_ratios` for one candidate: ``result.ratio`` is its median latency / reference."""
-    return paired_ratios(reference_call, {"candidate": candidate_call}, rounds, gap_s=gap_s,
-                         warmup=warmup)["candidate"]
+    return paired_ratios(reference_call, {"candidate": candidate_call}, rounds, gap_s=gap_s, warmup=warmup)["candidate"]
 
 
 class SelfTimed(float):
@@ -85,8 +99,15 @@ def _timed(call: Callable[[], object], gap_s: float) -> float:
     return float(out) if isinstance(out, SelfTimed) else elapsed
 
 
-def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray, sweep: list[int],
-                  opts: BenchOptions, progress: Progress) -> dict:
+def paired_rounds(
+    plan: list,
+    rows: list[dict],
+    holder: dict,
+    pixels: np.ndarray,
+    sweep: list[int],
+    opts: BenchOptions,
+    progress: Progress,
+) -> dict:
     """The harness's rounds: eager against every ONNX Runtime CPU graph and every OpenVINO row that
     ran and torch.compile when it ran, at the target batches. Candidates share rounds in groups that
     fit in memory (a ViT-H artifact's ten CPU rows need ~24 GiB loaded at once)."""
@@ -94,22 +115,31 @@ def paired_rounds(plan: list, rows: list[dict], holder: dict, pixels: np.ndarray
     if eager is None or "loaded" not in holder:
         return {}
     ok = {(r["backend"], r["variant"]) for r in rows if r["status"] == STATUS_OK}
-    ort = [b for b in plan if isinstance(b, OrtBackend) and b.provider_key == "cpu"
-           and ("onnxruntime-cpu", b.variant) in ok]
+    ort = [
+        b
+        for b in plan
+        if isinstance(b, OrtBackend) and b.provider_key == "cpu" and ("onnxruntime-cpu", b.variant) in ok
+    ]
     if not ort:
         return {}
     pending = [(f"onnxruntime-cpu {b.variant}", b) for b in ort]
-    pending += [(f"{b.name} {b.variant}", b) for b in plan
-                if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok]
+    pending += [
+        (f"{b.name} {b.variant}", b) for b in plan if isinstance(b, OpenVinoBackend) and (b.name, b.variant) in ok
+    ]
     compiled = next((b for b in plan if isinstance(b, TorchBackend) and b.compiled), None)
     if compiled is not None and (COMPILE, "fp32") in ok:
         # its sweep row can land in a busy minute like any other (recompiles on the first call)
         pending.append((f"{COMPILE} fp32", compiled))
     batches = target_batches(sweep)
-    largest = np.ascontiguousarray(pixels[:max(batches)])
-    result: dict = {"rounds": opts.paired_rounds, "method": "per round: eager once, then each candidate of its "
-                    f"memory group once, {PAIR_GAP_S:g} s apart; ratio = median over rounds of candidate / eager "
-                    "of the same round", "groups": [], "ratios": {}}
+    largest = np.ascontiguousarray(pixels[: max(batches)])
+    result: dict = {
+        "rounds": opts.paired_rounds,
+        "method": "per round: eager once, then each candidate of its "
+        f"memory group once, {PAIR_GAP_S:g} s apart; ratio = median over rounds of candidate / eager "
+        "of the same round",
+        "groups": [],
+        "ratios": {},
+    }
     eager_call = eager.load()
     try:
         while pending:
@@ -145,19 +175,32 @@ def _load_group(pending: list, largest: np.ndarray, progress: Progress) -> dict:
             backend.close()
         raise
     if pending:
-        progress.say(f"[paired] group of {len(group)} uses {current_rss_gib() - start:.1f} GiB of a "
-                     f"{budget:.1f} GiB budget; the other {len(pending)} candidates follow in their own rounds")
+        progress.say(
+            f"[paired] group of {len(group)} uses {current_rss_gib() - start:.1f} GiB of a "
+            f"{budget:.1f} GiB budget; the other {len(pending)} candidates follow in their own rounds"
+        )
     return group
 
 
-def _measure_group(eager_call, group: dict, pixels: np.ndarray, batches: list[int], opts: BenchOptions,
-                   progress: Progress, ratios: dict) -> None:
+def _measure_group(
+    eager_call,
+    group: dict,
+    pixels: np.ndarray,
+    batches: list[int],
+    opts: BenchOptions,
+    progress: Progress,
+    ratios: dict,
+) -> None:
     for n in batches:
         batch = np.ascontiguousarray(pixels[:n])
-        measured = paired_ratios(lambda batch=batch: eager_call(batch),
-                                 {k: (lambda c=c, batch=batch: c(batch)) for k, (_, c) in group.items()},
-                                 opts.paired_rounds)
+        measured = paired_ratios(
+            lambda batch=batch: eager_call(batch),
+            {k: (lambda c=c, batch=batch: c(batch)) for k, (_, c) in group.items()},
+            opts.paired_rounds,
+        )
         for key, pair in measured.items():
             ratios.setdefault(key, {})[str(n)] = pair.to_dict()
-            progress.say(f"[paired] {key} batch {n}: {pair.ratio:.3f} x eager "
-                         f"(rounds {', '.join(f'{r:.3f}' for r in pair.round_ratios)})")
+            progress.say(
+                f"[paired] {key} batch {n}: {pair.ratio:.3f} x eager "
+                f"(rounds {', '.join(f'{r:.3f}' for r in pair.round_ratios)})"
+            )

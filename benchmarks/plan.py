@@ -16,14 +16,18 @@ def batch_sweep(opts: BenchOptions, manifest: Manifest) -> list[int]:
     limit = manifest.batch.max
     lowest = manifest.batch.min
     if opts.max_batch > limit:
-        raise InputError("--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}",
-                               f"at most {limit}")
+        raise InputError(
+            "--max-batch", f"{opts.max_batch} exceeds the artifact's batch max {limit}", f"at most {limit}"
+        )
     if opts.batch_sizes:
         sizes = sorted(set(int(b) for b in opts.batch_sizes))
         bad = [b for b in sizes if not lowest <= b <= limit]
         if bad:
-            raise InputError("--batch-sizes", f"{bad} outside the artifact's range {lowest}..{limit}",
-                                   f"sizes within {lowest}..{limit}")
+            raise InputError(
+                "--batch-sizes",
+                f"{bad} outside the artifact's range {lowest}..{limit}",
+                f"sizes within {lowest}..{limit}",
+            )
         return sizes
     sizes, b = [], 1
     while b <= opts.max_batch:
@@ -40,13 +44,22 @@ def plan_backends(directory: Path, manifest: Manifest, opts: BenchOptions, holde
         rows.append(_unavailable(COMPILE, "fp32", "skipped (--skip-compile)", "fp32"))
     else:
         rows.append(TorchBackend(manifest, holder, compiled=True))
-    return (rows + _ort_rows(directory, manifest, opts) + _openvino_rows(directory, manifest, opts)
-            + _tensorrt_rows(directory, manifest, opts))
+    return (
+        rows
+        + _ort_rows(directory, manifest, opts)
+        + _openvino_rows(directory, manifest, opts)
+        + _tensorrt_rows(directory, manifest, opts)
+    )
 
 
 def _unavailable(backend: str, variant: str, reason: str, precision: str = "*") -> dict:
-    return {"backend": backend, "variant": variant, "precision": precision, "status": STATUS_UNAVAILABLE,
-            "reason": reason}
+    return {
+        "backend": backend,
+        "variant": variant,
+        "precision": precision,
+        "status": STATUS_UNAVAILABLE,
+        "reason": reason,
+    }
 
 
 def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
@@ -62,29 +75,42 @@ def _ort_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> list:
     if opts.graphs:
         missing = [g for g in opts.graphs if g not in manifest.graphs]
         if missing:
-            raise InputError("--graphs", f"{missing} not in the artifact",
-                                   f"some of {sorted(manifest.graphs)}")
+            raise InputError("--graphs", f"{missing} not in the artifact", f"some of {sorted(manifest.graphs)}")
         variants = [g for g in variants if g in opts.graphs]
     rows: list = []
     for key in opts.providers:
         provider = ORT_PROVIDERS[key]
         if ort_error or provider not in available:
-            reason = (f"onnxruntime not importable ({ort_error})" if ort_error else
-                      f"this onnxruntime build has no {provider} (available: {', '.join(available)}; "
-                      + ("install onnxruntime-gpu on a CUDA host)" if key != "cpu" else "?)"))
+            reason = (
+                f"onnxruntime not importable ({ort_error})"
+                if ort_error
+                else f"this onnxruntime build has no {provider} (available: {', '.join(available)}; "
+                + ("install onnxruntime-gpu on a CUDA host)" if key != "cpu" else "?)")
+            )
             rows.append(_unavailable(f"onnxruntime-{key}", "*", reason))
             continue
         for variant in variants:
-            rows.append(_gated(directory, manifest, opts, f"onnxruntime-{key}", variant,
-                               lambda v=variant, k=key: OrtBackend(directory, manifest, v, k, opts)))
+            rows.append(
+                _gated(
+                    directory,
+                    manifest,
+                    opts,
+                    f"onnxruntime-{key}",
+                    variant,
+                    lambda v=variant, k=key: OrtBackend(directory, manifest, v, k, opts),
+                )
+            )
     return rows
 
 
 def _gated(directory: Path, manifest: Manifest, opts: BenchOptions, backend: str, variant: str, make):
     """A graph that did not pass its parity check is benchmarked only with --allow-unverified (its
     row then says so): load()'s own gate decides, as for engines and the artifact."""
-    problem = (bf16_problem(directory, manifest, how_to_allow="--allow-unverified") if variant == "bf16" else
-               graph_problem(directory, manifest, variant, how_to_allow="--allow-unverified"))
+    problem = (
+        bf16_problem(directory, manifest, how_to_allow="--allow-unverified")
+        if variant == "bf16"
+        else graph_problem(directory, manifest, variant, how_to_allow="--allow-unverified")
+    )
     if problem and not opts.allow_unverified:
         return _unavailable(backend, variant, f"{problem.problem} (--allow-unverified to benchmark it anyway)")
     row = make()
@@ -99,16 +125,31 @@ def _openvino_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> l
     if not available:
         return [_unavailable("openvino-cpu", "*", f"{why} (pip install 'ijepa-deploy[openvino]')")]
     variants = [g for g in manifest.graphs if not opts.graphs or g in opts.graphs]
-    rows: list = [_gated(directory, manifest, opts, "openvino-cpu", v,
-                         lambda v=v: OpenVinoBackend(directory, manifest, v, opts.resolved_threads()))
-                  for v in variants]
+    rows: list = [
+        _gated(
+            directory,
+            manifest,
+            opts,
+            "openvino-cpu",
+            v,
+            lambda v=v: OpenVinoBackend(directory, manifest, v, opts.resolved_threads()),
+        )
+        for v in variants
+    ]
     if "fp32" in variants:
         if cpu_supports_bf16():
-            rows.append(_gated(directory, manifest, opts, "openvino-cpu", "bf16",
-                               lambda: OpenVinoBackend(directory, manifest, "bf16", opts.resolved_threads())))
+            rows.append(
+                _gated(
+                    directory,
+                    manifest,
+                    opts,
+                    "openvino-cpu",
+                    "bf16",
+                    lambda: OpenVinoBackend(directory, manifest, "bf16", opts.resolved_threads()),
+                )
+            )
         else:
-            rows.append(_unavailable("openvino-cpu", "bf16", "this CPU has no native bf16 (AVX512_BF16 / AMX)",
-                                     "bf16"))
+            rows.append(_unavailable("openvino-cpu", "bf16", "this CPU has no native bf16 (AVX512_BF16 / AMX)", "bf16"))
     return rows
 
 
@@ -126,11 +167,16 @@ def _tensorrt_rows(directory: Path, manifest: Manifest, opts: BenchOptions) -> l
     for variant, engine in manifest.engines.items():
         problem = engine_problem(directory, engine, variant, how_to_allow="--allow-unverified")
         if problem and not opts.allow_unverified:
-            rows.append(_unavailable("tensorrt", variant, f"{problem.problem} (--allow-unverified to benchmark "
-                                     "it anyway)", engine.precision))
+            rows.append(
+                _unavailable(
+                    "tensorrt",
+                    variant,
+                    f"{problem.problem} (--allow-unverified to benchmark it anyway)",
+                    engine.precision,
+                )
+            )
         elif not available:
             rows.append(_unavailable("tensorrt", variant, why, engine.precision))
         else:
-            rows.append(TensorRTBackend(directory, manifest, variant,
-                                        unverified=problem.problem if problem else None))
+            rows.append(TensorRTBackend(directory, manifest, variant, unverified=problem.problem if problem else None))
     return rows

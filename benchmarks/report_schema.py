@@ -18,25 +18,75 @@ from ijepa_deploy.errors import ArtifactError
 
 SCHEMA = "ijepa-deploy/bench"
 SCHEMA_VERSION = 1
-REQUIRED_KEYS = ("schema", "schema_version", "created", "command", "artifact", "machine", "settings",
-                 "flops", "gemm_peak", "rows", "targets", "paired", "preprocessing", "end_to_end", "memory",
-                 "profiles")
+REQUIRED_KEYS = (
+    "schema",
+    "schema_version",
+    "created",
+    "command",
+    "artifact",
+    "machine",
+    "settings",
+    "flops",
+    "gemm_peak",
+    "rows",
+    "targets",
+    "paired",
+    "preprocessing",
+    "end_to_end",
+    "memory",
+    "profiles",
+)
 ROW_KEYS = ("backend", "variant", "precision", "status", "reason", "points")
-POINT_KEYS = ("batch", "iterations", "p50_ms", "p90_ms", "p99_ms", "throughput_img_s", "gflop_s",
-              "peak_fraction", "latency_vs_eager", "parity")
+POINT_KEYS = (
+    "batch",
+    "iterations",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "throughput_img_s",
+    "gflop_s",
+    "peak_fraction",
+    "latency_vs_eager",
+    "parity",
+)
 ROW_STATUSES = (STATUS_OK, STATUS_UNAVAILABLE, STATUS_FAILED)
 TARGET_RESULTS = ("MET", "MISSED", "N/A")
 TARGET_MEASURES = (LATENCY, PEAK, COSINE, FASTER_THAN, None)
 # Opt-in sections (ijepa-bench --cpp / --serve): absent or None when not asked for, {"error": ...}
 # when they failed, else these keys (section, then each entry of its per-batch / per-client dict).
 OPT_IN_SECTIONS = {
-    "cpp": (("python_backend", "cpp_backend", "same_engine", "graph", "threads", "rounds", "load_seconds",
-             "pipe_roundtrip_ms", "end_to_end", "preprocessing", "parity"),
-            "end_to_end", ("batch", "python_ms", "cpp_ms", "python_ms_per_image", "cpp_ms_per_image",
-                           "cpp_over_python", "round_ratios")),
-    "serving": (("backend", "precision", "rounds", "requests_per_client", "server", "per_clients"),
-                "per_clients", ("clients", "requests", "served_img_s", "direct_img_s", "served_over_direct",
-                                "round_ratios", "p50_ms", "p99_ms", "mean_batch")),
+    "cpp": (
+        (
+            "python_backend",
+            "cpp_backend",
+            "same_engine",
+            "graph",
+            "threads",
+            "rounds",
+            "load_seconds",
+            "pipe_roundtrip_ms",
+            "end_to_end",
+            "preprocessing",
+            "parity",
+        ),
+        "end_to_end",
+        ("batch", "python_ms", "cpp_ms", "python_ms_per_image", "cpp_ms_per_image", "cpp_over_python", "round_ratios"),
+    ),
+    "serving": (
+        ("backend", "precision", "rounds", "requests_per_client", "server", "per_clients"),
+        "per_clients",
+        (
+            "clients",
+            "requests",
+            "served_img_s",
+            "direct_img_s",
+            "served_over_direct",
+            "round_ratios",
+            "p50_ms",
+            "p99_ms",
+            "mean_batch",
+        ),
+    ),
 }
 
 
@@ -69,8 +119,9 @@ def validate_report(report: dict) -> None:
     """Raise IJepaDeployError when ``report`` does not follow schema_version 1."""
     where = "bench report"
     if report.get("schema") != SCHEMA or report.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(where, f"schema {report.get('schema')!r} v{report.get('schema_version')!r}",
-                               f"{SCHEMA} v{SCHEMA_VERSION}")
+        raise ArtifactError(
+            where, f"schema {report.get('schema')!r} v{report.get('schema_version')!r}", f"{SCHEMA} v{SCHEMA_VERSION}"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in report]
     if missing:
         raise ArtifactError(where, f"missing keys {missing}", f"all of {REQUIRED_KEYS}")
@@ -83,13 +134,17 @@ def validate_report(report: dict) -> None:
         if row["status"] not in ROW_STATUSES:
             raise ArtifactError(where, f"row {row['backend']} status {row['status']!r}", f"one of {ROW_STATUSES}")
         if row["status"] != "ok" and not row["reason"]:
-            raise ArtifactError(where, f"row {row['backend']} is {row['status']} without a reason",
-                                   "a reason for every row that did not run")
+            raise ArtifactError(
+                where,
+                f"row {row['backend']} is {row['status']} without a reason",
+                "a reason for every row that did not run",
+            )
         for point in row["points"]:
             lacking = [k for k in POINT_KEYS if k not in point]
             if lacking:
-                raise ArtifactError(where, f"row {row['backend']} batch {point.get('batch')} lacks {lacking}",
-                                       f"{POINT_KEYS}")
+                raise ArtifactError(
+                    where, f"row {row['backend']} batch {point.get('batch')} lacks {lacking}", f"{POINT_KEYS}"
+                )
     for name, (keys, per_key, per_keys) in OPT_IN_SECTIONS.items():
         _validate_section(where, name, report.get(name), keys, per_key, per_keys)
     for t in report["targets"]:

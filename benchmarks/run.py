@@ -47,17 +47,27 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     torch.set_num_threads(threads)
     with progress.step("machine", "CPU, GPU, library versions"):
         machine = machine_info()
-    flops = model_flops(manifest.model.to_dict(), manifest.task,
-                        manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None)
+    flops = model_flops(
+        manifest.model.to_dict(),
+        manifest.task,
+        manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None,
+    )
     mlp_shape = (max(batches) * flops["tokens"], manifest.model.hidden_size, manifest.model.intermediate_size)
-    with progress.step("gemm-peak", f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
-                       f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads"):
+    with progress.step(
+        "gemm-peak",
+        f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
+        f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads",
+    ):
         peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
-    progress.say(f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
-                 if peak["peak_gflop_s"] else "[gemm-peak] no GEMM measurement")
+    progress.say(
+        f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
+        if peak["peak_gflop_s"]
+        else "[gemm-peak] no GEMM measurement"
+    )
     pixels, image_names = photo_batch(Preprocessor(manifest.preprocessing), max(batches))
-    sweep = Sweep(pixels, batches, flops["gflop_per_image"], peak["peak_gflop_s"], primary_output(manifest.task),
-                  opts, progress)
+    sweep = Sweep(
+        pixels, batches, flops["gflop_per_image"], peak["peak_gflop_s"], primary_output(manifest.task), opts, progress
+    )
     holder: dict = {}
     plan = plan_backends(directory, manifest, opts, holder)
     rows, profiles = run_rows(plan, sweep, holder)
@@ -73,12 +83,21 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
         peak = merge_peaks(peak, gemm_peak(opts.gemm_size, threads, mlp_shape))
     place_on_rooflines(rows, peak)
-    report = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": opts.command,
-              "artifact": artifact_summary(directory, manifest), "machine": machine,
-              "settings": settings(opts, threads, batches, image_names, sweep.primary), "flops": flops,
-              "gemm_peak": peak, "rows": rows, **side_measurements(directory, manifest, batches, opts, progress),
-              **opt_in_measurements(directory, manifest, batches, opts, progress),
-              "memory": memory_probes(rows, directory, opts, progress), "profiles": profiles, "paired": paired}
+    report = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": opts.command,
+        "artifact": artifact_summary(directory, manifest),
+        "machine": machine,
+        "settings": settings(opts, threads, batches, image_names, sweep.primary),
+        "flops": flops,
+        "gemm_peak": peak,
+        "rows": rows,
+        **side_measurements(directory, manifest, batches, opts, progress),
+        **opt_in_measurements(directory, manifest, batches, opts, progress),
+        "memory": memory_probes(rows, directory, opts, progress),
+        "profiles": profiles,
+        "paired": paired,
+    }
     report["wall_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = loadavg()
     return report
@@ -120,8 +139,11 @@ def run_rows(plan: list, sweep: Sweep, holder: dict) -> tuple[list[dict], dict]:
         del fn
         if backend.name == COMPILE:
             torch._dynamo.reset()
-        if (isinstance(backend, TorchBackend) and not opts.paired_rounds
-                and not any(isinstance(b, TorchBackend) for b in plan[i:])):
+        if (
+            isinstance(backend, TorchBackend)
+            and not opts.paired_rounds
+            and not any(isinstance(b, TorchBackend) for b in plan[i:])
+        ):
             holder.clear()  # the torch weights are not needed by the remaining rows
         gc.collect()
         if opts.profile and isinstance(backend, OrtBackend) and row["status"] == STATUS_OK:
@@ -133,16 +155,21 @@ def profile_row(backend: OrtBackend, sweep: Sweep) -> dict:
     opts = sweep.opts
     with sweep.progress.step(f"profile {backend.label}", f"ORT profiler, batches {list(opts.profile_batches)}"):
         try:
-            return profile_ort(backend, sweep.pixels, [b for b in opts.profile_batches if b <= max(sweep.batches)]
-                               or [1], opts.profile_iters)
+            return profile_ort(
+                backend,
+                sweep.pixels,
+                [b for b in opts.profile_batches if b <= max(sweep.batches)] or [1],
+                opts.profile_iters,
+            )
         except Exception as exc:  # the profile is optional: record why it is missing
             return {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             gc.collect()
 
 
-def side_measurements(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
-                      progress: Progress) -> dict:
+def side_measurements(
+    directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions, progress: Progress
+) -> dict:
     out: dict = {"end_to_end": None}
     with progress.step("preprocessing", "file -> tensor"):
         out["preprocessing"] = measure_preprocessing(manifest, batches, opts)
@@ -164,28 +191,33 @@ def check_opt_in(opts: BenchOptions, manifest: Manifest, progress: Progress) -> 
             try:
                 opts.cpp_driver = driver_path(opts)
             except CppBuildFailed as exc:
-                raise BackendUnavailable("--cpp", f"the C++ driver could not be built: {exc}",
-                                       "the system packages and the 'cpp' extra named in the README "
-                                       "(or --cpp-driver PATH)") from None
+                raise BackendUnavailable(
+                    "--cpp",
+                    f"the C++ driver could not be built: {exc}",
+                    "the system packages and the 'cpp' extra named in the README (or --cpp-driver PATH)",
+                ) from None
     if opts.serve:
         import_pytriton()
 
 
-def opt_in_measurements(directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions,
-                        progress: Progress) -> dict:
+def opt_in_measurements(
+    directory: Path, manifest: Manifest, batches: list[int], opts: BenchOptions, progress: Progress
+) -> dict:
     """--cpp (C++ vs Python runtime) and --serve (served vs direct): None when not asked for,
     ``{"error": ...}`` when they failed (the rest of the report stands)."""
     out: dict = {"cpp": None, "serving": None}
     if opts.cpp:
-        with progress.step("cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, "
-                           f"graph {opts.cpp_precision}"):
+        with progress.step(
+            "cpp", f"C++ vs Python runtime, {opts.cpp_rounds} paired rounds, graph {opts.cpp_precision}"
+        ):
             try:
                 out["cpp"] = measure_cpp(directory, manifest, batches, opts, progress)
             except Exception as exc:  # recorded in the report; the timed rows stand
                 out["cpp"] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
     if opts.serve:
-        with progress.step("serve", f"served vs direct, clients {list(opts.serve_clients)}, {opts.serve_rounds} "
-                           "interleaved rounds"):
+        with progress.step(
+            "serve", f"served vs direct, clients {list(opts.serve_clients)}, {opts.serve_rounds} interleaved rounds"
+        ):
             try:
                 out["serving"] = measure_serving(directory, opts, progress)
             except Exception as exc:  # recorded in the report; the timed rows stand
@@ -200,26 +232,57 @@ def memory_probes(rows: list[dict], directory: Path, opts: BenchOptions, progres
             key = f"{row['backend']} {row['variant']}"
             with progress.step(f"memory {key}", "fresh process: load + one batch-1 run"):
                 per_backend[key] = row["memory"] = probe_memory(job)
-    return {"per_backend": per_backend, "process_peak_rss_gib": peak_rss_gib(),
-            "note": "per backend: a fresh process loads it and runs one batch-1 inference "
-                    "(peak_rss_gib is that process's own peak); process_peak_rss_gib is this benchmark "
-                    "process (all backends, sequentially)"}
+    return {
+        "per_backend": per_backend,
+        "process_peak_rss_gib": peak_rss_gib(),
+        "note": "per backend: a fresh process loads it and runs one batch-1 inference "
+        "(peak_rss_gib is that process's own peak); process_peak_rss_gib is this benchmark "
+        "process (all backends, sequentially)",
+    }
 
 
 def artifact_summary(directory: Path, manifest: Manifest) -> dict:
     model = manifest.model.to_dict()
-    return {"path": str(directory), "model": model["source"], "weights": model["weights"],
-            "task": manifest.task, "input": manifest.io.inputs[0].to_dict(), "batch": manifest.batch.to_dict(),
-            "graphs": sorted(manifest.graphs), "engines": sorted(manifest.engines),
-            "parameters": model.get("parameters"), "created": manifest.created,
-            "architecture": {k: model.get(k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
-                                                       "intermediate_size", "patch_size", "export_image_size")}}
+    return {
+        "path": str(directory),
+        "model": model["source"],
+        "weights": model["weights"],
+        "task": manifest.task,
+        "input": manifest.io.inputs[0].to_dict(),
+        "batch": manifest.batch.to_dict(),
+        "graphs": sorted(manifest.graphs),
+        "engines": sorted(manifest.engines),
+        "parameters": model.get("parameters"),
+        "created": manifest.created,
+        "architecture": {
+            k: model.get(k)
+            for k in (
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "patch_size",
+                "export_image_size",
+            )
+        },
+    }
 
 
 def settings(opts: BenchOptions, threads: int, batches: list[int], image_names: list[str], primary: str) -> dict:
-    return {"threads": threads, "thread_settings": "torch.set_num_threads and ORT intra_op_num_threads "
-            "(sequential execution)", "batch_sizes": batches, "warmup": opts.warmup,
-            "min_iterations": opts.min_iters, "min_seconds": opts.min_seconds, "max_iterations": opts.max_iters,
-            "inputs": image_names, "primary_output": primary, "reference": EAGER,
-            "ort_graph_optimization_level": opts.ort_opt_level, "ort_mem_arena": opts.ort_mem_arena,
-            "ort_config": dict(opts.ort_config), "profile": opts.profile, "stall_limit": STALL_LIMIT}
+    return {
+        "threads": threads,
+        "thread_settings": "torch.set_num_threads and ORT intra_op_num_threads (sequential execution)",
+        "batch_sizes": batches,
+        "warmup": opts.warmup,
+        "min_iterations": opts.min_iters,
+        "min_seconds": opts.min_seconds,
+        "max_iterations": opts.max_iters,
+        "inputs": image_names,
+        "primary_output": primary,
+        "reference": EAGER,
+        "ort_graph_optimization_level": opts.ort_opt_level,
+        "ort_mem_arena": opts.ort_mem_arena,
+        "ort_config": dict(opts.ort_config),
+        "profile": opts.profile,
+        "stall_limit": STALL_LIMIT,
+    }

@@ -91,8 +91,9 @@ def _served_round(server, clients: int, images: list[bytes], requests: int, outp
     grpc_url = server.urls()["grpc"]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(lambda c: _client(grpc_url, server.opts.name, images[c], requests, output),
-                                range(clients)))
+        results = list(
+            pool.map(lambda c: _client(grpc_url, server.opts.name, images[c], requests, output), range(clients))
+        )
     wall = time.perf_counter() - t0
     return clients * requests / wall, [lat for per in results for lat in per]
 
@@ -119,35 +120,56 @@ def _clients_rounds(server, direct, clients: int, opts: BenchOptions, task: str,
     ratios = [s / d for s, d in zip(served, direct_rates)]
     executions = after[1] - before[1]
     lat_ms = np.asarray(latencies) * 1000
-    return {"clients": clients, "requests": len(latencies),
-            "served_img_s": statistics.median(served), "direct_img_s": statistics.median(direct_rates),
-            "served_over_direct": statistics.median(ratios), "round_ratios": ratios,
-            "served_img_s_rounds": served, "direct_img_s_rounds": direct_rates,
-            "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
-            "mean_batch": (after[0] - before[0]) / executions if executions else None}
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "served_img_s": statistics.median(served),
+        "direct_img_s": statistics.median(direct_rates),
+        "served_over_direct": statistics.median(ratios),
+        "round_ratios": ratios,
+        "served_img_s_rounds": served,
+        "direct_img_s_rounds": direct_rates,
+        "p50_ms": float(np.percentile(lat_ms, 50)),
+        "p99_ms": float(np.percentile(lat_ms, 99)),
+        "mean_batch": (after[0] - before[0]) / executions if executions else None,
+    }
 
 
 def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> dict:
     manifest = read_manifest(directory)
     output = "logits" if manifest.task == "image-classification" else "embedding"
     http, grpc, metrics = free_ports(3)
-    serve_opts = ServeOptions(artifact=directory, backend=opts.serve_backend, precision=opts.serve_precision,
-                              http_port=http, grpc_port=grpc, metrics_port=metrics,
-                              max_queue=max(128, 2 * max(opts.serve_clients)),
-                              preprocess_instances=opts.serve_preprocess_instances,
-                              max_queue_delay_us=opts.serve_queue_delay_us)
+    serve_opts = ServeOptions(
+        artifact=directory,
+        backend=opts.serve_backend,
+        precision=opts.serve_precision,
+        http_port=http,
+        grpc_port=grpc,
+        metrics_port=metrics,
+        max_queue=max(128, 2 * max(opts.serve_clients)),
+        preprocess_instances=opts.serve_preprocess_instances,
+        max_queue_delay_us=opts.serve_queue_delay_us,
+    )
     server = Server(serve_opts)
-    result = {"what": "served: C concurrent gRPC clients on loopback, each sending its own JPEG one per request "
-                      "to the encoded-images model (server decodes, preprocesses, Triton batches); direct: "
-                      "runtime.load().embed of the same C JPEGs as one call (batch C) in this process",
-              "backend": opts.serve_backend, "precision": opts.serve_precision, "rounds": opts.serve_rounds,
-              "requests_per_client": opts.serve_requests,
-              "server": {"max_batch": None, "max_queue_delay_us": serve_opts.max_queue_delay_us,
-                         "preprocess_instances": serve_opts.preprocess_instances, "instances": serve_opts.instances,
-                         "address": serve_opts.address},
-              "method": "per round: direct (requests calls of batch C), then served (C clients x requests); "
-                        "ratio = median over rounds of served img/s / direct img/s of the same round",
-              "per_clients": {}}
+    result = {
+        "what": "served: C concurrent gRPC clients on loopback, each sending its own JPEG one per request "
+        "to the encoded-images model (server decodes, preprocesses, Triton batches); direct: "
+        "runtime.load().embed of the same C JPEGs as one call (batch C) in this process",
+        "backend": opts.serve_backend,
+        "precision": opts.serve_precision,
+        "rounds": opts.serve_rounds,
+        "requests_per_client": opts.serve_requests,
+        "server": {
+            "max_batch": None,
+            "max_queue_delay_us": serve_opts.max_queue_delay_us,
+            "preprocess_instances": serve_opts.preprocess_instances,
+            "instances": serve_opts.instances,
+            "address": serve_opts.address,
+        },
+        "method": "per round: direct (requests calls of batch C), then served (C clients x requests); "
+        "ratio = median over rounds of served img/s / direct img/s of the same round",
+        "per_clients": {},
+    }
     t0 = time.perf_counter()
     server.start()
     result["server"]["start_seconds"] = time.perf_counter() - t0
@@ -160,10 +182,12 @@ def measure_serving(directory: Path, opts: BenchOptions, progress: Progress) -> 
         for clients in opts.serve_clients:
             entry = _clients_rounds(server, direct, clients, opts, manifest.task, output)
             result["per_clients"][str(clients)] = entry
-            progress.say(f"[serve] {clients} clients: served {entry['served_img_s']:.2f} img/s, direct "
-                         f"{entry['direct_img_s']:.2f} img/s (batch {clients}): {entry['served_over_direct']:.3f}x; "
-                         f"p50 {entry['p50_ms']:.0f} ms, p99 {entry['p99_ms']:.0f} ms, mean batch "
-                         f"{entry['mean_batch'] or 0:.2f}")
+            progress.say(
+                f"[serve] {clients} clients: served {entry['served_img_s']:.2f} img/s, direct "
+                f"{entry['direct_img_s']:.2f} img/s (batch {clients}): {entry['served_over_direct']:.3f}x; "
+                f"p50 {entry['p50_ms']:.0f} ms, p99 {entry['p99_ms']:.0f} ms, mean batch "
+                f"{entry['mean_batch'] or 0:.2f}"
+            )
     finally:
         direct.close()
         server.stop()

@@ -35,8 +35,12 @@ class Sweep:
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     """Per-image cosine (min over the batch) and max abs error of ``got`` against ``ref``."""
     if np.shape(ref) != np.shape(got):
-        return {"min_cosine": None, "max_abs": None, "finite": False,
-                "note": f"shape {list(np.shape(got))} vs eager {list(np.shape(ref))}"}
+        return {
+            "min_cosine": None,
+            "max_abs": None,
+            "finite": False,
+            "note": f"shape {list(np.shape(got))} vs eager {list(np.shape(ref))}",
+        }
     stats = compare_outputs(np.asarray(ref), np.asarray(got))
     if not stats["finite"]:
         return {"min_cosine": None, "max_abs": None, "finite": False, "note": "non-finite outputs"}
@@ -44,8 +48,15 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
 
 
 def new_row(backend: Backend) -> dict:
-    row = {"backend": backend.name, "variant": backend.variant, "precision": backend.precision,
-           "status": STATUS_OK, "reason": None, "details": backend.details(), "points": []}
+    row = {
+        "backend": backend.name,
+        "variant": backend.variant,
+        "precision": backend.precision,
+        "status": STATUS_OK,
+        "reason": None,
+        "details": backend.details(),
+        "points": [],
+    }
     if backend.unverified:
         row["unverified"] = backend.unverified
     return row
@@ -81,8 +92,9 @@ def measure_row(backend: Backend, fn, row: dict, sweep: Sweep) -> None:
             spent = time.perf_counter() - row_start
             if opts.max_backend_seconds and row["points"] and spent > opts.max_backend_seconds:
                 row.setdefault("skipped_batches", []).append(n)
-                row["skip_reason"] = (f"over the per-backend budget ({spent:.0f} s > "
-                                      f"--max-backend-seconds {opts.max_backend_seconds:g})")
+                row["skip_reason"] = (
+                    f"over the per-backend budget ({spent:.0f} s > --max-backend-seconds {opts.max_backend_seconds:g})"
+                )
                 progress.say(f"[{backend.label}] batch {n} skipped: {row['skip_reason']}")
                 continue
             point, first_calls[str(n)] = measure_point(backend, fn, n, sweep)
@@ -102,15 +114,23 @@ def measure_point(backend: Backend, fn, n: int, sweep: Sweep) -> tuple[dict, flo
     """One (backend, batch) point and the seconds its first call took."""
     opts = sweep.opts
     batch = np.ascontiguousarray(sweep.pixels[:n])
-    with sweep.progress.step(f"{backend.label} batch {n}", f"warm-up {opts.warmup}, >= {opts.min_iters} "
-                             f"iterations and >= {opts.min_seconds:g} s"):
+    with sweep.progress.step(
+        f"{backend.label} batch {n}",
+        f"warm-up {opts.warmup}, >= {opts.min_iters} iterations and >= {opts.min_seconds:g} s",
+    ):
         stall0, wall0 = cpu_stall_us(), time.perf_counter()
-        times, out, first = time_fn(lambda: fn(batch), warmup=opts.warmup, min_iters=opts.min_iters,
-                                    min_seconds=opts.min_seconds, max_iters=opts.max_iters)
+        times, out, first = time_fn(
+            lambda: fn(batch),
+            warmup=opts.warmup,
+            min_iters=opts.min_iters,
+            min_seconds=opts.min_seconds,
+            max_iters=opts.max_iters,
+        )
         stall1, wall1 = cpu_stall_us(), time.perf_counter()
     point = {"batch": n, **latency_stats(times, n)}
-    point["cpu_stall_fraction"] = ((stall1 - stall0) / 1e6 / (wall1 - wall0)
-                                   if stall0 is not None and stall1 is not None else None)
+    point["cpu_stall_fraction"] = (
+        (stall1 - stall0) / 1e6 / (wall1 - wall0) if stall0 is not None and stall1 is not None else None
+    )
     point["gflop_s"] = sweep.gflop_per_image * n / (point["p50_ms"] / 1000.0)
     point["peak_fraction"] = point["gflop_s"] / sweep.peak_gflop_s if sweep.peak_gflop_s else None
     if backend.name == EAGER:
@@ -120,10 +140,12 @@ def measure_point(backend: Backend, fn, n: int, sweep: Sweep) -> tuple[dict, flo
     ref = sweep.eager_out.get(n, {})
     point["parity"] = {name: compare(ref[name], out[name]) for name in ref if name in out}
     cos = point["parity"].get(sweep.primary, {}).get("min_cosine")
-    sweep.progress.say(f"[{backend.label}] batch {n}: p50 {point['p50_ms']:.1f} ms ({point['iterations']} it), "
-                       f"{point['throughput_img_s']:.2f} img/s, {point['gflop_s']:.0f} GFLOP/s"
-                       + (f", {point['latency_vs_eager']:.2f}x eager" if point["latency_vs_eager"] else "")
-                       + (f", cos {cos:.6f}" if cos is not None else ""))
+    sweep.progress.say(
+        f"[{backend.label}] batch {n}: p50 {point['p50_ms']:.1f} ms ({point['iterations']} it), "
+        f"{point['throughput_img_s']:.2f} img/s, {point['gflop_s']:.0f} GFLOP/s"
+        + (f", {point['latency_vs_eager']:.2f}x eager" if point["latency_vs_eager"] else "")
+        + (f", cos {cos:.6f}" if cos is not None else "")
+    )
     return point, first
 
 
@@ -134,8 +156,10 @@ def remeasure_point(backend: Backend, fn, first: dict, sweep: Sweep) -> dict:
     """A point that ran under a CPU stall above STALL_LIMIT, measured once more: the attempt with
     the lower stall is kept, both are recorded in its ``attempts`` (the kept one flagged)."""
     n = first["batch"]
-    sweep.progress.say(f"[{backend.label}] batch {n}: CPU stall {first['cpu_stall_fraction']:.0%} > "
-                       f"{STALL_LIMIT:.0%}, measuring it again once")
+    sweep.progress.say(
+        f"[{backend.label}] batch {n}: CPU stall {first['cpu_stall_fraction']:.0%} > "
+        f"{STALL_LIMIT:.0%}, measuring it again once"
+    )
     again, _ = measure_point(backend, fn, n, sweep)
     kept = again if again["cpu_stall_fraction"] <= first["cpu_stall_fraction"] else first
     if backend.name == EAGER:  # the other rows' latency / eager refers to the kept attempt

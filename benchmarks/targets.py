@@ -46,22 +46,72 @@ class TargetSpec:
 
 
 TARGETS = (
-    TargetSpec("ort-fp32-latency", f"ONNX Runtime CPU fp32 latency <= {ORT_LATENCY_MAX} x eager fp32", ORT_FP32,
-               LATENCY, "<=", ORT_LATENCY_MAX),
-    TargetSpec("ort-fp32-gemm-peak", f"ONNX Runtime CPU fp32 GFLOP/s >= {ORT_PEAK_MIN:.0%} of same-run GEMM peak",
-               ORT_FP32, PEAK, ">=", ORT_PEAK_MIN),
-    TargetSpec("ov-fp32-gemm-peak", "OpenVINO fp32 GFLOP/s >= 95% of same-run fp32 GEMM peak", "openvino-cpu fp32",
-               PEAK, ">=", 0.95),
-    TargetSpec("ov-int8-latency", "OpenVINO int8 (TensorRT Q/DQ graph) latency <= 0.15 x eager fp32",
-               "openvino-cpu int8", LATENCY, "<=", 0.15),
-    TargetSpec("ov-int8-cosine", "OpenVINO int8 (TensorRT Q/DQ graph) cosine vs eager >= 0.999",
-               "openvino-cpu int8", COSINE, ">=", 0.999),
-    TargetSpec("ov-int8-vs-ort-int8-cpu", "OpenVINO int8 (TensorRT Q/DQ graph) >= 1.4 x faster than ONNX Runtime "
-               "int8-cpu", "openvino-cpu int8", FASTER_THAN, ">=", 1.4, batches=(8,), versus=ORT_INT8_CPU),
-    TargetSpec("ov-bf16-latency", "OpenVINO bf16 (fp32 graph, bf16 hint) latency <= 0.25 x eager fp32",
-               "openvino-cpu bf16", LATENCY, "<=", 0.25),
-    TargetSpec("ov-bf16-cosine", "OpenVINO bf16 (fp32 graph, bf16 hint) cosine vs eager >= 0.9999",
-               "openvino-cpu bf16", COSINE, ">=", 0.9999),
+    TargetSpec(
+        "ort-fp32-latency",
+        f"ONNX Runtime CPU fp32 latency <= {ORT_LATENCY_MAX} x eager fp32",
+        ORT_FP32,
+        LATENCY,
+        "<=",
+        ORT_LATENCY_MAX,
+    ),
+    TargetSpec(
+        "ort-fp32-gemm-peak",
+        f"ONNX Runtime CPU fp32 GFLOP/s >= {ORT_PEAK_MIN:.0%} of same-run GEMM peak",
+        ORT_FP32,
+        PEAK,
+        ">=",
+        ORT_PEAK_MIN,
+    ),
+    TargetSpec(
+        "ov-fp32-gemm-peak",
+        "OpenVINO fp32 GFLOP/s >= 95% of same-run fp32 GEMM peak",
+        "openvino-cpu fp32",
+        PEAK,
+        ">=",
+        0.95,
+    ),
+    TargetSpec(
+        "ov-int8-latency",
+        "OpenVINO int8 (TensorRT Q/DQ graph) latency <= 0.15 x eager fp32",
+        "openvino-cpu int8",
+        LATENCY,
+        "<=",
+        0.15,
+    ),
+    TargetSpec(
+        "ov-int8-cosine",
+        "OpenVINO int8 (TensorRT Q/DQ graph) cosine vs eager >= 0.999",
+        "openvino-cpu int8",
+        COSINE,
+        ">=",
+        0.999,
+    ),
+    TargetSpec(
+        "ov-int8-vs-ort-int8-cpu",
+        "OpenVINO int8 (TensorRT Q/DQ graph) >= 1.4 x faster than ONNX Runtime int8-cpu",
+        "openvino-cpu int8",
+        FASTER_THAN,
+        ">=",
+        1.4,
+        batches=(8,),
+        versus=ORT_INT8_CPU,
+    ),
+    TargetSpec(
+        "ov-bf16-latency",
+        "OpenVINO bf16 (fp32 graph, bf16 hint) latency <= 0.25 x eager fp32",
+        "openvino-cpu bf16",
+        LATENCY,
+        "<=",
+        0.25,
+    ),
+    TargetSpec(
+        "ov-bf16-cosine",
+        "OpenVINO bf16 (fp32 graph, bf16 hint) cosine vs eager >= 0.9999",
+        "openvino-cpu bf16",
+        COSINE,
+        ">=",
+        0.9999,
+    ),
 )
 
 
@@ -94,8 +144,18 @@ def _target(tid, description, batch, value, limit, op, backend, detail="", measu
         result = "N/A"
     else:
         result = "MET" if (value <= limit if op == "<=" else value >= limit) else "MISSED"
-    return {"id": tid, "description": description, "batch": batch, "backend": backend, "value": value,
-            "limit": limit, "comparison": op, "result": result, "detail": detail, "measure": measure}
+    return {
+        "id": tid,
+        "description": description,
+        "batch": batch,
+        "backend": backend,
+        "value": value,
+        "limit": limit,
+        "comparison": op,
+        "result": result,
+        "detail": detail,
+        "measure": measure,
+    }
 
 
 def _latency_ratio(paired: dict, key: str, point: dict | None, batch: int):
@@ -103,8 +163,9 @@ def _latency_ratio(paired: dict, key: str, point: dict | None, batch: int):
     pair = paired.get(key, {}).get(str(batch))
     sweep_ratio = point and point["latency_vs_eager"]
     if pair:
-        note = f"paired A/B median of {len(pair['round_ratios'])} rounds; sweep p50 ratio " + \
-            (f"{sweep_ratio:.3f}" if sweep_ratio else "n/a")
+        note = f"paired A/B median of {len(pair['round_ratios'])} rounds; sweep p50 ratio " + (
+            f"{sweep_ratio:.3f}" if sweep_ratio else "n/a"
+        )
         return pair["ratio"], note
     return sweep_ratio, "sweep p50 ratio" if sweep_ratio else ""
 
@@ -118,9 +179,12 @@ def _peak_fraction(report: dict, paired: dict, key: str, point: dict, batch: int
         return point["peak_fraction"], "sweep p50"
     median_s = float(np.median(pair["candidate_ms"])) / 1000.0
     frac = report["flops"]["gflop_per_image"] * batch / median_s / peak
-    return frac, (f"paired-round median {median_s * 1000:,.0f} ms = {frac * peak:.0f} GFLOP/s vs peak {peak:.0f}; "
-                  f"sweep p50 gives {point['peak_fraction']:.1%}" if point["peak_fraction"] is not None
-                  else "")
+    return frac, (
+        f"paired-round median {median_s * 1000:,.0f} ms = {frac * peak:.0f} GFLOP/s vs peak {peak:.0f}; "
+        f"sweep p50 gives {point['peak_fraction']:.1%}"
+        if point["peak_fraction"] is not None
+        else ""
+    )
 
 
 def versus_rounds(a: dict | None, b: dict | None) -> list[float]:
@@ -151,8 +215,9 @@ def _missing(report: dict, key: str) -> str:
     a graph the artifact lacks."""
     backend, _, variant = key.partition(" ")
     rows = report["rows"]
-    row = next((r for r in rows if (r["backend"], r["variant"]) == (backend, variant)), None) or \
-        next((r for r in rows if (r["backend"], r["variant"]) == (backend, "*")), None)
+    row = next((r for r in rows if (r["backend"], r["variant"]) == (backend, variant)), None) or next(
+        (r for r in rows if (r["backend"], r["variant"]) == (backend, "*")), None
+    )
     graphs = (report.get("artifact") or {}).get("graphs")
     if row is None and graphs is not None and variant not in graphs and variant != "bf16":
         return f"the artifact has no {variant} graph"
@@ -186,25 +251,30 @@ def evaluate_spec(spec: TargetSpec, report: dict, batch: int) -> dict:
             value, note = _faster_than(paired, spec, point, versus, batch)
     else:
         raise ValueError(f"unknown target measure {spec.measure!r}")
-    return _target(spec.id, spec.description, batch, value, spec.limit, spec.comparison, spec.backend, note,
-                   spec.measure)
+    return _target(
+        spec.id, spec.description, batch, value, spec.limit, spec.comparison, spec.backend, note, spec.measure
+    )
 
 
 def _int8_targets(row: dict | None, b: int, paired: dict, primary: str) -> list[dict]:
     latency = f"CPU INT8 latency <= {INT8_LATENCY_MAX} x eager fp32"
     cosine = f"CPU INT8 {primary} cosine vs eager >= {INT8_COSINE_MIN}"
     if row is None:
-        return [_target("int8-latency", latency, b, None, INT8_LATENCY_MAX, "<=", "onnxruntime-cpu int8*", NO_INT8,
-                        LATENCY),
-                _target("int8-cosine", cosine, b, None, INT8_COSINE_MIN, ">=", "onnxruntime-cpu int8*", NO_INT8,
-                        COSINE)]
+        return [
+            _target(
+                "int8-latency", latency, b, None, INT8_LATENCY_MAX, "<=", "onnxruntime-cpu int8*", NO_INT8, LATENCY
+            ),
+            _target("int8-cosine", cosine, b, None, INT8_COSINE_MIN, ">=", "onnxruntime-cpu int8*", NO_INT8, COSINE),
+        ]
     p = _point(row, b)
     why = "" if p else f"row {row['status']}: {row.get('reason')}"
     name = f"onnxruntime-cpu {row['variant']}"
     value, note = _latency_ratio(paired, name, p, b)
     cos = p and p["parity"].get(primary, {}).get("min_cosine")
-    return [_target("int8-latency", latency, b, value, INT8_LATENCY_MAX, "<=", name, why or note, LATENCY),
-            _target("int8-cosine", cosine, b, cos, INT8_COSINE_MIN, ">=", name, why, COSINE)]
+    return [
+        _target("int8-latency", latency, b, value, INT8_LATENCY_MAX, "<=", name, why or note, LATENCY),
+        _target("int8-cosine", cosine, b, cos, INT8_COSINE_MIN, ">=", name, why, COSINE),
+    ]
 
 
 def evaluate_targets(report: dict) -> list[dict]:
@@ -235,13 +305,29 @@ def serving_targets(serving: dict | None) -> list[dict]:
     backend = f"triton {serving.get('backend', '?')} {serving.get('precision', '?')}"
     entry = (serving.get("per_clients") or {}).get(str(SERVE_TARGET_CLIENTS))
     if entry is None:
-        why = f"--serve failed: {serving['error']}" if "error" in serving else \
-            f"{SERVE_TARGET_CLIENTS} clients not measured (--serve-clients)"
-        return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, None, SERVE_RATIO_MIN, ">=",
-                        "triton", why)]
+        why = (
+            f"--serve failed: {serving['error']}"
+            if "error" in serving
+            else f"{SERVE_TARGET_CLIENTS} clients not measured (--serve-clients)"
+        )
+        return [
+            _target("serve-throughput", description, SERVE_TARGET_CLIENTS, None, SERVE_RATIO_MIN, ">=", "triton", why)
+        ]
     rounds = ", ".join(f"{r:.3f}" for r in entry["round_ratios"])
-    note = (f"median of {len(entry['round_ratios'])} interleaved rounds ({rounds}); "
-            f"served {entry['served_img_s']:.2f} img/s vs direct {entry['direct_img_s']:.2f} img/s at batch "
-            f"{SERVE_TARGET_CLIENTS}")
-    return [_target("serve-throughput", description, SERVE_TARGET_CLIENTS, entry["served_over_direct"],
-                    SERVE_RATIO_MIN, ">=", backend, note)]
+    note = (
+        f"median of {len(entry['round_ratios'])} interleaved rounds ({rounds}); "
+        f"served {entry['served_img_s']:.2f} img/s vs direct {entry['direct_img_s']:.2f} img/s at batch "
+        f"{SERVE_TARGET_CLIENTS}"
+    )
+    return [
+        _target(
+            "serve-throughput",
+            description,
+            SERVE_TARGET_CLIENTS,
+            entry["served_over_direct"],
+            SERVE_RATIO_MIN,
+            ">=",
+            backend,
+            note,
+        )
+    ]

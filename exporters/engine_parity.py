@@ -34,8 +34,9 @@ from ijepa_deploy.runtime.preprocess import Preprocessor
 ENGINE_UNVERIFIED = "unverified"  # built, parity not run yet (or interrupted); passed/failed as the manifest's
 
 
-def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Path] | None = None,
-                     progress: Progress | None = None) -> ReferenceParity:
+def reference_parity(
+    directory: Path, manifest: Manifest, parity_paths: list[Path] | None = None, progress: Progress | None = None
+) -> ReferenceParity:
     """The check engines and GPU providers are held to: the artifact's saved reference outputs (no
     torch needed), or with ``parity_paths`` (the user's photos) or an artifact from before saved
     references, eager fp32 computed now from the model the manifest names (torch)."""
@@ -48,8 +49,9 @@ def reference_parity(directory: Path, manifest: Manifest, parity_paths: list[Pat
     with progress.step("load eager", f"{manifest.model.source} (the parity reference)"):
         loaded = eager_from_manifest(manifest)
     with progress.step("eager reference", f"eager PyTorch fp32 on {REFERENCE_PHOTOS} photos (CPU)"):
-        reference = ReferenceFromModel(loaded, manifest.io, manifest.preprocessing, REFERENCE_PHOTOS,
-                                       max(DEFAULT_BATCH_SIZES), parity_paths)()
+        reference = ReferenceFromModel(
+            loaded, manifest.io, manifest.preprocessing, REFERENCE_PHOTOS, max(DEFAULT_BATCH_SIZES), parity_paths
+        )()
     return ReferenceParity(reference, reference.pixels(preprocess))
 
 
@@ -62,15 +64,24 @@ def record_engine_parity(manifest: Manifest, variant: str, result: ParityResult)
 
 
 # -- ONNX Runtime's GPU execution providers ------------------------------------------------------
-def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: ReferenceParity, batch_sizes: tuple[int, ...],
-                           progress: Progress, providers: list[str] | None = None,
-                           open_runner=None) -> list[ParityResult]:
+def onnxruntime_gpu_parity(
+    directory: Path,
+    manifest: Manifest,
+    parity: ReferenceParity,
+    batch_sizes: tuple[int, ...],
+    progress: Progress,
+    providers: list[str] | None = None,
+    open_runner=None,
+) -> list[ParityResult]:
     """Each graph ONNX Runtime may serve on a GPU (all but the CPU-only int8-cpu graph) through each
     GPU execution provider present, checked like the CPU run. Returns the parity entries (appended
     to ``manifest.parity``); a provider ORT silently falls back from is an error, not a pass."""
     providers = gpu_execution_providers() if providers is None else providers
-    open_runner = open_runner or (lambda graph, entry: OnnxRuntimeRunner(
-        graph, manifest.io, 1, manifest.batch.max, providers=[entry, "CPUExecutionProvider"]))
+    open_runner = open_runner or (
+        lambda graph, entry: OnnxRuntimeRunner(
+            graph, manifest.io, 1, manifest.batch.max, providers=[entry, "CPUExecutionProvider"]
+        )
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="ijepa-ort-trt-cache-") as cache:  # TensorRT EP plans: not artifact files
         for provider in providers:
@@ -78,17 +89,25 @@ def onnxruntime_gpu_parity(directory: Path, manifest: Manifest, parity: Referenc
             for variant, graph in manifest.graphs.items():
                 if "onnxruntime-cpu" in graph.targets:
                     continue
-                with progress.step(f"parity {variant} {name}",
-                                   f"eager PyTorch vs ONNX Runtime {provider} ({graph.file})"):
+                with progress.step(
+                    f"parity {variant} {name}", f"eager PyTorch vs ONNX Runtime {provider} ({graph.file})"
+                ):
                     path = resolve_inside(Path(directory), graph.file)
                     with open_runner(path, provider_entry(provider, Path(cache))) as runner:
                         if runner.backend != f"onnxruntime-{name}":
-                            raise BackendUnavailable(f"ONNX Runtime {provider}",
-                                                     f"session fell back to {runner.backend}",
-                                                     "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
-                                                     "libraries on the library path)")
-                        result = parity(runner, variant, graph.precision, batch_sizes,
-                                        thresholds=export_thresholds(manifest, variant, graph.precision))
+                            raise BackendUnavailable(
+                                f"ONNX Runtime {provider}",
+                                f"session fell back to {runner.backend}",
+                                "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT "
+                                "libraries on the library path)",
+                            )
+                        result = parity(
+                            runner,
+                            variant,
+                            graph.precision,
+                            batch_sizes,
+                            thresholds=export_thresholds(manifest, variant, graph.precision),
+                        )
                 manifest.parity.append(result)
                 results.append(result)
     return results

@@ -38,8 +38,9 @@ def engine_step(run: ExportRun, check: ReferenceParity | None = None) -> None:
         manifest.notes.append(message)
         return
     try:
-        records = build_engines(out, manifest, EngineOptions(variants=tuple(variants), max_batch=run.opts.max_batch),
-                                progress, parity=check)
+        records = build_engines(
+            out, manifest, EngineOptions(variants=tuple(variants), max_batch=run.opts.max_batch), progress, parity=check
+        )
     except IJepaDeployError as exc:
         manifest.notes.append(f"TensorRT engine build failed: {exc.format()}")
         manifest.status = STATUS_PARTIAL if manifest.status != STATUS_FAILED else STATUS_FAILED

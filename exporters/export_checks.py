@@ -37,9 +37,12 @@ def max_opset() -> int:
 def check_opset(opset: int) -> None:
     top = max_opset()
     if not MIN_OPSET <= opset <= top:
-        raise InputError("--opset", f"{opset} is outside what this export can write",
-                               f"{MIN_OPSET}..{top} (>= {MIN_OPSET} keeps LayerNormalization one op; "
-                               f"{top} is the installed exporter's maximum)")
+        raise InputError(
+            "--opset",
+            f"{opset} is outside what this export can write",
+            f"{MIN_OPSET}..{top} (>= {MIN_OPSET} keeps LayerNormalization one op; "
+            f"{top} is the installed exporter's maximum)",
+        )
 
 
 def peek_config(source: ModelSource) -> dict | None:
@@ -73,20 +76,28 @@ def check_image_size(image_size: int | None, config: dict | None, batch: int) ->
     native = config.get("image_size") or 224
     native = int(native if isinstance(native, int) else native[0])
     if image_size % patch:
-        raise InputError("--image-size", f"{image_size} is not a multiple of the patch size {patch}",
-                               f"a multiple of {patch}, e.g. {native} or {native * 2}")
+        raise InputError(
+            "--image-size",
+            f"{image_size} is not a multiple of the patch size {patch}",
+            f"a multiple of {patch}, e.g. {native} or {native * 2}",
+        )
     grid = image_size // patch
     if grid > MAX_PATCH_GRID:
-        raise InputError("--image-size", f"{image_size} px is {grid}x{grid} patches ({grid * grid} tokens)",
-                               f"at most {MAX_PATCH_GRID * patch} px ({MAX_PATCH_GRID} patches of {patch} px "
-                               "per side)")
+        raise InputError(
+            "--image-size",
+            f"{image_size} px is {grid}x{grid} patches ({grid * grid} tokens)",
+            f"at most {MAX_PATCH_GRID * patch} px ({MAX_PATCH_GRID} patches of {patch} px per side)",
+        )
     heads = int(config.get("num_attention_heads") or 1)
     attention = batch * heads * (grid * grid + 1) ** 2 * 4  # one layer's fp32 scores, eager attention
     ram = _ram_bytes()
     if ram and attention > ram // 2:
-        raise InputError("--image-size", f"{image_size} px needs about {attention / 2**30:.1f} GiB per "
-                               f"attention layer at batch {batch}", f"a size whose attention fits in half of "
-                               f"this machine's {ram / 2**30:.0f} GiB (smaller --image-size or --batch-sizes)")
+        raise InputError(
+            "--image-size",
+            f"{image_size} px needs about {attention / 2**30:.1f} GiB per attention layer at batch {batch}",
+            f"a size whose attention fits in half of "
+            f"this machine's {ram / 2**30:.0f} GiB (smaller --image-size or --batch-sizes)",
+        )
 
 
 def check_checkpoint_files(source: ModelSource) -> None:
@@ -99,22 +110,29 @@ def check_checkpoint_files(source: ModelSource) -> None:
     directory = Path(source.spec)
     files = sorted(directory.glob("*.safetensors"))
     if not files:
-        raise InputError(f"--model {source.spec}", "no *.safetensors file in the directory",
-                               "config.json and model.safetensors written by save_pretrained")
+        raise InputError(
+            f"--model {source.spec}",
+            "no *.safetensors file in the directory",
+            "config.json and model.safetensors written by save_pretrained",
+        )
     shapes: dict[str, list[int]] = {}
     for path in files:
         try:
             with safe_open(str(path), framework="numpy") as fh:
                 shapes.update({key: fh.get_slice(key).get_shape() for key in fh.keys()})
         except SafetensorError as exc:
-            raise InputError(str(path), f"not a complete safetensors file ({first_line(exc)})",
-                                   "the whole file as save_pretrained wrote it (re-download or re-save)") from None
+            raise InputError(
+                str(path),
+                f"not a complete safetensors file ({first_line(exc)})",
+                "the whole file as save_pretrained wrote it (re-download or re-save)",
+            ) from None
     _check_shapes(source, shapes, peek_config(source) or {})
 
 
 def _check_shapes(source: ModelSource, shapes: dict[str, list[int]], config: dict) -> None:
     """The weights' patch projection and layer count against config.json: transformers would
     raise on the first and silently fill missing layers with random values on the second."""
+
     def plain(key: str) -> str:
         return key.removeprefix("ijepa.")
 
@@ -128,8 +146,14 @@ def _check_shapes(source: ModelSource, shapes: dict[str, list[int]], config: dic
             layers.add(key.split(".")[1 if key.startswith("layers.") else 2])
     if layers:
         found["num_hidden_layers"] = len(layers)
-    wrong = [f"{k} {config[k]} in config.json, {v} in the weights" for k, v in found.items()
-             if k in config and int(config[k]) != int(v)]
+    wrong = [
+        f"{k} {config[k]} in config.json, {v} in the weights"
+        for k, v in found.items()
+        if k in config and int(config[k]) != int(v)
+    ]
     if wrong:
-        raise InputError(f"--model {source.spec}", "weights do not match config.json: " + "; ".join(wrong),
-                               "the config.json and weights save_pretrained wrote together")
+        raise InputError(
+            f"--model {source.spec}",
+            "weights do not match config.json: " + "; ".join(wrong),
+            "the config.json and weights save_pretrained wrote together",
+        )

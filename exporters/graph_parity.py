@@ -39,17 +39,25 @@ class GraphParity:
         self.bf16 = cpu_supports_bf16()
         self.int8 = int8_dot_product()
         if not self.bf16:
-            self._note("OpenVINO bf16 not verified: this CPU has no native bf16 (AVX512_BF16 / AMX); "
-                       "load(precision='bf16') refuses this artifact until it is exported on such a CPU")
+            self._note(
+                "OpenVINO bf16 not verified: this CPU has no native bf16 (AVX512_BF16 / AMX); "
+                "load(precision='bf16') refuses this artifact until it is exported on such a CPU"
+            )
 
     def _note(self, message: str) -> None:
         self.run.progress.say(message)
         self.run.manifest.notes.append(message)
 
     def _check(self, candidate, variant: str, precision: str) -> None:
-        result = self.check(candidate, variant, precision, tuple(self.run.opts.batch_sizes),
-                            thresholds=self.thresholds.get(precision), neighbours=precision != "fp32",
-                            progress=lambda s: self.run.progress.say(f"[parity] {s}"))
+        result = self.check(
+            candidate,
+            variant,
+            precision,
+            tuple(self.run.opts.batch_sizes),
+            thresholds=self.thresholds.get(precision),
+            neighbours=precision != "fp32",
+            progress=lambda s: self.run.progress.say(f"[parity] {s}"),
+        )
         self.run.manifest.parity.append(result)
         self.run.manifest.write(self.run.out)
 
@@ -57,8 +65,14 @@ class GraphParity:
         """ONNX Runtime CPU parity of one graph."""
         graph = self.run.out / self.run.manifest.graphs[variant].file
         with self.run.progress.step(f"parity {variant}", f"eager PyTorch vs ONNX Runtime ({graph.name})"):
-            with OnnxRuntimeRunner(graph, self.run.spec, 1, self.run.opts.max_batch,
-                                   intra_op_threads=self.run.opts.threads, providers=CPU_ONLY) as candidate:
+            with OnnxRuntimeRunner(
+                graph,
+                self.run.spec,
+                1,
+                self.run.opts.max_batch,
+                intra_op_threads=self.run.opts.threads,
+                providers=CPU_ONLY,
+            ) as candidate:
                 self._check(candidate, variant, precision)
 
     def openvino(self, variant: str, precision: str) -> None:
@@ -67,17 +81,25 @@ class GraphParity:
             return
         if precision == "int8" and not self.int8:
             if not any("OpenVINO int8 not verified" in n for n in self.run.manifest.notes):
-                self._note("OpenVINO int8 not verified: this CPU has no int8 dot products (VNNI / AMX), so "
-                           "OpenVINO's int8 kernels saturate 16-bit sums here and run slower than fp32; the runtime "
-                           "refuses OpenVINO int8 on such CPUs (ONNX Runtime serves int8 there)")
+                self._note(
+                    "OpenVINO int8 not verified: this CPU has no int8 dot products (VNNI / AMX), so "
+                    "OpenVINO's int8 kernels saturate 16-bit sums here and run slower than fp32; the runtime "
+                    "refuses OpenVINO int8 on such CPUs (ONNX Runtime serves int8 there)"
+                )
             return
         graph = self._openvino_graph(variant)
         modes = [("f32", precision)] + ([("bf16", "bf16")] if variant == "fp32" and self.bf16 else [])
         for hint, parity_precision in modes:
             step = "parity " + (variant if hint == "f32" else hint) + " openvino"
             with self.run.progress.step(step, f"eager PyTorch vs OpenVINO CPU, {hint} inference ({graph.name})"):
-                with OpenVinoRunner(graph, self.run.spec, 1, self.run.opts.max_batch, inference_precision=hint,
-                                    threads=self.run.opts.threads) as candidate:
+                with OpenVinoRunner(
+                    graph,
+                    self.run.spec,
+                    1,
+                    self.run.opts.max_batch,
+                    inference_precision=hint,
+                    threads=self.run.opts.threads,
+                ) as candidate:
                     self._check(candidate, variant, parity_precision)
 
     def _openvino_graph(self, variant: str) -> Path:

@@ -23,19 +23,31 @@ from ijepa_deploy.spec import primary_output
 FP16_QDQ_MIN_OPSET = 19  # QuantizeLinear / DequantizeLinear take float16 from opset 19
 
 # int8 is OpenVINO's int8 graph too: it runs the S8S8 graph faster than int8-cpu (benchmarks/README.md).
-GRAPH_TARGETS = {"fp32": ["onnxruntime", "openvino", "tensorrt"], "fp16": ["tensorrt", "onnxruntime-cuda"],
-                 "int8": ["tensorrt", "onnxruntime", "openvino"], "int8-cpu": ["onnxruntime-cpu"]}
+GRAPH_TARGETS = {
+    "fp32": ["onnxruntime", "openvino", "tensorrt"],
+    "fp16": ["tensorrt", "onnxruntime-cuda"],
+    "int8": ["tensorrt", "onnxruntime", "openvino"],
+    "int8-cpu": ["onnxruntime-cpu"],
+}
 
 
-def record_graph(out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str,
-                  **provenance) -> GraphRecord:
+def record_graph(
+    out: Path, manifest: Manifest, spec, variant: str, files: list[Path], precision: str, **provenance
+) -> GraphRecord:
     """Validate a written graph against the spec, record its files and its GraphRecord, write."""
     summary = check_graph(files[0], spec)
     for f in files:
         manifest.record_file(out, f.name, role="onnx-graph" if f.suffix == ".onnx" else "onnx-external-data")
-    graph = GraphRecord(file=files[0].name, data_files=[f.name for f in files[1:]], precision=precision,
-                        targets=GRAPH_TARGETS[variant], opset=summary["opset"], nodes=summary["nodes"],
-                        ops=summary["ops"], **provenance)
+    graph = GraphRecord(
+        file=files[0].name,
+        data_files=[f.name for f in files[1:]],
+        precision=precision,
+        targets=GRAPH_TARGETS[variant],
+        opset=summary["opset"],
+        nodes=summary["nodes"],
+        ops=summary["ops"],
+        **provenance,
+    )
     manifest.graphs[variant] = graph
     manifest.write(out)
     return graph
@@ -52,16 +64,24 @@ def precision_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndar
         with progress.step("fp16", "mixed precision: fp32 I/O, LayerNormalization in fp32"):
             start = time.perf_counter()
             files, loader, peak = prec.run_step(prec.Fp16FromOnnx(source, out), isolate)
-            record_graph(out, manifest, spec, "fp16", files, "fp16", tool=loader.settings,
-                         seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
-                         separate_process=isolate)
+            record_graph(
+                out,
+                manifest,
+                spec,
+                "fp16",
+                files,
+                "fp16",
+                tool=loader.settings,
+                seconds=round(time.perf_counter() - start, 2),
+                peak_rss_gib=peak,
+                separate_process=isolate,
+            )
         yield "fp16", "fp16"
     if opts.int8:
         yield from _int8_steps(run, reference, pixels, parity, isolate)
 
 
-def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, parity: GraphParity,
-                isolate: bool):
+def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, parity: GraphParity, isolate: bool):
     """Smooth outlier channels into the weights, calibrate, find the INT8 placement that meets
     ``--int8-target-cosine`` on the held-out parity photos, then write both INT8 graphs with it."""
     opts, out, spec, manifest, progress = run.opts, run.out, run.spec, run.manifest, run.progress
@@ -77,14 +97,21 @@ def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray,
         # peak 1.1 / 2.3 / 3.9 GiB at batch 1 / 4 / 8), so checkpoint-sized graphs go one image
         # at a time; CPU throughput is about the same.
         batch = opts.calib_batch or (1 if prec.graph_bytes(source) > 1_000_000_000 else 4)
-        reader = prec.ImageCalibrationReader(images, Preprocessor(manifest.preprocessing),
-                                             min(batch, opts.max_batch), spec.input_names[0])
-        with progress.step("smooth", f"outlier channels of each block LayerNorm folded into the next weights "
-                           f"(SmoothQuant), alpha chosen on {reader.count} calibration images"):
+        reader = prec.ImageCalibrationReader(
+            images, Preprocessor(manifest.preprocessing), min(batch, opts.max_batch), spec.input_names[0]
+        )
+        with progress.step(
+            "smooth",
+            f"outlier channels of each block LayerNorm folded into the next weights "
+            f"(SmoothQuant), alpha chosen on {reader.count} calibration images",
+        ):
             job = prec.SmoothedFromOnnx(source, reader, tokens, workdir, opts.seed, opts.threads, verbose)
             smoothing, _, peak = prec.run_step(job, isolate)
-        with progress.step("calibrate", f"{opts.calib_method} over {reader.count} images in batches of "
-                           f"{reader.batch_size} ({images.describe()['source']})"):
+        with progress.step(
+            "calibrate",
+            f"{opts.calib_method} over {reader.count} images in batches of "
+            f"{reader.batch_size} ({images.describe()['source']})",
+        ):
             job = prec.Calibrate(smoothing.graph, reader, opts.calib_method, workdir, verbose=verbose)
             calibration, _, peak = prec.run_step(job, isolate)
             calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
@@ -92,21 +119,39 @@ def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray,
         parity.thresholds["int8"] = {primary_output(manifest.task): (opts.int8_target_cosine, None)}
         fp16_base = manifest.versions.get("opset", opts.opset) >= FP16_QDQ_MIN_OPSET
         for variant, loader, detail in (
-            ("int8", prec.Int8FromOnnx(smoothing.graph, out, calibration=calibration, exclude=plan.kept,
-                                       fp16_base=fp16_base),
-             "Q/DQ for TensorRT and OpenVINO: S8 symmetric on MatMul/Gemm/Conv inputs, "
-             + ("the rest fp16 (LayerNorm fp32)" if fp16_base else "the rest fp32 (opset < 19)")),
-            ("int8-cpu", prec.Int8CpuFromOnnx(calibration, out, exclude=plan.kept),
-             "Q/DQ for ONNX Runtime CPU: U8 activations, 7-bit S8 weights"),
+            (
+                "int8",
+                prec.Int8FromOnnx(
+                    smoothing.graph, out, calibration=calibration, exclude=plan.kept, fp16_base=fp16_base
+                ),
+                "Q/DQ for TensorRT and OpenVINO: S8 symmetric on MatMul/Gemm/Conv inputs, "
+                + ("the rest fp16 (LayerNorm fp32)" if fp16_base else "the rest fp32 (opset < 19)"),
+            ),
+            (
+                "int8-cpu",
+                prec.Int8CpuFromOnnx(calibration, out, exclude=plan.kept),
+                "Q/DQ for ONNX Runtime CPU: U8 activations, 7-bit S8 weights",
+            ),
         ):
             with progress.step(variant, detail):
                 start = time.perf_counter()
                 files, loader, peak = prec.run_step(loader, isolate)
-                record_graph(out, manifest, spec, variant, files, "int8", tool=loader.settings,
-                             calibration=calibration.record, quantization=prec.quantization_summary(files[0]),
-                             smoothing=smoothing.record, int8_target=plan.record,
-                             seconds=round(time.perf_counter() - start, 2), peak_rss_gib=peak,
-                             separate_process=isolate)
+                record_graph(
+                    out,
+                    manifest,
+                    spec,
+                    variant,
+                    files,
+                    "int8",
+                    tool=loader.settings,
+                    calibration=calibration.record,
+                    quantization=prec.quantization_summary(files[0]),
+                    smoothing=smoothing.record,
+                    int8_target=plan.record,
+                    seconds=round(time.perf_counter() - start, 2),
+                    peak_rss_gib=peak,
+                    separate_process=isolate,
+                )
             if variant == "int8-cpu":
                 prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
             yield variant, "int8"
@@ -114,24 +159,49 @@ def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray,
         prec.cleanup(workdir, source)
 
 
-def _int8_plan(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, graph: Path, calibration,
-               tokens: int, isolate: bool, verbose: bool):
+def _int8_plan(
+    run: ExportRun,
+    reference: ReferenceOutputs,
+    pixels: np.ndarray,
+    graph: Path,
+    calibration,
+    tokens: int,
+    isolate: bool,
+    verbose: bool,
+):
     """The search of :mod:`.precision.int8_target` on the held-out parity photos; prints its verdict."""
     opts, manifest, progress = run.opts, run.manifest, run.progress
     held_out = reference.parity_images
     output = primary_output(manifest.task)
-    with progress.step("int8 target", f"per-GEMM sensitivity on {min(opts.int8_sensitivity_images, held_out)} "
-                       f"held-out photos, then the fewest GEMMs kept in higher precision for min {output} cosine "
-                       f">= {opts.int8_target_cosine} on {held_out}"):
-        job = prec.Int8Search(graph, calibration, pixels[:held_out], reference.names[:held_out],
-                              reference.outputs[output][:held_out], output, tokens, opts.int8_target_cosine,
-                              opts.int8_sensitivity_images, opts.threads, verbose)
+    with progress.step(
+        "int8 target",
+        f"per-GEMM sensitivity on {min(opts.int8_sensitivity_images, held_out)} "
+        f"held-out photos, then the fewest GEMMs kept in higher precision for min {output} cosine "
+        f">= {opts.int8_target_cosine} on {held_out}",
+    ):
+        job = prec.Int8Search(
+            graph,
+            calibration,
+            pixels[:held_out],
+            reference.names[:held_out],
+            reference.outputs[output][:held_out],
+            output,
+            tokens,
+            opts.int8_target_cosine,
+            opts.int8_sensitivity_images,
+            opts.threads,
+            verbose,
+        )
         plan, _, peak = prec.run_step(job, isolate)
         plan.record.update(peak_rss_gib=peak, separate_process=isolate)
     record = plan.record
-    progress.say(f"[int8 target] most sensitive GEMMs (min {output} cosine with only that GEMM in INT8):\n  "
-                 + "\n  ".join(plan.worst))
+    progress.say(
+        f"[int8 target] most sensitive GEMMs (min {output} cosine with only that GEMM in INT8):\n  "
+        + "\n  ".join(plan.worst)
+    )
     kept = ", ".join(record["kept"]) or "none"
-    progress.say(f"[int8 target] kept in higher precision: {kept}; {record['int8_gemms']} of {record['gemms']} "
-                 f"GEMMs and {100 * record['int8_flop_share']:.1f} % of GEMM FLOPs in INT8")
+    progress.say(
+        f"[int8 target] kept in higher precision: {kept}; {record['int8_gemms']} of {record['gemms']} "
+        f"GEMMs and {100 * record['int8_flop_share']:.1f} % of GEMM FLOPs in INT8"
+    )
     return plan

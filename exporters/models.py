@@ -27,45 +27,56 @@ class ModelSource:
 
     @property
     def preset(self) -> Preset:
-        return PRESETS[split_preset(self.spec[len(RANDOM_PREFIX):])[0]]
+        return PRESETS[split_preset(self.spec[len(RANDOM_PREFIX) :])[0]]
 
     @property
     def outliers(self) -> bool:
         """``random:<preset>+outliers``: trained-like activation outliers added (exporters/trained_like.py)."""
-        return self.kind == "preset" and split_preset(self.spec[len(RANDOM_PREFIX):])[1]
+        return self.kind == "preset" and split_preset(self.spec[len(RANDOM_PREFIX) :])[1]
 
 
 def parse_model_source(text: str, revision: str | None = None) -> ModelSource:
     if not text:
         raise InputError("--model", "no model given", "a hub id, a local directory or random:<preset>")
     if text.startswith(RANDOM_PREFIX):
-        name = split_preset(text[len(RANDOM_PREFIX):])[0]
+        name = split_preset(text[len(RANDOM_PREFIX) :])[0]
         if name not in PRESETS:
             raise InputError(
-                f"--model {text}", f"unknown preset {name!r}",
+                f"--model {text}",
+                f"unknown preset {name!r}",
                 "one of " + ", ".join(RANDOM_PREFIX + n for n in PRESETS) + f" (each also with {OUTLIERS_SUFFIX})",
             )
         return ModelSource(text, "preset")
     path = Path(text).expanduser()
     if path.exists() or text.startswith((".", "/", "~")):
         if not path.is_dir():
-            raise InputError(f"--model {text}", "path is not a directory",
-                                   "a directory written by save_pretrained (config.json + model.safetensors)")
+            raise InputError(
+                f"--model {text}",
+                "path is not a directory",
+                "a directory written by save_pretrained (config.json + model.safetensors)",
+            )
         config = path / "config.json"
         if not config.is_file():
-            raise InputError(f"--model {text}", "directory has no config.json",
-                                   "a directory written by save_pretrained")
+            raise InputError(
+                f"--model {text}", "directory has no config.json", "a directory written by save_pretrained"
+            )
         try:
             model_type = json.loads(config.read_text()).get("model_type")
         except json.JSONDecodeError as exc:
             raise InputError(str(config), f"not valid JSON ({exc})", "a transformers config.json") from None
         if model_type != "ijepa":
-            raise InputError(f"--model {text}", f"config.json has model_type {model_type!r}",
-                                   "model_type 'ijepa' (an I-JEPA checkpoint)")
+            raise InputError(
+                f"--model {text}",
+                f"config.json has model_type {model_type!r}",
+                "model_type 'ijepa' (an I-JEPA checkpoint)",
+            )
         return ModelSource(str(path), "local", revision)
     if text.count("/") != 1:
-        raise InputError(f"--model {text}", "not a hub id, an existing directory or a preset",
-                               "e.g. facebook/ijepa_vith14_1k, ./my_checkpoint or random:tiny")
+        raise InputError(
+            f"--model {text}",
+            "not a hub id, an existing directory or a preset",
+            "e.g. facebook/ijepa_vith14_1k, ./my_checkpoint or random:tiny",
+        )
     return ModelSource(text, "hub", revision)
 
 
@@ -129,8 +140,11 @@ def _random_model(source: ModelSource, task: str, seed: int, attn: str):
         "weights_random": True,
         "seed": seed,
     }
-    return model, PreprocessConfig(height=preset.image_size, width=preset.image_size,
-                                   source=f"preset {preset.name}"), info
+    return (
+        model,
+        PreprocessConfig(height=preset.image_size, width=preset.image_size, source=f"preset {preset.name}"),
+        info,
+    )
 
 
 def _pretrained_model(source: ModelSource, task: str, attn: str):
@@ -142,32 +156,44 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
     except OSError as exc:
         raise _not_available(source, exc) from None
     if getattr(config, "model_type", None) != "ijepa":
-        raise InputError(where, f"model_type is {getattr(config, 'model_type', None)!r}",
-                               "an I-JEPA checkpoint (model_type 'ijepa')")
+        raise InputError(
+            where, f"model_type is {getattr(config, 'model_type', None)!r}", "an I-JEPA checkpoint (model_type 'ijepa')"
+        )
     architectures = config.architectures or []
     if task == "image-classification" and "IJepaForImageClassification" not in architectures:
         raise InputError(
-            where, f"checkpoint has no classification head (architectures {architectures})",
+            where,
+            f"checkpoint has no classification head (architectures {architectures})",
             "--task feature-extraction, or a fine-tuned IJepaForImageClassification checkpoint",
         )
     from safetensors import SafetensorError
 
     try:
         model, loading = _model_class(task).from_pretrained(
-            source.spec, revision=source.revision, use_safetensors=True,
-            trust_remote_code=False, attn_implementation=attn, output_loading_info=True,
+            source.spec,
+            revision=source.revision,
+            use_safetensors=True,
+            trust_remote_code=False,
+            attn_implementation=attn,
+            output_loading_info=True,
         )
     except OSError as exc:
         raise _not_available(source, exc) from None
     except (RuntimeError, ValueError, SafetensorError) as exc:  # shapes or files that do not fit the config
-        raise InputError(where, f"weights do not match config.json ({first_line(exc)})",
-                               "the config.json and weights save_pretrained wrote together") from None
+        raise InputError(
+            where,
+            f"weights do not match config.json ({first_line(exc)})",
+            "the config.json and weights save_pretrained wrote together",
+        ) from None
     # transformers fills missing or mis-shaped weights with random values and only logs it: an
     # export of such a model would pass its parity check and embed nothing meaningful.
     bad = sorted(loading.get("missing_keys") or []) + sorted(str(k) for k in loading.get("mismatched_keys") or [])
     if bad:
-        raise InputError(where, f"{len(bad)} weights missing or mis-shaped for its config.json "
-                               f"(e.g. {', '.join(bad[:3])})", "a checkpoint whose weights match its config.json")
+        raise InputError(
+            where,
+            f"{len(bad)} weights missing or mis-shaped for its config.json (e.g. {', '.join(bad[:3])})",
+            "a checkpoint whose weights match its config.json",
+        )
     model.eval()
     revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
     if source.kind == "local":
@@ -213,8 +239,9 @@ def _hub_preprocess(source: ModelSource, fallback_size: int) -> PreprocessConfig
     try:
         path = hf_hub_download(source.spec, "preprocessor_config.json", revision=source.revision)
     except EntryNotFoundError:
-        return PreprocessConfig(height=fallback_size, width=fallback_size,
-                                source="default (checkpoint has no preprocessor_config.json)")
+        return PreprocessConfig(
+            height=fallback_size, width=fallback_size, source="default (checkpoint has no preprocessor_config.json)"
+        )
     except OSError as exc:
         raise _not_available(source, exc) from None
     return PreprocessConfig.from_pretrained_dir(Path(path).parent, fallback_size)
@@ -223,8 +250,11 @@ def _hub_preprocess(source: ModelSource, fallback_size: int) -> PreprocessConfig
 def _not_available(source: ModelSource, exc: Exception) -> IJepaDeployError:
     first = first_line(exc)
     if source.kind == "local":
-        return InputError(f"--model {source.spec}", f"cannot load the checkpoint ({first})",
-                                "config.json and model.safetensors written by save_pretrained")
+        return InputError(
+            f"--model {source.spec}",
+            f"cannot load the checkpoint ({first})",
+            "config.json and model.safetensors written by save_pretrained",
+        )
     return BackendUnavailable(
         f"--model {source.spec}",
         f"not in the local Hugging Face cache and the hub could not be reached ({first})",
@@ -241,16 +271,18 @@ def load_model(source: ModelSource, task: str, *, seed: int = 0, attn: str = "sd
         model, preprocess, info = _pretrained_model(source, task, attn)
     model.float()
     cfg = model.config
-    info.update({
-        "model_type": "ijepa",
-        "class": type(model).__name__,
-        "hidden_size": cfg.hidden_size,
-        "num_hidden_layers": cfg.num_hidden_layers,
-        "num_attention_heads": cfg.num_attention_heads,
-        "intermediate_size": cfg.intermediate_size,
-        "patch_size": cfg.patch_size,
-        "image_size": _image_size(cfg),
-        "layer_norm_eps": cfg.layer_norm_eps,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    })
+    info.update(
+        {
+            "model_type": "ijepa",
+            "class": type(model).__name__,
+            "hidden_size": cfg.hidden_size,
+            "num_hidden_layers": cfg.num_hidden_layers,
+            "num_attention_heads": cfg.num_attention_heads,
+            "intermediate_size": cfg.intermediate_size,
+            "patch_size": cfg.patch_size,
+            "image_size": _image_size(cfg),
+            "layer_norm_eps": cfg.layer_norm_eps,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+    )
     return LoadedModel(model=model, source=source, task=task, preprocess=preprocess, info=info)

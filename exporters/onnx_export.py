@@ -71,8 +71,14 @@ def export_module(loaded: LoadedModel, image_size: int | None = None):
 def spec_for(loaded: LoadedModel, image_size: int | None = None) -> ExportSpec:
     size = image_size or loaded.info["image_size"]
     tokens = (size // loaded.info["patch_size"]) ** 2
-    return export_spec(loaded.task, hidden_size=loaded.info["hidden_size"], num_tokens=tokens,
-                       height=size, width=size, num_labels=loaded.num_labels)
+    return export_spec(
+        loaded.task,
+        hidden_size=loaded.info["hidden_size"],
+        num_tokens=tokens,
+        height=size,
+        width=size,
+        num_labels=loaded.num_labels,
+    )
 
 
 @contextlib.contextmanager
@@ -142,17 +148,25 @@ class OnnxFromModel:
         # the spec's dynamic axes, as torch.export dims (the batch one bounded by the artifact's range)
         dims = {BATCH: torch.export.Dim(BATCH, min=1, max=max(self.max_batch, 2))}
         axes = self.spec.dynamic_axes
-        dynamic_shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in
-                                axes.get(t.name, {}).items()} for t in self.spec.inputs)
+        dynamic_shapes = tuple(
+            {axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in axes.get(t.name, {}).items()}
+            for t in self.spec.inputs
+        )
         path = Path(self.output_dir) / self.name
         path.parent.mkdir(parents=True, exist_ok=True)
         param_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
         external = param_bytes > EXTERNAL_DATA_THRESHOLD
         with attention_implementation(self.loaded.model, "eager"), torch.no_grad(), quiet_exporter():
             program = torch.onnx.export(
-                module, (dummy,), dynamo=True, input_names=self.spec.input_names,
-                output_names=self.spec.output_names, dynamic_shapes=dynamic_shapes,
-                opset_version=self.opset, optimize=True, verbose=False,
+                module,
+                (dummy,),
+                dynamo=True,
+                input_names=self.spec.input_names,
+                output_names=self.spec.output_names,
+                dynamic_shapes=dynamic_shapes,
+                opset_version=self.opset,
+                optimize=True,
+                verbose=False,
             )
         program.save(str(path), external_data=external)
         del program
@@ -161,7 +175,6 @@ class OnnxFromModel:
         data = path.with_name(path.name + ".data")
         if external:
             if not data.is_file():
-                raise BackendError(str(path), "exporter wrote no external data file",
-                                       f"{data.name} beside the graph")
+                raise BackendError(str(path), "exporter wrote no external data file", f"{data.name} beside the graph")
             files.append(data)
         return files

@@ -42,7 +42,6 @@ class IrFromGraph:
         del model  # the IR is on disk; the runner maps it instead of holding a second copy
         self.manifest.record_file(self.out, xml, role="openvino-ir")
         self.manifest.record_file(self.out, weights, role="openvino-ir-weights")
-        graph.openvino_ir = OpenVinoIR(file=xml, weights=weights,
-                                       converter=f"openvino {ov.__version__.split('-')[0]}")
+        graph.openvino_ir = OpenVinoIR(file=xml, weights=weights, converter=f"openvino {ov.__version__.split('-')[0]}")
         self.manifest.write(self.out)
         return self.out / xml

@@ -47,7 +47,7 @@ def stale_work_dirs(target: Path) -> list[Path]:
     prefix = f".{target.name}.exporting-"
     stale = []
     for path in sorted(target.parent.glob(f"{prefix}*")) if target.parent.is_dir() else []:
-        pid = path.name[len(prefix):].split("-", 1)[0]
+        pid = path.name[len(prefix) :].split("-", 1)[0]
         if path.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
             stale.append(path)
     return stale
@@ -74,11 +74,17 @@ class OutputSlot:
             target = target.resolve()  # replace what the link points at; the link stays
         if target.is_dir() and any(target.iterdir()):
             if not overwrite:
-                raise InputError(str(target), "output directory is not empty",
-                                       "an empty or new directory, or --overwrite to replace it")
+                raise InputError(
+                    str(target),
+                    "output directory is not empty",
+                    "an empty or new directory, or --overwrite to replace it",
+                )
             if not (target / MANIFEST_NAME).is_file():
-                raise InputError(str(target), "refusing to overwrite a directory that holds no "
-                                       f"{MANIFEST_NAME}", "an artifact directory or a new path")
+                raise InputError(
+                    str(target),
+                    f"refusing to overwrite a directory that holds no {MANIFEST_NAME}",
+                    "an artifact directory or a new path",
+                )
             work = target.parent / f".{target.name}.exporting-{os.getpid()}-{secrets.token_hex(3)}"
             return cls(target, work)  # made by create(), where the caller can clean it up
         target.mkdir(parents=True, exist_ok=True)

@@ -92,33 +92,49 @@ def validate_options(opts: ExportOptions) -> None:
     if not opts.batch_sizes or min(opts.batch_sizes) < 1:
         raise InputError("--batch-sizes", f"{list(opts.batch_sizes)}", "positive integers, e.g. 1 2 5")
     if max(opts.batch_sizes) > opts.max_batch:
-        raise InputError("--batch-sizes", f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
-                               "parity batch sizes within the artifact's batch range")
+        raise InputError(
+            "--batch-sizes",
+            f"{max(opts.batch_sizes)} exceeds --max-batch {opts.max_batch}",
+            "parity batch sizes within the artifact's batch range",
+        )
     check_opset(opts.opset)
     if not opts.int8:
         defaults = ExportOptions(model=opts.model)
-        for flag, name in (("--calib-dir", "calib_dir"), ("--calib-count", "calib_count"),
-                           ("--calib-method", "calib_method"), ("--int8-target-cosine", "int8_target_cosine"),
-                           ("--int8-sensitivity-images", "int8_sensitivity_images")):
+        for flag, name in (
+            ("--calib-dir", "calib_dir"),
+            ("--calib-count", "calib_count"),
+            ("--calib-method", "calib_method"),
+            ("--int8-target-cosine", "int8_target_cosine"),
+            ("--int8-sensitivity-images", "int8_sensitivity_images"),
+        ):
             if getattr(opts, name) != getattr(defaults, name):
                 raise InputError(flag, "given without --int8", "--int8 (calibration only applies to INT8)")
     if opts.calib_method not in CALIB_METHODS:
-        raise InputError("--calib-method", f"unknown method {opts.calib_method!r}",
-                               f"one of {', '.join(CALIB_METHODS)}")
+        raise InputError(
+            "--calib-method", f"unknown method {opts.calib_method!r}", f"one of {', '.join(CALIB_METHODS)}"
+        )
     if opts.calib_count < 1:
-        raise InputError("--calib-count", f"{opts.calib_count}",
-                               f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}")
+        raise InputError(
+            "--calib-count", f"{opts.calib_count}", f"a positive number of images, e.g. {DEFAULT_CALIB_COUNT}"
+        )
     if not 0 < opts.int8_target_cosine < 1:
-        raise InputError("--int8-target-cosine", f"{opts.int8_target_cosine}",
-                               f"a cosine between 0 and 1, e.g. {DEFAULT_TARGET_COSINE}")
+        raise InputError(
+            "--int8-target-cosine",
+            f"{opts.int8_target_cosine}",
+            f"a cosine between 0 and 1, e.g. {DEFAULT_TARGET_COSINE}",
+        )
     if not 1 <= opts.int8_sensitivity_images <= max(opts.batch_sizes):
-        raise InputError("--int8-sensitivity-images", f"{opts.int8_sensitivity_images}",
-                               f"1..{max(opts.batch_sizes)} (held-out parity photos: the largest --batch-sizes)")
+        raise InputError(
+            "--int8-sensitivity-images",
+            f"{opts.int8_sensitivity_images}",
+            f"1..{max(opts.batch_sizes)} (held-out parity photos: the largest --batch-sizes)",
+        )
     if opts.calib_batch is not None and not 1 <= opts.calib_batch <= opts.max_batch:
         raise InputError("calibration batch", f"{opts.calib_batch}", f"1..--max-batch ({opts.max_batch})")
     if opts.retrieval_images <= opts.retrieval_k:
-        raise InputError("neighbour check", f"{opts.retrieval_images} images for k={opts.retrieval_k}",
-                               "more images than k")
+        raise InputError(
+            "neighbour check", f"{opts.retrieval_images} images for k={opts.retrieval_k}", "more images than k"
+        )
 
 
 @dataclass
@@ -164,8 +180,9 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
         where = slot.set_aside()
         if isinstance(exc, KeyboardInterrupt):
             signum = getattr(exc, "signum", None) or interrupts.received()
-            raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)}: "
-                                         f"{where}") from None
+            raise interrupts.Interrupted(
+                signum, f"export interrupted by {interrupts.signal_name(signum)}: {where}"
+            ) from None
         if slot.replacing and isinstance(exc, IJepaDeployError):
             raise exc.restated(exc.subject, f"{exc.problem} ({where})") from None
         if slot.replacing and isinstance(exc, Exception):
@@ -173,13 +190,15 @@ def _run_export(opts: ExportOptions, progress: Progress) -> ExportResult:
         raise
     signum = interrupts.received()
     if signum:  # it came during the swap, which was let finish: the new artifact is in place
-        raise interrupts.Interrupted(signum, f"export interrupted by {interrupts.signal_name(signum)} as it "
-                                     f"finished: {slot.target} holds the new export, which passed every check")
+        raise interrupts.Interrupted(
+            signum,
+            f"export interrupted by {interrupts.signal_name(signum)} as it "
+            f"finished: {slot.target} holds the new export, which passed every check",
+        )
     return ExportResult(manifest, slot.target, replaced=slot.replacing)
 
 
-def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path,
-                 progress: Progress) -> Manifest:
+def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: Path, progress: Progress) -> Manifest:
     """The export itself, writing into ``out`` (``target`` is where it will live). Eager PyTorch runs
     once, for the saved reference outputs, and is freed before any graph is checked; every check
     after that compares with the saved outputs and holds one engine at a time."""
@@ -200,8 +219,9 @@ def _export_into(opts: ExportOptions, source, parity_paths, out: Path, target: P
     run = ExportRun(opts, out, target, spec, manifest, progress)
 
     with progress.step("export", f"ONNX opset {opts.opset}, dynamic batch 1..{opts.max_batch} -> {out}"):
-        files = OnnxFromModel(loaded, out, spec, opset=opts.opset, image_size=opts.image_size,
-                              max_batch=opts.max_batch)()
+        files = OnnxFromModel(
+            loaded, out, spec, opset=opts.opset, image_size=opts.image_size, max_batch=opts.max_batch
+        )()
     with progress.step("validate", "graph against the export spec, checksums"):
         graph = record_graph(out, manifest, spec, "fp32", files, "fp32")
         manifest.versions["opset"] = graph.opset
@@ -240,18 +260,30 @@ def _record_costs(manifest: Manifest, progress: Progress, out: Path) -> None:
 def _new_manifest(opts: ExportOptions, loaded, spec, preprocess) -> Manifest:
     """The artifact's manifest before any graph exists (status ``exporting``)."""
     export_size = spec.inputs[0].shape[2]
-    model_info = ModelInfo.from_dict({
-        **loaded.info, "export_image_size": export_size,
-        "position_embeddings": "native" if export_size == loaded.info["image_size"]
-        else f"bicubic-interpolated at export from {loaded.info['image_size']} px"})
+    model_info = ModelInfo.from_dict(
+        {
+            **loaded.info,
+            "export_image_size": export_size,
+            "position_embeddings": "native"
+            if export_size == loaded.info["image_size"]
+            else f"bicubic-interpolated at export from {loaded.info['image_size']} px",
+        }
+    )
     manifest = Manifest(
-        model=model_info, task=opts.task, io=spec, preprocessing=preprocess,
-        batch=BatchRange(min=1, max=opts.max_batch), id2label=loaded.id2label, versions=versions(),
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), status=STATUS_EXPORTING,
+        model=model_info,
+        task=opts.task,
+        io=spec,
+        preprocessing=preprocess,
+        batch=BatchRange(min=1, max=opts.max_batch),
+        id2label=loaded.id2label,
+        versions=versions(),
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        status=STATUS_EXPORTING,
     )
     if loaded.info["weights_random"]:
         manifest.notes.append("Weights are seeded random values from a preset, not a trained checkpoint.")
     return manifest
+
 
 def _peak_rss_with_children() -> float:
     """Peak RSS of this process or of any precision step it ran in a child process."""

@@ -73,12 +73,17 @@ class ReferenceFromModel:
         pooled, hidden = [], []
         tokens = hidden_tokens(self.spec.outputs[0].shape[1]) if self.loaded.task == "feature-extraction" else None
         for start in range(0, len(pixels), REFERENCE_CHUNK):
-            out = runner.run(pixels[start:start + REFERENCE_CHUNK])
+            out = runner.run(pixels[start : start + REFERENCE_CHUNK])
             pooled.append(out[primary])
             if tokens is not None and start < self.parity_images:
                 hidden.append(out[HIDDEN][:, tokens])
         return ReferenceOutputs(
-            images=images, names=names, digests=[pixel_digest(p) for p in pixels],
-            outputs={primary: np.concatenate(pooled)}, parity_images=self.parity_images,
-            hidden=np.concatenate(hidden)[:self.parity_images] if hidden else None, tokens=tokens,
-            reference=runner.backend)
+            images=images,
+            names=names,
+            digests=[pixel_digest(p) for p in pixels],
+            outputs={primary: np.concatenate(pooled)},
+            parity_images=self.parity_images,
+            hidden=np.concatenate(hidden)[: self.parity_images] if hidden else None,
+            tokens=tokens,
+            reference=runner.backend,
+        )

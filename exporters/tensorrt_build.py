@@ -71,39 +71,63 @@ class EngineOptions:
             raise InputError("--variant", "no variant given", f"one or more of {sorted(manifest.graphs)}")
         for variant in variants:
             if variant not in manifest.graphs:
-                raise InputError("--variant", f"artifact has no {variant} graph",
-                                       f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})")
+                raise InputError(
+                    "--variant",
+                    f"artifact has no {variant} graph",
+                    f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})",
+                )
         art_min, art_max = manifest.batch.min, manifest.batch.max
         max_batch = art_max if self.max_batch is None else int(self.max_batch)
         opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
         min_batch = int(self.min_batch)
         if min_batch < art_min:
-            raise InputError("--min-batch", f"{min_batch} is below the artifact's minimum batch {art_min}",
-                                   f"{art_min} <= min <= opt <= max <= {art_max}")
+            raise InputError(
+                "--min-batch",
+                f"{min_batch} is below the artifact's minimum batch {art_min}",
+                f"{art_min} <= min <= opt <= max <= {art_max}",
+            )
         if not min_batch <= opt_batch <= max_batch:
-            raise InputError("--min-batch/--opt-batch/--max-batch",
-                                   f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
-                                   f"min <= opt <= max (the artifact accepts {art_min}..{art_max})")
+            raise InputError(
+                "--min-batch/--opt-batch/--max-batch",
+                f"min {min_batch}, opt {opt_batch}, max {max_batch} are not in order",
+                f"min <= opt <= max (the artifact accepts {art_min}..{art_max})",
+            )
         if max_batch > art_max:
-            raise InputError("--max-batch", f"{max_batch} exceeds the artifact's max batch {art_max}",
-                                   f"at most {art_max} (re-export with a larger ijepa-export --max-batch)")
+            raise InputError(
+                "--max-batch",
+                f"{max_batch} exceeds the artifact's max batch {art_max}",
+                f"at most {art_max} (re-export with a larger ijepa-export --max-batch)",
+            )
         if not self.workspace_gib > 0:
             raise InputError("--workspace-gib", f"{self.workspace_gib}", "a positive size in GiB, e.g. 4")
         if int(self.opt_level) not in OPT_LEVELS:
-            raise InputError("--opt-level", f"{self.opt_level}",
-                                   f"a builder optimization level from {OPT_LEVELS.start} to {OPT_LEVELS.stop - 1}")
+            raise InputError(
+                "--opt-level",
+                f"{self.opt_level}",
+                f"a builder optimization level from {OPT_LEVELS.start} to {OPT_LEVELS.stop - 1}",
+            )
         level = self.hardware_compatibility
         if level in ("", "none"):
             level = None
         if level is not None and level not in HARDWARE_COMPATIBILITY:
-            raise InputError("--hardware-compatibility", f"unknown level {level!r}",
-                                   f"one of none, {', '.join(HARDWARE_COMPATIBILITY)}")
+            raise InputError(
+                "--hardware-compatibility",
+                f"unknown level {level!r}",
+                f"one of none, {', '.join(HARDWARE_COMPATIBILITY)}",
+            )
         cache = self.timing_cache
         if cache is None and directory is not None:
             cache = Path(directory) / TIMING_CACHE_NAME
-        return replace(self, variants=variants, min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch,
-                       opt_level=int(self.opt_level), hardware_compatibility=level,
-                       timing_cache=Path(cache) if cache is not None else None)
+        return replace(
+            self,
+            variants=variants,
+            min_batch=min_batch,
+            opt_batch=opt_batch,
+            max_batch=max_batch,
+            opt_level=int(self.opt_level),
+            hardware_compatibility=level,
+            timing_cache=Path(cache) if cache is not None else None,
+        )
 
     def profile(self) -> EngineProfile:
         """Only meaningful on resolved options (every batch filled in)."""
@@ -152,8 +176,11 @@ class EngineFromOnnx:
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, logger)
         if not parser.parse_from_file(str(self.onnx_path)):
-            raise BackendError(where, f"TensorRT's ONNX parser failed: {_describe_parser_errors(parser)}",
-                                   "a graph written by ijepa-export, with its .data file beside it")
+            raise BackendError(
+                where,
+                f"TensorRT's ONNX parser failed: {_describe_parser_errors(parser)}",
+                "a graph written by ijepa-export, with its .data file beside it",
+            )
         names = [network.get_input(i).name for i in range(network.num_inputs)]
         if sorted(names) != sorted(self.spec.input_names):
             raise ArtifactError(where, f"parsed network inputs are {names}", f"exactly {self.spec.input_names}")
@@ -163,19 +190,25 @@ class EngineFromOnnx:
         config.builder_optimization_level = opts.opt_level
         profile = builder.create_optimization_profile()
         for tspec in self.spec.inputs:
-            shapes = [tuple(batch if isinstance(d, str) else int(d) for d in tspec.shape)
-                      for batch in (opts.min_batch, opts.opt_batch, opts.max_batch)]
+            shapes = [
+                tuple(batch if isinstance(d, str) else int(d) for d in tspec.shape)
+                for batch in (opts.min_batch, opts.opt_batch, opts.max_batch)
+            ]
             profile.set_shape(tspec.name, *shapes)
         if config.add_optimization_profile(profile) < 0:
-            raise BackendError(where, "TensorRT rejected the optimization profile "
-                                   f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
-                                   "a batch range the graph's dynamic axis allows")
+            raise BackendError(
+                where,
+                "TensorRT rejected the optimization profile "
+                f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
+                "a batch range the graph's dynamic axis allows",
+            )
         cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
         if not config.set_timing_cache(cache, False):
             # A cache from another GPU / TensorRT version: start a fresh one rather than fail.
             if self.progress:
-                self.progress.say(f"[tensorrt] timing cache {opts.timing_cache} does not match this "
-                                  "GPU/TensorRT; starting a new one")
+                self.progress.say(
+                    f"[tensorrt] timing cache {opts.timing_cache} does not match this GPU/TensorRT; starting a new one"
+                )
             cache = config.create_timing_cache(b"")
             config.set_timing_cache(cache, False)
         if opts.hardware_compatibility == "ampere_plus":
@@ -183,8 +216,11 @@ class EngineFromOnnx:
         elif opts.hardware_compatibility == "same_compute_capability":
             level = getattr(trt.HardwareCompatibilityLevel, "SAME_COMPUTE_CAPABILITY", None)  # TensorRT >= 10.9
             if level is None:
-                raise BackendUnavailable("--hardware-compatibility", "same_compute_capability needs TensorRT >= 10.9, "
-                                       f"this host has {trt.__version__}", "ampere_plus, or a newer TensorRT")
+                raise BackendUnavailable(
+                    "--hardware-compatibility",
+                    f"same_compute_capability needs TensorRT >= 10.9, this host has {trt.__version__}",
+                    "ampere_plus, or a newer TensorRT",
+                )
             config.hardware_compatibility_level = level
         if opts.version_compatible:
             config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
@@ -192,9 +228,11 @@ class EngineFromOnnx:
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             detail = "; ".join(logger.errors[-5:]) or "no detail from TensorRT (run with a verbose logger)"
-            raise BackendError(where, f"TensorRT could not build the engine: {detail}",
-                                   "a graph TensorRT supports and enough GPU memory (try a smaller "
-                                   "--max-batch or --workspace-gib)")
+            raise BackendError(
+                where,
+                f"TensorRT could not build the engine: {detail}",
+                "a graph TensorRT supports and enough GPU memory (try a smaller --max-batch or --workspace-gib)",
+            )
         if opts.timing_cache is not None:
             write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
         return bytes(memoryview(plan))
@@ -213,9 +251,14 @@ def _check_before_build(directory: Path, manifest: Manifest, opts: EngineOptions
         raise BackendUnavailable("TensorRT engine build", reason, INSTALL_HINT)
 
 
-def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
-                  progress: Progress | None = None, parity: ReferenceParity | None = None,
-                  parity_paths: list[Path] | None = None) -> list[EngineRecord]:
+def build_engines(
+    directory: Path,
+    manifest: Manifest,
+    options: EngineOptions,
+    progress: Progress | None = None,
+    parity: ReferenceParity | None = None,
+    parity_paths: list[Path] | None = None,
+) -> list[EngineRecord]:
     """Build one engine per ``options.variants`` into ``directory``, check each against eager fp32's
     outputs like the graphs (``engine_parity``) and record both in ``manifest`` (written after each
     step). Returns the new ``manifest.engines`` records; a record's ``status`` says whether it passed.
@@ -233,18 +276,26 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
     for variant in opts.variants:
         graph = manifest.graphs[variant]
         name = engine_file_name(variant)
-        detail = (f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
-                  f"TensorRT {trt.__version__} on {gpu['name']}")
+        detail = (
+            f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
+            f"TensorRT {trt.__version__} on {gpu['name']}"
+        )
         start = time.perf_counter()
         with progress.step(f"tensorrt {variant}", detail):
             plan = EngineFromOnnx(resolve_inside(directory, graph.file), manifest.io, opts, progress)()
             write_atomic(directory / name, plan)
         precision = graph.precision
         record = EngineRecord(
-            file=name, source_graph=variant, source_sha256=manifest.files[graph.file].sha256,
-            precision=precision, tensorrt_version=str(trt.__version__), gpu_name=gpu["name"],
-            compute_capability=gpu["compute_capability"], profile=opts.profile(),
-            hardware_compatibility=opts.hardware_compatibility, version_compatible=bool(opts.version_compatible),
+            file=name,
+            source_graph=variant,
+            source_sha256=manifest.files[graph.file].sha256,
+            precision=precision,
+            tensorrt_version=str(trt.__version__),
+            gpu_name=gpu["name"],
+            compute_capability=gpu["compute_capability"],
+            profile=opts.profile(),
+            hardware_compatibility=opts.hardware_compatibility,
+            version_compatible=bool(opts.version_compatible),
             build_seconds=round(time.perf_counter() - start, 2),
             status=ENGINE_UNVERIFIED,  # until its parity check below has passed
         )
@@ -252,15 +303,29 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         manifest.engines[variant] = record
         manifest.write(directory)
         records.append(record)
-        with progress.step(f"parity engine {variant}", f"eager PyTorch's saved outputs vs TensorRT {name} at "
-                           f"batch sizes {list(batch_sizes)}"):
+        with progress.step(
+            f"parity engine {variant}",
+            f"eager PyTorch's saved outputs vs TensorRT {name} at batch sizes {list(batch_sizes)}",
+        ):
             try:
                 # built by this process a moment ago: its host code (--version-compatible) is ours
-                runner = TensorRTRunner(directory / name, manifest.io, record, variant=variant, artifact=directory,
-                                        allow_engine_host_code=True)
+                runner = TensorRTRunner(
+                    directory / name,
+                    manifest.io,
+                    record,
+                    variant=variant,
+                    artifact=directory,
+                    allow_engine_host_code=True,
+                )
                 with runner:
-                    result = parity(runner, variant, precision, batch_sizes, engine=name,
-                                    thresholds=export_thresholds(manifest, variant, precision))
+                    result = parity(
+                        runner,
+                        variant,
+                        precision,
+                        batch_sizes,
+                        engine=name,
+                        thresholds=export_thresholds(manifest, variant, precision),
+                    )
             except BaseException:
                 record.status = STATUS_FAILED
                 manifest.write(directory)
@@ -268,6 +333,8 @@ def build_engines(directory: Path, manifest: Manifest, options: EngineOptions,
         record_engine_parity(manifest, variant, result)
         manifest.write(directory)
         if not result.passed:
-            progress.say(f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
-                         f"(thresholds for {precision}); the engine is marked failed")
+            progress.say(
+                f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
+                f"(thresholds for {precision}); the engine is marked failed"
+            )
     return records

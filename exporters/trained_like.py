@@ -38,8 +38,10 @@ def add_activation_outliers(model, seed: int) -> None:
     with torch.no_grad():
         for index, layer in enumerate(base.layers):
             attention, mlp = layer.attention, layer.mlp
-            for norm, readers in ((layer.layernorm_before, (attention.q_proj, attention.k_proj, attention.v_proj)),
-                                  (layer.layernorm_after, (mlp.fc1,))):
+            for norm, readers in (
+                (layer.layernorm_before, (attention.q_proj, attention.k_proj, attention.v_proj)),
+                (layer.layernorm_after, (mlp.fc1,)),
+            ):
                 channels = pick(hidden, LN_CHANNELS)
                 low, high = LN_SCALE
                 factors = low + (high - low) * torch.rand(LN_CHANNELS, generator=generator)

@@ -37,8 +37,7 @@ def _check_tensor(where: str, value_info, tspec: TensorSpec) -> None:
     for axis, (got, want) in enumerate(zip(dims, tspec.shape)):
         if isinstance(want, str):
             if not isinstance(got, str) and got is not None:
-                raise ArtifactError(where, f"{tspec.name} axis {axis} is fixed at {got}",
-                                       f"the dynamic axis '{want}'")
+                raise ArtifactError(where, f"{tspec.name} axis {axis} is fixed at {got}", f"the dynamic axis '{want}'")
         elif got != want:
             what = "dynamic" if isinstance(got, str) or got is None else f"{got}"
             raise ArtifactError(where, f"{tspec.name} axis {axis} is {what} (undeclared)", f"fixed {want}")

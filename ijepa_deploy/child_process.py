@@ -23,8 +23,7 @@ from ijepa_deploy.memory import peak_rss_gib
 DIED_HINT = "free RAM for the step, or fewer concurrent jobs"
 
 
-def run_step(job, isolate: bool, *, timeout: float | None = None, env: dict | None = None,
-             died_hint: str = DIED_HINT):
+def run_step(job, isolate: bool, *, timeout: float | None = None, env: dict | None = None, died_hint: str = DIED_HINT):
     """``job()`` in a fresh process (``isolate``) or in this one. Returns ``(result, job after the
     call, peak RSS GiB of the process that ran it)``. Exceptions raised by the job propagate either
     way; a child that dies or outlives ``timeout`` seconds raises IJepaDeployError."""
@@ -40,12 +39,14 @@ def run_step(job, isolate: bool, *, timeout: float | None = None, env: dict | No
             # the child's stdout goes to our stderr: the caller's stdout stays parseable
             proc = subprocess.run(cmd, env={**os.environ, **(env or {})}, timeout=timeout, stdout=2)
         except subprocess.TimeoutExpired:
-            raise BackendError(name, f"its worker process did not finish within {timeout:.0f} s",
-                                   "a step that finishes in time") from None
+            raise BackendError(
+                name, f"its worker process did not finish within {timeout:.0f} s", "a step that finishes in time"
+            ) from None
         if not out_path.is_file():
             how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-            raise BackendError(name, f"its worker process died ({how}; killed by the OS: most likely "
-                                   "out of memory)", died_hint)
+            raise BackendError(
+                name, f"its worker process died ({how}; killed by the OS: most likely out of memory)", died_hint
+            )
         out = pickle.loads(out_path.read_bytes())
     if "exception" in out:
         raise out["exception"]

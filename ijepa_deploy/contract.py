@@ -48,11 +48,15 @@ class PreprocessConfig:
         # are stored so a reader can check that, and any other value is refused rather than ignored.
         for name, allowed in (("channel_order", CHANNEL_ORDERS), ("layout", LAYOUTS)):
             if getattr(self, name) not in allowed:
-                raise ArtifactError("preprocessing", f"{name} {getattr(self, name)!r} is not supported",
-                                       f"one of {list(allowed)} (what the runtime produces)")
+                raise ArtifactError(
+                    "preprocessing",
+                    f"{name} {getattr(self, name)!r} is not supported",
+                    f"one of {list(allowed)} (what the runtime produces)",
+                )
         if self.resample not in RESAMPLE_NAMES.values():
             raise ArtifactError(
-                "preprocessing", f"unknown resample filter {self.resample!r}",
+                "preprocessing",
+                f"unknown resample filter {self.resample!r}",
                 f"one of {sorted(RESAMPLE_NAMES.values())}",
             )
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
@@ -79,9 +83,7 @@ class PreprocessConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise ArtifactError(
-                "preprocessing", f"unknown fields {sorted(unknown)}", f"only {sorted(known)}"
-            )
+            raise ArtifactError("preprocessing", f"unknown fields {sorted(unknown)}", f"only {sorted(known)}")
         data = dict(data)
         for key in ("image_mean", "image_std", "notes"):
             if key in data:
@@ -96,12 +98,14 @@ class PreprocessConfig:
             size = {"height": size, "width": size}
         if not ("height" in size and "width" in size):
             raise InputError(
-                source, f"preprocessor size {size} is not a fixed height/width",
+                source,
+                f"preprocessor size {size} is not a fixed height/width",
                 "a ViTImageProcessor config with size {'height': H, 'width': W}",
             )
         if proc.get("do_center_crop"):
             raise InputError(
-                source, "preprocessor uses a center crop, which the I-JEPA contract does not model",
+                source,
+                "preprocessor uses a center crop, which the I-JEPA contract does not model",
                 "do_center_crop false (as in the facebook/ijepa_* checkpoints)",
             )
         resample = proc.get("resample", 2)
@@ -126,7 +130,6 @@ class PreprocessConfig:
             try:
                 proc = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise InputError(str(path), f"not valid JSON ({exc})",
-                                       "a transformers preprocessor config") from None
+                raise InputError(str(path), f"not valid JSON ({exc})", "a transformers preprocessor config") from None
             return cls.from_hf_processor_dict(proc, source=str(path.name))
         return cls(height=fallback_size, width=fallback_size, source="default (no preprocessor_config.json)")

@@ -104,7 +104,8 @@ class Manifest:
         version = data.get("schema_version") if isinstance(data, dict) else SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise ArtifactError(
-                where, f"manifest schema_version is {version!r}",
+                where,
+                f"manifest schema_version is {version!r}",
                 f"{SCHEMA_VERSION} (re-export with this version of ijepa-deploy)",
             )
         check_manifest(data, where)
@@ -144,14 +145,20 @@ class Manifest:
         'unverified'), then the artifact its status: 'failed' unless the fp32 graph passed,
         'passed' when every graph, engine and runtime-mode row passed, else 'partial'."""
         for variant, graph in self.graphs.items():
-            rows = [r.passed for r in self.parity
-                    if r.graph == variant and r.engine is None and r.precision == graph.precision]
+            rows = [
+                r.passed
+                for r in self.parity
+                if r.graph == variant and r.engine is None and r.precision == graph.precision
+            ]
             graph.status = "unverified" if not rows else STATUS_PASSED if all(rows) else STATUS_FAILED
         fp32 = self.graphs.get("fp32")
         if fp32 is None or fp32.status != STATUS_PASSED:
             self.status = STATUS_FAILED
-        elif all(r.passed for r in self.parity) and all(g.status == STATUS_PASSED for g in self.graphs.values()) \
-                and all(e.status in (None, STATUS_PASSED) for e in self.engines.values()):
+        elif (
+            all(r.passed for r in self.parity)
+            and all(g.status == STATUS_PASSED for g in self.graphs.values())
+            and all(e.status in (None, STATUS_PASSED) for e in self.engines.values())
+        ):
             self.status = STATUS_PASSED
         else:
             self.status = STATUS_PARTIAL
@@ -178,16 +185,17 @@ def read_manifest(directory: Path) -> Manifest:
     directory = Path(directory)
     path = directory / MANIFEST_NAME
     if not directory.is_dir():
-        raise ArtifactError(str(directory), "artifact directory does not exist",
-                               "a directory written by ijepa-export")
+        raise ArtifactError(str(directory), "artifact directory does not exist", "a directory written by ijepa-export")
     if not path.is_file():
-        raise ArtifactError(str(directory), f"no {MANIFEST_NAME} in the directory",
-                               "a directory written by ijepa-export")
+        raise ArtifactError(
+            str(directory), f"no {MANIFEST_NAME} in the directory", "a directory written by ijepa-export"
+        )
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(str(path), f"manifest is not valid JSON ({exc})",
-                               "the file ijepa-export wrote, unmodified") from None
+        raise ArtifactError(
+            str(path), f"manifest is not valid JSON ({exc})", "the file ijepa-export wrote, unmodified"
+        ) from None
     except RecursionError:
         raise ArtifactError(str(path), "manifest nests too deeply", "the file ijepa-export wrote") from None
     manifest = Manifest.from_dict(data, where=str(path))
@@ -204,11 +212,20 @@ def verify_files(directory: Path, manifest: Manifest, relpaths: list[str] | None
     for rel, path in zip(names, paths):
         entry = manifest.files.get(rel)
         if entry is None:
-            raise ArtifactError(str(directory / rel), "file is not recorded in the manifest",
-                                   "every artifact file listed under 'files' with its sha256")
+            raise ArtifactError(
+                str(directory / rel),
+                "file is not recorded in the manifest",
+                "every artifact file listed under 'files' with its sha256",
+            )
         if not path.is_file():
-            raise ArtifactError(str(path), "artifact file is missing",
-                                   "the files ijepa-export wrote (re-export or copy the whole directory)")
+            raise ArtifactError(
+                str(path),
+                "artifact file is missing",
+                "the files ijepa-export wrote (re-export or copy the whole directory)",
+            )
         if path.stat().st_size != entry.bytes or sha256_file(path) != entry.sha256:
-            raise ArtifactError(str(path), "checksum mismatch: the file was modified or truncated",
-                                   f"sha256 {entry.sha256[:16]}... as recorded at export (re-export or re-copy)")
+            raise ArtifactError(
+                str(path),
+                "checksum mismatch: the file was modified or truncated",
+                f"sha256 {entry.sha256[:16]}... as recorded at export (re-export or re-copy)",
+            )

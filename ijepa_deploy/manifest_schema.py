@@ -24,8 +24,15 @@ from ijepa_deploy.spec import BATCH, TASK_OUTPUTS
 
 SCHEMA_RESOURCE = "schema/manifest.schema.json"
 
-_TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false", "null": "null"}
+_TYPE_WORDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def schema_text() -> str:
@@ -109,22 +116,35 @@ def check_consistency(data: dict, where: str) -> None:
         raise _fail(where, "$.io.task", f"{io['task']!r} differs from the manifest task {task!r}", "the same task")
     names = [t["name"] for t in io["outputs"]]
     if sorted(names) != sorted(TASK_OUTPUTS[task]):
-        raise _fail(where, "$.io.outputs", f"outputs {names} do not match task {task!r}",
-                    f"exactly {list(TASK_OUTPUTS[task])}")
+        raise _fail(
+            where, "$.io.outputs", f"outputs {names} do not match task {task!r}", f"exactly {list(TASK_OUTPUTS[task])}"
+        )
     pre = data["preprocessing"]
     want_input = [BATCH, 3, pre["height"], pre["width"]]
     if [t["name"] for t in io["inputs"]] != ["pixel_values"] or io["inputs"][0]["shape"] != want_input:
-        raise _fail(where, "$.io.inputs", f"{_show(io['inputs'])} does not match the preprocessing size",
-                    f"one input pixel_values of shape {want_input}")
+        raise _fail(
+            where,
+            "$.io.inputs",
+            f"{_show(io['inputs'])} does not match the preprocessing size",
+            f"one input pixel_values of shape {want_input}",
+        )
     if batch["max"] < batch["min"]:
         raise _fail(where, "$.batch.max", f"{batch['max']} is below batch.min {batch['min']}", "max >= min")
     labels = data["id2label"]
     if (labels is None) != (task == "feature-extraction"):
-        raise _fail(where, "$.id2label", f"{_show(labels)} does not fit task {task!r}",
-                    "null for feature-extraction, a label per class for image-classification")
+        raise _fail(
+            where,
+            "$.id2label",
+            f"{_show(labels)} does not fit task {task!r}",
+            "null for feature-extraction, a label per class for image-classification",
+        )
     if labels is not None and len(labels) != io["outputs"][0]["shape"][-1]:
-        raise _fail(where, "$.id2label", f"{len(labels)} labels for {io['outputs'][0]['shape'][-1]} logits",
-                    "one label per logit")
+        raise _fail(
+            where,
+            "$.id2label",
+            f"{len(labels)} labels for {io['outputs'][0]['shape'][-1]} logits",
+            "one label per logit",
+        )
     _check_files_listed(data, where)
     _check_engines(data, where)
     _check_parity(data, names, where)
@@ -140,8 +160,12 @@ def _check_files_listed(data: dict, where: str) -> None:
                 raise _fail(where, f"$.files[{name!r}].role", f"{files[name]['role']!r}", _show(role))
     for variant, engine in data["engines"].items():
         if engine["file"] not in files:
-            raise _fail(where, f"$.engines[{variant!r}].file", f"{engine['file']!r} is not listed under files",
-                        "every artifact file with its sha256")
+            raise _fail(
+                where,
+                f"$.engines[{variant!r}].file",
+                f"{engine['file']!r} is not listed under files",
+                "every artifact file with its sha256",
+            )
 
 
 def _graph_files(variant: str, graph: dict) -> list[tuple[str, str, str]]:
@@ -150,8 +174,10 @@ def _graph_files(variant: str, graph: dict) -> list[tuple[str, str, str]]:
     named = [(where + "file", graph["file"], "onnx-graph")]
     named += [(f"{where}data_files[{i}]", name, "onnx-external-data") for i, name in enumerate(graph["data_files"])]
     if "openvino_ir" in graph:
-        named += [(f"{where}openvino_ir.file", graph["openvino_ir"]["file"], "openvino-ir"),
-                  (f"{where}openvino_ir.weights", graph["openvino_ir"]["weights"], "openvino-ir-weights")]
+        named += [
+            (f"{where}openvino_ir.file", graph["openvino_ir"]["file"], "openvino-ir"),
+            (f"{where}openvino_ir.weights", graph["openvino_ir"]["weights"], "openvino-ir-weights"),
+        ]
     return named
 
 
@@ -160,33 +186,62 @@ def _check_engines(data: dict, where: str) -> None:
     for variant, engine in data["engines"].items():
         p = engine["profile"]
         if not low <= p["min"] <= p["opt"] <= p["max"] <= high:
-            raise _fail(where, f"$.engines[{variant!r}].profile", f"min {p['min']}, opt {p['opt']}, max {p['max']}",
-                        f"{low} <= min <= opt <= max <= {high} (the artifact's batch range)")
+            raise _fail(
+                where,
+                f"$.engines[{variant!r}].profile",
+                f"min {p['min']}, opt {p['opt']}, max {p['max']}",
+                f"{low} <= min <= opt <= max <= {high} (the artifact's batch range)",
+            )
 
 
 def _check_parity(data: dict, outputs: list[str], where: str) -> None:
     for i, result in enumerate(data["parity"]):
         if sorted(result["outputs"]) != sorted(outputs):
-            raise _fail(where, f"$.parity[{i}].outputs", f"results for {sorted(result['outputs'])}",
-                        f"one per output: {outputs}")
+            raise _fail(
+                where,
+                f"$.parity[{i}].outputs",
+                f"results for {sorted(result['outputs'])}",
+                f"one per output: {outputs}",
+            )
         if sorted(result["per_batch"], key=int) != [str(b) for b in sorted(result["batch_sizes"])]:
-            raise _fail(where, f"$.parity[{i}].per_batch", f"batches {list(result['per_batch'])}",
-                        f"one entry per batch size {result['batch_sizes']}")
+            raise _fail(
+                where,
+                f"$.parity[{i}].per_batch",
+                f"batches {list(result['per_batch'])}",
+                f"one entry per batch size {result['batch_sizes']}",
+            )
         for batch, stats in result["per_batch"].items():
             if sorted(stats) != sorted(outputs):
-                raise _fail(where, f"$.parity[{i}].per_batch[{batch!r}]", f"results for {sorted(stats)}",
-                            f"one per output: {outputs}")
+                raise _fail(
+                    where,
+                    f"$.parity[{i}].per_batch[{batch!r}]",
+                    f"results for {sorted(stats)}",
+                    f"one per output: {outputs}",
+                )
         engine = result.get("engine")
         if engine is None and data["status"] == "passed" and not result["passed"]:
-            raise _fail(where, "$.status", f"'passed' but parity result {i} ({result['graph']}) failed",
-                        "status 'partial' or 'failed' when any graph's parity check failed")
+            raise _fail(
+                where,
+                "$.status",
+                f"'passed' but parity result {i} ({result['graph']}) failed",
+                "status 'partial' or 'failed' when any graph's parity check failed",
+            )
         if engine is not None:
             _check_engine_parity(data, i, engine, result["passed"], where)
         graph = data["graphs"].get(result["graph"])
-        if engine is None and graph and graph.get("status") == "passed" and result["precision"] == \
-                graph["precision"] and not result["passed"]:
-            raise _fail(where, f"$.graphs[{result['graph']!r}].status", f"'passed' but its parity result {i} "
-                        f"({result['backend']}) failed", "status 'failed' when any of the graph's checks failed")
+        if (
+            engine is None
+            and graph
+            and graph.get("status") == "passed"
+            and result["precision"] == graph["precision"]
+            and not result["passed"]
+        ):
+            raise _fail(
+                where,
+                f"$.graphs[{result['graph']!r}].status",
+                f"'passed' but its parity result {i} ({result['backend']}) failed",
+                "status 'failed' when any of the graph's checks failed",
+            )
     _check_graph_statuses(data, where)
 
 
@@ -196,11 +251,19 @@ def _check_graph_statuses(data: dict, where: str) -> None:
     status, graphs = data["status"], data["graphs"]
     for variant, graph in graphs.items():
         if status == "passed" and graph.get("status", "passed") != "passed":
-            raise _fail(where, f"$.graphs[{variant!r}].status", f"{graph['status']!r} in an artifact with status "
-                        "'passed'", "'passed' (or artifact status 'partial' / 'failed')")
+            raise _fail(
+                where,
+                f"$.graphs[{variant!r}].status",
+                f"{graph['status']!r} in an artifact with status 'passed'",
+                "'passed' (or artifact status 'partial' / 'failed')",
+            )
     if status == "partial" and graphs.get("fp32", {}).get("status") != "passed":
-        raise _fail(where, "$.status", "'partial' but the fp32 graph did not pass",
-                    "'partial' only when graphs.fp32.status is 'passed' (else 'failed')")
+        raise _fail(
+            where,
+            "$.status",
+            "'partial' but the fp32 graph did not pass",
+            "'partial' only when graphs.fp32.status is 'passed' (else 'failed')",
+        )
 
 
 def _check_engine_parity(data: dict, i: int, engine: str, passed: bool, where: str) -> None:
@@ -208,12 +271,20 @@ def _check_engine_parity(data: dict, i: int, engine: str, passed: bool, where: s
     leaves as the export set it): the two must agree."""
     variant = next((v for v, e in data["engines"].items() if e["file"] == engine), None)
     if variant is None:
-        raise _fail(where, f"$.parity[{i}].engine", f"{engine!r} is not an engine of this artifact",
-                    "the file of an entry under engines")
+        raise _fail(
+            where,
+            f"$.parity[{i}].engine",
+            f"{engine!r} is not an engine of this artifact",
+            "the file of an entry under engines",
+        )
     status = data["engines"][variant].get("status")
     if status == "passed" and not passed:
-        raise _fail(where, f"$.engines[{variant!r}].status", f"'passed' but its parity result {i} failed",
-                    "status 'failed' when the engine's parity check failed")
+        raise _fail(
+            where,
+            f"$.engines[{variant!r}].status",
+            f"'passed' but its parity result {i} failed",
+            "status 'failed' when the engine's parity check failed",
+        )
 
 
 def check_manifest(data: Any, where: str) -> None:
@@ -230,10 +301,15 @@ def resolve_inside(directory: Path, name: str, where: str | None = None) -> Path
     try:
         target = (directory / name).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        raise ArtifactError(where or str(directory), f"file name {name!r} cannot be resolved ({exc})",
-                               "a file inside the artifact directory") from None
+        raise ArtifactError(
+            where or str(directory),
+            f"file name {name!r} cannot be resolved ({exc})",
+            "a file inside the artifact directory",
+        ) from None
     if Path(name).is_absolute() or (target != base and base not in target.parents):
-        raise ArtifactError(where or str(directory), f"file name {name!r} points outside the artifact "
-                               f"directory (to {target})", "a file inside the artifact directory "
-                               "(relative, no '..', no symlink leading out)")
+        raise ArtifactError(
+            where or str(directory),
+            f"file name {name!r} points outside the artifact directory (to {target})",
+            "a file inside the artifact directory (relative, no '..', no symlink leading out)",
+        )
     return target

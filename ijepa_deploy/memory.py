@@ -15,14 +15,14 @@ def peak_rss_gib() -> float:
     fork and exec, so in a spawned child it starts at the parent's peak. ``ru_maxrss`` (KiB on
     Linux) is the fallback where ``/proc`` is missing."""
     hwm = _proc_gib("/proc/self/status", "VmHWM:")
-    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def current_rss_gib() -> float:
     """This process's resident set size now (0.0 where ``/proc`` is missing)."""
     try:
         with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 ** 3
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
     except (OSError, ValueError, IndexError):
         return 0.0
 
@@ -44,7 +44,7 @@ def _proc_gib(path: str, key: str) -> float | None:
     try:
         for line in Path(path).read_text().splitlines():
             if line.startswith(key):
-                return int(line.split()[1]) / 1024 ** 2
+                return int(line.split()[1]) / 1024**2
     except (OSError, ValueError, IndexError):  # no /proc (not Linux) or an unexpected line: unknown
         return None
     return None
@@ -52,7 +52,7 @@ def _proc_gib(path: str, key: str) -> float | None:
 
 def peak_rss_with_children_gib() -> float:
     """The larger of this process's peak and the largest peak of any child it has waited for."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     return max(peak_rss_gib(), children)
 
 

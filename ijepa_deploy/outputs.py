@@ -25,11 +25,15 @@ def _check_creatable(path: Path, subject: str, what: str) -> None:
     """``path`` does not exist: its nearest existing ancestor must be a writable directory."""
     anchor = _nearest_existing(path.parent if path.parent != path else path)
     if not anchor.is_dir():
-        raise InputError(subject, f"cannot create {path}: {anchor} is not a directory",
-                               f"a {what} path whose parent is a directory")
+        raise InputError(
+            subject, f"cannot create {path}: {anchor} is not a directory", f"a {what} path whose parent is a directory"
+        )
     if not os.access(anchor, os.W_OK | os.X_OK):
-        raise InputError(subject, f"cannot create {path}: no write permission in {anchor}",
-                               f"a {what} path in a directory you can write to")
+        raise InputError(
+            subject,
+            f"cannot create {path}: no write permission in {anchor}",
+            f"a {what} path in a directory you can write to",
+        )
 
 
 def check_output_file(path, subject: str) -> Path:
@@ -42,8 +46,9 @@ def check_output_file(path, subject: str) -> Path:
         if not path.is_file():
             raise InputError(subject, f"{path} exists and is not a regular file", "a file path")
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
-            raise InputError(subject, f"{path} exists and cannot be replaced (permission denied)",
-                                   "a file path you can write to")
+            raise InputError(
+                subject, f"{path} exists and cannot be replaced (permission denied)", "a file path you can write to"
+            )
         return path
     _check_creatable(path, subject, "file")
     return path
@@ -55,11 +60,13 @@ def check_output_dir(path, subject: str) -> Path:
     path = Path(path).expanduser()
     if path.exists() or path.is_symlink():
         if not path.is_dir():
-            raise InputError(subject, f"{path} exists and is not a directory",
-                                   "a directory path (a new one, or an existing directory)")
+            raise InputError(
+                subject,
+                f"{path} exists and is not a directory",
+                "a directory path (a new one, or an existing directory)",
+            )
         if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError(subject, f"cannot write into {path} (permission denied)",
-                                   "a directory you can write to")
+            raise InputError(subject, f"cannot write into {path} (permission denied)", "a directory you can write to")
         return path
     _check_creatable(path, subject, "directory")
     return path

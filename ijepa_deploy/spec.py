@@ -81,8 +81,16 @@ class ExportSpec:
         )
 
 
-def export_spec(task: str, *, hidden_size: int, num_tokens: int, height: int, width: int,
-                num_labels: int | None = None, channels: int = 3) -> ExportSpec:
+def export_spec(
+    task: str,
+    *,
+    hidden_size: int,
+    num_tokens: int,
+    height: int,
+    width: int,
+    num_labels: int | None = None,
+    channels: int = 3,
+) -> ExportSpec:
     """The I/O of an exported I-JEPA graph for ``task``."""
     check_task(task)
     pixel_values = TensorSpec("pixel_values", "float32", (BATCH, channels, height, width))

@@ -65,8 +65,11 @@ def choose_backend(manifest: Manifest, precision: str) -> tuple[str, str]:
     else:
         reasons.append(f"OpenVINO: {reason}")
     if precision in RUNTIME_PRECISIONS:
-        raise BackendUnavailable(f"precision {precision}", f"needs OpenVINO ({'; '.join(reasons[-1:])})",
-                               "pip install 'ijepa-deploy[openvino]', or precision fp32 / int8")
+        raise BackendUnavailable(
+            f"precision {precision}",
+            f"needs OpenVINO ({'; '.join(reasons[-1:])})",
+            "pip install 'ijepa-deploy[openvino]', or precision fp32 / int8",
+        )
     return "onnxruntime", "; ".join(reasons)
 
 
@@ -77,13 +80,23 @@ def graph_variant(manifest: Manifest, backend: str, precision: str, providers: l
 
 def parity_passed(manifest: Manifest, graph: str, precision: str, backend_prefix: str) -> bool:
     """Whether the export recorded a passed parity row for this graph, precision and backend."""
-    return any(r.graph == graph and r.precision == precision and r.passed and r.backend.startswith(backend_prefix)
-               for r in manifest.parity)
+    return any(
+        r.graph == graph and r.precision == precision and r.passed and r.backend.startswith(backend_prefix)
+        for r in manifest.parity
+    )
 
 
-def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime", precision: str = "fp32",
-                verify: bool = True, *, variant: str | None = None, allow_unverified: bool = False,
-                options: RunnerOptions | None = None) -> Runner:
+def open_runner(
+    directory: Path,
+    manifest: Manifest,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
+    verify: bool = True,
+    *,
+    variant: str | None = None,
+    allow_unverified: bool = False,
+    options: RunnerOptions | None = None,
+) -> Runner:
     """Build the runner for one graph (or engine) of an artifact, after its gates
     (:func:`check_verified`) and its files' checksums. ``backend="auto"`` picks one with
     :func:`choose_backend`; the runner's ``choice`` says why. ``variant`` names the graph (TensorRT:
@@ -94,20 +107,27 @@ def open_runner(directory: Path, manifest: Manifest, backend: str = "onnxruntime
     if backend not in BACKENDS:
         raise InputError("backend", f"unknown backend {backend!r}", f"one of {BACKENDS}")
     if variant is not None and backend == "auto":
-        raise InputError(f"variant {variant}", "names a graph of one backend, and backend auto picks the backend",
-                         f"a backend of {tuple(RUNNERS)} with a variant")
+        raise InputError(
+            f"variant {variant}",
+            "names a graph of one backend, and backend auto picks the backend",
+            f"a backend of {tuple(RUNNERS)} with a variant",
+        )
     choice = f"{backend} (requested)"
     if backend == "auto":
         backend, why = choose_backend(manifest, precision)
         choice = f"{backend} (auto: {why})"
     if precision in RUNTIME_PRECISIONS and backend != "openvino":
-        raise InputError(f"precision {precision}", f"is an OpenVINO inference mode; {backend} has no bf16",
-                               "backend openvino (or auto) for bf16")
+        raise InputError(
+            f"precision {precision}",
+            f"is an OpenVINO inference mode; {backend} has no bf16",
+            "backend openvino (or auto) for bf16",
+        )
     runner_class = RUNNERS[backend]
     variant = variant or runner_class.variant_for(manifest, precision, options)
     check_verified(directory, manifest, backend, precision, variant=variant, allow_unverified=allow_unverified)
-    runner = runner_class.from_artifact(directory, manifest, variant, options, precision=precision, verify=verify,
-                                        allow_unverified=allow_unverified)
+    runner = runner_class.from_artifact(
+        directory, manifest, variant, options, precision=precision, verify=verify, allow_unverified=allow_unverified
+    )
     runner.choice = choice
     return runner
 
@@ -141,22 +161,29 @@ class DeployedModel:
         """Run preprocessed pixels of any batch size, in chunks the engine accepts."""
         if not isinstance(pixel_values, np.ndarray) or pixel_values.ndim != 4 or len(pixel_values) == 0:
             return self.runner.run(pixel_values)  # the runner's check gives the precise error
-        chunks = [self.runner.run(pixel_values[i:i + self.max_batch])
-                  for i in range(0, len(pixel_values), self.max_batch)]
+        chunks = [
+            self.runner.run(pixel_values[i : i + self.max_batch]) for i in range(0, len(pixel_values), self.max_batch)
+        ]
         return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
     def embed(self, images) -> np.ndarray:
         """Pooled embeddings (mean over tokens of the last hidden state), float32 [B, D]."""
         if self.task != "feature-extraction":
-            raise InputError(str(self.directory), f"artifact task is {self.task}",
-                                   "a feature-extraction artifact for embed() (use classify())")
+            raise InputError(
+                str(self.directory),
+                f"artifact task is {self.task}",
+                "a feature-extraction artifact for embed() (use classify())",
+            )
         return self.run(self.preprocess(images))["embedding"]
 
     def classify(self, images, top_k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-k (label, probability) per image."""
         if self.task != "image-classification":
-            raise InputError(str(self.directory), f"artifact task is {self.task}",
-                                   "an image-classification artifact for classify() (use embed())")
+            raise InputError(
+                str(self.directory),
+                f"artifact task is {self.task}",
+                "an image-classification artifact for classify() (use embed())",
+            )
         logits = self.run(self.preprocess(images))["logits"].astype(np.float64)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
@@ -175,8 +202,16 @@ class DeployedModel:
         self.close()
 
 
-def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, verify: bool = True,
-         allow_unverified: bool = False, options: RunnerOptions | None = None, **keywords) -> DeployedModel:
+def load(
+    directory,
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
+    *,
+    verify: bool = True,
+    allow_unverified: bool = False,
+    options: RunnerOptions | None = None,
+    **keywords,
+) -> DeployedModel:
     """Open an artifact directory. Refuses, unless ``allow_unverified`` (for debugging), an artifact
     whose fp32 graph did not pass its parity check, a graph or TensorRT engine that did not pass its
     own (the others of a ``partial`` artifact stay usable), and, unless ``allow_engine_host_code``,
@@ -190,8 +225,9 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
     directory = Path(directory)
     options = RunnerOptions.from_keywords(options, **keywords)  # the public API's keywords, checked once
     manifest = read_manifest(directory)
-    runner = open_runner(directory, manifest, backend, precision, verify, allow_unverified=allow_unverified,
-                         options=options)
+    runner = open_runner(
+        directory, manifest, backend, precision, verify, allow_unverified=allow_unverified, options=options
+    )
     return DeployedModel(directory, manifest, runner)
 
 
@@ -199,15 +235,18 @@ def load(directory, backend: str = "onnxruntime", precision: str = "fp32", *, ve
 ALLOW_UNVERIFIED = "allow_unverified=True"
 
 
-def artifact_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
-                     ) -> IJepaDeployError | None:
+def artifact_problem(
+    directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
+) -> IJepaDeployError | None:
     """Why nothing of the artifact may be served (its fp32 graph did not pass, or the export never
     finished), or None. A ``partial`` artifact serves the graphs and engines that passed."""
     if manifest.status in (STATUS_PASSED, STATUS_PARTIAL):
         return None
-    return ParityError(str(directory), f"artifact status is {manifest.status!r}: its parity check did not "
-                            "pass", f"an artifact with status 'passed' (see the manifest's parity section; "
-                            f"{how_to_allow} to inspect it anyway)")
+    return ParityError(
+        str(directory),
+        f"artifact status is {manifest.status!r}: its parity check did not pass",
+        f"an artifact with status 'passed' (see the manifest's parity section; {how_to_allow} to inspect it anyway)",
+    )
 
 
 def graph_status(manifest: Manifest, variant: str) -> str:
@@ -225,48 +264,71 @@ def usable_graphs(manifest: Manifest) -> list[str]:
     return [v for v in manifest.graphs if graph_status(manifest, v) == STATUS_PASSED]
 
 
-def graph_problem(directory: Path, manifest: Manifest, variant: str, how_to_allow: str = ALLOW_UNVERIFIED
-                  ) -> IJepaDeployError | None:
+def graph_problem(
+    directory: Path, manifest: Manifest, variant: str, how_to_allow: str = ALLOW_UNVERIFIED
+) -> IJepaDeployError | None:
     """Why one graph may not be served (it did not pass its own parity check), or None."""
     if variant not in manifest.graphs or graph_status(manifest, variant) == STATUS_PASSED:
         return None  # a missing graph is reported by whoever opens it
     status, graph = graph_status(manifest, variant), manifest.graphs[variant]
-    what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
-        f"was never checked against eager PyTorch (status {status!r})"
+    what = (
+        "FAILED its parity check against eager PyTorch"
+        if status == STATUS_FAILED
+        else f"was never checked against eager PyTorch (status {status!r})"
+    )
     usable = ", ".join(usable_graphs(manifest)) or "none"
-    return ParityError(str(directory), f"graph {graph.file} ({variant}) {what}",
-                            f"a graph that passed (usable in this artifact: {usable}; see the manifest's parity "
-                            f"section; {how_to_allow} to inspect it anyway)")
+    return ParityError(
+        str(directory),
+        f"graph {graph.file} ({variant}) {what}",
+        f"a graph that passed (usable in this artifact: {usable}; see the manifest's parity "
+        f"section; {how_to_allow} to inspect it anyway)",
+    )
 
 
-def engine_problem(directory: Path, record: EngineRecord, precision: str, how_to_allow: str = ALLOW_UNVERIFIED
-                   ) -> IJepaDeployError | None:
+def engine_problem(
+    directory: Path, record: EngineRecord, precision: str, how_to_allow: str = ALLOW_UNVERIFIED
+) -> IJepaDeployError | None:
     """Engines are checked against eager PyTorch when ijepa-build builds them; serve only those
     that passed (an engine from an older ijepa-build has no status: it was never checked)."""
     status = record.status
     if status == STATUS_PASSED:
         return None
-    what = "FAILED its parity check against eager PyTorch" if status == STATUS_FAILED else \
-        f"was never checked against eager PyTorch (status {status!r})"
-    return ParityError(str(directory), f"TensorRT engine {record.file} {what}",
-                            "an engine with status 'passed' (see the manifest's parity section; rebuild and "
-                            f"check it with: ijepa-build {directory} --variant {precision}; "
-                            f"{how_to_allow} to inspect it anyway)")
+    what = (
+        "FAILED its parity check against eager PyTorch"
+        if status == STATUS_FAILED
+        else f"was never checked against eager PyTorch (status {status!r})"
+    )
+    return ParityError(
+        str(directory),
+        f"TensorRT engine {record.file} {what}",
+        "an engine with status 'passed' (see the manifest's parity section; rebuild and "
+        f"check it with: ijepa-build {directory} --variant {precision}; "
+        f"{how_to_allow} to inspect it anyway)",
+    )
 
 
-def bf16_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED
-                 ) -> IJepaDeployError | None:
+def bf16_problem(directory: Path, manifest: Manifest, how_to_allow: str = ALLOW_UNVERIFIED) -> IJepaDeployError | None:
     """bf16 is OpenVINO's inference mode of the fp32 graph: served only with a passed bf16 row."""
     if parity_passed(manifest, RUNTIME_PRECISIONS["bf16"], "bf16", "openvino"):
         return None
-    return ParityError(str(directory), "bf16 was not verified at export (no passed OpenVINO bf16 parity "
-                            "row in the manifest)", "an artifact exported with openvino installed on a CPU "
-                            f"with bf16 ({how_to_allow} to run it anyway)")
+    return ParityError(
+        str(directory),
+        "bf16 was not verified at export (no passed OpenVINO bf16 parity row in the manifest)",
+        f"an artifact exported with openvino installed on a CPU with bf16 ({how_to_allow} to run it anyway)",
+    )
 
 
-def check_verified(directory: Path, manifest: Manifest, backend: str, precision: str, *,
-                   variant: str | None = None, providers: list | None = None, allow_unverified: bool = False,
-                   how_to_allow: str = ALLOW_UNVERIFIED) -> list[str]:
+def check_verified(
+    directory: Path,
+    manifest: Manifest,
+    backend: str,
+    precision: str,
+    *,
+    variant: str | None = None,
+    providers: list | None = None,
+    allow_unverified: bool = False,
+    how_to_allow: str = ALLOW_UNVERIFIED,
+) -> list[str]:
     """The gates every runtime entry point applies before opening anything: the artifact is
     servable (fp32 passed), and so is what ``backend`` would run for ``precision``: its graph or
     TensorRT engine (or the given ``variant``: that graph or engine), or the bf16 mode. Raises the first failure unless

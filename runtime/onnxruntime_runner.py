@@ -66,15 +66,22 @@ def onnxruntime_variant(manifest: Manifest, precision: str, providers: list | No
 OPT_LEVELS = ("disable", "basic", "extended", "all")
 
 
-def session_options(intra_op_threads: int | None = None, opt_level: str = "all", mem_arena: bool = True,
-                    config_entries: Mapping[str, str] | None = None, profile_prefix: str | None = None):
+def session_options(
+    intra_op_threads: int | None = None,
+    opt_level: str = "all",
+    mem_arena: bool = True,
+    config_entries: Mapping[str, str] | None = None,
+    profile_prefix: str | None = None,
+):
     """The ``SessionOptions`` every ONNX Runtime session of this project is created with."""
     import onnxruntime as ort
 
-    levels = {"disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-              "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
     if opt_level not in levels:
         raise InputError("graph optimization level", f"unknown level {opt_level!r}", f"one of {OPT_LEVELS}")
     options = ort.SessionOptions()
@@ -93,9 +100,13 @@ def session_options(intra_op_threads: int | None = None, opt_level: str = "all",
 def session_settings(options: RunnerOptions) -> dict:
     """The :func:`session_options` arguments ``options`` asks for (``threads`` are the intra-op
     threads unless those are given)."""
-    return {"intra_op_threads": options.intra_op_threads or options.threads, "opt_level": options.opt_level or "all",
-            "mem_arena": True if options.mem_arena is None else options.mem_arena,
-            "config_entries": options.config_entries, "profile_prefix": options.profile_prefix}
+    return {
+        "intra_op_threads": options.intra_op_threads or options.threads,
+        "opt_level": options.opt_level or "all",
+        "mem_arena": True if options.mem_arena is None else options.mem_arena,
+        "config_entries": options.config_entries,
+        "profile_prefix": options.profile_prefix,
+    }
 
 
 class OnnxRuntimeRunner(Runner):
@@ -103,25 +114,41 @@ class OnnxRuntimeRunner(Runner):
     ``cache_dir`` are :func:`session_options`'."""
 
     backend = name = "onnxruntime"
-    options_used = frozenset({"providers", "cache_dir", "intra_op_threads", "opt_level", "mem_arena",
-                              "config_entries", "profile_prefix"})
+    options_used = frozenset(
+        {"providers", "cache_dir", "intra_op_threads", "opt_level", "mem_arena", "config_entries", "profile_prefix"}
+    )
 
-    def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
-                 providers: list | None = None, cache_dir: Path | None = None, intra_op_threads: int | None = None,
-                 opt_level: str = "all", mem_arena: bool = True, config_entries: Mapping[str, str] | None = None,
-                 profile_prefix: str | None = None):
+    def __init__(
+        self,
+        graph: Path,
+        spec: ExportSpec,
+        min_batch: int = 1,
+        max_batch: int = 64,
+        *,
+        providers: list | None = None,
+        cache_dir: Path | None = None,
+        intra_op_threads: int | None = None,
+        opt_level: str = "all",
+        mem_arena: bool = True,
+        config_entries: Mapping[str, str] | None = None,
+        profile_prefix: str | None = None,
+    ):
         super().__init__(spec, min_batch, max_batch)
         import onnxruntime as ort
 
         self.graph = Path(graph)
-        options = self.session_options = session_options(intra_op_threads, opt_level, mem_arena, config_entries,
-                                                         profile_prefix)
+        options = self.session_options = session_options(
+            intra_op_threads, opt_level, mem_arena, config_entries, profile_prefix
+        )
         self.providers = providers if providers is not None else default_providers(cache_dir)
         try:
             self.session = ort.InferenceSession(str(graph), sess_options=options, providers=self.providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types; report which file
-            raise BackendError(str(graph), f"ONNX Runtime cannot load the graph ({exc})",
-                                   "a graph written by ijepa-export, with its .data file beside it") from None
+            raise BackendError(
+                str(graph),
+                f"ONNX Runtime cannot load the graph ({exc})",
+                "a graph written by ijepa-export, with its .data file beside it",
+            ) from None
         names = [o.name for o in self.session.get_outputs()]
         missing = [n for n in spec.output_names if n not in names]
         if missing:
@@ -134,11 +161,27 @@ class OnnxRuntimeRunner(Runner):
         return onnxruntime_variant(manifest, precision, options.providers)
 
     @classmethod
-    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
-                       precision: str, verify: bool, allow_unverified: bool) -> OnnxRuntimeRunner:
+    def _from_artifact(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        variant: str,
+        options: RunnerOptions,
+        *,
+        precision: str,
+        verify: bool,
+        allow_unverified: bool,
+    ) -> OnnxRuntimeRunner:
         graph = cls.artifact_graph(directory, manifest, variant, verify)
-        return cls(graph, manifest.io, manifest.batch.min, manifest.batch.max, providers=options.providers,
-                   cache_dir=options.cache_dir, **session_settings(options))
+        return cls(
+            graph,
+            manifest.io,
+            manifest.batch.min,
+            manifest.batch.max,
+            providers=options.providers,
+            cache_dir=options.cache_dir,
+            **session_settings(options),
+        )
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = self.session.run(self.output_names, feed)

@@ -89,8 +89,10 @@ def openvino_int8_problem(manifest: Manifest, variant: str) -> str | None:
     graph = manifest.graphs.get(variant)
     if graph is None or graph.precision != "int8" or int8_dot_product():
         return None
-    return ("this CPU has no int8 dot products (VNNI / AMX): OpenVINO's int8 kernels saturate 16-bit sums here "
-            "and run slower than its fp32")
+    return (
+        "this CPU has no int8 dot products (VNNI / AMX): OpenVINO's int8 kernels saturate 16-bit sums here "
+        "and run slower than its fp32"
+    )
 
 
 class OpenVinoRunner(Runner):
@@ -98,52 +100,75 @@ class OpenVinoRunner(Runner):
     name = "openvino"
     options_used = frozenset({"performance_hint"})
 
-    def __init__(self, graph: Path, spec: ExportSpec, min_batch: int = 1, max_batch: int = 64, *,
-                 inference_precision: str = "f32", threads: int | None = None, performance_hint: str = "LATENCY"):
+    def __init__(
+        self,
+        graph: Path,
+        spec: ExportSpec,
+        min_batch: int = 1,
+        max_batch: int = 64,
+        *,
+        inference_precision: str = "f32",
+        threads: int | None = None,
+        performance_hint: str = "LATENCY",
+    ):
         super().__init__(spec, min_batch, max_batch)
         self.graph = Path(graph)
         if inference_precision not in INFERENCE_PRECISIONS:
-            raise InputError("OpenVINO inference precision", f"{inference_precision!r}",
-                                   f"one of {INFERENCE_PRECISIONS}")
+            raise InputError(
+                "OpenVINO inference precision", f"{inference_precision!r}", f"one of {INFERENCE_PRECISIONS}"
+            )
         if performance_hint not in PERFORMANCE_HINTS:
             raise InputError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
         try:
             ov = _import_openvino()
         except ImportError as exc:
-            raise BackendUnavailable("backend openvino", f"openvino cannot be imported ({exc})",
-                                   INSTALL_HINT) from None
+            raise BackendUnavailable("backend openvino", f"openvino cannot be imported ({exc})", INSTALL_HINT) from None
         core = ov.Core()
         if inference_precision == "bf16" and not cpu_supports_bf16(core):
             raise BackendUnavailable(
-                "precision bf16", "this CPU has no native bf16 (OpenVINO reports "
+                "precision bf16",
+                "this CPU has no native bf16 (OpenVINO reports "
                 f"{cpu_capabilities(core)}); OpenVINO would emulate it, slower than fp32",
-                "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here")
+                "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here",
+            )
         try:
             model = core.read_model(str(graph))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
-            raise BackendError(str(graph), f"OpenVINO cannot read the graph ({exc})",
-                                   "a graph written by ijepa-export, its .data / .bin file beside it") from None
+            raise BackendError(
+                str(graph),
+                f"OpenVINO cannot read the graph ({exc})",
+                "a graph written by ijepa-export, its .data / .bin file beside it",
+            ) from None
         names = {n for o in model.outputs for n in o.get_names()}
         missing = [n for n in spec.output_names if n not in names]
         if missing:
             raise ArtifactError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
         # Bound the dynamic batch to the artifact's range; the other axes are fixed in the spec.
-        model.reshape({t.name: ov.PartialShape([ov.Dimension(self.min_batch, self.max_batch),
-                                                *(ov.Dimension(d) for d in t.shape[1:])])
-                       for t in spec.inputs})
-        config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": inference_precision,
-                                        "PERFORMANCE_HINT": performance_hint}
+        model.reshape(
+            {
+                t.name: ov.PartialShape(
+                    [ov.Dimension(self.min_batch, self.max_batch), *(ov.Dimension(d) for d in t.shape[1:])]
+                )
+                for t in spec.inputs
+            }
+        )
+        config: dict[str, str | int] = {
+            "INFERENCE_PRECISION_HINT": inference_precision,
+            "PERFORMANCE_HINT": performance_hint,
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:
-            raise BackendError(str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})",
-                                   "a graph written by ijepa-export") from None
+            raise BackendError(
+                str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})", "a graph written by ijepa-export"
+            ) from None
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         if ran != inference_precision:  # never run a precision the caller did not ask for
-            raise BackendUnavailable(str(graph), f"OpenVINO compiled with inference precision {ran}",
-                                   f"{inference_precision} as requested")
+            raise BackendUnavailable(
+                str(graph), f"OpenVINO compiled with inference precision {ran}", f"{inference_precision} as requested"
+            )
         self.inference_precision = ran
         self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
         self.output_names = spec.output_names
@@ -162,17 +187,36 @@ class OpenVinoRunner(Runner):
         return record.openvino_files  # its IR when the export wrote one: less memory than the ONNX graph
 
     @classmethod
-    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
-                       precision: str, verify: bool, allow_unverified: bool) -> OpenVinoRunner:
+    def _from_artifact(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        variant: str,
+        options: RunnerOptions,
+        *,
+        precision: str,
+        verify: bool,
+        allow_unverified: bool,
+    ) -> OpenVinoRunner:
         graph = cls.artifact_graph(directory, manifest, variant, verify)
         problem = openvino_int8_problem(manifest, variant)
         if problem and not allow_unverified:
-            raise BackendUnavailable(f"precision {precision} on OpenVINO", problem,
-                                     "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
-                                     "saturates), or precision fp32 (allow_unverified=True runs it anyway)")
+            raise BackendUnavailable(
+                f"precision {precision} on OpenVINO",
+                problem,
+                "backend onnxruntime for int8 on this CPU (its int8-cpu graph never "
+                "saturates), or precision fp32 (allow_unverified=True runs it anyway)",
+            )
         hint = precision if precision in RUNTIME_PRECISIONS else "f32"  # bf16: an inference mode, not a graph
-        return cls(graph, manifest.io, manifest.batch.min, manifest.batch.max, inference_precision=hint,
-                   threads=options.threads, performance_hint=options.performance_hint or "LATENCY")
+        return cls(
+            graph,
+            manifest.io,
+            manifest.batch.min,
+            manifest.batch.max,
+            inference_precision=hint,
+            threads=options.threads,
+            performance_hint=options.performance_hint or "LATENCY",
+        )
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self._idle is None:

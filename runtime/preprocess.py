@@ -73,8 +73,11 @@ def open_image(item) -> Image.Image:
             raise InputError(subject, "no image data (0 bytes)", "encoded image bytes")
         source = io.BytesIO(data)
     else:
-        raise InputError(subject, f"unsupported input type {type(item).__name__}",
-                               "a file path, encoded bytes, a PIL image or a uint8 array")
+        raise InputError(
+            subject,
+            f"unsupported input type {type(item).__name__}",
+            "a file path, encoded bytes, a PIL image or a uint8 array",
+        )
     return _decoded(source, subject)
 
 
@@ -84,48 +87,62 @@ def _decoded(source, subject: str) -> Image.Image:
         image = source if isinstance(source, Image.Image) else Image.open(source)
         width, height = image.size
         if width * height > (Image.MAX_IMAGE_PIXELS or float("inf")):
-            raise InputError(subject, f"image is {width}x{height} = {width * height} pixels, "
-                                   "over Pillow's decompression-bomb limit",
-                                   f"at most {Image.MAX_IMAGE_PIXELS} pixels")
+            raise InputError(
+                subject,
+                f"image is {width}x{height} = {width * height} pixels, over Pillow's decompression-bomb limit",
+                f"at most {Image.MAX_IMAGE_PIXELS} pixels",
+            )
         image.load()
     except IJepaDeployError:
         raise
     except Image.DecompressionBombError as exc:
-        raise InputError(subject, f"rejected as a decompression bomb ({exc})",
-                               f"at most {Image.MAX_IMAGE_PIXELS} pixels") from None
+        raise InputError(
+            subject, f"rejected as a decompression bomb ({exc})", f"at most {Image.MAX_IMAGE_PIXELS} pixels"
+        ) from None
     except UnidentifiedImageError:
-        raise InputError(subject, "not an image Pillow can decode",
-                               "an image file (JPEG, PNG, WebP, BMP, TIFF, ...)") from None
+        raise InputError(
+            subject, "not an image Pillow can decode", "an image file (JPEG, PNG, WebP, BMP, TIFF, ...)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise InputError(subject, f"image data is corrupt or truncated ({first_line(exc)})",
-                               "a complete image file") from None
+        raise InputError(
+            subject, f"image data is corrupt or truncated ({first_line(exc)})", "a complete image file"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - see below
         # Pillow's decoders raise whatever their parser hits on crafted or damaged data
         # (NotImplementedError for unknown compressions, struct.error, EOFError, RuntimeError from
         # libavif, MemoryError from huge headers, ...): all of it is a bad file, not a crash.
-        raise InputError(subject, f"image cannot be decoded ({type(exc).__name__}: {first_line(exc)})",
-                               "a complete image file in a format Pillow decodes") from None
+        raise InputError(
+            subject,
+            f"image cannot be decoded ({type(exc).__name__}: {first_line(exc)})",
+            "a complete image file in a format Pillow decodes",
+        ) from None
     return image
 
 
 def _from_array(array: np.ndarray, subject: str) -> Image.Image:
     if array.dtype != np.uint8:
-        raise InputError(subject, f"array dtype is {array.dtype}",
-                               "uint8 pixels (H, W) or (H, W, C) with C in 1, 3, 4; "
-                               "pass float tensors to Runner.run instead")
+        raise InputError(
+            subject,
+            f"array dtype is {array.dtype}",
+            "uint8 pixels (H, W) or (H, W, C) with C in 1, 3, 4; pass float tensors to Runner.run instead",
+        )
     if array.ndim in (2, 3) and 0 in array.shape:
         raise InputError(subject, "array has a zero-size dimension (no pixels)", "at least 1x1 pixels")
     if array.ndim in (2, 3) and array.shape[0] * array.shape[1] > (Image.MAX_IMAGE_PIXELS or float("inf")):
-        raise InputError(subject, f"array is {array.shape[1]}x{array.shape[0]} pixels, over Pillow's "
-                               "decompression-bomb limit", f"at most {Image.MAX_IMAGE_PIXELS} pixels")
+        raise InputError(
+            subject,
+            f"array is {array.shape[1]}x{array.shape[0]} pixels, over Pillow's decompression-bomb limit",
+            f"at most {Image.MAX_IMAGE_PIXELS} pixels",
+        )
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim == 2:
         return Image.fromarray(np.ascontiguousarray(array))
     if array.ndim == 3 and array.shape[-1] in (3, 4):
         return Image.fromarray(np.ascontiguousarray(array))
-    raise InputError(subject, f"array shape is {array.shape}",
-                           "(H, W) or (H, W, C) with C in 1, 3, 4 (channels last, RGB order)")
+    raise InputError(
+        subject, f"array shape is {array.shape}", "(H, W) or (H, W, C) with C in 1, 3, 4 (channels last, RGB order)"
+    )
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -138,8 +155,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
         data = (np.clip(data, 0, 65535) >> 8).astype(np.uint8)
         return Image.fromarray(data).convert("RGB")
     if image.mode == "F":
-        raise InputError("image", "mode F (32-bit float) has no defined range",
-                               "an 8- or 16-bit image; scale float data to uint8 first")
+        raise InputError(
+            "image",
+            "mode F (32-bit float) has no defined range",
+            "an 8- or 16-bit image; scale float data to uint8 first",
+        )
     if "A" in image.getbands() or image.info.get("transparency") is not None:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -177,8 +197,11 @@ class Preprocessor:
             if image.size != (cfg.width, cfg.height):
                 image = image.resize((cfg.width, cfg.height), resample=self._resample)
         elif image.size != (cfg.width, cfg.height):
-            raise InputError(_describe(item), f"image is {image.size[0]}x{image.size[1]}",
-                                   f"{cfg.width}x{cfg.height} (resizing is off in this contract)")
+            raise InputError(
+                _describe(item),
+                f"image is {image.size[0]}x{image.size[1]}",
+                f"{cfg.width}x{cfg.height} (resizing is off in this contract)",
+            )
         return np.asarray(image)
 
     def normalize(self, pixels: np.ndarray) -> np.ndarray:
@@ -195,17 +218,24 @@ class Preprocessor:
 
     def __call__(self, items: Iterable | ImageLike) -> np.ndarray:
         single = isinstance(items, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)) or (
-            isinstance(items, np.ndarray) and items.ndim in (2, 3))
+            isinstance(items, np.ndarray) and items.ndim in (2, 3)
+        )
         if single:
             items = [items]
         elif isinstance(items, np.ndarray):
             if items.ndim != 4:
-                raise InputError(_describe(items), f"array has {items.ndim} dimension(s)",
-                                       "one image (H, W) or (H, W, C), or a batch (N, H, W, C) of uint8 pixels")
+                raise InputError(
+                    _describe(items),
+                    f"array has {items.ndim} dimension(s)",
+                    "one image (H, W) or (H, W, C), or a batch (N, H, W, C) of uint8 pixels",
+                )
             items = list(items)
         elif isinstance(items, Mapping) or not isinstance(items, Iterable):
-            raise InputError("images", f"got a {type(items).__name__}",
-                                   "an image (path, bytes, PIL image, uint8 array) or a list of them")
+            raise InputError(
+                "images",
+                f"got a {type(items).__name__}",
+                "an image (path, bytes, PIL image, uint8 array) or a list of them",
+            )
         else:
             items = list(items)
         if len(items) == 0:

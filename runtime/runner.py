@@ -66,8 +66,11 @@ class RunnerOptions:
         than the caller asked for."""
         foreign = [name for name in self.given() if name not in used | COMMON_OPTIONS]
         if foreign:
-            raise InputError(f"option {', '.join(foreign)}", f"is not an option of the {backend} backend",
-                             f"{backend}'s options: {sorted(used | COMMON_OPTIONS)}")
+            raise InputError(
+                f"option {', '.join(foreign)}",
+                f"is not an option of the {backend} backend",
+                f"{backend}'s options: {sorted(used | COMMON_OPTIONS)}",
+            )
 
 
 class Runner:
@@ -88,45 +91,67 @@ class Runner:
         if isinstance(feed, np.ndarray) and len(self.spec.inputs) == 1:
             feed = {self.spec.inputs[0].name: feed}
         if not isinstance(feed, Mapping):
-            raise InputError(f"{self.backend} runner", f"inputs are a {type(feed).__name__}",
-                                   f"a dict of numpy arrays named {self.spec.input_names}")
+            raise InputError(
+                f"{self.backend} runner",
+                f"inputs are a {type(feed).__name__}",
+                f"a dict of numpy arrays named {self.spec.input_names}",
+            )
         missing = [n for n in self.spec.input_names if n not in feed]
         extra = [n for n in feed if n not in self.spec.input_names]
         if missing or extra:
-            raise InputError(f"{self.backend} runner",
-                                   f"input names {sorted(feed)} (missing {missing}, unexpected {extra})",
-                                   f"exactly {self.spec.input_names}")
+            raise InputError(
+                f"{self.backend} runner",
+                f"input names {sorted(feed)} (missing {missing}, unexpected {extra})",
+                f"exactly {self.spec.input_names}",
+            )
         checked, batch = {}, None
         for tspec in self.spec.inputs:
             value = feed[tspec.name]
             if not isinstance(value, np.ndarray):
                 raise InputError(f"input {tspec.name}", f"is a {type(value).__name__}", "a numpy array")
             if value.dtype != np.dtype(tspec.dtype):
-                raise InputError(f"input {tspec.name}", f"dtype is {value.dtype}",
-                                       f"{tspec.dtype} (use the runtime's Preprocessor for images)")
+                raise InputError(
+                    f"input {tspec.name}",
+                    f"dtype is {value.dtype}",
+                    f"{tspec.dtype} (use the runtime's Preprocessor for images)",
+                )
             if value.ndim != len(tspec.shape):
-                raise InputError(f"input {tspec.name}", f"shape is {list(value.shape)}",
-                                       f"rank {len(tspec.shape)}: {list(tspec.shape)}")
+                raise InputError(
+                    f"input {tspec.name}",
+                    f"shape is {list(value.shape)}",
+                    f"rank {len(tspec.shape)}: {list(tspec.shape)}",
+                )
             for axis, (got, want) in enumerate(zip(value.shape, tspec.shape)):
                 if isinstance(want, int) and got != want:
-                    raise InputError(f"input {tspec.name}",
-                                           f"shape is {list(value.shape)} (axis {axis} is {got})",
-                                           f"{list(tspec.shape)}")
+                    raise InputError(
+                        f"input {tspec.name}",
+                        f"shape is {list(value.shape)} (axis {axis} is {got})",
+                        f"{list(tspec.shape)}",
+                    )
             n = value.shape[0]
             if not self.min_batch <= n <= self.max_batch:
-                raise InputError(f"input {tspec.name}", f"batch size {n} is outside the artifact's range",
-                                       f"{self.min_batch} <= batch <= {self.max_batch} "
-                                       "(split the batch, or re-export/rebuild with a larger --max-batch)")
+                raise InputError(
+                    f"input {tspec.name}",
+                    f"batch size {n} is outside the artifact's range",
+                    f"{self.min_batch} <= batch <= {self.max_batch} "
+                    "(split the batch, or re-export/rebuild with a larger --max-batch)",
+                )
             if batch is not None and n != batch:
-                raise InputError(f"input {tspec.name}", f"batch {n} differs from other inputs' {batch}",
-                                       "one batch size across inputs")
+                raise InputError(
+                    f"input {tspec.name}",
+                    f"batch {n} differs from other inputs' {batch}",
+                    "one batch size across inputs",
+                )
             batch = n
             if value.dtype.kind == "f":
                 finite = np.isfinite(value.reshape(n, -1)).all(axis=1)
                 if not finite.all():
                     bad = np.flatnonzero(~finite)
-                    raise InputError(f"input {tspec.name}", f"batch item(s) {bad[:5].tolist()} contain NaN or "
-                                           "infinity", "finite values (the runtime's Preprocessor output)")
+                    raise InputError(
+                        f"input {tspec.name}",
+                        f"batch item(s) {bad[:5].tolist()} contain NaN or infinity",
+                        "finite values (the runtime's Preprocessor output)",
+                    )
             checked[tspec.name] = np.ascontiguousarray(value)
         return checked
 
@@ -134,8 +159,17 @@ class Runner:
         return self._run(self.check(feed))
 
     @classmethod
-    def from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions | None = None,
-                      *, precision: str | None = None, verify: bool = True, allow_unverified: bool = False) -> Runner:
+    def from_artifact(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        variant: str,
+        options: RunnerOptions | None = None,
+        *,
+        precision: str | None = None,
+        verify: bool = True,
+        allow_unverified: bool = False,
+    ) -> Runner:
         """The runner for ``variant`` of an artifact: a graph variant (fp32, fp16, int8, int8-cpu) or,
         for TensorRT, an engine key. ``precision`` is what the caller asked for (default: the
         variant); it names refusals, and "bf16" is OpenVINO's inference mode of the fp32 graph.
@@ -143,8 +177,15 @@ class Runner:
         (``model.check_verified``); ``allow_unverified`` only waives backend-specific refusals."""
         options = options if options is not None else RunnerOptions()
         options.refuse_foreign(cls.name, cls.options_used)
-        return cls._from_artifact(Path(directory), manifest, variant, options, precision=precision or variant,
-                                  verify=verify, allow_unverified=allow_unverified)
+        return cls._from_artifact(
+            Path(directory),
+            manifest,
+            variant,
+            options,
+            precision=precision or variant,
+            verify=verify,
+            allow_unverified=allow_unverified,
+        )
 
     @classmethod
     def variant_for(cls, manifest: Manifest, precision: str, options: RunnerOptions) -> str:
@@ -160,8 +201,11 @@ class Runner:
     def artifact_graph(cls, directory: Path, manifest: Manifest, variant: str, verify: bool) -> Path:
         """The path of ``variant``'s graph file, its files' checksums verified when ``verify``."""
         if variant not in manifest.graphs:
-            raise ArtifactError(str(directory), f"artifact has no {variant} graph",
-                                f"one of {sorted(manifest.graphs)} (export with --{variant})")
+            raise ArtifactError(
+                str(directory),
+                f"artifact has no {variant} graph",
+                f"one of {sorted(manifest.graphs)} (export with --{variant})",
+            )
         files = cls.graph_files(manifest.graphs[variant])
         if verify:
             verify_files(directory, manifest, files)
@@ -169,8 +213,17 @@ class Runner:
 
     # -- the backend's part ----------------------------------------------------------------------
     @classmethod
-    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
-                       precision: str, verify: bool, allow_unverified: bool) -> Runner:
+    def _from_artifact(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        variant: str,
+        options: RunnerOptions,
+        *,
+        precision: str,
+        verify: bool,
+        allow_unverified: bool,
+    ) -> Runner:
         raise NotImplementedError
 
     def _run(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -8,8 +8,7 @@ import re
 
 from ijepa_deploy.errors import BackendError
 
-INSTALL_HINT = ("a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
-                "(pip install 'ijepa-deploy[tensorrt]')")
+INSTALL_HINT = "a host with an NVIDIA GPU, TensorRT >= 10.8 and cuda-python (pip install 'ijepa-deploy[tensorrt]')"
 
 
 def import_tensorrt():
@@ -39,8 +38,11 @@ def cuda_call(cudart, result, what: str):
     """Unpack a cuda-python ``(err, value...)`` tuple; raise IJepaDeployError on an error."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if err != cudart.cudaError_t.cudaSuccess:
-        raise BackendError("cuda", f"{what} failed ({_cuda_error_text(cudart, err)})",
-                               "a working NVIDIA driver and a free GPU with enough memory")
+        raise BackendError(
+            "cuda",
+            f"{what} failed ({_cuda_error_text(cudart, err)})",
+            "a working NVIDIA driver and a free GPU with enough memory",
+        )
     if not values:
         return None
     return values[0] if len(values) == 1 else tuple(values)
@@ -72,8 +74,10 @@ def tensorrt_status() -> tuple[bool, str]:
         gpu = gpu_info()
     except BackendError as exc:
         return False, f"no usable CUDA GPU ({exc.problem})"
-    return True, (f"TensorRT {getattr(trt, '__version__', '?')}, {count} GPU(s), device {gpu['device']}: "
-                  f"{gpu['name']} (compute capability {gpu['compute_capability']})")
+    return True, (
+        f"TensorRT {getattr(trt, '__version__', '?')}, {count} GPU(s), device {gpu['device']}: "
+        f"{gpu['name']} (compute capability {gpu['compute_capability']})"
+    )
 
 
 def gpu_info(device: int | None = None) -> dict:

@@ -36,9 +36,11 @@ if TYPE_CHECKING:  # annotations only: the module imports on hosts without Tenso
 
 
 def rebuild_hint(artifact: Path | str, variant: str) -> str:
-    return (f"an engine built on this host: ijepa-build {artifact} --variant {variant} "
-            "(add --version-compatible / --hardware-compatibility ampere_plus to share engines across "
-            "TensorRT versions / GPU generations)")
+    return (
+        f"an engine built on this host: ijepa-build {artifact} --variant {variant} "
+        "(add --version-compatible / --hardware-compatibility ampere_plus to share engines across "
+        "TensorRT versions / GPU generations)"
+    )
 
 
 def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_capability: str) -> str | None:
@@ -53,34 +55,44 @@ def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_c
     if built_version != tensorrt_version:
         newer_ok = record.version_compatible and version_tuple(tensorrt_version) > version_tuple(built_version)
         if not newer_ok:
-            return (f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}"
-                    + ("" if record.version_compatible else " (engines are tied to the TensorRT version "
-                       "they were built with)"))
+            return f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}" + (
+                "" if record.version_compatible else " (engines are tied to the TensorRT version they were built with)"
+            )
     if built_cc != compute_capability:
         here = version_tuple(compute_capability)
         if not (record.hardware_compatibility == "ampere_plus" and here >= (8, 0)):
             gpu = record.gpu_name or "another GPU"
-            return (f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
-                    f"capability {compute_capability}")
+            return (
+                f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
+                f"capability {compute_capability}"
+            )
     return None
 
 
 ALLOW_HOST_CODE = "load(..., allow_engine_host_code=True) or --allow-engine-host-code"
 
 
-def host_code_problem(record: EngineRecord | None, engine_path: Path | str, artifact: Path | str, variant: str,
-                      how_to_allow: str = ALLOW_HOST_CODE) -> IJepaDeployError | None:
+def host_code_problem(
+    record: EngineRecord | None,
+    engine_path: Path | str,
+    artifact: Path | str,
+    variant: str,
+    how_to_allow: str = ALLOW_HOST_CODE,
+) -> IJepaDeployError | None:
     """Why ``record``'s engine must not be opened without the caller's opt-in, or None. A
     version-compatible plan embeds TensorRT's lean runtime as host code that runs in the process
     that loads it. Whoever can write the artifact must not decide that alone: TensorRT refuses such
     engines by default, and so do we unless the caller opts in."""
     if record is None or not record.version_compatible:
         return None
-    return ArtifactError(str(engine_path), "engine is version-compatible: it embeds host code (TensorRT's "
-                            "lean runtime) that runs in the process that loads it",
-                            f"an explicit opt-in if you trust whoever built it: {how_to_allow}; or rebuild it "
-                            f"without --version-compatible on the serving host (ijepa-build {artifact} "
-                            f"--variant {variant})")
+    return ArtifactError(
+        str(engine_path),
+        "engine is version-compatible: it embeds host code (TensorRT's "
+        "lean runtime) that runs in the process that loads it",
+        f"an explicit opt-in if you trust whoever built it: {how_to_allow}; or rebuild it "
+        f"without --version-compatible on the serving host (ijepa-build {artifact} "
+        f"--variant {variant})",
+    )
 
 
 def make_logger(trt, stream=None):
@@ -104,8 +116,11 @@ def make_logger(trt, stream=None):
                 self.warnings.append(str(msg))
             else:
                 return
-            print(f"[tensorrt] {'error' if level in errors_at else 'warning'}: {msg}",
-                  file=stream or sys.stderr, flush=True)
+            print(
+                f"[tensorrt] {'error' if level in errors_at else 'warning'}: {msg}",
+                file=stream or sys.stderr,
+                flush=True,
+            )
 
     return _CollectingLogger()
 
@@ -122,10 +137,12 @@ class _Buffer:
         self.nbytes = max(self.capacity * self.dtype.itemsize, 1)
         self.device = 0
         self.host_ptr = 0
-        self.device = int(cuda_call(cudart, cudart.cudaMalloc(self.nbytes),
-                                    f"cudaMalloc {self.nbytes} bytes for {name}"))
-        self.host_ptr = int(cuda_call(cudart, cudart.cudaMallocHost(self.nbytes),
-                                      f"cudaMallocHost {self.nbytes} bytes for {name}"))
+        self.device = int(
+            cuda_call(cudart, cudart.cudaMalloc(self.nbytes), f"cudaMalloc {self.nbytes} bytes for {name}")
+        )
+        self.host_ptr = int(
+            cuda_call(cudart, cudart.cudaMallocHost(self.nbytes), f"cudaMallocHost {self.nbytes} bytes for {name}")
+        )
         raw = (ctypes.c_byte * self.nbytes).from_address(self.host_ptr)
         host = np.frombuffer(raw, dtype=np.uint8)  # type: ignore[call-overload]  # numpy's stubs omit ctypes buffers
         self.host = host[: self.capacity * self.dtype.itemsize].view(self.dtype)
@@ -168,24 +185,38 @@ class _Slot:
             if value.dtype != buf.dtype:
                 value = value.astype(buf.dtype)
             if not context.set_input_shape(name, tuple(value.shape)):
-                raise InputError(f"input {name}", f"shape {list(value.shape)} rejected by the engine",
-                                       f"a shape within the engine's profile, up to {list(buf.max_shape)}")
+                raise InputError(
+                    f"input {name}",
+                    f"shape {list(value.shape)} rejected by the engine",
+                    f"a shape within the engine's profile, up to {list(buf.max_shape)}",
+                )
             count = value.size
             buf.host[:count] = value.reshape(-1)
-            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
-                      f"copy {name} to the GPU")
+            cuda_call(
+                cudart,
+                cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
+                f"copy {name} to the GPU",
+            )
         shapes = {name: tuple(context.get_tensor_shape(name)) for name in output_names}
         if not context.execute_async_v3(stream):
-            raise BackendError(f"TensorRT engine {engine_name}", "execution failed (see TensorRT's "
-                                   "log above)", "inputs within the engine's profile")
+            raise BackendError(
+                f"TensorRT engine {engine_name}",
+                "execution failed (see TensorRT's log above)",
+                "inputs within the engine's profile",
+            )
         for name in output_names:
             buf = self.buffers[name]
             count = int(np.prod(shapes[name], dtype=np.int64))
-            cuda_call(cudart, cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
-                      f"copy {name} from the GPU")
+            cuda_call(
+                cudart,
+                cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
+                f"copy {name} from the GPU",
+            )
         cuda_call(cudart, cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
-        return {name: self.buffers[name].host[:int(np.prod(shapes[name], dtype=np.int64))].reshape(shapes[name])
-                for name in output_names}
+        return {
+            name: self.buffers[name].host[: int(np.prod(shapes[name], dtype=np.int64))].reshape(shapes[name])
+            for name in output_names
+        }
 
     def free(self, cudart) -> None:
         if self.stream is not None:
@@ -213,9 +244,18 @@ class TensorRTRunner(Runner):
     backend = name = "tensorrt"
     options_used = frozenset({"max_concurrency", "device"})
 
-    def __init__(self, engine_path: Path, spec: ExportSpec, record: EngineRecord | None = None, *,
-                 variant: str | None = None, artifact: Path | None = None, device: int | None = None,
-                 allow_engine_host_code: bool = False, max_concurrency: int = DEFAULT_MAX_CONCURRENCY):
+    def __init__(
+        self,
+        engine_path: Path,
+        spec: ExportSpec,
+        record: EngineRecord | None = None,
+        *,
+        variant: str | None = None,
+        artifact: Path | None = None,
+        device: int | None = None,
+        allow_engine_host_code: bool = False,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ):
         engine_path = Path(engine_path)
         self.engine_path = engine_path
         self.variant = variant or (record.source_graph if record else "fp32")
@@ -242,8 +282,11 @@ class TensorRTRunner(Runner):
             cuda_call(cudart, cudart.cudaSetDevice(int(device)), f"cudaSetDevice({device})")
         gpu = host.gpu_info(device)
         hint = rebuild_hint(self.artifact, self.variant)
-        problem = (compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
-                   if record is not None else None)
+        problem = (
+            compatibility_problem(record, str(trt.__version__), gpu["compute_capability"])
+            if record is not None
+            else None
+        )
         if problem:
             raise ArtifactError(str(engine_path), problem, hint)
         if not engine_path.is_file():
@@ -255,19 +298,37 @@ class TensorRTRunner(Runner):
             raise
 
     @classmethod
-    def _from_artifact(cls, directory: Path, manifest: Manifest, variant: str, options: RunnerOptions, *,
-                       precision: str, verify: bool, allow_unverified: bool) -> TensorRTRunner:
+    def _from_artifact(
+        cls,
+        directory: Path,
+        manifest: Manifest,
+        variant: str,
+        options: RunnerOptions,
+        *,
+        precision: str,
+        verify: bool,
+        allow_unverified: bool,
+    ) -> TensorRTRunner:
         if variant not in manifest.engines:
-            raise ArtifactError(str(directory), f"artifact has no {variant} TensorRT engine",
-                                f"one of {sorted(manifest.engines)} (build it on this GPU host: "
-                                f"ijepa-build {directory} --variant {variant})")
+            raise ArtifactError(
+                str(directory),
+                f"artifact has no {variant} TensorRT engine",
+                f"one of {sorted(manifest.engines)} (build it on this GPU host: "
+                f"ijepa-build {directory} --variant {variant})",
+            )
         engine = manifest.engines[variant]
         if verify:
             verify_files(directory, manifest, [engine.file])
-        return cls(resolve_inside(directory, engine.file), manifest.io, engine, variant=variant, artifact=directory,
-                   device=options.device, allow_engine_host_code=options.allow_engine_host_code,
-                   max_concurrency=DEFAULT_MAX_CONCURRENCY if options.max_concurrency is None
-                   else options.max_concurrency)
+        return cls(
+            resolve_inside(directory, engine.file),
+            manifest.io,
+            engine,
+            variant=variant,
+            artifact=directory,
+            device=options.device,
+            allow_engine_host_code=options.allow_engine_host_code,
+            max_concurrency=DEFAULT_MAX_CONCURRENCY if options.max_concurrency is None else options.max_concurrency,
+        )
 
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
         logger = self._logger = make_logger(trt)
@@ -277,8 +338,12 @@ class TensorRTRunner(Runner):
         engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             detail = "; ".join(logger.errors[-3:]) or "no detail from TensorRT"
-            raise ArtifactError(str(self.engine_path), "TensorRT could not deserialize the engine (built "
-                                   f"by another TensorRT version or for another GPU?): {detail}", hint)
+            raise ArtifactError(
+                str(self.engine_path),
+                "TensorRT could not deserialize the engine (built "
+                f"by another TensorRT version or for another GPU?): {detail}",
+                hint,
+            )
         self.engine = engine
         inputs: list[str] = []
         outputs: list[str] = []
@@ -289,13 +354,18 @@ class TensorRTRunner(Runner):
             dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
             (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
         if sorted(inputs) != sorted(spec.input_names) or any(n not in outputs for n in spec.output_names):
-            raise ArtifactError(str(self.engine_path), f"engine tensors are inputs {inputs}, outputs {outputs}",
-                                   f"inputs {spec.input_names} and outputs {spec.output_names} as in the "
-                                   f"manifest ({hint})")
+            raise ArtifactError(
+                str(self.engine_path),
+                f"engine tensors are inputs {inputs}, outputs {outputs}",
+                f"inputs {spec.input_names} and outputs {spec.output_names} as in the manifest ({hint})",
+            )
         for tspec in spec.inputs:
             if dtypes[tspec.name] != np.dtype(tspec.dtype):
-                raise ArtifactError(str(self.engine_path), f"engine input {tspec.name} is {dtypes[tspec.name]}",
-                                       f"{tspec.dtype} as in the manifest ({hint})")
+                raise ArtifactError(
+                    str(self.engine_path),
+                    f"engine input {tspec.name} is {dtypes[tspec.name]}",
+                    f"{tspec.dtype} as in the manifest ({hint})",
+                )
         min_batch, max_batch, max_shapes = 1, None, {}
         for name in inputs:
             lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
@@ -307,13 +377,17 @@ class TensorRTRunner(Runner):
         context = self._new_context()
         for name in inputs:
             if not context.set_input_shape(name, max_shapes[name]):
-                raise ArtifactError(str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} "
-                                       f"for {name}", hint)
+                raise ArtifactError(
+                    str(self.engine_path), f"engine rejects its own max shape {max_shapes[name]} for {name}", hint
+                )
         for name in outputs:
             max_shapes[name] = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in max_shapes[name]):
-                raise ArtifactError(str(self.engine_path), f"output {name} has unresolved shape "
-                                       f"{max_shapes[name]}", "outputs whose shape follows from the input shape")
+                raise ArtifactError(
+                    str(self.engine_path),
+                    f"output {name} has unresolved shape {max_shapes[name]}",
+                    "outputs whose shape follows from the input shape",
+                )
         self._inputs, self._outputs = inputs, outputs
         self.output_names = [n for n in spec.output_names]
         self.dtypes = dtypes
@@ -326,16 +400,22 @@ class TensorRTRunner(Runner):
         assert self.engine is not None  # _load sets it before any context is made
         context = self.engine.create_execution_context()
         if context is None:
-            raise BackendError(str(self.engine_path), "TensorRT could not create an execution context "
-                                   "(out of GPU memory?)", "enough free GPU memory for the engine")
+            raise BackendError(
+                str(self.engine_path),
+                "TensorRT could not create an execution context (out of GPU memory?)",
+                "enough free GPU memory for the engine",
+            )
         return context
 
     def _acquire(self) -> _Slot:
         with self._pool:
             while True:
                 if self.engine is None:
-                    raise IJepaDeployError(f"TensorRT engine {self.engine_path.name}", "runner is closed",
-                                           "an open runner (load the artifact again)")
+                    raise IJepaDeployError(
+                        f"TensorRT engine {self.engine_path.name}",
+                        "runner is closed",
+                        "an open runner (load the artifact again)",
+                    )
                 if self._idle:
                     return self._idle.pop()
                 if len(self._slots) < self.max_concurrency:

@@ -16,8 +16,7 @@ def tiny_artifact(tmp_path_factory):
     from ijepa_deploy.progress import Progress
 
     out = tmp_path_factory.mktemp("art") / "tiny"
-    manifest = export_artifact(ExportOptions(model="random:tiny", output=out, max_batch=8),
-                               Progress(quiet=True))
+    manifest = export_artifact(ExportOptions(model="random:tiny", output=out, max_batch=8), Progress(quiet=True))
     assert manifest.status == "passed"
     return out
 
@@ -29,8 +28,9 @@ def tiny_cls_artifact(tmp_path_factory):
     from ijepa_deploy.progress import Progress
 
     out = tmp_path_factory.mktemp("art") / "tiny-cls"
-    manifest = export_artifact(ExportOptions(model="random:tiny", task="image-classification", output=out,
-                                             max_batch=8), Progress(quiet=True))
+    manifest = export_artifact(
+        ExportOptions(model="random:tiny", task="image-classification", output=out, max_batch=8), Progress(quiet=True)
+    )
     assert manifest.status == "passed"
     return out
 
@@ -42,8 +42,12 @@ def tiny_precision_artifact(tmp_path_factory):
     from ijepa_deploy.progress import Progress
 
     out = tmp_path_factory.mktemp("art") / "tiny-precision"
-    manifest = export_artifact(ExportOptions(model="random:tiny", output=out, max_batch=8, fp16=True, int8=True,
-                                             calib_count=16, engines=False), Progress(quiet=True))
+    manifest = export_artifact(
+        ExportOptions(
+            model="random:tiny", output=out, max_batch=8, fp16=True, int8=True, calib_count=16, engines=False
+        ),
+        Progress(quiet=True),
+    )
     assert manifest.status == "passed" and {"fp16", "int8", "int8-cpu"} <= set(manifest.graphs)
     return out
 
@@ -55,8 +59,10 @@ def fresh_tensorrt_status():
     import subprocess
     import sys
 
-    code = ("from ijepa_deploy.runtime.tensorrt_host import tensorrt_status; a, r = tensorrt_status(); "
-            "print(int(a)); print(r)")
+    code = (
+        "from ijepa_deploy.runtime.tensorrt_host import tensorrt_status; a, r = tensorrt_status(); "
+        "print(int(a)); print(r)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     available, reason = out.stdout.splitlines()[-2:]
     return available == "1", reason
@@ -90,6 +96,11 @@ def cpp_release_build():
 
 
 def pytest_addoption(parser):
-    parser.addoption("--artifact", action="store", default=None, metavar="DIR",
-                     help="perf tests: the artifact to check against eager PyTorch (default: a ViT-B/16-shaped "
-                          "random:vitb16 artifact with fp16 and INT8 graphs, exported once per session)")
+    parser.addoption(
+        "--artifact",
+        action="store",
+        default=None,
+        metavar="DIR",
+        help="perf tests: the artifact to check against eager PyTorch (default: a ViT-B/16-shaped "
+        "random:vitb16 artifact with fp16 and INT8 graphs, exported once per session)",
+    )

@@ -215,6 +215,10 @@ def fake_runtime_tensorrt(engine_for_plan, version: str = "10.13.3.9"):
                 self.logger.log(FakeILogger.Severity.ERROR, "Serialization assertion failed: magic tag mismatch")
             return engine
 
-    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=FakeILogger,
-                                 TensorIOMode=types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT"),
-                                 nptype=lambda dt: np.float32)
+    return types.SimpleNamespace(
+        __version__=version,
+        Runtime=Runtime,
+        ILogger=FakeILogger,
+        TensorIOMode=types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT"),
+        nptype=lambda dt: np.float32,
+    )

@@ -37,8 +37,31 @@ from ijepa_deploy.exporters.precision.onnx_files import graph_bytes, save_graph
 from ijepa_deploy.exporters.precision.smoothing import SmoothedFromOnnx, Smoothing
 from ijepa_deploy.memory import release_memory
 
-__all__ = ["CALIB_METHODS", "DEFAULT_CALIB_BATCH", "DEFAULT_CALIB_COUNT", "FP16_FP32_OPS", "QUANTIZED_OPS",
-           "Calibrate", "Calibration", "CalibrationImages", "Fp16FromOnnx", "ImageCalibrationReader",
-           "Int8CpuFromOnnx", "Int8FromOnnx", "Int8Plan", "Int8Search", "SmoothedFromOnnx", "Smoothing", "calibrate",
-           "cleanup", "graph_bytes", "prepare_for_quantization", "quantization_summary", "release_memory", "run_step",
-           "save_graph", "should_isolate", "warn_fallback"]
+__all__ = [
+    "CALIB_METHODS",
+    "DEFAULT_CALIB_BATCH",
+    "DEFAULT_CALIB_COUNT",
+    "FP16_FP32_OPS",
+    "QUANTIZED_OPS",
+    "Calibrate",
+    "Calibration",
+    "CalibrationImages",
+    "Fp16FromOnnx",
+    "ImageCalibrationReader",
+    "Int8CpuFromOnnx",
+    "Int8FromOnnx",
+    "Int8Plan",
+    "Int8Search",
+    "SmoothedFromOnnx",
+    "Smoothing",
+    "calibrate",
+    "cleanup",
+    "graph_bytes",
+    "prepare_for_quantization",
+    "quantization_summary",
+    "release_memory",
+    "run_step",
+    "save_graph",
+    "should_isolate",
+    "warn_fallback",
+]

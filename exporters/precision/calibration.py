@@ -69,10 +69,18 @@ class CalibrationImages:
     def describe(self) -> dict:
         files = self.paths()
         if self.fallback:
-            return {"source": FALLBACK_SOURCE, "files": [p.name for p in files], "count": self.count,
-                    "representative": False}
-        return {"source": str(Path(self.directory).resolve()), "count": min(self.count, len(files)),
-                "files_sampled": len(files), "representative": True}
+            return {
+                "source": FALLBACK_SOURCE,
+                "files": [p.name for p in files],
+                "count": self.count,
+                "representative": False,
+            }
+        return {
+            "source": str(Path(self.directory).resolve()),
+            "count": min(self.count, len(files)),
+            "files_sampled": len(files),
+            "representative": True,
+        }
 
     def warning(self) -> str | None:
         if not self.fallback:
@@ -86,8 +94,13 @@ class ImageCalibrationReader:
 
     ``batches_served``/``images_served``/``max_batch_bytes`` record what was streamed."""
 
-    def __init__(self, images: CalibrationImages, preprocess, batch_size: int = DEFAULT_CALIB_BATCH,
-                 input_name: str = "pixel_values"):
+    def __init__(
+        self,
+        images: CalibrationImages,
+        preprocess,
+        batch_size: int = DEFAULT_CALIB_BATCH,
+        input_name: str = "pixel_values",
+    ):
         if int(batch_size) < 1:
             raise InputError("calibration batch size", f"{batch_size}", "a positive integer")
         self.images = images
@@ -152,8 +165,11 @@ class _OneBatch:
 def _method(name: str):
     from onnxruntime.quantization import CalibrationMethod
 
-    table = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-             "percentile": CalibrationMethod.Percentile}
+    table = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
     if name not in table:
         raise InputError("--calib-method", f"unknown method {name!r}", f"one of {', '.join(CALIB_METHODS)}")
     return table[name]
@@ -208,8 +224,7 @@ def prepare_for_quantization(source: Path, workdir: Path) -> Path:
     return out
 
 
-def calibrate(source: Path, reader: ImageCalibrationReader, method: str, workdir: Path,
-              progress=None) -> Calibration:
+def calibrate(source: Path, reader: ImageCalibrationReader, method: str, workdir: Path, progress=None) -> Calibration:
     """Run the fp32 graph over ``reader`` once and store activation ranges for every input/output of
     MatMul/Gemm/Conv (ranges are stored asymmetric; each INT8 form symmetrises as it needs)."""
     from onnxruntime.quantization import create_calibrator, save_tensors_data
@@ -223,10 +238,14 @@ def calibrate(source: Path, reader: ImageCalibrationReader, method: str, workdir
     # merges its ranges and histogram calibrators merge their histograms at the end of each call.
     extra = {}
     with quiet_ort_logs():
-        calibrator = create_calibrator(prepared, list(QUANTIZED_OPS),
-                                       augmented_model_path=str(workdir / "augmented.onnx"),
-                                       calibrate_method=_method(method), use_external_data_format=large,
-                                       extra_options=extra)
+        calibrator = create_calibrator(
+            prepared,
+            list(QUANTIZED_OPS),
+            augmented_model_path=str(workdir / "augmented.onnx"),
+            calibrate_method=_method(method),
+            use_external_data_format=large,
+            extra_options=extra,
+        )
         # The calibrator keeps the loaded graph (weights included) next to the session that also
         # holds them; only the graph structure is used from here on.
         for init in calibrator.model.graph.initializer:
@@ -274,7 +293,6 @@ class Calibrate:
 
         say = (lambda s: print(f"[calibrate] {s}", file=sys.stderr, flush=True)) if self.verbose else None
         return calibrate(self.source, self.reader, self.method, self.workdir, say)
-
 
 
 def warn_fallback(images: CalibrationImages, say=None, quiet: bool = False) -> str | None:

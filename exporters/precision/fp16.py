@@ -49,8 +49,7 @@ def _unshare_initializers(model, op_types: set[str]) -> int:
 def _types_known(model) -> bool:
     """Whether every node output has a declared element type (the dynamo exporter writes
     value_info for all intermediate tensors), so fp16 conversion needs no shape inference."""
-    known = {v.name for v in (*model.graph.value_info, *model.graph.output)
-             if v.type.tensor_type.elem_type}
+    known = {v.name for v in (*model.graph.value_info, *model.graph.output) if v.type.tensor_type.elem_type}
     return all(o in known for n in model.graph.node for o in n.output if o)
 
 
@@ -67,9 +66,13 @@ class Fp16FromOnnx:
 
     @property
     def settings(self) -> dict:
-        return {"tool": "onnxruntime.transformers float16 conversion",
-                "function": self.path_taken, "keep_io_types": True, "op_block_list": list(self.keep_fp32),
-                "note": "op_block_list is added to ORT's DEFAULT_OP_BLOCK_LIST (non-numeric ONNX-ML ops)"}
+        return {
+            "tool": "onnxruntime.transformers float16 conversion",
+            "function": self.path_taken,
+            "keep_io_types": True,
+            "op_block_list": list(self.keep_fp32),
+            "note": "op_block_list is added to ORT's DEFAULT_OP_BLOCK_LIST (non-numeric ONNX-ML ops)",
+        }
 
     def __call__(self) -> list[Path]:
         onnx = _onnx()
@@ -85,8 +88,9 @@ class Fp16FromOnnx:
                 # Same graph as OnnxModel.convert_float_to_float16, without the symbolic shape
                 # inference on a deep copy of the model it runs first (see benchmarks/README.md).
                 self.path_taken = "float16.convert_float_to_float16(disable_shape_infer=True)"
-                fp16 = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True,
-                                                op_block_list=block)
+                fp16 = convert_float_to_float16(
+                    model, keep_io_types=True, disable_shape_infer=True, op_block_list=block
+                )
             else:
                 self.path_taken = "OnnxModel.convert_float_to_float16 (symbolic shape inference)"
                 wrapped = OnnxModel(model)
@@ -97,4 +101,3 @@ class Fp16FromOnnx:
         weights = sum(len(i.raw_data) for i in fp16.graph.initializer)
         out = Path(self.output_dir) / self.name
         return save_graph(fp16, out, external=weights > onnx_files.EXTERNAL_DATA_THRESHOLD)
-

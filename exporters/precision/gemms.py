@@ -55,8 +55,11 @@ class SmoothingGroup:
 
     @property
     def label(self) -> str:
-        roles = "".join(g.role for g in self.gemms) if all(len(g.role) == 1 for g in self.gemms) else \
-            "+".join(g.role for g in self.gemms)
+        roles = (
+            "".join(g.role for g in self.gemms)
+            if all(len(g.role) == 1 for g in self.gemms)
+            else "+".join(g.role for g in self.gemms)
+        )
         return f"block{self.gemms[0].block}.ln->{roles}"
 
 
@@ -100,8 +103,11 @@ class _Graph:
 def _norms(graph: _Graph) -> list:
     norms = [n for n in graph.nodes if n.op_type == "LayerNormalization"]
     if len(norms) < 3 or len(norms) % 2 != 1:
-        raise ArtifactError("INT8 export", f"the graph has {len(norms)} LayerNormalization nodes",
-                               "an I-JEPA graph exported by ijepa-export (two per block plus the final one)")
+        raise ArtifactError(
+            "INT8 export",
+            f"the graph has {len(norms)} LayerNormalization nodes",
+            "an I-JEPA graph exported by ijepa-export (two per block plus the final one)",
+        )
     return norms
 
 
@@ -123,8 +129,11 @@ def _block_role(graph: _Graph, node, pre_norm, post_norm) -> str:
     if a == pre_norm.output[0]:
         (target, slot), *_ = graph.downstream(node.output[0], ("MatMul",)) or [(None, None)]
         if target is None:
-            raise ArtifactError("INT8 export", f"projection {node.name} feeds no attention MatMul",
-                                   "an I-JEPA graph exported by ijepa-export")
+            raise ArtifactError(
+                "INT8 export",
+                f"projection {node.name} feeds no attention MatMul",
+                "an I-JEPA graph exported by ijepa-export",
+            )
         if graph.upstream_op(target.input[0]) == "Softmax":
             return "v"
         return "q" if slot == 0 else "k"
@@ -165,8 +174,11 @@ def _check_blocks(gemms: list[Gemm], blocks: int) -> None:
     roles = collections.Counter(g.role for g in gemms)
     want = ("q", "k", "v", "scores", "attn_v", "o", "fc1", "fc2")
     if any(per_block[b] != len(want) for b in range(blocks)) or any(roles[r] != blocks for r in want):
-        raise ArtifactError("INT8 export", f"unexpected GEMMs per block ({dict(roles)})",
-                               f"{', '.join(want)} once in each of the {blocks} blocks")
+        raise ArtifactError(
+            "INT8 export",
+            f"unexpected GEMMs per block ({dict(roles)})",
+            f"{', '.join(want)} once in each of the {blocks} blocks",
+        )
 
 
 def smoothing_groups(model, gemms: list[Gemm]) -> list[SmoothingGroup]:

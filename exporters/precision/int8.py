@@ -39,13 +39,25 @@ def _require_cache_support():
     if "calibration_cache_path" not in inspect.signature(quantize_static).parameters:
         import onnxruntime
 
-        raise BackendUnavailable("INT8 export", f"onnxruntime {onnxruntime.__version__}'s quantize_static "
-                               "has no calibration_cache_path", "onnxruntime >= 1.24 (pip install -U onnxruntime)")
+        raise BackendUnavailable(
+            "INT8 export",
+            f"onnxruntime {onnxruntime.__version__}'s quantize_static has no calibration_cache_path",
+            "onnxruntime >= 1.24 (pip install -U onnxruntime)",
+        )
 
 
-def _quantize(calib: Calibration, out: Path, *, activation_type, symmetric_activations: bool,
-              quantize_bias: bool, quantize_outputs: bool = False, exclude: tuple[str, ...] = (),
-              external: bool | None = None, reduce_range: bool = False) -> list[Path]:
+def _quantize(
+    calib: Calibration,
+    out: Path,
+    *,
+    activation_type,
+    symmetric_activations: bool,
+    quantize_bias: bool,
+    quantize_outputs: bool = False,
+    exclude: tuple[str, ...] = (),
+    external: bool | None = None,
+    reduce_range: bool = False,
+) -> list[Path]:
     """quantize_static from the calibration's range cache; ``exclude``: GEMM nodes kept in float.
     ``external`` None: external data only for graphs too big for one protobuf."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
@@ -55,30 +67,47 @@ def _quantize(calib: Calibration, out: Path, *, activation_type, symmetric_activ
     clear_graph(out)
     if external is None:  # int8 weights are a quarter of fp32: external data only for graphs > ~7 GB fp32
         external = graph_bytes(calib.prepared) / 4 > onnx_files.EXTERNAL_DATA_THRESHOLD
-    extra = {"WeightSymmetric": True, "ActivationSymmetric": symmetric_activations,
-             "QuantizeBias": quantize_bias}
+    extra = {"WeightSymmetric": True, "ActivationSymmetric": symmetric_activations, "QuantizeBias": quantize_bias}
     if not quantize_outputs:
         # ORT would also put Q/DQ on the *outputs* of MatMul/Conv (they are calibrated tensors), so the
         # residual stream and bias Adds would see int8-rounded values; keep Q/DQ on the inputs only.
         extra["OpTypesToExcludeOutputQuantization"] = list(QUANTIZED_OPS)
     with quiet_ort_logs():
-        quantize_static(str(calib.prepared), str(out), None, quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True, reduce_range=reduce_range,
-                        activation_type=activation_type, weight_type=QuantType.QInt8,
-                        use_external_data_format=external, calibrate_method=_method(calib.method),
-                        extra_options=extra, calibration_cache_path=str(calib.cache),
-                        nodes_to_exclude=list(exclude))
+        quantize_static(
+            str(calib.prepared),
+            str(out),
+            None,
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            per_channel=True,
+            reduce_range=reduce_range,
+            activation_type=activation_type,
+            weight_type=QuantType.QInt8,
+            use_external_data_format=external,
+            calibrate_method=_method(calib.method),
+            extra_options=extra,
+            calibration_cache_path=str(calib.cache),
+            nodes_to_exclude=list(exclude),
+        )
     gc.collect()
     return written(out)
 
 
-def quantize_s8s8(calib: Calibration, out: Path, exclude: tuple[str, ...] = (), external: bool | None = None
-                  ) -> list[Path]:
+def quantize_s8s8(
+    calib: Calibration, out: Path, exclude: tuple[str, ...] = (), external: bool | None = None
+) -> list[Path]:
     """The TensorRT placement on an fp32 base: signed symmetric activations, float biases."""
     from onnxruntime.quantization import QuantType
 
-    return _quantize(calib, out, activation_type=QuantType.QInt8, symmetric_activations=True,
-                     quantize_bias=False, exclude=exclude, external=external)
+    return _quantize(
+        calib,
+        out,
+        activation_type=QuantType.QInt8,
+        symmetric_activations=True,
+        quantize_bias=False,
+        exclude=exclude,
+        external=external,
+    )
 
 
 @dataclass
@@ -104,13 +133,19 @@ class Int8FromOnnx:
 
     @property
     def settings(self) -> dict:
-        return {"tool": "onnxruntime.quantization quantize_static (QuantFormat.QDQ)",
-                "activation_type": "QInt8", "weight_type": "QInt8", "activations": "per-tensor symmetric",
-                "weights": "per-channel symmetric", "zero_point": 0, "op_types_to_quantize": list(QUANTIZED_OPS),
-                "quantize_bias": False, "pre_process": "value_info cleared, onnx.shape_inference.infer_shapes_path",
-                "kept_in_higher_precision": len(self.exclude),
-                "base": "fp16 (LayerNormalization fp32; onnxruntime.transformers float16)" if self.fp16_base
-                else "fp32"}
+        return {
+            "tool": "onnxruntime.quantization quantize_static (QuantFormat.QDQ)",
+            "activation_type": "QInt8",
+            "weight_type": "QInt8",
+            "activations": "per-tensor symmetric",
+            "weights": "per-channel symmetric",
+            "zero_point": 0,
+            "op_types_to_quantize": list(QUANTIZED_OPS),
+            "quantize_bias": False,
+            "pre_process": "value_info cleared, onnx.shape_inference.infer_shapes_path",
+            "kept_in_higher_precision": len(self.exclude),
+            "base": "fp16 (LayerNormalization fp32; onnxruntime.transformers float16)" if self.fp16_base else "fp32",
+        }
 
     def __call__(self) -> list[Path]:
         if self.calibration is None:
@@ -129,8 +164,9 @@ class Int8FromOnnx:
             clear_graph(fp32_base)
 
 
-def quantize_u8s8(calib: Calibration, out: Path, exclude: tuple[str, ...] = (), external: bool | None = None
-                  ) -> list[Path]:
+def quantize_u8s8(
+    calib: Calibration, out: Path, exclude: tuple[str, ...] = (), external: bool | None = None
+) -> list[Path]:
     """The ONNX Runtime CPU form: unsigned asymmetric activations, 7-bit symmetric weights, int32 biases.
 
     7-bit weights (``reduce_range``): on x86 CPUs without VNNI/AMX the u8 x s8 kernels add pairs of
@@ -140,8 +176,16 @@ def quantize_u8s8(calib: Calibration, out: Path, exclude: tuple[str, ...] = (), 
     with 8-bit weights, 0.9991 with 7-bit; the S8S8 graph 0.9993)."""
     from onnxruntime.quantization import QuantType
 
-    return _quantize(calib, out, activation_type=QuantType.QUInt8, symmetric_activations=False,
-                     quantize_bias=True, exclude=exclude, external=external, reduce_range=True)
+    return _quantize(
+        calib,
+        out,
+        activation_type=QuantType.QUInt8,
+        symmetric_activations=False,
+        quantize_bias=True,
+        exclude=exclude,
+        external=external,
+        reduce_range=True,
+    )
 
 
 @dataclass
@@ -157,13 +201,20 @@ class Int8CpuFromOnnx:
 
     @property
     def settings(self) -> dict:
-        return {"tool": "onnxruntime.quantization quantize_static (QuantFormat.QDQ)",
-                "activation_type": "QUInt8", "weight_type": "QInt8", "activations": "per-tensor asymmetric",
-                "weights": "per-channel symmetric, 7-bit (reduce_range)", "op_types_to_quantize": list(QUANTIZED_OPS),
-                "reduce_range": True, "quantize_bias": True, "kept_in_higher_precision": len(self.exclude),
-                "why": "U8S8 Q/DQ uses ORT's fast x86 integer kernels (S8S8 does not); 7-bit weights never "
-                       "saturate the 16-bit pair sums of CPUs without VNNI, so every x86 host computes what the "
-                       "export verified; static ranges keep an image's output independent of its batch"}
+        return {
+            "tool": "onnxruntime.quantization quantize_static (QuantFormat.QDQ)",
+            "activation_type": "QUInt8",
+            "weight_type": "QInt8",
+            "activations": "per-tensor asymmetric",
+            "weights": "per-channel symmetric, 7-bit (reduce_range)",
+            "op_types_to_quantize": list(QUANTIZED_OPS),
+            "reduce_range": True,
+            "quantize_bias": True,
+            "kept_in_higher_precision": len(self.exclude),
+            "why": "U8S8 Q/DQ uses ORT's fast x86 integer kernels (S8S8 does not); 7-bit weights never "
+            "saturate the 16-bit pair sums of CPUs without VNNI, so every x86 host computes what the "
+            "export verified; static ranges keep an image's output independent of its batch",
+        }
 
     def __call__(self) -> list[Path]:
         return quantize_u8s8(self.calibration, Path(self.output_dir) / self.name, self.exclude)
@@ -198,7 +249,11 @@ def quantization_summary(path: Path) -> dict:
             for op in consumers[node.output[0]]:
                 dq_feeds[op] += 1
     ops = collections.Counter(n.op_type for n in graph.node)
-    return {"quantize_linear": ops.get("QuantizeLinear", 0), "dequantize_linear": ops.get("DequantizeLinear", 0),
-            "zero_point_types": dict(zp_types), "nonzero_zero_points": nonzero,
-            "per_channel_weight_dq": per_channel, "dq_consumers": dict(dq_feeds)}
-
+    return {
+        "quantize_linear": ops.get("QuantizeLinear", 0),
+        "dequantize_linear": ops.get("DequantizeLinear", 0),
+        "zero_point_types": dict(zp_types),
+        "nonzero_zero_points": nonzero,
+        "per_channel_weight_dq": per_channel,
+        "dq_consumers": dict(dq_feeds),
+    }

@@ -105,22 +105,37 @@ class Int8Search:
         quantize_s8s8(self.calibration, all_path, (), external=True)
         try:
             count = max(1, min(self.sensitivity_images, len(self.pixels)))
-            sensitivity, info = measure_sensitivity(self.graph, all_path, all_path.parent, gemms, self.pixels[:count],
-                                                    self.reference[:count], self.output, self.threads,
-                                                    progress=self._say)
+            sensitivity, info = measure_sensitivity(
+                self.graph,
+                all_path,
+                all_path.parent,
+                gemms,
+                self.pixels[:count],
+                self.reference[:count],
+                self.output,
+                self.threads,
+                progress=self._say,
+            )
         finally:
             clear_graph(all_path)
         order = sorted(sensitivity, key=lambda r: r.min_cosine)
         kept = self._search([r.gemm for r in order], [max(0.0, 1 - r.min_cosine) for r in order], goal)
         kept_set = set(kept)
         record = {
-            "target_cosine": self.target, "search_goal": round(goal, 7), "output": self.output,
-            "held_out_images": list(self.names), "trials": list(self.trials),
-            "kept": [g.label for g in gemms if g.node in kept_set], "kept_nodes": list(kept),
-            "int8_gemms": len(gemms) - len(kept), "gemms": len(gemms),
+            "target_cosine": self.target,
+            "search_goal": round(goal, 7),
+            "output": self.output,
+            "held_out_images": list(self.names),
+            "trials": list(self.trials),
+            "kept": [g.label for g in gemms if g.node in kept_set],
+            "kept_nodes": list(kept),
+            "int8_gemms": len(gemms) - len(kept),
+            "gemms": len(gemms),
             "int8_flop_share": round(int8_flop_share(gemms, kept_set), 4),
-            "sensitivity": [r.to_dict() for r in sensitivity], "sensitivity_run": info,
-            "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": round(peak_rss_gib(), 2),
+            "sensitivity": [r.to_dict() for r in sensitivity],
+            "sensitivity_run": info,
+            "seconds": round(time.perf_counter() - start, 2),
+            "peak_rss_gib": round(peak_rss_gib(), 2),
         }
         worst = [f"{r.gemm.label:<18} {r.min_cosine:.6f}" for r in order[:10]]
         return Int8Plan(kept=tuple(kept), record=record, worst=worst)
@@ -157,7 +172,8 @@ class Int8Search:
         if high is None:
             tried = ", ".join(f"{t['kept']} kept: {t['min_cosine']:.6f}" for t in self.trials)
             raise ParityError(
-                "--int8-target-cosine", f"no INT8 placement reached {self.target} (min cosine on the held-out "
-                f"photos, {tried})", "a lower --int8-target-cosine, calibration images from your domain "
-                "(--calib-dir), or the fp16 graph")
+                "--int8-target-cosine",
+                f"no INT8 placement reached {self.target} (min cosine on the held-out photos, {tried})",
+                "a lower --int8-target-cosine, calibration images from your domain (--calib-dir), or the fp16 graph",
+            )
         return nodes[:high]

@@ -24,12 +24,16 @@ def graph_bytes(path: Path) -> int:
     try:
         onnx = _onnx()
         model = onnx.load(str(path), load_external_data=False)
-        data |= {path.parent / e.value for i in model.graph.initializer
-                 if i.data_location == onnx.TensorProto.EXTERNAL for e in i.external_data if e.key == "location"}
+        data |= {
+            path.parent / e.value
+            for i in model.graph.initializer
+            if i.data_location == onnx.TensorProto.EXTERNAL
+            for e in i.external_data
+            if e.key == "location"
+        }
     except Exception:  # unreadable graph: the size on disk is all we know
         pass
     return total + sum(p.stat().st_size for p in data if p.is_file())
-
 
 
 def written(path: Path) -> list[Path]:
@@ -50,8 +54,15 @@ def save_graph(model, path: Path, external: bool) -> list[Path]:
     path = Path(path)
     clear_graph(path)
     if external:
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=path.name + ".data", size_threshold=1024, convert_attribute=False)
+        onnx.save_model(
+            model,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=path.name + ".data",
+            size_threshold=1024,
+            convert_attribute=False,
+        )
     else:
         onnx.save_model(model, str(path))
     return written(path)

@@ -72,8 +72,10 @@ class GraphChain:
         names = ["prefix"] + [f"block{b}" for b in range(blocks)] + ["head"]
         ends = [[i.name for i in model.graph.input], *[[c] for c in cuts], [o.name for o in model.graph.output]]
         extractor = onnx.utils.Extractor(model)
-        self.parts = [_Part(name, extractor.extract_model(ends[i], ends[i + 1]), ends[i], ends[i + 1])
-                      for i, name in enumerate(names)]
+        self.parts = [
+            _Part(name, extractor.extract_model(ends[i], ends[i + 1]), ends[i], ends[i + 1])
+            for i, name in enumerate(names)
+        ]
         self.files: list[Path] = []
         for part in self.parts:
             part.session = self._open(part.model, part.name)
@@ -106,7 +108,7 @@ class GraphChain:
         """Outputs of the chain when part ``index`` is replaced by ``session`` for this feed."""
         values = session.run(self.parts[index].outputs, feed)
         feed = dict(zip(self.parts[index].outputs, values))
-        for part in self.parts[index + 1:]:
+        for part in self.parts[index + 1 :]:
             feed = dict(zip(part.outputs, part.session.run(part.outputs, feed)))
         return feed
 
@@ -140,8 +142,9 @@ def _toposorted(model):
     while pending:
         ready = [n for n in pending if all(i in known for i in n.input)]
         if not ready:
-            raise ArtifactError("INT8 sensitivity", "a graph part has a cycle or a missing input",
-                                   "a graph exported by ijepa-export")
+            raise ArtifactError(
+                "INT8 sensitivity", "a graph part has a cycle or a missing input", "a graph exported by ijepa-export"
+            )
         for n in ready:
             known.update(n.output)
         ordered += ready
@@ -170,8 +173,9 @@ class QuantizedGraph:
             if producer is not None and producer.op_type == "DequantizeLinear":
                 found[slot] = name
         if not found:
-            raise ArtifactError("INT8 sensitivity", f"{node} has no Q/DQ in the INT8 graph",
-                                   "every MatMul/Gemm/Conv quantized")
+            raise ArtifactError(
+                "INT8 sensitivity", f"{node} has no Q/DQ in the INT8 graph", "every MatMul/Gemm/Conv quantized"
+            )
         return found
 
     def qdq_for(self, node: str) -> tuple[list, list]:
@@ -205,9 +209,17 @@ class SensitivityResult:
         return {"gemm": self.gemm.label, "node": self.gemm.node, "min_cosine": round(self.min_cosine, 7)}
 
 
-def measure_sensitivity(fp32_graph: Path, int8_graph: Path, workdir: Path, gemms: list[Gemm], pixels: np.ndarray,
-                        reference: np.ndarray, output: str, threads: int | None = None,
-                        progress=None) -> tuple[list[SensitivityResult], dict]:
+def measure_sensitivity(
+    fp32_graph: Path,
+    int8_graph: Path,
+    workdir: Path,
+    gemms: list[Gemm],
+    pixels: np.ndarray,
+    reference: np.ndarray,
+    output: str,
+    threads: int | None = None,
+    progress=None,
+) -> tuple[list[SensitivityResult], dict]:
     """The ``output`` cosine (min over ``pixels``) vs ``reference`` with only each GEMM in INT8."""
     start = time.perf_counter()
     chain = GraphChain(fp32_graph, workdir, threads)
@@ -216,8 +228,11 @@ def measure_sensitivity(fp32_graph: Path, int8_graph: Path, workdir: Path, gemms
         feeds = chain.boundaries(pixels)
         fp32_cos = min_cosine(reference, feeds[-1][output])
         if fp32_cos < 0.9999:  # the cut chain must be the fp32 graph itself
-            raise ParityError("INT8 sensitivity", f"the fp32 graph cut into parts gives cosine {fp32_cos:.6f}",
-                                   "the same outputs as the whole graph (>= 0.9999)")
+            raise ParityError(
+                "INT8 sensitivity",
+                f"the fp32 graph cut into parts gives cosine {fp32_cos:.6f}",
+                "the same outputs as the whole graph (>= 0.9999)",
+            )
         results = []
         for i, gemm in enumerate(gemms, 1):
             index = chain.part_of(gemm)
@@ -228,6 +243,10 @@ def measure_sensitivity(fp32_graph: Path, int8_graph: Path, workdir: Path, gemms
                 progress(f"sensitivity {i}/{len(gemms)} GEMMs")
     finally:
         chain.close()
-    info = {"images": int(len(pixels)), "output": output, "fp32_chain_min_cosine": round(fp32_cos, 7),
-            "seconds": round(time.perf_counter() - start, 2)}
+    info = {
+        "images": int(len(pixels)),
+        "output": output,
+        "fp32_chain_min_cosine": round(fp32_cos, 7),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
     return results, info

@@ -75,19 +75,31 @@ class GroupChoice:
     scales: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
 
     def to_dict(self) -> dict:
-        return {"group": self.group, "alpha": self.alpha, "error_before": float(f"{self.error_before:.4g}"),
-                "error_after": float(f"{self.error_after:.4g}")}
+        return {
+            "group": self.group,
+            "alpha": self.alpha,
+            "error_before": float(f"{self.error_before:.4g}"),
+            "error_after": float(f"{self.error_after:.4g}"),
+        }
 
 
-def choose_alpha(label: str, act_absmax: np.ndarray, sample: np.ndarray, weights: list[np.ndarray],
-                 alphas: tuple[float, ...] = ALPHAS) -> GroupChoice:
+def choose_alpha(
+    label: str,
+    act_absmax: np.ndarray,
+    sample: np.ndarray,
+    weights: list[np.ndarray],
+    alphas: tuple[float, ...] = ALPHAS,
+) -> GroupChoice:
     """The alpha with the lowest measured group error, or no rescale when none beats it."""
     before = group_error(sample, float(act_absmax.max()), weights)
     best = GroupChoice(label, None, before, before, np.ones_like(act_absmax))
     for alpha in alphas:
         s = smoothing_scales(act_absmax, weights, alpha)
-        error = group_error(sample / s.astype(np.float32), float((act_absmax / s).max()),
-                            [w * s[:, None].astype(np.float32) for w in weights])
+        error = group_error(
+            sample / s.astype(np.float32),
+            float((act_absmax / s).max()),
+            [w * s[:, None].astype(np.float32) for w in weights],
+        )
         if error < best.error_after:
             best = GroupChoice(label, alpha, before, error, s)
     return best
@@ -125,13 +137,22 @@ class _StatsSession:
         clear_graph(self.path)
 
 
-def collect_stats(source: Path, workdir: Path, groups: list[SmoothingGroup], reader, tokens: int = SAMPLE_TOKENS,
-                  seed: int = 0, threads: int | None = None, progress=None) -> dict[str, tuple]:
+def collect_stats(
+    source: Path,
+    workdir: Path,
+    groups: list[SmoothingGroup],
+    reader,
+    tokens: int = SAMPLE_TOKENS,
+    seed: int = 0,
+    threads: int | None = None,
+    progress=None,
+) -> dict[str, tuple]:
     """Per group: (per-channel max |x| over every calibration token, a seeded sample of ``tokens``
     token rows). One pass over ``reader``; memory holds one batch of LN outputs at a time."""
     rng = np.random.default_rng(seed)
-    session = _StatsSession(Path(source), scratch_path(source, workdir, "stats.onnx"), [g.output for g in groups],
-                            threads)
+    session = _StatsSession(
+        Path(source), scratch_path(source, workdir, "stats.onnx"), [g.output for g in groups], threads
+    )
     absmax = {g.output: None for g in groups}
     samples: dict[str, list] = {g.output: [] for g in groups}
     per_image = max(1, -(-tokens // max(1, reader.count)))
@@ -143,8 +164,10 @@ def collect_stats(source: Path, workdir: Path, groups: list[SmoothingGroup], rea
                 peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0).astype(np.float64)
                 absmax[name] = peak if absmax[name] is None else np.maximum(absmax[name], peak)
                 rows_per_image = len(flat) // len(value)
-                picks = [k * rows_per_image + rng.choice(rows_per_image, min(per_image, rows_per_image),
-                                                         replace=False) for k in range(len(value))]
+                picks = [
+                    k * rows_per_image + rng.choice(rows_per_image, min(per_image, rows_per_image), replace=False)
+                    for k in range(len(value))
+                ]
                 samples[name].append(flat[np.concatenate(picks)].astype(np.float32))
             if progress and (i == len(reader) or i % 8 == 0):
                 progress(f"channel statistics {reader.images_served}/{reader.count} images")
@@ -177,8 +200,9 @@ def fold(model, group: SmoothingGroup, scales: np.ndarray, base_dir: Path) -> No
         norm.input[slot] = new.name
     for gemm in group.gemms:
         node = by_name[gemm.node]
-        new = numpy_helper.from_array(_weight(model, gemm.weight, base_dir) * s[:, None],
-                                      f"{gemm.weight}.smoothed.{gemm.node}")
+        new = numpy_helper.from_array(
+            _weight(model, gemm.weight, base_dir) * s[:, None], f"{gemm.weight}.smoothed.{gemm.node}"
+        )
         model.graph.initializer.append(new)
         node.input[1] = new.name
 
@@ -222,8 +246,9 @@ class SmoothedFromOnnx:
         source = Path(self.source)
         model = load_structure(source)
         groups = smoothing_groups(model, find_gemms(model, self.tokens))
-        stats = collect_stats(source, self.workdir, groups, self.reader, seed=self.seed, threads=self.threads,
-                              progress=say)
+        stats = collect_stats(
+            source, self.workdir, groups, self.reader, seed=self.seed, threads=self.threads, progress=say
+        )
         choices = []
         for group in groups:
             absmax, sample = stats[group.output]
@@ -238,17 +263,28 @@ class SmoothedFromOnnx:
         clear_graph(out)
         external = graph_bytes(source) > onnx_files.EXTERNAL_DATA_THRESHOLD
         if external:  # only the changed tensors go to the new data file; the rest stay in the source's
-            _onnx().save_model(model, str(out), save_as_external_data=True, all_tensors_to_one_file=True,
-                               location=out.name + ".data", size_threshold=1024, convert_attribute=False)
+            _onnx().save_model(
+                model,
+                str(out),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=out.name + ".data",
+                size_threshold=1024,
+                convert_attribute=False,
+            )
         else:
             _onnx().save_model(model, str(out))
         smoothed = sum(c.alpha is not None for c in choices)
         record = {
             "method": "SmoothQuant equivalent transform, folded into LayerNorm gamma/beta and the next weights",
-            "alphas_tried": list(ALPHAS), "sample_tokens": int(len(next(iter(stats.values()))[1])),
-            "images": self.reader.images_served, "groups_smoothed": smoothed, "groups": len(choices),
+            "alphas_tried": list(ALPHAS),
+            "sample_tokens": int(len(next(iter(stats.values()))[1])),
+            "images": self.reader.images_served,
+            "groups_smoothed": smoothed,
+            "groups": len(choices),
             "choices": [c.to_dict() for c in choices],
-            "seconds": round(time.perf_counter() - start, 2), "peak_rss_gib": round(peak_rss_gib(), 2),
+            "seconds": round(time.perf_counter() - start, 2),
+            "peak_rss_gib": round(peak_rss_gib(), 2),
         }
         if say:
             say(f"{smoothed} of {len(choices)} LayerNorm groups rescaled")

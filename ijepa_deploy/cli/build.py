@@ -28,31 +28,54 @@ class BuildArgs:
 
 
 def parse_args(argv=None) -> BuildArgs:
-    parser = ArgumentParser(prog="ijepa-build",
-                            description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
-                            epilog="Needs an NVIDIA GPU, TensorRT >= 10.8 and cuda-python "
-                                   "(pip install 'ijepa-deploy[tensorrt]').")
+    parser = ArgumentParser(
+        prog="ijepa-build",
+        description="Build TensorRT engines from an artifact's ONNX graphs, on this GPU.",
+        epilog="Needs an NVIDIA GPU, TensorRT >= 10.8 and cuda-python (pip install 'ijepa-deploy[tensorrt]').",
+    )
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
-    parser.add_argument("--variant", action="append", dest="variants", metavar="GRAPH",
-                        help="graph to build from: fp32 (default), fp16, int8; repeat for several")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        dest="variants",
+        metavar="GRAPH",
+        help="graph to build from: fp32 (default), fp16, int8; repeat for several",
+    )
     parser.add_argument("--min-batch", type=int, default=1, help="smallest batch of the profile (default 1)")
     parser.add_argument("--opt-batch", type=int, help="batch TensorRT tunes for (default 8, capped at max)")
     parser.add_argument("--max-batch", type=int, help="largest batch (default: the artifact's max batch)")
     parser.add_argument("--workspace-gib", type=float, default=4.0, help="builder workspace limit in GiB (default 4)")
     parser.add_argument("--opt-level", type=int, default=3, help="builder optimization level 0-5 (default 3)")
-    parser.add_argument("--timing-cache", type=Path, help="timing cache file, reused across builds "
-                        "(default ARTIFACT_DIR/timing.cache)")
-    parser.add_argument("--hardware-compatibility", choices=("none", *HARDWARE_COMPATIBILITY), default="none",
-                        help="build for other GPUs too: ampere_plus, same_compute_capability (slower engines)")
-    parser.add_argument("--version-compatible", action="store_true",
-                        help="engine runs on later TensorRT versions (embeds the lean runtime)")
-    parser.add_argument("--parity-images", type=Path, metavar="DIR",
-                        help="photos each engine is checked on against eager PyTorch (default: the bundled ones)")
+    parser.add_argument(
+        "--timing-cache", type=Path, help="timing cache file, reused across builds (default ARTIFACT_DIR/timing.cache)"
+    )
+    parser.add_argument(
+        "--hardware-compatibility",
+        choices=("none", *HARDWARE_COMPATIBILITY),
+        default="none",
+        help="build for other GPUs too: ampere_plus, same_compute_capability (slower engines)",
+    )
+    parser.add_argument(
+        "--version-compatible",
+        action="store_true",
+        help="engine runs on later TensorRT versions (embeds the lean runtime)",
+    )
+    parser.add_argument(
+        "--parity-images",
+        type=Path,
+        metavar="DIR",
+        help="photos each engine is checked on against eager PyTorch (default: the bundled ones)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     a = parser.parse_args(argv)
     options = EngineOptions(
-        variants=tuple(a.variants or ("fp32",)), min_batch=a.min_batch, opt_batch=a.opt_batch,
-        max_batch=a.max_batch, workspace_gib=a.workspace_gib, opt_level=a.opt_level, timing_cache=a.timing_cache,
+        variants=tuple(a.variants or ("fp32",)),
+        min_batch=a.min_batch,
+        opt_batch=a.opt_batch,
+        max_batch=a.max_batch,
+        workspace_gib=a.workspace_gib,
+        opt_level=a.opt_level,
+        timing_cache=a.timing_cache,
         hardware_compatibility=None if a.hardware_compatibility == "none" else a.hardware_compatibility,
         version_compatible=a.version_compatible,
     )
@@ -64,21 +87,27 @@ def build(args: BuildArgs) -> int:
     summary table ijepa-export prints (stdout). Exit 1 when an engine fails its parity check."""
     manifest = read_manifest(args.artifact)
     parity_paths = images_in(args.parity_images) if args.parity_images else None
-    records = build_engines(args.artifact, manifest, args.options, Progress(quiet=args.quiet),
-                            parity_paths=parity_paths)
+    records = build_engines(
+        args.artifact, manifest, args.options, Progress(quiet=args.quiet), parity_paths=parity_paths
+    )
     for rec in records:
         size = manifest.files[rec.file].bytes / 2**20
         p = rec.profile
-        print(f"{rec.source_graph:<6} {rec.file:<22} {size:8.1f} MiB  batch {p.min}/{p.opt}/{p.max}  "
-              f"TensorRT {rec.tensorrt_version}  {rec.gpu_name} (sm {rec.compute_capability})  "
-              f"{rec.build_seconds or 0:.1f} s  parity {rec.status}")
+        print(
+            f"{rec.source_graph:<6} {rec.file:<22} {size:8.1f} MiB  batch {p.min}/{p.opt}/{p.max}  "
+            f"TensorRT {rec.tensorrt_version}  {rec.gpu_name} (sm {rec.compute_capability})  "
+            f"{rec.build_seconds or 0:.1f} s  parity {rec.status}"
+        )
     print()
     print(summary_table(manifest, Path(args.artifact)))
     failed = [rec.file for rec in records if rec.status != STATUS_PASSED]
     if failed:
-        print(f"error: {args.artifact} | engine parity check FAILED for {', '.join(failed)}; marked 'failed' in "
-              "the manifest (the runtime refuses them). Note: expected engines within the thresholds in the "
-              "table above", file=sys.stderr)
+        print(
+            f"error: {args.artifact} | engine parity check FAILED for {', '.join(failed)}; marked 'failed' in "
+            "the manifest (the runtime refuses them). Note: expected engines within the thresholds in the "
+            "table above",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -36,25 +36,47 @@ class CheckOptions:
 
 
 def parse_args(argv=None) -> CheckOptions:
-    parser = ArgumentParser(prog="ijepa-check", description="Check an artifact's graphs and engines on this host "
-                            "against the export's saved reference outputs (no torch needed).")
+    parser = ArgumentParser(
+        prog="ijepa-check",
+        description="Check an artifact's graphs and engines on this host "
+        "against the export's saved reference outputs (no torch needed).",
+    )
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
-    parser.add_argument("--backend", action="append", choices=BACKENDS,
-                        help="only this backend (repeatable; default: every one this host has)")
-    parser.add_argument("--precision", action="append",
-                        help="only this precision or graph (fp32, fp16, int8, int8-cpu, bf16; repeatable)")
-    parser.add_argument("--perf", action="store_true",
-                        help="also latency at batch 1 and 8 in paired rounds, against the limits")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="only this backend (repeatable; default: every one this host has)",
+    )
+    parser.add_argument(
+        "--precision",
+        action="append",
+        help="only this precision or graph (fp32, fp16, int8, int8-cpu, bf16; repeatable)",
+    )
+    parser.add_argument(
+        "--perf", action="store_true", help="also latency at batch 1 and 8 in paired rounds, against the limits"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
     parser.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / OpenVINO")
-    parser.add_argument("--allow-engine-host-code", action="store_true",
-                        help="check version-compatible TensorRT engines (they run host code from the engine file)")
+    parser.add_argument(
+        "--allow-engine-host-code",
+        action="store_true",
+        help="check version-compatible TensorRT engines (they run host code from the engine file)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     a = parser.parse_args(argv)
     if a.threads is not None and a.threads < 1:
         parser.error(f"--threads {a.threads}: expected a positive number of threads")
-    return CheckOptions(a.artifact, tuple(a.backend or BACKENDS), tuple(a.precision or ()), a.perf, a.json,
-                        a.threads, a.allow_engine_host_code, a.quiet)
+    return CheckOptions(
+        a.artifact,
+        tuple(a.backend or BACKENDS),
+        tuple(a.precision or ()),
+        a.perf,
+        a.json,
+        a.threads,
+        a.allow_engine_host_code,
+        a.quiet,
+    )
 
 
 def _perf(result: HostCheck, say) -> tuple[list[str], list[str], list[dict[str, Any]]]:
@@ -81,8 +103,10 @@ def _perf(result: HostCheck, say) -> tuple[list[str], list[str], list[dict[str, 
         except AssertionError as exc:
             lines += str(exc).splitlines()[1:]
             failures.append(f"{limit.name} vs {limit.baseline}")
-        records += [{"limit": limit.name, "baseline": limit.baseline, "batch": n, "max_ratio": limit.ratio,
-                     **r.to_dict()} for n, r in measured.items()]
+        records += [
+            {"limit": limit.name, "baseline": limit.baseline, "batch": n, "max_ratio": limit.ratio, **r.to_dict()}
+            for n, r in measured.items()
+        ]
     return lines, failures, records
 
 
@@ -90,8 +114,9 @@ def main_check(opts: CheckOptions) -> int:
     if opts.json is not None:
         check_output_file(opts.json, "--json")
     say = (lambda s: None) if opts.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    result = check_artifact(opts.artifact, opts.backends, opts.precisions, opts.threads,
-                            opts.allow_engine_host_code, say)
+    result = check_artifact(
+        opts.artifact, opts.backends, opts.precisions, opts.threads, opts.allow_engine_host_code, say
+    )
     print(summary_table(result.manifest, opts.artifact))
     for line in result.skipped:
         print(f"not checked on this host: {line}")
@@ -102,8 +127,14 @@ def main_check(opts: CheckOptions) -> int:
         print("\nlatency (paired rounds, candidate / baseline):\n  " + "\n  ".join(lines))
         failures += [f"latency of {s}" for s in slow]
     if opts.json is not None:
-        report = {"artifact": str(opts.artifact), "passed": not failures, "failed": failures,
-                  "skipped": result.skipped, "parity": [r.to_dict() for r in result.manifest.parity], "perf": perf}
+        report = {
+            "artifact": str(opts.artifact),
+            "passed": not failures,
+            "failed": failures,
+            "skipped": result.skipped,
+            "parity": [r.to_dict() for r in result.manifest.parity],
+            "perf": perf,
+        }
         write_atomic(opts.json, json.dumps(report, indent=2, allow_nan=False) + "\n")
     if failures:
         print(f"error: {opts.artifact} | check FAILED on this host for: {'; '.join(failures)}", file=sys.stderr)

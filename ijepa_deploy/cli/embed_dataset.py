@@ -15,42 +15,89 @@ EPILOG = """Output: OUT_DIR/part-NNNNN.parquet (path, embedding | logits + label
 
 
 def parse_args(argv=None):
-    parser = ArgumentParser(prog="ijepa-embed-dataset", epilog=EPILOG,
-                            description="Embed every image of a corpus with an ijepa-deploy artifact.")
+    parser = ArgumentParser(
+        prog="ijepa-embed-dataset",
+        epilog=EPILOG,
+        description="Embed every image of a corpus with an ijepa-deploy artifact.",
+    )
     parser.add_argument("artifact", type=Path, help="artifact directory written by ijepa-export")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image directories (walked recursively), text listings (one path per line), "
-                             ".csv / .parquet listings, or image files")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image directories (walked recursively), text listings (one path per line), "
+        ".csv / .parquet listings, or image files",
+    )
     parser.add_argument("--output", "-o", type=Path, required=True, help="output directory (OUT_DIR)")
     parser.add_argument("--path-column", default="path", help="the column of .csv / .parquet listings (default path)")
-    parser.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "openvino", "tensorrt"],
-                        help="auto (default): TensorRT engine on a GPU host, else OpenVINO, else ONNX Runtime")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "onnxruntime", "openvino", "tensorrt"],
+        help="auto (default): TensorRT engine on a GPU host, else OpenVINO, else ONNX Runtime",
+    )
     parser.add_argument("--precision", default="fp32", help="fp32 (default), fp16, int8, int8-cpu, bf16")
     parser.add_argument("--threads", type=int, help="CPU threads for inference (default: all)")
     parser.add_argument("--batch-size", type=int, help="images per inference (default: 32, at most the artifact's max)")
-    parser.add_argument("--part-size", type=int, default=DEFAULT_PART_SIZE,
-                        help=f"rows per part file, the unit of resume (default {DEFAULT_PART_SIZE})")
+    parser.add_argument(
+        "--part-size",
+        type=int,
+        default=DEFAULT_PART_SIZE,
+        help=f"rows per part file, the unit of resume (default {DEFAULT_PART_SIZE})",
+    )
     parser.add_argument("--workers", type=int, help="decode workers (default: CPUs, at most 8)")
-    parser.add_argument("--decode", default="processes", choices=["processes", "threads"],
-                        help="decode in worker processes (default) or threads")
+    parser.add_argument(
+        "--decode",
+        default="processes",
+        choices=["processes", "threads"],
+        help="decode in worker processes (default) or threads",
+    )
     parser.add_argument("--shard-index", type=int, default=0, help="this job's index K (0 <= K < N)")
-    parser.add_argument("--num-shards", type=int, default=1,
-                        help="N independent jobs writing disjoint parts of one output (a SLURM array, ...)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an output written by another artifact, listing or part size")
+    parser.add_argument(
+        "--num-shards",
+        type=int,
+        default=1,
+        help="N independent jobs writing disjoint parts of one output (a SLURM array, ...)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an output written by another artifact, listing or part size"
+    )
     parser.add_argument("--retry-errors", action="store_true", help="re-embed only the error rows")
     parser.add_argument("--engine", default="local", choices=["local", "ray"], help="local (default) or ray")
     parser.add_argument("--ray-address", help="an existing Ray cluster (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--ray-actors", type=int, default=1, help="embedding actors (Ray engine; default 1)")
     parser.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per embedding actor (Ray engine)")
-    parser.add_argument("--openvino-hint", default="THROUGHPUT", choices=["THROUGHPUT", "LATENCY"],
-                        help="OpenVINO: THROUGHPUT (default: several streams, a batch in flight on each) or LATENCY")
+    parser.add_argument(
+        "--openvino-hint",
+        default="THROUGHPUT",
+        choices=["THROUGHPUT", "LATENCY"],
+        help="OpenVINO: THROUGHPUT (default: several streams, a batch in flight on each) or LATENCY",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     a = parser.parse_args(argv)
-    return DatasetOptions(a.artifact, a.inputs, a.output, a.path_column, a.backend, a.precision, a.threads,
-                          a.batch_size, a.part_size, a.workers, a.decode, a.shard_index, a.num_shards, a.overwrite,
-                          a.retry_errors, a.engine, a.ray_address, a.ray_actors, a.gpus_per_actor, a.openvino_hint,
-                          not a.no_progress)
+    return DatasetOptions(
+        a.artifact,
+        a.inputs,
+        a.output,
+        a.path_column,
+        a.backend,
+        a.precision,
+        a.threads,
+        a.batch_size,
+        a.part_size,
+        a.workers,
+        a.decode,
+        a.shard_index,
+        a.num_shards,
+        a.overwrite,
+        a.retry_errors,
+        a.engine,
+        a.ray_address,
+        a.ray_actors,
+        a.gpus_per_actor,
+        a.openvino_hint,
+        not a.no_progress,
+    )
 
 
 def _main(argv=None) -> int:

@@ -29,24 +29,44 @@ def _main(argv=None) -> int:
     p.add_argument("--kind", default="KIND_AUTO", choices=["KIND_AUTO", "KIND_GPU", "KIND_CPU"])
     p.add_argument("--preprocess-instances", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR once the new one is complete")
-    p.add_argument("--allow-unverified", action="store_true",
-                   help="for debugging: write a repository for an artifact or engine whose parity check did not "
-                        "pass (files must still match their checksums); the repository gets a NOTE.txt saying so")
-    p.add_argument("--allow-engine-host-code", action="store_true",
-                   help="write a version-compatible TensorRT engine, which runs host code embedded in the engine "
-                        "file inside tritonserver (only for engines from a builder you trust; tritonserver must "
-                        "then be started with --backend-config=tensorrt,version-compatible=true)")
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="for debugging: write a repository for an artifact or engine whose parity check did not "
+        "pass (files must still match their checksums); the repository gets a NOTE.txt saying so",
+    )
+    p.add_argument(
+        "--allow-engine-host-code",
+        action="store_true",
+        help="write a version-compatible TensorRT engine, which runs host code embedded in the engine "
+        "file inside tritonserver (only for engines from a builder you trust; tritonserver must "
+        "then be started with --backend-config=tensorrt,version-compatible=true)",
+    )
     a = p.parse_args(argv)
-    for flag, value in (("--instances", a.instances), ("--preprocess-instances", a.preprocess_instances),
-                        ("--max-queue", a.max_queue)):
+    for flag, value in (
+        ("--instances", a.instances),
+        ("--preprocess-instances", a.preprocess_instances),
+        ("--max-queue", a.max_queue),
+    ):
         if value < 1:
             raise InputError(flag, f"{value} is not positive", "an integer >= 1")
-    configs = write_repository(a.artifact, a.output, name=a.name, backend=a.backend, precision=a.precision,
-                               max_batch=a.max_batch, preferred_batch_sizes=a.preferred_batch_sizes,
-                               max_queue_delay_us=a.max_queue_delay_us, instances=a.instances, kind=a.kind,
-                               max_queue=a.max_queue, preprocess_instances=a.preprocess_instances,
-                               overwrite=a.overwrite, allow_unverified=a.allow_unverified,
-                               allow_engine_host_code=a.allow_engine_host_code)
+    configs = write_repository(
+        a.artifact,
+        a.output,
+        name=a.name,
+        backend=a.backend,
+        precision=a.precision,
+        max_batch=a.max_batch,
+        preferred_batch_sizes=a.preferred_batch_sizes,
+        max_queue_delay_us=a.max_queue_delay_us,
+        instances=a.instances,
+        kind=a.kind,
+        max_queue=a.max_queue,
+        preprocess_instances=a.preprocess_instances,
+        overwrite=a.overwrite,
+        allow_unverified=a.allow_unverified,
+        allow_engine_host_code=a.allow_engine_host_code,
+    )
     for path in configs:
         print(path)
     return 0

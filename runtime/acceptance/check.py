@@ -103,8 +103,10 @@ def candidates(manifest: Manifest) -> tuple[list[Candidate], list[str]]:
         skipped.append(f"OpenVINO rows: {why_not_ov} (pip install 'ijepa-deploy[openvino]')")
     else:
         if any(g.precision == "int8" for g in manifest.graphs.values()) and not int8_dot_product():
-            skipped.append("OpenVINO int8 rows: this CPU has no int8 dot products (VNNI / AMX); the runtime "
-                           "refuses OpenVINO int8 here")
+            skipped.append(
+                "OpenVINO int8 rows: this CPU has no int8 dot products (VNNI / AMX); the runtime "
+                "refuses OpenVINO int8 here"
+            )
         if "fp32" in manifest.graphs and not bf16:
             skipped.append("OpenVINO bf16 mode: this CPU has no native bf16")
     if not gpu:
@@ -122,19 +124,38 @@ def _provider_name(provider: str) -> str:
     return provider.replace("ExecutionProvider", "").lower()
 
 
-def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, threads: int | None = None,
-                   allow_engine_host_code: bool = False) -> Runner:
+def open_candidate(
+    directory: Path,
+    manifest: Manifest,
+    candidate: Candidate,
+    threads: int | None = None,
+    allow_engine_host_code: bool = False,
+) -> Runner:
     """The runner the export checked the graph with (same classes, providers and settings), or the
     runtime's TensorRT runner for an engine. Acceptance opens what failed too: it re-measures."""
     if candidate.engine is not None:
-        return open_runner(directory, manifest, "tensorrt", candidate.engine, verify=False, allow_unverified=True,
-                           options=RunnerOptions(allow_engine_host_code=allow_engine_host_code))
+        return open_runner(
+            directory,
+            manifest,
+            "tensorrt",
+            candidate.engine,
+            verify=False,
+            allow_unverified=True,
+            options=RunnerOptions(allow_engine_host_code=allow_engine_host_code),
+        )
 
     def graph(runner_class: type[Runner], options: RunnerOptions) -> Runner:
         # past the gates (allow_unverified) and checksums: acceptance re-measures what the graph does;
         # precision bf16 is OpenVINO's bf16 mode of the graph
-        return runner_class.from_artifact(directory, manifest, candidate.graph, options,
-                                          precision=candidate.precision, verify=False, allow_unverified=True)
+        return runner_class.from_artifact(
+            directory,
+            manifest,
+            candidate.graph,
+            options,
+            precision=candidate.precision,
+            verify=False,
+            allow_unverified=True,
+        )
 
     if candidate.backend == "openvino-cpu":
         return graph(OpenVinoRunner, RunnerOptions(threads=threads))
@@ -143,17 +164,23 @@ def open_candidate(directory: Path, manifest: Manifest, candidate: Candidate, th
     provider = next(p for p in gpu_execution_providers() if candidate.backend.endswith(_provider_name(p)))
     runner = graph(OnnxRuntimeRunner, RunnerOptions(providers=[provider_entry(provider, None), "CPUExecutionProvider"]))
     if runner.backend != candidate.backend:
-        raise BackendUnavailable(f"ONNX Runtime {provider}", f"session fell back to {runner.backend}",
-                               "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT libraries)")
+        raise BackendUnavailable(
+            f"ONNX Runtime {provider}",
+            f"session fell back to {runner.backend}",
+            "a working onnxruntime-gpu install (CUDA / cuDNN / TensorRT libraries)",
+        )
     return runner
 
 
 def saved_reference(directory: Path, manifest: Manifest) -> ReferenceParity:
     """The artifact's saved reference outputs, checksum-verified, with this host's pixels."""
     if REFERENCE_FILE not in manifest.files:
-        raise ArtifactError(str(directory), f"no {REFERENCE_FILE} in the manifest (exported before saved reference "
-                               "outputs)", "an artifact exported by this version of ijepa-export (re-export), or "
-                               "ijepa-build --parity-images DIR on a host with torch")
+        raise ArtifactError(
+            str(directory),
+            f"no {REFERENCE_FILE} in the manifest (exported before saved reference outputs)",
+            "an artifact exported by this version of ijepa-export (re-export), or "
+            "ijepa-build --parity-images DIR on a host with torch",
+        )
     verify_files(directory, manifest, [REFERENCE_FILE])
     reference = ReferenceOutputs.load(resolve_inside(directory, REFERENCE_FILE))
     return ReferenceParity(reference, reference.pixels(Preprocessor(manifest.preprocessing)))
@@ -166,9 +193,14 @@ def _batch_sizes(manifest: Manifest, candidate: Candidate) -> tuple[int, ...]:
     return tuple(row.batch_sizes) if row else DEFAULT_BATCH_SIZES
 
 
-def check_artifact(directory: Path, backends: tuple[str, ...] = BACKENDS, precisions: tuple[str, ...] = (),
-                   threads: int | None = None, allow_engine_host_code: bool = False,
-                   say: Callable[[str], None] = lambda _: None) -> HostCheck:
+def check_artifact(
+    directory: Path,
+    backends: tuple[str, ...] = BACKENDS,
+    precisions: tuple[str, ...] = (),
+    threads: int | None = None,
+    allow_engine_host_code: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+) -> HostCheck:
     """Check every candidate of ``backends`` (and of ``precisions``: a precision or graph name, all
     when empty) against the saved reference outputs; every artifact file's checksum first."""
     directory = Path(directory)
@@ -176,11 +208,18 @@ def check_artifact(directory: Path, backends: tuple[str, ...] = BACKENDS, precis
     verify_files(directory, manifest)
     check = saved_reference(directory, manifest)
     found, skipped = candidates(manifest)
-    chosen = [c for c in found if c.family() in backends
-              and (not precisions or c.precision in precisions or c.graph in precisions or c.engine in precisions)]
+    chosen = [
+        c
+        for c in found
+        if c.family() in backends
+        and (not precisions or c.precision in precisions or c.graph in precisions or c.engine in precisions)
+    ]
     if not chosen:
-        raise InputError(str(directory), "nothing this host can check matches --backend / --precision",
-                               f"one of: {', '.join(c.label(manifest) for c in found) or 'none'}")
+        raise InputError(
+            str(directory),
+            "nothing this host can check matches --backend / --precision",
+            f"one of: {', '.join(c.label(manifest) for c in found) or 'none'}",
+        )
     rows: list[ParityResult] = []
     failed = []
     for candidate in chosen:
@@ -188,10 +227,16 @@ def check_artifact(directory: Path, backends: tuple[str, ...] = BACKENDS, precis
         engine_file = manifest.engines[candidate.engine].file if candidate.engine else None
         try:
             with open_candidate(directory, manifest, candidate, threads, allow_engine_host_code) as runner:
-                row = check(runner, candidate.graph, candidate.precision, _batch_sizes(manifest, candidate),
-                            thresholds=export_thresholds(manifest, candidate.graph, candidate.precision),
-                            neighbours=candidate.precision != "fp32" or candidate.engine is not None,
-                            engine=engine_file, progress=lambda s: say(f"[check] {s}"))
+                row = check(
+                    runner,
+                    candidate.graph,
+                    candidate.precision,
+                    _batch_sizes(manifest, candidate),
+                    thresholds=export_thresholds(manifest, candidate.graph, candidate.precision),
+                    neighbours=candidate.precision != "fp32" or candidate.engine is not None,
+                    engine=engine_file,
+                    progress=lambda s: say(f"[check] {s}"),
+                )
         except IJepaDeployError as exc:  # it could not even run here: that is a failure of this host's check
             failed.append(f"{candidate.label(manifest)}: {exc.problem}")
             continue

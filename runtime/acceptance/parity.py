@@ -81,14 +81,24 @@ class ParityCheck:
         for name, stats in worst.items():
             min_cos, max_abs = thresholds.get(name, (0.99, None))
             ok = stats["finite"] and stats["min_cosine"] >= min_cos and (max_abs is None or stats["max_abs"] <= max_abs)
-            outputs[name] = OutputParity(min_cosine=stats["min_cosine"], max_abs=stats["max_abs"],
-                                         mean_abs=stats["mean_abs"], cosine_threshold=min_cos,
-                                         max_abs_threshold=max_abs, passed=bool(ok))
+            outputs[name] = OutputParity(
+                min_cosine=stats["min_cosine"],
+                max_abs=stats["max_abs"],
+                mean_abs=stats["mean_abs"],
+                cosine_threshold=min_cos,
+                max_abs_threshold=max_abs,
+                passed=bool(ok),
+            )
         distinct = min(max(self.batch_sizes), len(self.reference.names))
         return ParityResult(
-            graph=graph, precision=self.precision, backend=self.candidate.backend,
-            reference=self.reference.reference, images=list(self.reference.names[:distinct]),
-            batch_sizes=list(self.batch_sizes), outputs=outputs, per_batch=per_batch,
+            graph=graph,
+            precision=self.precision,
+            backend=self.candidate.backend,
+            reference=self.reference.reference,
+            images=list(self.reference.names[:distinct]),
+            batch_sizes=list(self.batch_sizes),
+            outputs=outputs,
+            per_batch=per_batch,
             passed=all(o.passed for o in outputs.values()),
         )
 
@@ -102,12 +112,22 @@ class ReferenceParity:
     pixels: np.ndarray
     k: int = DEFAULT_K
 
-    def __call__(self, candidate: Runner, graph: str, precision: str, batch_sizes: tuple[int, ...], *,
-                 thresholds: dict | None = None, neighbours: bool = True, engine: str | None = None,
-                 progress=None) -> ParityResult:
+    def __call__(
+        self,
+        candidate: Runner,
+        graph: str,
+        precision: str,
+        batch_sizes: tuple[int, ...],
+        *,
+        thresholds: dict | None = None,
+        neighbours: bool = True,
+        engine: str | None = None,
+        progress=None,
+    ) -> ParityResult:
         say = progress or (lambda _: None)
-        result = ParityCheck(self.reference, self.pixels, candidate, precision, tuple(batch_sizes),
-                             thresholds)(graph, progress)
+        result = ParityCheck(self.reference, self.pixels, candidate, precision, tuple(batch_sizes), thresholds)(
+            graph, progress
+        )
         if neighbours:
             [output] = self.reference.outputs
             say(f"neighbour overlap@{self.k} over {len(self.pixels)} images")
@@ -120,8 +140,7 @@ class ReferenceParity:
 def export_thresholds(manifest: Manifest, graph: str, precision: str) -> dict | None:
     """The thresholds the export checked ``graph`` at ``precision`` with (INT8's are its target
     cosine): engines built from that graph and checks on other hosts are held to the same."""
-    row = next((r for r in manifest.parity if r.graph == graph and r.precision == precision and r.engine is None),
-               None)
+    row = next((r for r in manifest.parity if r.graph == graph and r.precision == precision and r.engine is None), None)
     return {name: (o.cosine_threshold, o.max_abs_threshold) for name, o in row.outputs.items()} if row else None
 
 

@@ -54,16 +54,25 @@ class ReferenceOutputs:
 
     def __post_init__(self):
         n = len(self.images)
-        if not (len(self.names) == len(self.digests) == n and 0 < self.parity_images <= n
-                and all(len(v) == n for v in self.outputs.values())):
-            raise ArtifactError("reference outputs", "arrays of different lengths",
-                                   "one entry per photo, as ijepa-export writes them")
+        if not (
+            len(self.names) == len(self.digests) == n
+            and 0 < self.parity_images <= n
+            and all(len(v) == n for v in self.outputs.values())
+        ):
+            raise ArtifactError(
+                "reference outputs", "arrays of different lengths", "one entry per photo, as ijepa-export writes them"
+            )
 
     # -- the file ------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        arrays = {"format": np.array(FORMAT), "images": self.images, "names": np.array(self.names),
-                  "digests": np.array(self.digests), "parity_images": np.array(self.parity_images),
-                  "reference": np.array(self.reference)}
+        arrays = {
+            "format": np.array(FORMAT),
+            "images": self.images,
+            "names": np.array(self.names),
+            "digests": np.array(self.digests),
+            "parity_images": np.array(self.parity_images),
+            "reference": np.array(self.reference),
+        }
         arrays.update({f"output.{name}": value for name, value in self.outputs.items()})
         if self.hidden is not None and self.tokens is not None:
             arrays.update({f"output.{HIDDEN}": self.hidden, "tokens": self.tokens})
@@ -76,21 +85,35 @@ class ReferenceOutputs:
         try:
             with np.load(path, allow_pickle=False) as data:
                 if int(data["format"]) != FORMAT:
-                    raise ArtifactError(str(path), f"reference outputs format {int(data['format'])}",
-                                           f"format {FORMAT} (re-export with this version of ijepa-deploy)")
-                outputs = {k.split(".", 1)[1]: data[k] for k in data.files
-                           if k.startswith("output.") and k != f"output.{HIDDEN}"}
+                    raise ArtifactError(
+                        str(path),
+                        f"reference outputs format {int(data['format'])}",
+                        f"format {FORMAT} (re-export with this version of ijepa-deploy)",
+                    )
+                outputs = {
+                    k.split(".", 1)[1]: data[k]
+                    for k in data.files
+                    if k.startswith("output.") and k != f"output.{HIDDEN}"
+                }
                 hidden = data[f"output.{HIDDEN}"] if f"output.{HIDDEN}" in data.files else None
-                return cls(images=data["images"], names=[str(n) for n in data["names"]],
-                           digests=[str(d) for d in data["digests"]], outputs=outputs,
-                           parity_images=int(data["parity_images"]), hidden=hidden,
-                           tokens=data["tokens"] if hidden is not None else None,
-                           reference=str(data["reference"]))
+                return cls(
+                    images=data["images"],
+                    names=[str(n) for n in data["names"]],
+                    digests=[str(d) for d in data["digests"]],
+                    outputs=outputs,
+                    parity_images=int(data["parity_images"]),
+                    hidden=hidden,
+                    tokens=data["tokens"] if hidden is not None else None,
+                    reference=str(data["reference"]),
+                )
         except IJepaDeployError:
             raise
         except Exception as exc:  # zip/npz errors, missing keys, object arrays refused by allow_pickle=False
-            raise ArtifactError(str(path), f"reference outputs cannot be read ({type(exc).__name__}: {exc})",
-                                   "the reference_outputs.npz ijepa-export wrote") from None
+            raise ArtifactError(
+                str(path),
+                f"reference outputs cannot be read ({type(exc).__name__}: {exc})",
+                "the reference_outputs.npz ijepa-export wrote",
+            ) from None
 
     # -- using it ------------------------------------------------------------------------------
     def pixels(self, preprocess) -> np.ndarray:
@@ -100,9 +123,12 @@ class ReferenceOutputs:
         pixels = preprocess(list(self.images))
         bad = [name for name, p, d in zip(self.names, pixels, self.digests) if pixel_digest(p) != d]
         if bad:
-            raise ParityError("reference outputs", f"this host preprocesses {len(bad)} of {len(self.names)} "
-                                   f"photos differently from the export (e.g. {bad[0]})",
-                                   "the same preprocessing on both hosts (same Pillow and numpy behaviour)")
+            raise ParityError(
+                "reference outputs",
+                f"this host preprocesses {len(bad)} of {len(self.names)} "
+                f"photos differently from the export (e.g. {bad[0]})",
+                "the same preprocessing on both hosts (same Pillow and numpy behaviour)",
+            )
         return pixels
 
     def expected(self, count: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -30,7 +30,7 @@ OVERLAP_THRESHOLDS = {"fp32": 0.99, "fp16": 0.9, "bf16": 0.9, "int8": 0.7}
 
 def run_chunked(runner: Runner, pixels: np.ndarray, output: str) -> np.ndarray:
     step = max(1, int(runner.max_batch))
-    return np.concatenate([runner.run(pixels[i:i + step])[output] for i in range(0, len(pixels), step)])
+    return np.concatenate([runner.run(pixels[i : i + step])[output] for i in range(0, len(pixels), step)])
 
 
 def _top_k(vectors: np.ndarray, k: int) -> np.ndarray:
@@ -46,8 +46,9 @@ def neighbour_overlap(reference: np.ndarray, candidate: np.ndarray, k: int = DEF
     """Mean/min overlap@k and top-1 agreement of candidate vs reference nearest neighbours."""
     n = len(reference)
     if n != len(candidate):
-        raise InputError("neighbour check", f"{n} reference vs {len(candidate)} candidate vectors",
-                               "the same images on both sides")
+        raise InputError(
+            "neighbour check", f"{n} reference vs {len(candidate)} candidate vectors", "the same images on both sides"
+        )
     if n <= k:
         raise InputError("neighbour check", f"{n} images for k={k}", f"more than k={k} images")
     ref, got = _top_k(reference, k), _top_k(candidate, k)
@@ -77,6 +78,10 @@ class RetrievalCheck:
         overlap = neighbour_overlap(self.reference_vectors, got, self.k)
         threshold = OVERLAP_THRESHOLDS.get(precision, 0.7)
         finite = bool(np.isfinite(got).all())
-        return RetrievalResult(**overlap, output=self.output, threshold=threshold,
-                               passed=bool(finite and overlap["mean_overlap"] >= threshold),
-                               image_names=list(self.names))
+        return RetrievalResult(
+            **overlap,
+            output=self.output,
+            threshold=threshold,
+            passed=bool(finite and overlap["mean_overlap"] >= threshold),
+            image_names=list(self.names),
+        )

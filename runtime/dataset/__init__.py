@@ -14,8 +14,9 @@ from ijepa_deploy.errors import BackendUnavailable
 try:
     import pyarrow  # noqa: F401
 except ModuleNotFoundError as exc:
-    raise BackendUnavailable("ijepa_deploy.runtime.dataset", f"needs pyarrow ({exc})",
-                           "pip install 'ijepa-deploy[dataset]'") from None
+    raise BackendUnavailable(
+        "ijepa_deploy.runtime.dataset", f"needs pyarrow ({exc})", "pip install 'ijepa-deploy[dataset]'"
+    ) from None
 
 from ijepa_deploy.runtime.dataset.job import DatasetOptions, Summary, embed_dataset  # noqa: E402
 

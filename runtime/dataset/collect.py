@@ -28,8 +28,7 @@ class PartJob:
     existing: pa.Table | None = None
 
 
-def plan(out: OutputDir, state: DatasetState, listing: Listing, parts: list[int], retry_errors: bool
-         ) -> list[PartJob]:
+def plan(out: OutputDir, state: DatasetState, listing: Listing, parts: list[int], retry_errors: bool) -> list[PartJob]:
     """The work left: missing parts (or, with ``retry_errors``, the error rows of finished parts
     that are not in their part file)."""
     if not retry_errors:
@@ -62,8 +61,16 @@ class Collector:
     """Receives rows from an engine; commits each part when complete. ``on_rows(n, errors)`` is
     called for every batch (the progress bar)."""
 
-    def __init__(self, out: OutputDir, state: DatasetState, listing: Listing, jobs: list[PartJob],
-                 task: str, id2label: dict[str, str] | None, on_rows: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        out: OutputDir,
+        state: DatasetState,
+        listing: Listing,
+        jobs: list[PartJob],
+        task: str,
+        id2label: dict[str, str] | None,
+        on_rows: Callable[[int, int], None] | None = None,
+    ):
         self.out, self.state, self.listing = out, state, listing
         self.column = TASK_COLUMNS[task]
         self.id2label = id2label if task == "image-classification" else None
@@ -97,8 +104,11 @@ class Collector:
     def _entry(self, index: int) -> _Pending:
         entry = self.pending.get(index // self.state.part_size)
         if entry is None:
-            raise IJepaDeployError("dataset engine", f"returned row {index}, which is not in a part being written",
-                                   "rows of the planned parts only (a bug: please report it)")
+            raise IJepaDeployError(
+                "dataset engine",
+                f"returned row {index}, which is not in a part being written",
+                "rows of the planned parts only (a bug: please report it)",
+            )
         return entry
 
     @property
@@ -110,19 +120,26 @@ class Collector:
         rows = sorted(entry.rows)
         table = self._table([keys[i] for i in rows], [entry.rows[i] for i in rows])
         if entry.job.existing is not None:
-            table = _in_listing_order(pa.concat_tables([entry.job.existing, table]), self.state, self.listing,
-                                      entry.job.part)
+            table = _in_listing_order(
+                pa.concat_tables([entry.job.existing, table]), self.state, self.listing, entry.job.part
+            )
         bad = sorted(entry.errors)
-        errors = pa.table({"path": pa.array([keys[i] for i in bad], pa.string()),
-                           "error": pa.array([entry.errors[i] for i in bad], pa.string())})
+        errors = pa.table(
+            {
+                "path": pa.array([keys[i] for i in bad], pa.string()),
+                "error": pa.array([entry.errors[i] for i in bad], pa.string()),
+            }
+        )
         self.out.commit(self.state, entry.job.part, table, errors)
         self.written.append(entry.job.part)
 
     def _table(self, paths: list[str], rows: list[np.ndarray]) -> pa.Table:
         width = self.state.width
         flat = np.concatenate(rows).astype(np.float32, copy=False) if rows else np.zeros(0, np.float32)
-        columns = {"path": pa.array(paths, pa.string()),
-                   self.column: pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)}
+        columns = {
+            "path": pa.array(paths, pa.string()),
+            self.column: pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width),
+        }
         if self.id2label is not None:
             labels = [self.id2label.get(str(int(np.argmax(r))), str(int(np.argmax(r)))) for r in rows]
             columns["label"] = pa.array(labels, pa.string())

@@ -43,8 +43,16 @@ def decode_chunk(preprocess: Preprocessor, chunk: Chunk) -> Decoded:
         except IJepaDeployError as exc:
             errors.append((index, exc.format()))
         except Exception as exc:  # noqa: BLE001 - decoded, then a conversion Pillow refuses (LAB, ...) or MemoryError
-            errors.append((index, InputError(source, f"cannot be preprocessed ({type(exc).__name__}: "
-                                                   f"{first_line(exc)})", "an image Pillow converts to RGB").format()))
+            errors.append(
+                (
+                    index,
+                    InputError(
+                        source,
+                        f"cannot be preprocessed ({type(exc).__name__}: {first_line(exc)})",
+                        "an image Pillow converts to RGB",
+                    ).format(),
+                )
+            )
         else:
             ok.append(index)
     return Decoded(np.asarray(ok, dtype=np.int64), np.stack(pixels) if pixels else None, errors)

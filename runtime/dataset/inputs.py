@@ -69,8 +69,11 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
         if path.is_dir():
             _walk(path, listing)
         elif not path.exists():
-            raise InputError(str(given), "no such file or directory",
-                                   "an image directory, a listing (.txt, .csv, .parquet) or an image file")
+            raise InputError(
+                str(given),
+                "no such file or directory",
+                "an image directory, a listing (.txt, .csv, .parquet) or an image file",
+            )
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             listing.add(str(given), str(path))
         elif path.suffix.lower() in TABLE_EXTENSIONS:
@@ -79,20 +82,29 @@ def list_inputs(inputs, path_column: str = "path") -> Listing:
             _text(path, listing)
     _check_unique(listing)
     if not len(listing):
-        raise InputError(" ".join(map(str, inputs)), f"no images found (skipped: {listing.skipped_text()})",
-                               f"image files ({', '.join(IMAGE_SUFFIXES)}) or listings naming them")
+        raise InputError(
+            " ".join(map(str, inputs)),
+            f"no images found (skipped: {listing.skipped_text()})",
+            f"image files ({', '.join(IMAGE_SUFFIXES)}) or listings naming them",
+        )
     return listing
 
 
 def _walk(root: Path, listing: Listing) -> None:
     """Depth-first, every directory's entries sorted by name; errors become entries."""
+
     def visit(directory: Path, rel: str) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             key = f"{rel}/" if rel else "./"
-            listing.add(key, None, InputError(str(directory), f"directory cannot be read "
-                                                    f"({exc.strerror or exc})", "a readable directory").format())
+            listing.add(
+                key,
+                None,
+                InputError(
+                    str(directory), f"directory cannot be read ({exc.strerror or exc})", "a readable directory"
+                ).format(),
+            )
             return
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name
@@ -105,8 +117,11 @@ def _walk(root: Path, listing: Listing) -> None:
                     listing.skipped["symlinked directories (not followed)"] += 1
                     continue
             except OSError as exc:
-                listing.add(child, None, InputError(entry.path, f"cannot be read ({exc.strerror or exc})",
-                                                          "a readable file").format())
+                listing.add(
+                    child,
+                    None,
+                    InputError(entry.path, f"cannot be read ({exc.strerror or exc})", "a readable file").format(),
+                )
                 continue
             if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
                 listing.add(child, entry.path)
@@ -125,16 +140,20 @@ def _text(path: Path, listing: Listing) -> None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(str(path), f"listing cannot be read ({exc.strerror or exc})",
-                               "a readable text file, one path per line") from None
+        raise InputError(
+            str(path), f"listing cannot be read ({exc.strerror or exc})", "a readable text file, one path per line"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = ""
     if "\0" in text or (data and not text):
-        raise InputError(str(path), "is neither an image (by its extension) nor a UTF-8 text listing",
-                               f"a directory, an image ({', '.join(IMAGE_SUFFIXES)}), a .csv/.parquet table "
-                               "or a text file with one path per line")
+        raise InputError(
+            str(path),
+            "is neither an image (by its extension) nor a UTF-8 text listing",
+            f"a directory, an image ({', '.join(IMAGE_SUFFIXES)}), a .csv/.parquet table "
+            "or a text file with one path per line",
+        )
     base = path.resolve().parent
     for line in text.splitlines():
         if line.strip():
@@ -144,8 +163,11 @@ def _text(path: Path, listing: Listing) -> None:
 def _table(path: Path, column: str, listing: Listing) -> None:
     table = _read_table(path, column)
     if column not in table.column_names:
-        raise InputError(str(path), f"has no column {column!r} (columns: {table.column_names})",
-                               "--path-column naming the column that holds the image paths")
+        raise InputError(
+            str(path),
+            f"has no column {column!r} (columns: {table.column_names})",
+            "--path-column naming the column that holds the image paths",
+        )
     values = table.column(column)
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise InputError(f"{path} column {column}", f"has type {values.type}", "strings (image paths)")
@@ -165,17 +187,23 @@ def _read_table(path: Path, column: str):
         options = pacsv.ConvertOptions(column_types={column: pa.string()}, strings_can_be_null=False)
         return pacsv.read_csv(path, convert_options=options)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(str(path), f"cannot be read as {path.suffix[1:].upper()} ({first_line(exc)})",
-                               f"a {path.suffix[1:].upper()} file with a {column!r} column") from None
+        raise InputError(
+            str(path),
+            f"cannot be read as {path.suffix[1:].upper()} ({first_line(exc)})",
+            f"a {path.suffix[1:].upper()} file with a {column!r} column",
+        ) from None
 
 
 def _check_unique(listing: Listing) -> None:
     seen: dict[str, int] = {}
     for i, key in enumerate(listing.keys):
         if key in seen:
-            raise InputError(key, f"appears twice in the listing (entries {seen[key]} and {i})",
-                                   "one entry per path (the path column is each row's key; give the common parent "
-                                   "directory instead of two directories with the same file names)")
+            raise InputError(
+                key,
+                f"appears twice in the listing (entries {seen[key]} and {i})",
+                "one entry per path (the path column is each row's key; give the common parent "
+                "directory instead of two directories with the same file names)",
+            )
         seen[key] = i
 
 
@@ -183,6 +211,7 @@ def shard_parts(parts: int, shard_index: int = 0, num_shards: int = 1) -> list[i
     """The parts job ``shard_index`` of ``num_shards`` writes: every num_shards-th part, so jobs
     split the listing disjointly and the parts stay the same whatever the number of jobs."""
     if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise InputError("--shard-index/--num-shards", f"{shard_index}/{num_shards}",
-                               "0 <= shard index < number of shards")
+        raise InputError(
+            "--shard-index/--num-shards", f"{shard_index}/{num_shards}", "0 <= shard index < number of shards"
+        )
     return list(range(shard_index, parts, num_shards))

@@ -72,10 +72,12 @@ class Summary:
         return (self.embedded + self.failed) / self.seconds if self.seconds else 0.0
 
     def lines(self) -> list[str]:
-        text = [f"{self.output}: {self.finished_after}/{self.shard_parts} parts of this job finished "
-                f"({self.finished_before} before this run, {len(self.written)} written by it; {self.parts} parts "
-                "in the output)",
-                f"images embedded {self.embedded}, error rows {self.failed}, skipped inputs: {self.skipped}"]
+        text = [
+            f"{self.output}: {self.finished_after}/{self.shard_parts} parts of this job finished "
+            f"({self.finished_before} before this run, {len(self.written)} written by it; {self.parts} parts "
+            "in the output)",
+            f"images embedded {self.embedded}, error rows {self.failed}, skipped inputs: {self.skipped}",
+        ]
         if self.written:
             text.append(f"{self.seconds:.1f} s, {self.images_per_second:.1f} img/s, {self.backend}")
         return text + self.notes
@@ -86,14 +88,22 @@ def _check_options(opts: DatasetOptions, max_batch: int) -> int:
         raise InputError("--engine", f"unknown engine {opts.engine!r}", f"one of {ENGINES}")
     if opts.decode not in DECODERS:
         raise InputError("--decode", f"unknown decoder kind {opts.decode!r}", f"one of {DECODERS}")
-    for name, value in (("--part-size", opts.part_size), ("--workers", opts.workers), ("--threads", opts.threads),
-                        ("--batch-size", opts.batch_size), ("--ray-actors", opts.ray_actors)):
+    for name, value in (
+        ("--part-size", opts.part_size),
+        ("--workers", opts.workers),
+        ("--threads", opts.threads),
+        ("--batch-size", opts.batch_size),
+        ("--ray-actors", opts.ray_actors),
+    ):
         if value is not None and value < 1:
             raise InputError(name, f"{value}", "a positive number")
     batch = opts.batch_size or min(DEFAULT_BATCH, max_batch)
     if batch > max_batch:
-        raise InputError("--batch-size", f"{batch} is over the artifact's max batch {max_batch}",
-                               f"at most {max_batch} (or re-export with a larger --max-batch)")
+        raise InputError(
+            "--batch-size",
+            f"{batch} is over the artifact's max batch {max_batch}",
+            f"at most {max_batch} (or re-export with a larger --max-batch)",
+        )
     return batch
 
 
@@ -101,8 +111,17 @@ def new_state(opts: DatasetOptions, listing: Listing) -> tuple[DatasetState, Man
     manifest = read_manifest(opts.artifact)
     column = TASK_COLUMNS[manifest.task]
     width = next(t.shape[-1] for t in manifest.io.outputs if t.name == column)
-    state = DatasetState(sha256_file(Path(opts.artifact) / MANIFEST_NAME), str(opts.artifact), manifest.task,
-                         opts.precision, column, int(width), listing.digest(), len(listing), opts.part_size)
+    state = DatasetState(
+        sha256_file(Path(opts.artifact) / MANIFEST_NAME),
+        str(opts.artifact),
+        manifest.task,
+        opts.precision,
+        column,
+        int(width),
+        listing.digest(),
+        len(listing),
+        opts.part_size,
+    )
     return state, manifest
 
 
@@ -115,8 +134,9 @@ def embed_dataset(opts: DatasetOptions, say=None) -> Summary:
     batch = _check_options(opts, manifest.batch.max)
     parts = shard_parts(state.parts, opts.shard_index, opts.num_shards)
     preview = out.open(state, opts.overwrite, write=False)
-    summary = Summary(out.path, state.parts, len(parts), sum(p in preview.finished for p in parts),
-                      skipped=listing.skipped_text())
+    summary = Summary(
+        out.path, state.parts, len(parts), sum(p in preview.finished for p in parts), skipped=listing.skipped_text()
+    )
     if not plan(out, preview, listing, parts, opts.retry_errors):
         summary.finished_after = summary.finished_before
         summary.notes += _leftovers(out, preview, parts, opts.retry_errors)
@@ -124,8 +144,10 @@ def embed_dataset(opts: DatasetOptions, say=None) -> Summary:
     engine = _open_engine(opts)
     summary.backend = engine.describe()
     try:
-        say(f"{len(listing)} images in {state.parts} parts of {state.part_size}; this job: {len(parts)} parts; "
-            f"{summary.backend}")
+        say(
+            f"{len(listing)} images in {state.parts} parts of {state.part_size}; this job: {len(parts)} parts; "
+            f"{summary.backend}"
+        )
         state = out.open(state, opts.overwrite)
         jobs = plan(out, state, listing, parts, opts.retry_errors)
         summary.finished_before = sum(p in state.finished for p in parts)
@@ -150,8 +172,10 @@ def _leftovers(out: OutputDir, state: DatasetState, parts: list[int], retry_erro
         notes.append(f"{len(missing)} parts of this job are not written yet: run without --retry-errors")
     if len(state.finished) == state.parts:
         errors = sum(r.errors for r in state.finished.values())
-        notes.append(f"output complete: {sum(r.rows for r in state.finished.values())} rows, {errors} error rows"
-                     + (" (errors-*.parquet; --retry-errors re-embeds them)" if errors else ""))
+        notes.append(
+            f"output complete: {sum(r.rows for r in state.finished.values())} rows, {errors} error rows"
+            + (" (errors-*.parquet; --retry-errors re-embeds them)" if errors else "")
+        )
         removed = out.remove_previous_outputs()
         if removed:
             notes.append(f"removed the earlier output --overwrite had set aside ({', '.join(p.name for p in removed)})")
@@ -163,8 +187,10 @@ class _LocalEngine:
         backend = opts.backend
         if backend == "auto":
             backend = choose_backend(read_manifest(opts.artifact), opts.precision)[0]
-        options = RunnerOptions(threads=opts.threads or None,  # the hint is OpenVINO's; others refuse it
-                                performance_hint=opts.openvino_hint if backend == "openvino" else None)
+        options = RunnerOptions(
+            threads=opts.threads or None,  # the hint is OpenVINO's; others refuse it
+            performance_hint=opts.openvino_hint if backend == "openvino" else None,
+        )
         self.model = load(opts.artifact, backend=opts.backend, precision=opts.precision, options=options)
         self.workers = opts.workers or default_workers()
         self.decode = opts.decode
@@ -172,8 +198,10 @@ class _LocalEngine:
     def describe(self) -> str:
         ran = getattr(self.model.runner, "inference_precision", None)
         streams = getattr(self.model.runner, "pool_size", 1)
-        return (f"local engine: {self.workers} decode {self.decode}, backend {self.model.backend}"
-                f"{f' ({ran}, {streams} stream(s))' if ran else ''}: {self.model.choice}")
+        return (
+            f"local engine: {self.workers} decode {self.decode}, backend {self.model.backend}"
+            f"{f' ({ran}, {streams} stream(s))' if ran else ''}: {self.model.choice}"
+        )
 
     def run(self, listing, jobs, collector, batch: int) -> None:
         run_local(self.model, listing, jobs, collector, batch, self.workers, self.decode)
@@ -194,8 +222,9 @@ class _progress:
     def __init__(self, total: int, enabled: bool):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="img", desc="embedding", disable=not enabled, file=sys.stderr,
-                        dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total, unit="img", desc="embedding", disable=not enabled, file=sys.stderr, dynamic_ncols=True
+        )
         self.errors = 0
 
     def __call__(self, rows: int, errors: int) -> None:

@@ -37,21 +37,33 @@ def chunks(listing: Listing, jobs: list[PartJob], batch_size: int) -> Iterator[C
     """The rows of every job in order, ``batch_size`` at a time (never across two parts)."""
     for job in jobs:
         for start in range(0, len(job.indices), batch_size):
-            rows = job.indices[start:start + batch_size]
+            rows = job.indices[start : start + batch_size]
             yield Chunk(rows, [listing.sources[i] for i in rows], [listing.problems.get(i) for i in rows])
 
 
 def _executor(model: DeployedModel, workers: int, decode: str) -> tuple[Executor, object]:
     if decode == "threads":
         return ThreadPoolExecutor(workers, thread_name_prefix="ijepa-decode"), partial(
-            decode_chunk, Preprocessor(model.manifest.preprocessing))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                               initargs=(model.manifest.preprocessing,))
+            decode_chunk, Preprocessor(model.manifest.preprocessing)
+        )
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(model.manifest.preprocessing,),
+    )
     return pool, decode_in_worker
 
 
-def run_local(model: DeployedModel, listing: Listing, jobs: list[PartJob], collector: Collector,
-              batch_size: int, workers: int, decode: str = "processes") -> None:
+def run_local(
+    model: DeployedModel,
+    listing: Listing,
+    jobs: list[PartJob],
+    collector: Collector,
+    batch_size: int,
+    workers: int,
+    decode: str = "processes",
+) -> None:
     """Decoded chunks go to ``streams`` inference threads (the runner's pool of requests: one,
     unless OpenVINO runs several streams); results are collected in the main thread."""
     pool, work = _executor(model, workers, decode)

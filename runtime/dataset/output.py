@@ -47,8 +47,8 @@ def errors_name(part: int) -> str:
 
 def _part_number(name: str) -> int | None:
     for prefix in ("part-", "errors-"):
-        if name.startswith(prefix) and name.endswith(".parquet") and name[len(prefix):-8].isdigit():
-            return int(name[len(prefix):-8])
+        if name.startswith(prefix) and name.endswith(".parquet") and name[len(prefix) : -8].isdigit():
+            return int(name[len(prefix) : -8])
     return None
 
 
@@ -87,13 +87,17 @@ class DatasetState:
         if other.format != self.format:
             found.append(f"format {other.format} (this version writes {self.format})")
         if other.manifest_sha256 != self.manifest_sha256:
-            found.append(f"another artifact (manifest sha256 {other.manifest_sha256[:12]}..., {other.artifact}; "
-                         f"this one is {self.manifest_sha256[:12]}...)")
+            found.append(
+                f"another artifact (manifest sha256 {other.manifest_sha256[:12]}..., {other.artifact}; "
+                f"this one is {self.manifest_sha256[:12]}...)"
+            )
         if other.precision != self.precision:
             found.append(f"precision {other.precision} (this run: {self.precision})")
         if other.listing_sha256 != self.listing_sha256 or other.rows != self.rows:
-            found.append(f"another listing ({other.rows} images, digest {other.listing_sha256[:12]}...; this one: "
-                         f"{self.rows} images, {self.listing_sha256[:12]}...)")
+            found.append(
+                f"another listing ({other.rows} images, digest {other.listing_sha256[:12]}...; this one: "
+                f"{self.rows} images, {self.listing_sha256[:12]}...)"
+            )
         if other.part_size != self.part_size:
             found.append(f"part size {other.part_size} (this run: {self.part_size})")
         return found
@@ -135,8 +139,11 @@ class OutputDir:
         try:
             return DatasetState.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise InputError(str(path), f"cannot be read as a dataset state ({exc})",
-                                   "the file ijepa-embed-dataset wrote (or --overwrite to start over)") from None
+            raise InputError(
+                str(path),
+                f"cannot be read as a dataset state ({exc})",
+                "the file ijepa-embed-dataset wrote (or --overwrite to start over)",
+            ) from None
 
     def write_state(self, state: DatasetState) -> None:
         write_atomic(self.path / STATE_NAME, json.dumps(state.to_dict(), indent=2) + "\n")
@@ -157,18 +164,24 @@ class OutputDir:
             names = os.listdir(self.path) if self.path.is_dir() else []
             foreign = sorted(n for n in names if n not in (STATE_NAME, LOCK_NAME))
             if foreign:
-                raise InputError(str(self.path), f"is not empty and holds no {STATE_NAME} "
-                                       f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''})",
-                                       "a new or empty directory, or the output of an earlier ijepa-embed-dataset run")
+                raise InputError(
+                    str(self.path),
+                    f"is not empty and holds no {STATE_NAME} "
+                    f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''})",
+                    "a new or empty directory, or the output of an earlier ijepa-embed-dataset run",
+                )
         else:
             differences = state.differences(existing)
             if not differences:
                 existing.artifact = state.artifact
                 return self._reconciled(existing)
             if not overwrite:
-                raise InputError(str(self.path), "holds the output of another job: " + "; ".join(differences),
-                                       "the same artifact, precision, inputs and --part-size to resume, "
-                                       "another --output, or --overwrite to replace it")
+                raise InputError(
+                    str(self.path),
+                    "holds the output of another job: " + "; ".join(differences),
+                    "the same artifact, precision, inputs and --part-size to resume, "
+                    "another --output, or --overwrite to replace it",
+                )
             if write:
                 self._set_aside()
         if write:
@@ -197,15 +210,20 @@ class OutputDir:
         """The part files on disk are the truth: a part renamed in just before a job died, or by
         a job whose state update another one overwrote, is finished; a recorded part whose file
         was deleted is not."""
-        present = {n for name in os.listdir(self.path) if name.startswith("part-")
-                   and (n := _part_number(name)) is not None and n < state.parts}
+        present = {
+            n
+            for name in os.listdir(self.path)
+            if name.startswith("part-") and (n := _part_number(name)) is not None and n < state.parts
+        }
         finished = {}
         for part in sorted(present):
             record = state.finished.get(part)
             if record is None:
                 errors = self.path / errors_name(part)
-                record = PartRecord(pq.read_metadata(self.path / part_name(part)).num_rows,
-                                    pq.read_metadata(errors).num_rows if errors.exists() else 0)
+                record = PartRecord(
+                    pq.read_metadata(self.path / part_name(part)).num_rows,
+                    pq.read_metadata(errors).num_rows if errors.exists() else 0,
+                )
             finished[part] = record
         state.finished = finished
         return state

@@ -80,12 +80,18 @@ class RayEngine:
         if not ray.is_initialized():
             local = not (opts.ray_address or os.environ.get("RAY_ADDRESS"))
             try:
-                self.ray.init(address=opts.ray_address, logging_level="WARNING", log_to_driver=False,
-                              include_dashboard=False if local else None)
+                self.ray.init(
+                    address=opts.ray_address,
+                    logging_level="WARNING",
+                    log_to_driver=False,
+                    include_dashboard=False if local else None,
+                )
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise BackendUnavailable(f"--ray-address {opts.ray_address or os.environ.get('RAY_ADDRESS', '')}",
-                                       f"cannot connect to Ray ({first_line(exc)})",
-                                       "a running cluster's address (ray start --head prints it)") from None
+                raise BackendUnavailable(
+                    f"--ray-address {opts.ray_address or os.environ.get('RAY_ADDRESS', '')}",
+                    f"cannot connect to Ray ({first_line(exc)})",
+                    "a running cluster's address (ray start --head prints it)",
+                ) from None
             self.started = True
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # parts complete one after the other
@@ -94,24 +100,43 @@ class RayEngine:
 
     def describe(self) -> str:
         cpus = self.ray.cluster_resources().get("CPU", 0)
-        return (f"ray engine: {self.opts.ray_actors} embedding actor(s), {self.opts.gpus_per_actor:g} GPU each, "
-                f"backend {self.opts.backend}, cluster with {cpus:g} CPUs")
+        return (
+            f"ray engine: {self.opts.ray_actors} embedding actor(s), {self.opts.gpus_per_actor:g} GPU each, "
+            f"backend {self.opts.backend}, cluster with {cpus:g} CPUs"
+        )
 
     def run(self, listing: Listing, jobs: list[PartJob], collector: Collector, batch: int) -> None:
-        rows = [{"index": i, "source": listing.sources[i] or "", "problem": listing.problems.get(i, "")}
-                for job in jobs for i in job.indices]
+        rows = [
+            {"index": i, "source": listing.sources[i] or "", "problem": listing.problems.get(i, "")}
+            for job in jobs
+            for i in job.indices
+        ]
         opts = self.opts
         ds: Any = self.ray.data.from_items(rows)
         # Half a CPU per decode task: decoding takes milliseconds per image and shares the cores with
         # the actors; unequal resources also keep Ray from fusing decode into the actor, which
         # would serialise decoding and inference.
-        ds = ds.map_batches(preprocess_batch, fn_kwargs={"config": self.manifest.preprocessing}, batch_size=batch,
-                            batch_format="numpy", num_cpus=DECODE_CPUS)
-        ds = ds.map_batches(Embedder, fn_constructor_kwargs={
-            "artifact": str(Path(opts.artifact).resolve()), "backend": opts.backend, "precision": opts.precision,
-            "threads": opts.threads}, batch_size=batch, batch_format="numpy",
-            compute=self.ray.data.ActorPoolStrategy(size=opts.ray_actors), num_gpus=opts.gpus_per_actor or None,
-            num_cpus=1)
+        ds = ds.map_batches(
+            preprocess_batch,
+            fn_kwargs={"config": self.manifest.preprocessing},
+            batch_size=batch,
+            batch_format="numpy",
+            num_cpus=DECODE_CPUS,
+        )
+        ds = ds.map_batches(
+            Embedder,
+            fn_constructor_kwargs={
+                "artifact": str(Path(opts.artifact).resolve()),
+                "backend": opts.backend,
+                "precision": opts.precision,
+                "threads": opts.threads,
+            },
+            batch_size=batch,
+            batch_format="numpy",
+            compute=self.ray.data.ActorPoolStrategy(size=opts.ray_actors),
+            num_gpus=opts.gpus_per_actor or None,
+            num_cpus=1,
+        )
         try:
             for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 failed = np.asarray([e != "" for e in out["error"]], bool)
@@ -135,13 +160,17 @@ def _user_error(exc: BaseException) -> BaseException:
         seen = getattr(seen, "cause", None) or seen.__cause__
     text = str(exc)
     # the last "ijepa_deploy.errors.<type>: " line of the traceback text, rebuilt as that type
-    at, marker, cls = max((text.rfind(f"{cls.__module__}.{name}: "), f"{cls.__module__}.{name}: ", cls)
-                          for name, cls in ERROR_TYPES.items())
+    at, marker, cls = max(
+        (text.rfind(f"{cls.__module__}.{name}: "), f"{cls.__module__}.{name}: ", cls)
+        for name, cls in ERROR_TYPES.items()
+    )
     if at >= 0:
-        line = text[at + len(marker):].splitlines()[0]
+        line = text[at + len(marker) :].splitlines()[0]
         subject, _, rest = line.partition(" | ")
         problem, _, expected = rest.partition(". Note: expected ")
         return cls(subject, problem, expected or None)
-    return BackendError("ray engine", f"a Ray task or actor failed ({type(exc).__name__}: {first_line(exc)})",
-                        "a cluster whose nodes can load the artifact and read the images (the package "
-                        "installed on every node)")
+    return BackendError(
+        "ray engine",
+        f"a Ray task or actor failed ({type(exc).__name__}: {first_line(exc)})",
+        "a cluster whose nodes can load the artifact and read the images (the package installed on every node)",
+    )

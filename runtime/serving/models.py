@@ -51,23 +51,23 @@ def pixels_callable(model: DeployedModel) -> Callable:
     return infer
 
 
-def decode_request(images: np.ndarray, preprocess: Preprocessor, max_images: int,
-                   max_image_bytes: int) -> np.ndarray:
+def decode_request(images: np.ndarray, preprocess: Preprocessor, max_images: int, max_image_bytes: int) -> np.ndarray:
     """``[1, n]`` encoded images -> float32 ``[n, 3, H, W]``, or IJepaDeployError naming the image."""
     if images.ndim != 2 or images.shape[0] != 1:
-        raise InputError(IMAGES_INPUT, f"request shape is {list(images.shape)}",
-                               "[1, n]: one row of n encoded images")
+        raise InputError(IMAGES_INPUT, f"request shape is {list(images.shape)}", "[1, n]: one row of n encoded images")
     items = images[0]
     if len(items) == 0:
         raise InputError(IMAGES_INPUT, "the request has no images", "at least one encoded image")
     if len(items) > max_images:
-        raise InputError(IMAGES_INPUT, f"{len(items)} images in one request",
-                               f"at most {max_images} (split the request)")
+        raise InputError(
+            IMAGES_INPUT, f"{len(items)} images in one request", f"at most {max_images} (split the request)"
+        )
     pixels = []
     for i, item in enumerate(items):
         if not isinstance(item, (bytes, bytearray)):
-            raise InputError(f"{IMAGES_INPUT}[{i}]", f"element is {type(item).__name__}",
-                                   "encoded image bytes (JPEG, PNG, ...)")
+            raise InputError(
+                f"{IMAGES_INPUT}[{i}]", f"element is {type(item).__name__}", "encoded image bytes (JPEG, PNG, ...)"
+            )
         if len(item) > max_image_bytes:
             raise InputError(f"{IMAGES_INPUT}[{i}]", f"{len(item)} bytes", f"at most {max_image_bytes} bytes")
         try:
@@ -84,8 +84,9 @@ class PixelsForwarder:
     already inside ``<name>`` runs on the local model instead: in-flight requests still complete.
     """
 
-    def __init__(self, url: str, model_name: str, output_names: Sequence[str], local: DeployedModel,
-                 timeout_s: float = 300.0):
+    def __init__(
+        self, url: str, model_name: str, output_names: Sequence[str], local: DeployedModel, timeout_s: float = 300.0
+    ):
         self.url = url
         self.model_name = model_name
         self.output_names = list(output_names)
@@ -113,14 +114,16 @@ class PixelsForwarder:
         tensor.set_data_from_numpy(pixels)
         outputs = [grpcclient.InferRequestedOutput(n) for n in names]
         try:
-            result = self._client().infer(self.model_name, [tensor], outputs=outputs,
-                                          client_timeout=self.timeout_s)
+            result = self._client().infer(self.model_name, [tensor], outputs=outputs, client_timeout=self.timeout_s)
         except InferenceServerException as exc:
             if self.stopping.is_set():
                 return self.local.run(pixels)
             if exc.status() in ("StatusCode.UNAVAILABLE", "StatusCode.RESOURCE_EXHAUSTED"):
-                raise Unavailable(self.model_name, f"inference failed: {exc.message()}",
-                                  "a server with room in its queue (retry later)") from None
+                raise Unavailable(
+                    self.model_name,
+                    f"inference failed: {exc.message()}",
+                    "a server with room in its queue (retry later)",
+                ) from None
             raise RuntimeError(f"{self.model_name}: inference failed: {exc}") from None
         return {n: result.as_numpy(n) for n in names}
 
@@ -140,8 +143,7 @@ class ImagesModel:
             if IMAGES_INPUT not in request.data:
                 raise BadRequest(IMAGES_INPUT, "input is missing", f"a BYTES input named {IMAGES_INPUT!r}")
             try:
-                pixels = decode_request(request[IMAGES_INPUT], self.preprocess, self.max_images,
-                                        self.max_image_bytes)
+                pixels = decode_request(request[IMAGES_INPUT], self.preprocess, self.max_images, self.max_image_bytes)
             except InputError as exc:  # everything decode_request refuses is the client's
                 raise BadRequest(exc.subject, exc.problem, exc.expected) from None
             outputs = self.forward(pixels, getattr(request, "requested_output_names", None))

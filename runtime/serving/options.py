@@ -45,35 +45,55 @@ class ServeOptions:
     def check(self, artifact_max_batch: int) -> None:
         """Raise IJepaDeployError for any option that cannot work with this artifact."""
         if not _NAME.match(self.name):
-            raise InputError("--name", f"model name {self.name!r} is not allowed",
-                                   "letters, digits, '.', '_' and '-' (Triton's model-name rule)")
-        for flag, port in (("--http-port", self.http_port), ("--grpc-port", self.grpc_port),
-                           ("--metrics-port", self.metrics_port)):
+            raise InputError(
+                "--name",
+                f"model name {self.name!r} is not allowed",
+                "letters, digits, '.', '_' and '-' (Triton's model-name rule)",
+            )
+        for flag, port in (
+            ("--http-port", self.http_port),
+            ("--grpc-port", self.grpc_port),
+            ("--metrics-port", self.metrics_port),
+        ):
             if not 1 <= port <= 65535:
                 raise InputError(flag, f"port {port} is out of range", "1..65535")
         if len({self.http_port, self.grpc_port, self.metrics_port}) != 3:
-            raise InputError("ports", f"HTTP, gRPC and metrics ports are not distinct "
-                                   f"({self.http_port}, {self.grpc_port}, {self.metrics_port})",
-                                   "three different ports")
+            raise InputError(
+                "ports",
+                f"HTTP, gRPC and metrics ports are not distinct "
+                f"({self.http_port}, {self.grpc_port}, {self.metrics_port})",
+                "three different ports",
+            )
         if self.max_batch is None:
             self.max_batch = artifact_max_batch
         if not 1 <= self.max_batch <= artifact_max_batch:
-            raise InputError("--max-batch", f"{self.max_batch} is outside the artifact's batch range",
-                                   f"1..{artifact_max_batch} (re-export with a larger --max-batch)")
+            raise InputError(
+                "--max-batch",
+                f"{self.max_batch} is outside the artifact's batch range",
+                f"1..{artifact_max_batch} (re-export with a larger --max-batch)",
+            )
         bad = [b for b in self.preferred_batch_sizes if not 1 <= b <= self.max_batch]
         if bad:
-            raise InputError("--preferred-batch-sizes", f"{bad} outside 1..{self.max_batch}",
-                                   "sizes within the max batch")
+            raise InputError(
+                "--preferred-batch-sizes", f"{bad} outside 1..{self.max_batch}", "sizes within the max batch"
+            )
         if self.max_images is None:
             self.max_images = self.max_batch
-        positive = {"--instances": self.instances, "--preprocess-instances": self.preprocess_instances,
-                    "--max-queue": self.max_queue, "--max-images": self.max_images,
-                    "--max-image-bytes": self.max_image_bytes, "--exit-timeout": self.exit_timeout_s}
+        positive = {
+            "--instances": self.instances,
+            "--preprocess-instances": self.preprocess_instances,
+            "--max-queue": self.max_queue,
+            "--max-images": self.max_images,
+            "--max-image-bytes": self.max_image_bytes,
+            "--exit-timeout": self.exit_timeout_s,
+        }
         for flag, value in positive.items():
             if value < 1:
                 raise InputError(flag, f"{value} is not positive", "an integer >= 1")
-        for flag, value in (("--max-queue-delay-us", self.max_queue_delay_us),
-                            ("--queue-timeout-ms", self.queue_timeout_ms)):
+        for flag, value in (
+            ("--max-queue-delay-us", self.max_queue_delay_us),
+            ("--queue-timeout-ms", self.queue_timeout_ms),
+        ):
             if value < 0:
                 raise InputError(flag, f"{value} is negative", "an integer >= 0")
         if self.max_image_pixels is not None and self.max_image_pixels < 1:

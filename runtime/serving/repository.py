@@ -44,8 +44,9 @@ def _pb():
         from google.protobuf import text_format
         from tritonclient.grpc import model_config_pb2
     except ImportError as exc:
-        raise BackendUnavailable("ijepa-triton-repo", f"tritonclient is not installed ({exc})",
-                               "pip install 'ijepa-deploy[serve]'") from None
+        raise BackendUnavailable(
+            "ijepa-triton-repo", f"tritonclient is not installed ({exc})", "pip install 'ijepa-deploy[serve]'"
+        ) from None
     return model_config_pb2, text_format
 
 
@@ -72,54 +73,95 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 NOTE_FILE = "NOTE.txt"
 # The stock TensorRT backend loads version-compatible plans only when the whole server allows it.
 TRITON_HOST_CODE_FLAG = "--backend-config=tensorrt,version-compatible=true"
-ALLOW_HOST_CODE = (f"--allow-engine-host-code, and start tritonserver with {TRITON_HOST_CODE_FLAG} (the stock "
-                   "TensorRT backend refuses version-compatible plans without it; it then allows them for "
-                   "every model that server loads)")
+ALLOW_HOST_CODE = (
+    f"--allow-engine-host-code, and start tritonserver with {TRITON_HOST_CODE_FLAG} (the stock "
+    "TensorRT backend refuses version-compatible plans without it; it then allows them for "
+    "every model that server loads)"
+)
 
 
-def check_source(artifact: Path, manifest: Manifest, backend: str, precision: str, *,
-                 allow_unverified: bool = False, allow_engine_host_code: bool = False) -> list[str]:
+def check_source(
+    artifact: Path,
+    manifest: Manifest,
+    backend: str,
+    precision: str,
+    *,
+    allow_unverified: bool = False,
+    allow_engine_host_code: bool = False,
+) -> list[str]:
     """Refuse what ``load()`` would refuse before anything is written: a graph or engine the
     artifact lacks, an artifact or engine that did not pass its parity check (unless
     ``allow_unverified``), files that do not match their checksums, and a version-compatible
     engine without ``allow_engine_host_code``. Returns the notes the repository must carry."""
     if backend == "onnxruntime":
         if precision not in manifest.graphs:
-            raise ArtifactError(str(artifact), f"artifact has no {precision} graph",
-                                   f"one of {sorted(manifest.graphs)}")
+            raise ArtifactError(
+                str(artifact), f"artifact has no {precision} graph", f"one of {sorted(manifest.graphs)}"
+            )
         files = manifest.graphs[precision].files
     elif backend == "tensorrt":
         if precision not in manifest.engines:
-            raise ArtifactError(str(artifact), f"artifact has no {precision} TensorRT engine",
-                                   f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)")
+            raise ArtifactError(
+                str(artifact),
+                f"artifact has no {precision} TensorRT engine",
+                f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)",
+            )
         files = [manifest.engines[precision].file]
     else:
-        raise InputError("--backend", f"{backend!r} has no stock Triton backend here",
-                               "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)")
-    notes = [f"UNVERIFIED (--allow-unverified): {problem}" for problem in
-             check_verified(artifact, manifest, backend, precision, variant=precision,
-                            allow_unverified=allow_unverified, how_to_allow="--allow-unverified")]
+        raise InputError(
+            "--backend",
+            f"{backend!r} has no stock Triton backend here",
+            "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)",
+        )
+    notes = [
+        f"UNVERIFIED (--allow-unverified): {problem}"
+        for problem in check_verified(
+            artifact,
+            manifest,
+            backend,
+            precision,
+            variant=precision,
+            allow_unverified=allow_unverified,
+            how_to_allow="--allow-unverified",
+        )
+    ]
     verify_files(artifact, manifest, files)
     if backend == "tensorrt":
-        problem = host_code_problem(manifest.engines[precision], artifact / files[0], artifact, precision,
-                                    how_to_allow=ALLOW_HOST_CODE)
+        problem = host_code_problem(
+            manifest.engines[precision], artifact / files[0], artifact, precision, how_to_allow=ALLOW_HOST_CODE
+        )
         if problem and not allow_engine_host_code:
             raise problem
         if problem:
-            notes.append(f"ENGINE HOST CODE (--allow-engine-host-code): {files[0]} is a version-compatible "
-                         "TensorRT engine; it embeds TensorRT's lean runtime as host code that runs inside "
-                         f"tritonserver. The stock TensorRT backend loads it only when tritonserver is started "
-                         f"with {TRITON_HOST_CODE_FLAG}, which allows host code from every model that server "
-                         "loads: serve only engines from a builder you trust.")
+            notes.append(
+                f"ENGINE HOST CODE (--allow-engine-host-code): {files[0]} is a version-compatible "
+                "TensorRT engine; it embeds TensorRT's lean runtime as host code that runs inside "
+                f"tritonserver. The stock TensorRT backend loads it only when tritonserver is started "
+                f"with {TRITON_HOST_CODE_FLAG}, which allows host code from every model that server "
+                "loads: serve only engines from a builder you trust."
+            )
     return notes
 
 
-def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backend: str = "onnxruntime",
-                     precision: str = "fp32", max_batch: int | None = None,
-                     preferred_batch_sizes: list[int] | None = None, max_queue_delay_us: int = 1000,
-                     instances: int = 1, kind: str = "KIND_AUTO", max_queue: int = 128,
-                     preprocess_instances: int = 2, overwrite: bool = False, allow_unverified: bool = False,
-                     allow_engine_host_code: bool = False, warn=None) -> list[Path]:
+def write_repository(
+    artifact: Path,
+    output: Path,
+    *,
+    name: str = "ijepa",
+    backend: str = "onnxruntime",
+    precision: str = "fp32",
+    max_batch: int | None = None,
+    preferred_batch_sizes: list[int] | None = None,
+    max_queue_delay_us: int = 1000,
+    instances: int = 1,
+    kind: str = "KIND_AUTO",
+    max_queue: int = 128,
+    preprocess_instances: int = 2,
+    overwrite: bool = False,
+    allow_unverified: bool = False,
+    allow_engine_host_code: bool = False,
+    warn=None,
+) -> list[Path]:
     """Write the repository; returns the config.pbtxt paths. Builds in a sibling temp directory
     and renames it into place, so an existing OUTPUT is only replaced once the new one is complete.
     What ``allow_unverified`` / ``allow_engine_host_code`` let through is written to NOTE.txt (in
@@ -136,15 +178,22 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     preferred = sorted(set(preferred_batch_sizes or []))
     if any(not 1 <= b <= max_batch for b in preferred):
         raise InputError("--preferred-batch-sizes", f"{preferred} outside 1..{max_batch}", "sizes in range")
-    notes = check_source(artifact, manifest, backend, precision, allow_unverified=allow_unverified,
-                         allow_engine_host_code=allow_engine_host_code)
+    notes = check_source(
+        artifact,
+        manifest,
+        backend,
+        precision,
+        allow_unverified=allow_unverified,
+        allow_engine_host_code=allow_engine_host_code,
+    )
     tmp = output.with_name(f".{output.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         pixels = f"{name}_pixels"
         queue = (max_queue_delay_us, max_queue)
-        max_batch = _pixels_model(pb, tmp / pixels, artifact, manifest, backend, precision, max_batch, preferred,
-                                  queue, instances, kind)
+        max_batch = _pixels_model(
+            pb, tmp / pixels, artifact, manifest, backend, precision, max_batch, preferred, queue, instances, kind
+        )
         _preprocess_model(pb, tmp / PREPROCESS, manifest, max_batch, queue, preprocess_instances)
         _ensemble_model(pb, tmp / name, manifest, name, pixels, max_batch)
         write_notes(tmp, [tmp, tmp / pixels], artifact, notes, warn)
@@ -152,7 +201,6 @@ def write_repository(artifact: Path, output: Path, *, name: str = "ijepa", backe
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(output.glob("*/config.pbtxt"))
-
 
 
 def _batching(pb, cfg, queue: tuple[int, int], preferred: list[int] | None = None) -> None:
@@ -164,8 +212,19 @@ def _batching(pb, cfg, queue: tuple[int, int], preferred: list[int] | None = Non
     cfg.dynamic_batching.default_queue_policy.timeout_action = pb.ModelQueuePolicy.REJECT
 
 
-def _pixels_model(pb, path: Path, artifact: Path, manifest: Manifest, backend: str, precision: str,
-                  max_batch: int, preferred: list[int], queue: tuple[int, int], instances: int, kind: str) -> int:
+def _pixels_model(
+    pb,
+    path: Path,
+    artifact: Path,
+    manifest: Manifest,
+    backend: str,
+    precision: str,
+    max_batch: int,
+    preferred: list[int],
+    queue: tuple[int, int],
+    instances: int,
+    kind: str,
+) -> int:
     """``<name>_pixels``: the graph (onnxruntime_onnx) or engine (tensorrt_plan); returns its max batch."""
     cfg = pb.ModelConfig(name=path.name, max_batch_size=max_batch)
     if backend == "onnxruntime":
@@ -197,8 +256,9 @@ def _pixels_model(pb, path: Path, artifact: Path, manifest: Manifest, backend: s
     return max_batch
 
 
-def _preprocess_model(pb, path: Path, manifest: Manifest, max_batch: int, queue: tuple[int, int],
-                      instances: int) -> None:
+def _preprocess_model(
+    pb, path: Path, manifest: Manifest, max_batch: int, queue: tuple[int, int], instances: int
+) -> None:
     """The Python-backend model that decodes bytes with the runtime's own preprocessing code."""
     pixel_in = manifest.io.inputs[0]
     pre = pb.ModelConfig(name=PREPROCESS, backend="python", max_batch_size=max_batch)
@@ -237,13 +297,16 @@ def _replace(tmp: Path, output: Path) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(output)
 
+
 def write_notes(repository: Path, places: list[Path], artifact: Path, notes: list[str], warn) -> None:
     """A loud NOTE.txt in the repository root and the model's directory (Triton reads neither: it
     loads model directories and their numbered version directories), and a warning per note."""
     if not notes:
         return
-    text = (f"DO NOT SERVE IN PRODUCTION WITHOUT READING THIS. ijepa-triton-repo wrote this repository from "
-            f"{artifact.resolve()} with checks overridden:\n\n" + "\n\n".join(f"- {n}" for n in notes) + "\n")
+    text = (
+        f"DO NOT SERVE IN PRODUCTION WITHOUT READING THIS. ijepa-triton-repo wrote this repository from "
+        f"{artifact.resolve()} with checks overridden:\n\n" + "\n\n".join(f"- {n}" for n in notes) + "\n"
+    )
     for place in places:
         (place / NOTE_FILE).write_text(text)
     for note in notes:
@@ -256,9 +319,11 @@ def _warn_stderr(note: str) -> None:
 
 def _write_preprocess_code(version_dir: Path, contract: dict) -> None:
     package_root = Path(ijepa_deploy.__file__).parent
-    sources = {"ijepa_deploy/errors.py": package_root / "errors.py",
-               "ijepa_deploy/contract.py": package_root / "contract.py",
-               "ijepa_deploy/runtime/preprocess.py": Path(runtime_preprocess.__file__)}
+    sources = {
+        "ijepa_deploy/errors.py": package_root / "errors.py",
+        "ijepa_deploy/contract.py": package_root / "contract.py",
+        "ijepa_deploy/runtime/preprocess.py": Path(runtime_preprocess.__file__),
+    }
     for rel, src in sources.items():
         dst = version_dir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)

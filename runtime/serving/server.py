@@ -45,24 +45,32 @@ def import_pytriton():
         import pytriton.triton  # noqa: F401
         import tritonclient.grpc  # noqa: F401
     except ImportError as exc:
-        raise BackendUnavailable("ijepa-serve", f"Triton's Python packages are not installed ({exc})",
-                               INSTALL_HINT) from None
+        raise BackendUnavailable(
+            "ijepa-serve", f"Triton's Python packages are not installed ({exc})", INSTALL_HINT
+        ) from None
 
 
 def _queue_policy(opts: ServeOptions):
     from pytriton.model_config import QueuePolicy, TimeoutAction
 
-    return QueuePolicy(timeout_action=TimeoutAction.REJECT, max_queue_size=opts.max_queue,
-                       default_timeout_microseconds=opts.queue_timeout_ms * 1000)
+    return QueuePolicy(
+        timeout_action=TimeoutAction.REJECT,
+        max_queue_size=opts.max_queue,
+        default_timeout_microseconds=opts.queue_timeout_ms * 1000,
+    )
 
 
 def pixels_config(opts: ServeOptions):
     from pytriton.model_config import DynamicBatcher, ModelConfig
 
-    return ModelConfig(max_batch_size=opts.max_batch, batcher=DynamicBatcher(
-        max_queue_delay_microseconds=opts.max_queue_delay_us,
-        preferred_batch_size=list(opts.preferred_batch_sizes) or None,
-        default_queue_policy=_queue_policy(opts)))
+    return ModelConfig(
+        max_batch_size=opts.max_batch,
+        batcher=DynamicBatcher(
+            max_queue_delay_microseconds=opts.max_queue_delay_us,
+            preferred_batch_size=list(opts.preferred_batch_sizes) or None,
+            default_queue_policy=_queue_policy(opts),
+        ),
+    )
 
 
 def images_config(opts: ServeOptions):
@@ -80,8 +88,11 @@ def install_stub_model(model_store: Path, model_name: str) -> None:
     for version in sorted(p for p in (model_store / model_name).iterdir() if p.is_dir()):
         proxy = version / "model.py"
         if not proxy.is_file():
-            raise BackendUnavailable(str(version), "PyTriton wrote no model.py there",
-                                   "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)")
+            raise BackendUnavailable(
+                str(version),
+                "PyTriton wrote no model.py there",
+                "PyTriton 0.7's model layout (nvidia-pytriton>=0.7,<0.8)",
+            )
         proxy.rename(version / "pytriton_model.py")
         shutil.copyfile(STUB_MODEL, proxy)
 
@@ -130,8 +141,10 @@ def _load_failure(triton) -> str:
     the service that did not start (a port in use)."""
     server = getattr(triton, "_triton_server", None)
     logs = server.logs() if server is not None and hasattr(server, "logs") else ""
-    reasons = [f"{m.group(1)}: {m.group(2).split(chr(92) + 'n')[0].strip()}"
-               for m in re.finditer(r"failed to load '([^']+)' version \d+: ([^\n\"]*)", logs)]
+    reasons = [
+        f"{m.group(1)}: {m.group(2).split(chr(92) + 'n')[0].strip()}"
+        for m in re.finditer(r"failed to load '([^']+)' version \d+: ([^\n\"]*)", logs)
+    ]
     reasons += [" ".join(m.group(1).split()) for m in re.finditer(r'"(failed to start [^"\n]*)"', logs)]
     text = "; ".join(dict.fromkeys(reasons)) or "no reason in its log"
     return text if len(text) <= 400 else text[:400] + "..."
@@ -165,9 +178,12 @@ def run_until_ready(triton, poll_s: float = 0.1) -> threading.Event:
         if not ready.is_set() and thread.is_alive() and _exited(triton):
             atexit.unregister(triton.stop)
             threading.Thread(target=triton.stop, name="tritonserver-cleanup", daemon=True).start()
-            raise BackendError("tritonserver", f"exited during start-up ({_load_failure(triton)})",
-                                   "free ports (--http-port/--grpc-port/--metrics-port) and models that load "
-                                   "(run with --verbose to see tritonserver's whole log)")
+            raise BackendError(
+                "tritonserver",
+                f"exited during start-up ({_load_failure(triton)})",
+                "free ports (--http-port/--grpc-port/--metrics-port) and models that load "
+                "(run with --verbose to see tritonserver's whole log)",
+            )
     if errors:
         raise errors[0]
     return release
@@ -176,11 +192,18 @@ def run_until_ready(triton, poll_s: float = 0.1) -> threading.Event:
 def triton_config(opts: ServeOptions):
     from pytriton.triton import TritonConfig
 
-    return TritonConfig(http_address=opts.address, http_port=opts.http_port,
-                        grpc_address=opts.address, grpc_port=opts.grpc_port,
-                        metrics_address=opts.address, metrics_port=opts.metrics_port,
-                        allow_gpu_metrics=False, exit_timeout_secs=opts.exit_timeout_s, exit_on_error=True,
-                        log_verbose=1 if opts.verbose else 0)
+    return TritonConfig(
+        http_address=opts.address,
+        http_port=opts.http_port,
+        grpc_address=opts.address,
+        grpc_port=opts.grpc_port,
+        metrics_address=opts.address,
+        metrics_port=opts.metrics_port,
+        allow_gpu_metrics=False,
+        exit_timeout_secs=opts.exit_timeout_s,
+        exit_on_error=True,
+        log_verbose=1 if opts.verbose else 0,
+    )
 
 
 class Server:
@@ -198,15 +221,29 @@ class Server:
         opts.check(manifest.batch.max)
         self.opts = opts
         # load()'s own gates, checked here first so a refusal names the command's flag
-        self.unverified = check_verified(opts.artifact, manifest, opts.backend, opts.precision,
-                                         allow_unverified=opts.allow_unverified, how_to_allow="--allow-unverified")
+        self.unverified = check_verified(
+            opts.artifact,
+            manifest,
+            opts.backend,
+            opts.precision,
+            allow_unverified=opts.allow_unverified,
+            how_to_allow="--allow-unverified",
+        )
         options = RunnerOptions(allow_engine_host_code=opts.allow_engine_host_code)
-        self.models = [load(opts.artifact, backend=opts.backend, precision=opts.precision,
-                            allow_unverified=opts.allow_unverified, options=options)
-                       for _ in range(opts.instances)]
+        self.models = [
+            load(
+                opts.artifact,
+                backend=opts.backend,
+                precision=opts.precision,
+                allow_unverified=opts.allow_unverified,
+                options=options,
+            )
+            for _ in range(opts.instances)
+        ]
         self.spec = self.models[0].runner.spec
-        self.forwarder = PixelsForwarder(f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name,
-                                         self.spec.output_names, self.models[0])
+        self.forwarder = PixelsForwarder(
+            f"{opts.client_host}:{opts.grpc_port}", opts.pixels_name, self.spec.output_names, self.models[0]
+        )
         self.triton = None
         self._release: threading.Event | None = None
 
@@ -215,19 +252,29 @@ class Server:
 
         opts, spec = self.opts, self.spec
         pixel_spec = spec.inputs[0]
-        outputs = [Tensor(name=t.name, dtype=np.dtype(t.dtype).type, shape=tuple(t.shape[1:]))
-                   for t in spec.outputs]
-        triton.bind(model_name=opts.pixels_name, infer_func=[pixels_callable(m) for m in self.models],
-                    inputs=[Tensor(name=PIXELS_INPUT, dtype=np.float32, shape=tuple(pixel_spec.shape[1:]))],
-                    outputs=outputs, config=pixels_config(opts), strict=False)
+        outputs = [Tensor(name=t.name, dtype=np.dtype(t.dtype).type, shape=tuple(t.shape[1:])) for t in spec.outputs]
+        triton.bind(
+            model_name=opts.pixels_name,
+            infer_func=[pixels_callable(m) for m in self.models],
+            inputs=[Tensor(name=PIXELS_INPUT, dtype=np.float32, shape=tuple(pixel_spec.shape[1:]))],
+            outputs=outputs,
+            config=pixels_config(opts),
+            strict=False,
+        )
         preprocess = self.models[0].preprocess
         assert opts.max_images is not None  # ServeOptions.check() filled it in
         images_outputs = [Tensor(name=t.name, dtype=t.dtype, shape=(-1, *t.shape)) for t in outputs]
-        triton.bind(model_name=opts.name,
-                    infer_func=[ImagesModel(preprocess, self.forwarder, opts.max_images, opts.max_image_bytes)
-                                for _ in range(opts.preprocess_instances)],
-                    inputs=[Tensor(name=IMAGES_INPUT, dtype=np.object_, shape=(-1,))],
-                    outputs=images_outputs, config=images_config(opts), strict=False)
+        triton.bind(
+            model_name=opts.name,
+            infer_func=[
+                ImagesModel(preprocess, self.forwarder, opts.max_images, opts.max_image_bytes)
+                for _ in range(opts.preprocess_instances)
+            ],
+            inputs=[Tensor(name=IMAGES_INPUT, dtype=np.object_, shape=(-1,))],
+            outputs=images_outputs,
+            config=images_config(opts),
+            strict=False,
+        )
 
     def start(self) -> None:
         from PIL import Image
@@ -242,8 +289,9 @@ class Server:
             log.addFilter(RefusedRequestLog())
         workspace = Workspace()
         policy = TritonLifecyclePolicy(launch_triton_on_startup=True, local_model_store=True)
-        triton = self.triton = Triton(config=triton_config(self.opts), workspace=workspace,
-                                      triton_lifecycle_policy=policy)
+        triton = self.triton = Triton(
+            config=triton_config(self.opts), workspace=workspace, triton_lifecycle_policy=policy
+        )
         self._bind(triton)
         for name in (self.opts.pixels_name, self.opts.name):
             install_stub_model(workspace.model_store_path, name)
@@ -255,9 +303,12 @@ class Server:
             raise
         except Exception as exc:  # PyTriton raises plain exceptions (timeouts, bind failures)
             self.stop()
-            raise BackendError("tritonserver", f"did not become ready ({type(exc).__name__}: {exc})",
-                                   "free ports (--http-port/--grpc-port/--metrics-port) and a working "
-                                   "tritonserver (run with --verbose to see its log)") from None
+            raise BackendError(
+                "tritonserver",
+                f"did not become ready ({type(exc).__name__}: {exc})",
+                "free ports (--http-port/--grpc-port/--metrics-port) and a working "
+                "tritonserver (run with --verbose to see its log)",
+            ) from None
 
     def is_alive(self) -> bool:
         return self.triton is not None and self.triton.is_alive()
@@ -276,10 +327,13 @@ class Server:
 
     def urls(self) -> dict[str, str]:
         host = self.opts.client_host
-        return {"http": f"http://{host}:{self.opts.http_port}", "grpc": f"{host}:{self.opts.grpc_port}",
-                "metrics": f"http://{host}:{self.opts.metrics_port}/metrics",
-                "ready": f"http://{host}:{self.opts.http_port}/v2/health/ready",
-                "live": f"http://{host}:{self.opts.http_port}/v2/health/live"}
+        return {
+            "http": f"http://{host}:{self.opts.http_port}",
+            "grpc": f"{host}:{self.opts.grpc_port}",
+            "metrics": f"http://{host}:{self.opts.metrics_port}/metrics",
+            "ready": f"http://{host}:{self.opts.http_port}/v2/health/ready",
+            "live": f"http://{host}:{self.opts.http_port}/v2/health/live",
+        }
 
 
 def serve(opts: ServeOptions, out=sys.stderr) -> int:
@@ -298,17 +352,20 @@ def serve(opts: ServeOptions, out=sys.stderr) -> int:
     try:
         server.start()
         urls = server.urls()
-        print(f"serving {opts.artifact} as {opts.name!r} (encoded images) and {opts.pixels_name!r} "
-              f"(pixel_values), backend {opts.backend}, precision {opts.precision}, max batch {opts.max_batch}"
-              + (" [UNVERIFIED]" if server.unverified else ""),
-              file=out)
+        print(
+            f"serving {opts.artifact} as {opts.name!r} (encoded images) and {opts.pixels_name!r} "
+            f"(pixel_values), backend {opts.backend}, precision {opts.precision}, max batch {opts.max_batch}"
+            + (" [UNVERIFIED]" if server.unverified else ""),
+            file=out,
+        )
         for key, url in urls.items():
             print(f"  {key:8s}{url}", file=out)
         print("ready", file=out, flush=True)
         while not stop.wait(1.0):
             if not server.is_alive():
-                raise BackendError("tritonserver", "exited unexpectedly",
-                                       "a running server (run with --verbose to see its log)")
+                raise BackendError(
+                    "tritonserver", "exited unexpectedly", "a running server (run with --verbose to see its log)"
+                )
         print(f"{received[0]}: finishing in-flight requests (up to {opts.exit_timeout_s} s)", file=out, flush=True)
     finally:
         server.stop()

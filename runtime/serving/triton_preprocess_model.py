@@ -29,7 +29,8 @@ class TritonPythonModel:
         contract = json.loads((HERE / "preprocessing.json").read_text())
         self.preprocess = Preprocessor(PreprocessConfig.from_dict(contract))
         self.output_dtype = pb_utils.triton_string_to_numpy(
-            pb_utils.get_output_config_by_name(json.loads(args["model_config"]), "pixel_values")["data_type"])
+            pb_utils.get_output_config_by_name(json.loads(args["model_config"]), "pixel_values")["data_type"]
+        )
 
     def _one_request(self, images: np.ndarray) -> np.ndarray:
         pixels = []

@@ -29,8 +29,10 @@ _communication = importlib.import_module(f"{_pkg}.communication")
 
 # "<module>.<class>: " prefixes of the traceback's last line -> Triton error code name.
 # Keep in sync with ijepa_deploy.runtime.serving.models (BadRequest, Unavailable).
-CLIENT_ERRORS = {"ijepa_deploy.runtime.serving.models.BadRequest: ": "INVALID_ARG",
-                 "ijepa_deploy.runtime.serving.models.Unavailable: ": "UNAVAILABLE"}
+CLIENT_ERRORS = {
+    "ijepa_deploy.runtime.serving.models.BadRequest: ": "INVALID_ARG",
+    "ijepa_deploy.runtime.serving.models.Unavailable: ": "UNAVAILABLE",
+}
 HANDSHAKE_WAIT_S = 120.0
 
 
@@ -40,7 +42,7 @@ def classify(text: str):
         for prefix, code in CLIENT_ERRORS.items():
             at = line.find(prefix)
             if at >= 0:
-                return code, line[at + len(prefix):].strip()
+                return code, line[at + len(prefix) :].strip()
     return None
 
 
@@ -61,8 +63,10 @@ def _wait_for_handshake(args, deadline_s: float = HANDSHAKE_WAIT_S) -> None:
             return
         except (ConnectionRefusedError, FileNotFoundError, TimeoutError) as exc:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{instance} | the first instance's handshake at {socket_path} did not "
-                                   f"answer within {deadline_s:.0f} s ({type(exc).__name__})") from None
+                raise RuntimeError(
+                    f"{instance} | the first instance's handshake at {socket_path} did not "
+                    f"answer within {deadline_s:.0f} s ({type(exc).__name__})"
+                ) from None
             time.sleep(0.05)
 
 
@@ -96,5 +100,6 @@ class TritonPythonModel(_proxy.TritonPythonModel):
         if refused is not None:
             return self._errors(requests, *refused)
         pb_utils.Logger.log_error(f"{self._name}: inference failed:\n{text}")
-        return self._errors(requests, "INTERNAL",
-                            f"{self._name} | internal server error (details are in the server log)")
+        return self._errors(
+            requests, "INTERNAL", f"{self._name} | internal server error (details are in the server log)"
+        )

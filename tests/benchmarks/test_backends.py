@@ -22,16 +22,22 @@ def test_ort_rows_are_the_runner_load_returns_with_the_same_session_options(tiny
     backend.load()
     with load(tiny_artifact, intra_op_threads=1, providers=["CPUExecutionProvider"]) as served:
         assert type(backend.runner) is type(served.runner) is OnnxRuntimeRunner
-        assert describe_session_options(backend.runner.session_options) == \
-            describe_session_options(served.runner.session_options)
+        assert describe_session_options(backend.runner.session_options) == describe_session_options(
+            served.runner.session_options
+        )
         assert backend.runner.session.get_providers() == served.runner.session.get_providers()
     backend.close()
 
 
 def test_bench_ort_options_reach_the_session(tiny_artifact):
     manifest = read_manifest(tiny_artifact)
-    opts = BenchOptions(tiny_artifact, threads=1, ort_opt_level="basic", ort_mem_arena=False,
-                        ort_config={"session.intra_op.allow_spinning": "0"})
+    opts = BenchOptions(
+        tiny_artifact,
+        threads=1,
+        ort_opt_level="basic",
+        ort_mem_arena=False,
+        ort_config={"session.intra_op.allow_spinning": "0"},
+    )
     backend = OrtBackend(tiny_artifact, manifest, "fp32", "cpu", opts)
     run = backend.load()
     options = backend.runner.session_options

@@ -57,9 +57,28 @@ def bench_run(tiny_artifact, tmp_path_factory):
     manifest.graphs["fp16"] = replace(fp32, file="model.fp16.onnx", precision="fp16", openvino_ir=None)
     manifest.write(art)
     out = art.parent / "report"
-    argv = [str(art), "-o", str(out), "--batch-sizes", "1", "2", "--threads", "1", "--warmup", "1",
-            "--min-iters", "2", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile", "--profile",
-            "--quiet", "--allow-unverified"]
+    argv = [
+        str(art),
+        "-o",
+        str(out),
+        "--batch-sizes",
+        "1",
+        "2",
+        "--threads",
+        "1",
+        "--warmup",
+        "1",
+        "--min-iters",
+        "2",
+        "--min-seconds",
+        "0",
+        "--gemm-size",
+        "64",
+        "--skip-compile",
+        "--profile",
+        "--quiet",
+        "--allow-unverified",
+    ]
     assert _main(argv) == 0
     return out, json.loads((out / "report.json").read_text())
 
@@ -120,28 +139,34 @@ def test_speed_rows_carry_parity_and_roofline(bench_run):
 def test_targets_profile_plots_and_markdown(bench_run):
     out, report = bench_run
     ids = {t["id"] for t in report["targets"]}
-    assert ids == {"ort-fp32-latency", "ort-fp32-gemm-peak", "int8-latency", "int8-cosine"} | \
-        {spec.id for spec in TARGETS}
+    assert ids == {"ort-fp32-latency", "ort-fp32-gemm-peak", "int8-latency", "int8-cosine"} | {
+        spec.id for spec in TARGETS
+    }
     paired = report["paired"]["ratios"]
     from ijepa_deploy.runtime.cpu_features import int8_dot_product
     from ijepa_deploy.runtime.openvino_runner import cpu_supports_bf16, openvino_status
 
     for t in report["targets"]:  # the verdicts themselves: test_targets.py and the known-input tests below
         if t["result"] == "N/A":  # only what cannot be here: an int8-cpu graph; OpenVINO, its int8 or bf16 not here
-            assert t["id"] == "ov-int8-vs-ort-int8-cpu" or (t["id"].startswith("ov-") and not openvino_status()[0]) \
-                or (t["id"].startswith("ov-bf16") and not cpu_supports_bf16()) \
-                or (t["id"].startswith("ov-int8") and not int8_dot_product()), t
+            assert (
+                t["id"] == "ov-int8-vs-ort-int8-cpu"
+                or (t["id"].startswith("ov-") and not openvino_status()[0])
+                or (t["id"].startswith("ov-bf16") and not cpu_supports_bf16())
+                or (t["id"].startswith("ov-int8") and not int8_dot_product())
+            ), t
             continue
         if t["id"].endswith("latency"):  # latency targets use the paired ratio, not the sweep's
             assert t["value"] == paired[t["backend"]][str(t["batch"])]["ratio"]
     assert {t["batch"] for t in report["targets"]} == {1, 2}  # 8 is not in the sweep: its largest batch <= 8
-    openvino = {f"openvino-cpu {r['variant']}" for r in report["rows"]
-                if r["backend"] == "openvino-cpu" and r["status"] == "ok"}
+    openvino = {
+        f"openvino-cpu {r['variant']}" for r in report["rows"] if r["backend"] == "openvino-cpu" and r["status"] == "ok"
+    }
     assert set(paired) == {"onnxruntime-cpu fp32", "onnxruntime-cpu int8", *openvino}  # every CPU row that ran
     assert set(paired["onnxruntime-cpu fp32"]) == {"1", "2"}
     assert all(len(r["round_ratios"]) == 3 for r in paired["onnxruntime-cpu fp32"].values())
-    assert all("paired A/B" in t["detail"] for t in report["targets"]
-               if t["id"].endswith("latency") and t["result"] != "N/A")
+    assert all(
+        "paired A/B" in t["detail"] for t in report["targets"] if t["id"].endswith("latency") and t["result"] != "N/A"
+    )
     prof = report["profiles"]["onnxruntime-cpu fp32"]["1"]
     assert prof["op_types"] and prof["op_types"][0]["ms_per_run"] > 0
     assert any(op["op_type"] == "MatMul" and op["gflop_s"] for op in prof["op_types"])
@@ -158,8 +183,13 @@ def test_targets_profile_plots_and_markdown(bench_run):
 def test_model_flops_matches_the_published_counts():
     def flops(name):
         p = PRESETS[name]
-        info = dict(hidden_size=p.hidden_size, num_hidden_layers=p.num_hidden_layers,
-                    intermediate_size=p.intermediate_size, patch_size=p.patch_size, image_size=p.image_size)
+        info = dict(
+            hidden_size=p.hidden_size,
+            num_hidden_layers=p.num_hidden_layers,
+            intermediate_size=p.intermediate_size,
+            patch_size=p.patch_size,
+            image_size=p.image_size,
+        )
         return model_flops(info, "feature-extraction")["gflop_per_image"]
 
     assert flops("vith14") == pytest.approx(333.2, abs=0.1)
@@ -195,8 +225,15 @@ def test_a_point_is_its_p50_against_eager_and_the_gemm_peak(monkeypatch):
     timings = iter([[0.009, 0.010, 0.030], [0.004, 0.005, 0.020]])
     out = {"embedding": np.ones((2, 4), np.float32)}
     monkeypatch.setattr(sweep_mod, "time_fn", lambda fn, **kw: (next(timings), out, 0.0))
-    sweep = sweep_mod.Sweep(np.zeros((2, 3, 4, 4), np.float32), [2], gflop_per_image=1.0, peak_gflop_s=800.0,
-                            primary="embedding", opts=BenchOptions(artifact="x"), progress=Progress(quiet=True))
+    sweep = sweep_mod.Sweep(
+        np.zeros((2, 3, 4, 4), np.float32),
+        [2],
+        gflop_per_image=1.0,
+        peak_gflop_s=800.0,
+        primary="embedding",
+        opts=BenchOptions(artifact="x"),
+        progress=Progress(quiet=True),
+    )
     eager, _ = sweep_mod.measure_point(SimpleNamespace(name=EAGER, label="eager"), None, 2, sweep)
     point, _ = sweep_mod.measure_point(SimpleNamespace(name="onnxruntime-cpu", label="ort"), None, 2, sweep)
     assert eager["p50_ms"] == pytest.approx(10.0) and eager["latency_vs_eager"] == 1.0
@@ -211,7 +248,11 @@ def test_rooflines_put_int8_and_bf16_rows_on_their_own_peak():
     rows = [{"precision": precision, "points": [{"gflop_s": 50.0}]} for precision in ("fp32", "fp16", "int8", "bf16")]
     place_on_rooflines(rows, {"peak_gflop_s": 100.0, "int8": {"peak_gop_s": 500.0}, "bf16": {"peak_gflop_s": 200.0}})
     assert [(r["points"][0]["peak_kind"], r["points"][0]["peak_fraction"]) for r in rows] == [
-        ("fp32", 0.5), ("fp32", 0.5), ("int8", 0.1), ("bf16", 0.25)]
+        ("fp32", 0.5),
+        ("fp32", 0.5),
+        ("int8", 0.1),
+        ("bf16", 0.25),
+    ]
     rows = [{"precision": "bf16", "points": [{"gflop_s": 50.0}]}]
     place_on_rooflines(rows, {"peak_gflop_s": 100.0, "bf16": {"peak_gflop_s": None}})  # no native bf16 here
     assert rows[0]["points"][0] == {"gflop_s": 50.0, "peak_kind": "fp32", "peak_fraction": 0.5}
@@ -220,10 +261,17 @@ def test_rooflines_put_int8_and_bf16_rows_on_their_own_peak():
 def test_profile_summary_groups_kernels_by_op_type(tmp_path):
     trace = [
         {"cat": "Session", "name": "model_run", "dur": 1000},
-        {"cat": "Node", "name": "mm_kernel_time", "dur": 600,
-         "args": {"op_name": "MatMul", "provider": "CPUExecutionProvider",
-                  "input_type_shape": [{"float": [4, 8]}, {"float": [8, 16]}],
-                  "output_type_shape": [{"float": [4, 16]}]}},
+        {
+            "cat": "Node",
+            "name": "mm_kernel_time",
+            "dur": 600,
+            "args": {
+                "op_name": "MatMul",
+                "provider": "CPUExecutionProvider",
+                "input_type_shape": [{"float": [4, 8]}, {"float": [8, 16]}],
+                "output_type_shape": [{"float": [4, 16]}],
+            },
+        },
         {"cat": "Node", "name": "sm_kernel_time", "dur": 200, "args": {"op_name": "Softmax"}},
         {"cat": "Node", "name": "sm_fence_before", "dur": 5, "args": {"op_name": "Softmax"}},
     ]
@@ -240,9 +288,21 @@ def test_time_budget_skips_larger_batches_and_says_so(tiny_artifact):
     from ijepa_deploy.benchmarks.run import run_benchmark
     from ijepa_deploy.progress import Progress
 
-    opts = BenchOptions(tiny_artifact, batch_sizes=(1, 2), threads=1, warmup=0, min_iters=1, min_seconds=0,
-                        skip_compile=True, providers=("cpu",), memory_probe=False, end_to_end=False,
-                        paired_rounds=0, gemm_size=32, max_backend_seconds=1e-9)
+    opts = BenchOptions(
+        tiny_artifact,
+        batch_sizes=(1, 2),
+        threads=1,
+        warmup=0,
+        min_iters=1,
+        min_seconds=0,
+        skip_compile=True,
+        providers=("cpu",),
+        memory_probe=False,
+        end_to_end=False,
+        paired_rounds=0,
+        gemm_size=32,
+        max_backend_seconds=1e-9,
+    )
     report = run_benchmark(opts, Progress(quiet=True))
     ran = [r for r in report["rows"] if r["status"] == "ok"]
     assert {r["backend"] for r in ran} - {"openvino-cpu"} == {"torch-eager", "onnxruntime-cpu"}
@@ -254,22 +314,45 @@ def test_time_budget_skips_larger_batches_and_says_so(tiny_artifact):
 
 
 def _report(rows, paired=None, peak=None):
-    return {"rows": rows, "settings": {"batch_sizes": [1, 2, 4, 8], "primary_output": "embedding"},
-            "paired": {"ratios": paired or {}}, "gemm_peak": {"peak_gflop_s": peak}, "flops": {"gflop_per_image": 1.0}}
+    return {
+        "rows": rows,
+        "settings": {"batch_sizes": [1, 2, 4, 8], "primary_output": "embedding"},
+        "paired": {"ratios": paired or {}},
+        "gemm_peak": {"peak_gflop_s": peak},
+        "flops": {"gflop_per_image": 1.0},
+    }
 
 
 def _row(variant, latency_vs_eager, cosine=1.0, status="ok"):
-    points = [{"batch": b, "latency_vs_eager": latency_vs_eager, "peak_fraction": 0.9,
-               "parity": {"embedding": {"min_cosine": cosine}}} for b in (1, 2, 4, 8)]
-    return {"backend": "onnxruntime-cpu", "variant": variant, "status": status, "reason": None if status == "ok"
-            else "broken", "points": points if status == "ok" else []}
+    points = [
+        {
+            "batch": b,
+            "latency_vs_eager": latency_vs_eager,
+            "peak_fraction": 0.9,
+            "parity": {"embedding": {"min_cosine": cosine}},
+        }
+        for b in (1, 2, 4, 8)
+    ]
+    return {
+        "backend": "onnxruntime-cpu",
+        "variant": variant,
+        "status": status,
+        "reason": None if status == "ok" else "broken",
+        "points": points if status == "ok" else [],
+    }
 
 
 def test_targets_judge_the_cpu_int8_graph_and_prefer_paired_ratios():
-    paired = {"onnxruntime-cpu fp32": {"1": {"ratio": ORT_LATENCY_MAX + 0.1, "round_ratios": [1, 1, 1],
-                                             "candidate_ms": [1, 1, 1]}}}
-    rows = [_row("fp32", ORT_LATENCY_MAX - 0.1), _row("int8", INT8_LATENCY_MAX + 0.5),
-            _row("int8-cpu", INT8_LATENCY_MAX - 0.1, cosine=0.5)]
+    paired = {
+        "onnxruntime-cpu fp32": {
+            "1": {"ratio": ORT_LATENCY_MAX + 0.1, "round_ratios": [1, 1, 1], "candidate_ms": [1, 1, 1]}
+        }
+    }
+    rows = [
+        _row("fp32", ORT_LATENCY_MAX - 0.1),
+        _row("int8", INT8_LATENCY_MAX + 0.5),
+        _row("int8-cpu", INT8_LATENCY_MAX - 0.1, cosine=0.5),
+    ]
     by = {(t["id"], t["batch"]): t for t in evaluate_targets(_report(rows, paired))}
     assert {b for _, b in by} == {1, 8}
     assert by[("ort-fp32-latency", 1)]["result"] == "MISSED"  # the paired ratio wins over the sweep's

@@ -16,9 +16,27 @@ from ijepa_deploy.benchmarks.targets import SERVE_RATIO_MIN, serving_targets
 from ijepa_deploy.errors import InputError
 from ijepa_deploy.progress import Progress
 
-QUICK = ["--batch-sizes", "1", "8", "--threads", "1", "--warmup", "1", "--min-iters", "1", "--min-seconds", "0",
-         "--gemm-size", "64", "--skip-compile", "--no-memory-probe", "--no-end-to-end", "--paired-rounds", "0",
-         "--quiet"]
+QUICK = [
+    "--batch-sizes",
+    "1",
+    "8",
+    "--threads",
+    "1",
+    "--warmup",
+    "1",
+    "--min-iters",
+    "1",
+    "--min-seconds",
+    "0",
+    "--gemm-size",
+    "64",
+    "--skip-compile",
+    "--no-memory-probe",
+    "--no-end-to-end",
+    "--paired-rounds",
+    "0",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +45,17 @@ def cpp_run(tiny_artifact, cpp_release_build, tmp_path_factory):
     from ijepa_deploy.cli.bench import _main
 
     out = tmp_path_factory.mktemp("bench-cpp") / "report"
-    argv = [str(tiny_artifact), "-o", str(out), *QUICK, "--cpp", "--cpp-rounds", "2",
-            "--cpp-driver", str(cpp_release_build / BENCH_DRIVER)]
+    argv = [
+        str(tiny_artifact),
+        "-o",
+        str(out),
+        *QUICK,
+        "--cpp",
+        "--cpp-rounds",
+        "2",
+        "--cpp-driver",
+        str(cpp_release_build / BENCH_DRIVER),
+    ]
     assert _main(argv) == 0
     return json.loads((out / "report.json").read_text()), (out / "report.md").read_text()
 
@@ -65,16 +92,36 @@ def test_cpp_bad_precision_fails_before_timing(tiny_artifact, tmp_path):
     from ijepa_deploy.cli.bench import _main
 
     with pytest.raises(InputError, match="--cpp-precision"):
-        _main([str(tiny_artifact), "-o", str(tmp_path / "r"), *QUICK, "--cpp", "--cpp-precision", "int8-cpu",
-               "--cpp-driver", __file__])
+        _main(
+            [
+                str(tiny_artifact),
+                "-o",
+                str(tmp_path / "r"),
+                *QUICK,
+                "--cpp",
+                "--cpp-precision",
+                "int8-cpu",
+                "--cpp-driver",
+                __file__,
+            ]
+        )
     assert not (tmp_path / "r" / "report.json").exists()
     with pytest.raises(InputError, match="--cpp-driver"):
         _main([str(tiny_artifact), "-o", str(tmp_path / "r"), "--cpp", "--cpp-driver", str(tmp_path / "none")])
 
 
 def _entry(clients: int, ratio: float) -> dict:
-    return {"clients": clients, "requests": 2 * clients, "served_img_s": 10 * ratio, "direct_img_s": 10.0,
-            "served_over_direct": ratio, "round_ratios": [ratio], "p50_ms": 1.0, "p99_ms": 2.0, "mean_batch": 2.0}
+    return {
+        "clients": clients,
+        "requests": 2 * clients,
+        "served_img_s": 10 * ratio,
+        "direct_img_s": 10.0,
+        "served_over_direct": ratio,
+        "round_ratios": [ratio],
+        "p50_ms": 1.0,
+        "p99_ms": 2.0,
+        "mean_batch": 2.0,
+    }
 
 
 def test_serving_target_verdicts():
@@ -92,8 +139,14 @@ def test_serve_measures_served_and_direct_per_client_count(tiny_artifact):
     pytest.importorskip("pytriton", reason="--serve needs the 'serve' extra (nvidia-pytriton)")
     from ijepa_deploy.benchmarks.serving import measure_serving
 
-    opts = BenchOptions(artifact=tiny_artifact, serve=True, serve_clients=(1, 8), serve_requests=1, serve_rounds=1,
-                        serve_preprocess_instances=2)
+    opts = BenchOptions(
+        artifact=tiny_artifact,
+        serve=True,
+        serve_clients=(1, 8),
+        serve_requests=1,
+        serve_rounds=1,
+        serve_preprocess_instances=2,
+    )
     serving = measure_serving(tiny_artifact, opts, Progress(quiet=True))
     keys, per_key, per_keys = OPT_IN_SECTIONS["serving"]
     _validate_section("test", "serving", serving, keys, per_key, per_keys)

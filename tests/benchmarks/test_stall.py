@@ -25,15 +25,28 @@ def _fake_points(monkeypatch, stalls_and_p50):
         stall, p50 = next(calls)
         if backend.name == EAGER:
             sweep.eager_p50[n] = p50
-        return {"batch": n, "iterations": 3, "p50_ms": p50, "p90_ms": p50, "p99_ms": p50,
-                "cpu_stall_fraction": stall}, 0.0
+        return {
+            "batch": n,
+            "iterations": 3,
+            "p50_ms": p50,
+            "p90_ms": p50,
+            "p99_ms": p50,
+            "cpu_stall_fraction": stall,
+        }, 0.0
 
     monkeypatch.setattr(sweep_mod, "measure_point", fake)
 
 
 def _sweep(batches):
-    return sweep_mod.Sweep(np.zeros((8, 3, 4, 4), np.float32), batches, 1.0, 100.0, "embedding",
-                           BenchOptions(artifact="x"), Progress(quiet=True))
+    return sweep_mod.Sweep(
+        np.zeros((8, 3, 4, 4), np.float32),
+        batches,
+        1.0,
+        100.0,
+        "embedding",
+        BenchOptions(artifact="x"),
+        Progress(quiet=True),
+    )
 
 
 @pytest.mark.parametrize("second_stall, kept_p50", [(0.01, 200.0), (0.9, 600.0)])
@@ -52,14 +65,30 @@ def test_a_stalled_point_is_measured_again_and_the_quieter_attempt_kept(monkeypa
 
 def _report():
     def row(backend, variant, stalls):
-        return {"backend": backend, "variant": variant, "status": "ok", "points": [
-            {"batch": b, "p50_ms": 100.0 * b, "throughput_img_s": 10.0, "latency_vs_eager": 0.05,
-             "cpu_stall_fraction": s} for b, s in zip((1, 8), stalls)]}
+        return {
+            "backend": backend,
+            "variant": variant,
+            "status": "ok",
+            "points": [
+                {
+                    "batch": b,
+                    "p50_ms": 100.0 * b,
+                    "throughput_img_s": 10.0,
+                    "latency_vs_eager": 0.05,
+                    "cpu_stall_fraction": s,
+                }
+                for b, s in zip((1, 8), stalls)
+            ],
+        }
 
     rows = [row("torch-eager", "fp32", [0.52, 0.01]), row("onnxruntime-cpu", "fp32", [0.01, 0.02])]
     pair = {"ratio": 0.4, "round_ratios": [0.38, 0.4, 0.45], "eager_ms": [1.0] * 3, "candidate_ms": [0.4] * 3}
-    return {"rows": rows, "artifact": {"model": "random:tiny"}, "settings": {"threads": 2},
-            "paired": {"rounds": 3, "ratios": {"onnxruntime-cpu fp32": {"1": pair, "8": pair}}}}
+    return {
+        "rows": rows,
+        "artifact": {"model": "random:tiny"},
+        "settings": {"threads": 2},
+        "paired": {"rounds": 3, "ratios": {"onnxruntime-cpu fp32": {"1": pair, "8": pair}}},
+    }
 
 
 def test_report_names_the_points_over_the_stall_limit():
@@ -73,11 +102,13 @@ def test_speedup_plot_uses_the_paired_ratios(tmp_path, monkeypatch):
 
     bars = []
     real_bar = matplotlib.axes.Axes.bar
-    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
-                        lambda self, x, h, *a, **k: bars.append((list(h), k.get("yerr"))) or real_bar(self, x, h, *a,
-                                                                                                        **k))
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "bar",
+        lambda self, x, h, *a, **k: bars.append((list(h), k.get("yerr"))) or real_bar(self, x, h, *a, **k),
+    )
     written = write_plots(_report(), tmp_path)
     assert set(written) == set(PLOTS) and all((tmp_path / name).stat().st_size > 0 for name in PLOTS.values())
-    (heights, (lo, hi)), = bars  # one series: ORT fp32 at batch 1 and 8
+    ((heights, (lo, hi)),) = bars  # one series: ORT fp32 at batch 1 and 8
     assert heights == pytest.approx([2.5, 2.5])  # 1 / paired median 0.4, not the sweep's 1 / 0.05 = 20
     assert lo == pytest.approx([2.5 - 1 / 0.45] * 2) and hi == pytest.approx([1 / 0.38 - 2.5] * 2)

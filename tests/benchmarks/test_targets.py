@@ -9,29 +9,56 @@ import pytest
 from ijepa_deploy.benchmarks.markdown import _targets as _targets_section
 from ijepa_deploy.benchmarks.targets import COSINE, FASTER_THAN, LATENCY, PEAK, TARGETS, evaluate_targets
 
-ROWS = ("onnxruntime-cpu fp32", "onnxruntime-cpu int8-cpu", "openvino-cpu fp32", "openvino-cpu int8",
-        "openvino-cpu bf16")
+ROWS = (
+    "onnxruntime-cpu fp32",
+    "onnxruntime-cpu int8-cpu",
+    "openvino-cpu fp32",
+    "openvino-cpu int8",
+    "openvino-cpu bf16",
+)
 PEAK_GFLOP_S = 100.0
 
 
 def _point(batch: int, ratio: float = 0.5, cosine: float = 1.0, p50_ms: float = 100.0) -> dict:
-    return {"batch": batch, "iterations": 3, "p50_ms": p50_ms, "latency_vs_eager": ratio, "peak_fraction": 0.5,
-            "parity": {"embedding": {"min_cosine": cosine}}}
+    return {
+        "batch": batch,
+        "iterations": 3,
+        "p50_ms": p50_ms,
+        "latency_vs_eager": ratio,
+        "peak_fraction": 0.5,
+        "parity": {"embedding": {"min_cosine": cosine}},
+    }
 
 
 def _pair(candidate_ms: list[float], ratios: list[float] | None = None) -> dict:
     ratios = ratios or [0.5] * len(candidate_ms)
-    return {"ratio": sorted(ratios)[len(ratios) // 2], "round_ratios": ratios, "eager_ms": [1000.0] * len(ratios),
-            "candidate_ms": candidate_ms}
+    return {
+        "ratio": sorted(ratios)[len(ratios) // 2],
+        "round_ratios": ratios,
+        "eager_ms": [1000.0] * len(ratios),
+        "candidate_ms": candidate_ms,
+    }
 
 
 def _report(batches=(1, 2, 4, 8)) -> dict:
-    rows = [{"backend": k.split()[0], "variant": k.split()[1], "status": "ok", "reason": None,
-             "points": [_point(b) for b in batches]} for k in ROWS]
+    rows = [
+        {
+            "backend": k.split()[0],
+            "variant": k.split()[1],
+            "status": "ok",
+            "reason": None,
+            "points": [_point(b) for b in batches],
+        }
+        for k in ROWS
+    ]
     paired = {k: {str(b): _pair([100.0, 100.0, 100.0]) for b in (1, 8)} for k in ROWS}
-    return {"rows": rows, "settings": {"batch_sizes": list(batches), "primary_output": "embedding"},
-            "paired": {"ratios": paired}, "gemm_peak": {"peak_gflop_s": PEAK_GFLOP_S},
-            "flops": {"gflop_per_image": 1.0}}
+    return {
+        "rows": rows,
+        "settings": {"batch_sizes": list(batches), "primary_output": "embedding"},
+        "paired": {"ratios": paired},
+        "gemm_peak": {"peak_gflop_s": PEAK_GFLOP_S},
+        "flops": {"gflop_per_image": 1.0},
+    }
 
 
 def _set(report: dict, spec, batch: int, value: float) -> None:
@@ -52,7 +79,8 @@ def _set(report: dict, spec, batch: int, value: float) -> None:
     elif spec.measure == FASTER_THAN:  # versus / mine per round (each over its round's eager): value, value, 10
         pair.update(_pair([100.0, 200.0, 100.0], [0.1, 0.2, 0.1]))
         report["paired"]["ratios"][spec.versus][str(batch)].update(
-            _pair([100.0 * value, 200.0 * value, 1000.0], [0.1 * value, 0.2 * value, 1.0]))
+            _pair([100.0 * value, 200.0 * value, 1000.0], [0.1 * value, 0.2 * value, 1.0])
+        )
         point["p50_ms"] = 100.0 * value * (2.0 if value < spec.limit else 0.5)  # the sweep's ratio disagrees
     else:
         raise AssertionError(spec.measure)
@@ -95,8 +123,15 @@ def test_openvino_targets_at_their_batches_and_in_the_markdown_table():
 def test_openvino_targets_without_openvino_are_not_applicable():
     report = _report()
     report["rows"] = [r for r in report["rows"] if r["backend"] != "openvino-cpu"]
-    report["rows"].append({"backend": "openvino-cpu", "variant": "*", "status": "unavailable",
-                           "reason": "openvino not installed", "points": []})
+    report["rows"].append(
+        {
+            "backend": "openvino-cpu",
+            "variant": "*",
+            "status": "unavailable",
+            "reason": "openvino not installed",
+            "points": [],
+        }
+    )
     for key in [k for k in report["paired"]["ratios"] if k.startswith("openvino")]:
         del report["paired"]["ratios"][key]
     ov = [t for t in evaluate_targets(report) if t["id"].startswith("ov-")]

@@ -31,8 +31,15 @@ def fake_tensorrt(monkeypatch):
 
 def _sweep(opts: BenchOptions) -> Sweep:
     pixels = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
-    return Sweep(pixels, [1, 2], gflop_per_image=1.0, peak_gflop_s=None, primary="embedding", opts=opts,
-                 progress=Progress(quiet=True))
+    return Sweep(
+        pixels,
+        [1, 2],
+        gflop_per_image=1.0,
+        peak_gflop_s=None,
+        primary="embedding",
+        opts=opts,
+        progress=Progress(quiet=True),
+    )
 
 
 def test_passed_engine_is_a_plain_row(fake_tensorrt, tmp_path):
@@ -41,8 +48,9 @@ def test_passed_engine_is_a_plain_row(fake_tensorrt, tmp_path):
     assert len(rows) == 1 and isinstance(rows[0], TensorRTBackend) and rows[0].unverified is None
 
 
-@pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
-                                             ("unverified", "was never checked")])
+@pytest.mark.parametrize(
+    "status, problem", [("failed", "FAILED its parity check"), ("unverified", "was never checked")]
+)
 def test_engine_that_did_not_pass_is_unavailable_with_the_reason(fake_tensorrt, tmp_path, status, problem):
     art = engine_artifact(tmp_path / "art", status=status)
     [row] = _tensorrt_rows(art, read_manifest(art), BenchOptions(art))

@@ -44,7 +44,7 @@ def checkpoints(tmp_path_factory):
         if cut:
             weights = root / name / "model.safetensors"
             data = weights.read_bytes()
-            weights.write_bytes(data[:cut(len(data))])
+            weights.write_bytes(data[: cut(len(data))])
 
     damaged("wider", config={"hidden_size": 256, "num_attention_heads": 4})
     damaged("deeper", config={"num_hidden_layers": 6})
@@ -53,26 +53,32 @@ def checkpoints(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("wider", "weights do not match config.json: hidden_size 256 in config.json, 192 in the weights"),
-    ("deeper", "weights do not match config.json: num_hidden_layers 6 in config.json, 4 in the weights"),
-    ("truncated", "not a complete safetensors file"),
-    ("headless", "not a complete safetensors file"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("wider", "weights do not match config.json: hidden_size 256 in config.json, 192 in the weights"),
+        ("deeper", "weights do not match config.json: num_hidden_layers 6 in config.json, 4 in the weights"),
+        ("truncated", "not a complete safetensors file"),
+        ("headless", "not a complete safetensors file"),
+    ],
+)
 def test_damaged_checkpoints(checkpoints, tmp_path, capsys, name, problem):
     code, err = run_main(export_main, ["--model", checkpoints / name, "-o", tmp_path / "out"], capsys)
     assert code == 1 and problem in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "out" / "model.onnx").exists()
 
 
-@pytest.mark.parametrize("argv, problem", [
-    (["--opset", "5"], "--opset | 5 is outside what this export can write. Note: expected 17.."),
-    (["--opset", "30"], "--opset | 30 is outside"),
-    (["--image-size", "100000"], "--image-size | 100000 px is 6250x6250 patches"),
-    (["--image-size", "1000"], "--image-size | 1000 is not a multiple of the patch size 16"),
-    (["--image-size", "8"], "--image-size | 8. Note: expected a resolution of at least one patch (16 px)"),
-    (["--int8", "--calib-dir", "EMPTY"], "contains no image files"),
-])
+@pytest.mark.parametrize(
+    "argv, problem",
+    [
+        (["--opset", "5"], "--opset | 5 is outside what this export can write. Note: expected 17.."),
+        (["--opset", "30"], "--opset | 30 is outside"),
+        (["--image-size", "100000"], "--image-size | 100000 px is 6250x6250 patches"),
+        (["--image-size", "1000"], "--image-size | 1000 is not a multiple of the patch size 16"),
+        (["--image-size", "8"], "--image-size | 8. Note: expected a resolution of at least one patch (16 px)"),
+        (["--int8", "--calib-dir", "EMPTY"], "contains no image files"),
+    ],
+)
 def test_export_arguments_fail_in_seconds(tmp_path, capsys, argv, problem):
     (tmp_path / "EMPTY").mkdir()
     argv = [str(tmp_path / "EMPTY") if a == "EMPTY" else a for a in argv]
@@ -86,8 +92,12 @@ def test_export_arguments_fail_in_seconds(tmp_path, capsys, argv, problem):
 def test_export_output_naming_a_file(tmp_path, capsys):
     (tmp_path / "f").write_text("mine")
     code, err = run_main(export_main, ["--model", "random:tiny", "-o", tmp_path / "f"], capsys)
-    assert code == 1 and err == f"error: --output | {tmp_path / 'f'} exists and is not a directory. Note: expected " \
+    assert (
+        code == 1
+        and err
+        == f"error: --output | {tmp_path / 'f'} exists and is not a directory. Note: expected "
         "a directory path (a new one, or an existing directory)"
+    )
     code, err = run_main(export_main, ["--model", "random:tiny", "-o", tmp_path / "f" / "sub"], capsys)
     assert code == 1 and f"{tmp_path / 'f'} is not a directory" in err
     assert (tmp_path / "f").read_text() == "mine"
@@ -131,10 +141,13 @@ def test_build_timing_cache_checked_before_the_work(tmp_path, capsys, tiny_artif
     assert code == 1 and err == f"error: --timing-cache | {tmp_path} is a directory. Note: expected a file path"
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("deeper", "32 weights missing or mis-shaped for its config.json (e.g. layers.4."),
-    ("wider", "weights do not match config.json"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("deeper", "32 weights missing or mis-shaped for its config.json (e.g. layers.4."),
+        ("wider", "weights do not match config.json"),
+    ],
+)
 def test_load_model_refuses_weights_transformers_would_fill_randomly(checkpoints, name, problem):
     """The check after loading (hub checkpoints have no pre-check)."""
     from ijepa_deploy.errors import InputError
@@ -157,9 +170,11 @@ def test_hub_exports_record_the_resolved_commit(checkpoints, tmp_path):
     (repo / "refs" / "main").write_text(commit)
     shutil.copytree(checkpoints / "good", repo / "snapshots" / commit)
     env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
-    code = ("from ijepa_deploy.exporters.models import load_model, parse_model_source\n"
-            "for rev in (None, 'main'):\n"
-            "    print(load_model(parse_model_source('org/tiny', rev), 'feature-extraction').info['revision'])\n")
+    code = (
+        "from ijepa_deploy.exporters.models import load_model, parse_model_source\n"
+        "for rev in (None, 'main'):\n"
+        "    print(load_model(parse_model_source('org/tiny', rev), 'feature-extraction').info['revision'])\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [commit, commit]
@@ -187,8 +202,36 @@ def test_bench_refuses_unverified_artifacts_unless_told(tmp_path, capsys, tiny_a
 
     from ijepa_deploy.cli.bench import _main as bench_run
 
-    assert bench_run([str(art), "-o", str(tmp_path / "r"), "--allow-unverified", "--batch-sizes", "1", "--threads",
-                      "1", "--min-iters", "1", "--min-seconds", "0", "--gemm-size", "64", "--skip-compile",
-                      "--no-memory-probe", "--no-end-to-end", "--paired-rounds", "0", "--providers", "cpu",
-                      "--quiet"]) == 0
-    assert "UNVERIFIED artifact (--allow-unverified): artifact status is 'failed'" in (tmp_path / "r" / "report.md").read_text()
+    assert (
+        bench_run(
+            [
+                str(art),
+                "-o",
+                str(tmp_path / "r"),
+                "--allow-unverified",
+                "--batch-sizes",
+                "1",
+                "--threads",
+                "1",
+                "--min-iters",
+                "1",
+                "--min-seconds",
+                "0",
+                "--gemm-size",
+                "64",
+                "--skip-compile",
+                "--no-memory-probe",
+                "--no-end-to-end",
+                "--paired-rounds",
+                "0",
+                "--providers",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        "UNVERIFIED artifact (--allow-unverified): artifact status is 'failed'"
+        in (tmp_path / "r" / "report.md").read_text()
+    )

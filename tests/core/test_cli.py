@@ -24,12 +24,15 @@ def run_main(main, argv):
     return exc.value.code
 
 
-@pytest.mark.parametrize("argv, subject", [
-    (["--model", "random:nope"], "--model random:nope | unknown preset 'nope'. Note: expected one of"),
-    ([], "ijepa-export | the following arguments are required: --model"),
-    (["--model", "random:tiny", "--opset", "twelve"], "ijepa-export | argument --opset"),
-    (["--model", "random:tiny", "--parity-images", "/nonexistent"], "/nonexistent | not a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, subject",
+    [
+        (["--model", "random:nope"], "--model random:nope | unknown preset 'nope'. Note: expected one of"),
+        ([], "ijepa-export | the following arguments are required: --model"),
+        (["--model", "random:tiny", "--opset", "twelve"], "ijepa-export | argument --opset"),
+        (["--model", "random:tiny", "--parity-images", "/nonexistent"], "/nonexistent | not a directory"),
+    ],
+)
 def test_export_user_errors(capsys, argv, subject):
     assert run_main(export_main, argv) == 1
     err = capsys.readouterr().err
@@ -39,8 +42,7 @@ def test_export_user_errors(capsys, argv, subject):
 
 def test_no_traceback_in_a_real_process():
     script = Path(sys.executable).parent / "ijepa-export"  # the installed console script
-    proc = subprocess.run([str(script), "--model", "random:nope"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(script), "--model", "random:nope"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: --model random:nope | unknown preset")
     assert "Traceback" not in proc.stderr
@@ -89,9 +91,11 @@ def test_parity_failure_exits_1_and_marks_the_artifact_failed(capsys, tmp_path, 
 
 
 def test_export_help_lists_presets_without_importing_torch():
-    code = ("import sys\nfrom ijepa_deploy.cli.export import main\ntry:\n    main(['--help'])\n"
-            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
-            "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'onnx') if m in sys.modules))")
+    code = (
+        "import sys\nfrom ijepa_deploy.cli.export import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'onnx') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "random:tiny" in proc.stdout and "random:vitg16" in proc.stdout and "HEAVY []" in proc.stdout

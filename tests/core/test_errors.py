@@ -23,8 +23,11 @@ SUBCLASSES = [InputError, ArtifactError, ParityError, BackendUnavailable, Backen
 
 
 def test_the_subclasses_are_the_ones_errors_defines():
-    defined = {name for name, value in vars(errors).items()
-               if isinstance(value, type) and issubclass(value, IJepaDeployError) and value is not IJepaDeployError}
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, IJepaDeployError) and value is not IJepaDeployError
+    }
     assert defined == {cls.__name__ for cls in SUBCLASSES}
     assert errors.ERROR_TYPES == {cls.__name__: cls for cls in [IJepaDeployError, *SUBCLASSES]}
 
@@ -33,8 +36,12 @@ def test_the_subclasses_are_the_ones_errors_defines():
 def test_every_subclass_is_a_user_error_formatted_the_same(cls):
     error = cls("cat.jpg", "file is empty", "an image")
     assert isinstance(error, IJepaDeployError)
-    assert str(error) == error.format() == IJepaDeployError("cat.jpg", "file is empty", "an image").format() \
+    assert (
+        str(error)
+        == error.format()
+        == IJepaDeployError("cat.jpg", "file is empty", "an image").format()
         == "cat.jpg | file is empty. Note: expected an image"
+    )
     assert cls("x", "y").format() == "x | y"
 
 
@@ -43,8 +50,12 @@ def test_pickling_keeps_the_type_and_the_message(cls):
     error = cls("cat.jpg", "file is empty", "an image")
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is cls
-    assert (again.subject, again.problem, again.expected, str(again)) == \
-        (error.subject, error.problem, error.expected, str(error))
+    assert (again.subject, again.problem, again.expected, str(again)) == (
+        error.subject,
+        error.problem,
+        error.expected,
+        str(error),
+    )
 
 
 @pytest.mark.parametrize("cls", SUBCLASSES)

@@ -96,7 +96,7 @@ def scenario_cli_run_prints_one_line_and_exits_128_plus_signal():
     assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before  # an in-process caller gets its own back
 
 
-SCENARIOS = {name[len("scenario_"):]: fn for name, fn in dict(globals()).items() if name.startswith("scenario_")}
+SCENARIOS = {name[len("scenario_") :]: fn for name, fn in dict(globals()).items() if name.startswith("scenario_")}
 STDERR = {"cli_run_prints_one_line_and_exits_128_plus_signal": "interrupted by SIGTERM\n"}
 
 

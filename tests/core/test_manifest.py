@@ -51,8 +51,19 @@ def test_non_finite_parity_is_written_as_null_and_read_back(tmp_path):
     """A candidate that produced NaN: the file stays strict JSON (C++ parsers reject NaN)."""
     m = small_manifest(tmp_path, status="failed")
     outputs = {name: OutputParity(math.nan, math.inf, math.inf, 0.99, None, False) for name in m.io.output_names}
-    m.parity.append(ParityResult("fp32", "fp32", "onnxruntime-cpu", "torch-eager", ["a.jpg"], [1], outputs,
-                                 {"1": {n: BatchStats(math.nan, math.inf) for n in outputs}}, passed=False))
+    m.parity.append(
+        ParityResult(
+            "fp32",
+            "fp32",
+            "onnxruntime-cpu",
+            "torch-eager",
+            ["a.jpg"],
+            [1],
+            outputs,
+            {"1": {n: BatchStats(math.nan, math.inf) for n in outputs}},
+            passed=False,
+        )
+    )
     m.write(tmp_path)
     text = (tmp_path / MANIFEST_NAME).read_text()
     assert "NaN" not in text and "Infinity" not in text
@@ -80,26 +91,42 @@ def test_preprocessing_refuses_what_the_runtime_cannot_produce(field, value):
         PreprocessConfig(32, 32, **{field: value})
 
 
-@pytest.mark.parametrize("mutate, field, problem, expected", [
-    (lambda d: d.pop("io"), "$", "missing key 'io'", "the keys schema_version"),
-    (lambda d: d["batch"].update(max=0), "$.batch.max", "0 is out of range", "a value >= 1"),
-    (lambda d: d["graphs"].update(fp32=None), "$.graphs.fp32", "null has the wrong type", "an object"),
-    (lambda d: d["files"]["model_fp32.onnx"].update(sha256=None), "$.files['model_fp32.onnx'].sha256",
-     "null has the wrong type", "a string"),
-    (lambda d: d.update(status="shipped"), "$.status", '"shipped" is not allowed', 'one of "exporting"'),
-    (lambda d: d["model"].update(extra=1), "$.model", "unknown key 'extra'", "only the keys source"),
-    (lambda d: d["graphs"]["fp32"].update(file="../model_fp32.onnx"), "$.graphs.fp32.file",
-     '"../model_fp32.onnx" is not allowed', "a file name inside the artifact directory"),
-    (lambda d: d["files"].update({"/etc/passwd": d["files"]["model_fp32.onnx"]}), "$.files['/etc/passwd']",
-     'key "/etc/passwd" is not allowed', "a file name inside the artifact directory"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, problem, expected",
+    [
+        (lambda d: d.pop("io"), "$", "missing key 'io'", "the keys schema_version"),
+        (lambda d: d["batch"].update(max=0), "$.batch.max", "0 is out of range", "a value >= 1"),
+        (lambda d: d["graphs"].update(fp32=None), "$.graphs.fp32", "null has the wrong type", "an object"),
+        (
+            lambda d: d["files"]["model_fp32.onnx"].update(sha256=None),
+            "$.files['model_fp32.onnx'].sha256",
+            "null has the wrong type",
+            "a string",
+        ),
+        (lambda d: d.update(status="shipped"), "$.status", '"shipped" is not allowed', 'one of "exporting"'),
+        (lambda d: d["model"].update(extra=1), "$.model", "unknown key 'extra'", "only the keys source"),
+        (
+            lambda d: d["graphs"]["fp32"].update(file="../model_fp32.onnx"),
+            "$.graphs.fp32.file",
+            '"../model_fp32.onnx" is not allowed',
+            "a file name inside the artifact directory",
+        ),
+        (
+            lambda d: d["files"].update({"/etc/passwd": d["files"]["model_fp32.onnx"]}),
+            "$.files['/etc/passwd']",
+            'key "/etc/passwd" is not allowed',
+            "a file name inside the artifact directory",
+        ),
+    ],
+)
 def test_schema_violation_names_the_field(tmp_path, mutate, field, problem, expected):
     data = written(tmp_path)
     mutate(data)
     rewrite(tmp_path, data)
     message = read_error(tmp_path)
-    assert message.startswith(f"{tmp_path / MANIFEST_NAME} | manifest field {field}: {problem}. Note: expected "
-                              f"{expected}"), message
+    assert message.startswith(
+        f"{tmp_path / MANIFEST_NAME} | manifest field {field}: {problem}. Note: expected {expected}"
+    ), message
     assert "\n" not in message
 
 
@@ -108,15 +135,24 @@ def test_a_list_is_not_a_manifest(tmp_path):
     assert "manifest field $: " in read_error(tmp_path) and "expected an object" in read_error(tmp_path)
 
 
-@pytest.mark.parametrize("mutate, field, problem", [
-    (lambda d: d.update(task="image-classification"), "$.io.task", "differs from the manifest task"),
-    (lambda d: d["io"].update(task="image-classification", outputs=d["io"]["outputs"][:1]) or
-     d.update(task="image-classification"), "$.io.outputs", "do not match task 'image-classification'"),
-    (lambda d: d["batch"].update(min=9), "$.batch.max", "8 is below batch.min 9"),
-    (lambda d: d["files"].pop("model_fp32.onnx"), "$.graphs['fp32'].file", "is not listed under files"),
-    (lambda d: d["preprocessing"].update(height=64), "$.io.inputs", "does not match the preprocessing size"),
-    (lambda d: d.update(id2label={"0": "cat"}), "$.id2label", "does not fit task 'feature-extraction'"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        (lambda d: d.update(task="image-classification"), "$.io.task", "differs from the manifest task"),
+        (
+            lambda d: (
+                d["io"].update(task="image-classification", outputs=d["io"]["outputs"][:1])
+                or d.update(task="image-classification")
+            ),
+            "$.io.outputs",
+            "do not match task 'image-classification'",
+        ),
+        (lambda d: d["batch"].update(min=9), "$.batch.max", "8 is below batch.min 9"),
+        (lambda d: d["files"].pop("model_fp32.onnx"), "$.graphs['fp32'].file", "is not listed under files"),
+        (lambda d: d["preprocessing"].update(height=64), "$.io.inputs", "does not match the preprocessing size"),
+        (lambda d: d.update(id2label={"0": "cat"}), "$.id2label", "does not fit task 'feature-extraction'"),
+    ],
+)
 def test_inconsistent_fields_are_user_errors(tmp_path, mutate, field, problem):
     data = written(tmp_path)
     mutate(data)
@@ -126,16 +162,25 @@ def test_inconsistent_fields_are_user_errors(tmp_path, mutate, field, problem):
 
 def test_openvino_ir_files_must_be_listed_with_their_roles(tmp_path):
     data = written(tmp_path)
-    data["graphs"]["fp32"]["openvino_ir"] = {"file": "model_fp32.xml", "weights": "model_fp32.bin",
-                                             "converter": "openvino 2026.4.1"}
+    data["graphs"]["fp32"]["openvino_ir"] = {
+        "file": "model_fp32.xml",
+        "weights": "model_fp32.bin",
+        "converter": "openvino 2026.4.1",
+    }
     rewrite(tmp_path, data)
     assert "manifest field $.graphs['fp32'].openvino_ir.file: 'model_fp32.xml' is not listed" in read_error(tmp_path)
     digest = {"sha256": "0" * 64, "bytes": 1}
-    data["files"].update({"model_fp32.xml": {**digest, "role": "openvino-ir"},
-                          "model_fp32.bin": {**digest, "role": "onnx-external-data"}})
+    data["files"].update(
+        {
+            "model_fp32.xml": {**digest, "role": "openvino-ir"},
+            "model_fp32.bin": {**digest, "role": "onnx-external-data"},
+        }
+    )
     rewrite(tmp_path, data)
-    assert "manifest field $.files['model_fp32.bin'].role: 'onnx-external-data'. Note: expected " \
-           "\"openvino-ir-weights\"" in read_error(tmp_path)
+    assert (
+        "manifest field $.files['model_fp32.bin'].role: 'onnx-external-data'. Note: expected "
+        '"openvino-ir-weights"' in read_error(tmp_path)
+    )
     data["files"]["model_fp32.bin"]["role"] = "openvino-ir-weights"
     rewrite(tmp_path, data)
     graph = read_manifest(tmp_path).graphs["fp32"]
@@ -146,8 +191,19 @@ def test_openvino_ir_files_must_be_listed_with_their_roles(tmp_path):
 def test_passed_status_with_a_failed_parity_is_refused(tmp_path):
     m = small_manifest(tmp_path, status="passed")
     outputs = {n: OutputParity(0.5, 1.0, 0.1, 0.99, None, False) for n in m.io.output_names}
-    m.parity.append(ParityResult("fp32", "fp32", "onnxruntime-cpu", "torch-eager", ["a.jpg"], [1], outputs,
-                                 {"1": {n: BatchStats(0.5, 1.0) for n in outputs}}, passed=False))
+    m.parity.append(
+        ParityResult(
+            "fp32",
+            "fp32",
+            "onnxruntime-cpu",
+            "torch-eager",
+            ["a.jpg"],
+            [1],
+            outputs,
+            {"1": {n: BatchStats(0.5, 1.0) for n in outputs}},
+            passed=False,
+        )
+    )
     with pytest.raises(ArtifactError, match=r"manifest field \$.status: 'passed' but parity result 0"):
         m.write(tmp_path)
     assert not (tmp_path / MANIFEST_NAME).exists()  # refused before anything was written
@@ -159,17 +215,31 @@ def with_rows(tmp_path, passed: dict[str, bool]) -> Manifest:
     for graph, ok in passed.items():
         cos = 1.0 if ok else 0.5
         outputs = {n: OutputParity(cos, 0.0, 0.0, 0.99, None, ok) for n in m.io.output_names}
-        m.parity.append(ParityResult(graph, graph.split("-")[0], "onnxruntime-cpu", "torch-eager", ["a.jpg"], [1],
-                                     outputs, {"1": {n: BatchStats(cos, 0.0) for n in outputs}}, passed=ok))
+        m.parity.append(
+            ParityResult(
+                graph,
+                graph.split("-")[0],
+                "onnxruntime-cpu",
+                "torch-eager",
+                ["a.jpg"],
+                [1],
+                outputs,
+                {"1": {n: BatchStats(cos, 0.0) for n in outputs}},
+                passed=ok,
+            )
+        )
     m.settle_status()
     return m
 
 
-@pytest.mark.parametrize("passed, status, graphs", [
-    ({"fp32": True, "int8": True}, "passed", ["passed", "passed"]),
-    ({"fp32": True, "int8": False}, "partial", ["passed", "failed"]),
-    ({"fp32": False, "int8": True}, "failed", ["failed", "passed"]),
-])
+@pytest.mark.parametrize(
+    "passed, status, graphs",
+    [
+        ({"fp32": True, "int8": True}, "passed", ["passed", "passed"]),
+        ({"fp32": True, "int8": False}, "partial", ["passed", "failed"]),
+        ({"fp32": False, "int8": True}, "failed", ["failed", "passed"]),
+    ],
+)
 def test_graph_verdicts_and_the_artifact_status(tmp_path, passed, status, graphs):
     m = with_rows(tmp_path, passed)
     assert m.status == status and [g.status for g in m.graphs.values()] == graphs
@@ -177,13 +247,23 @@ def test_graph_verdicts_and_the_artifact_status(tmp_path, passed, status, graphs
     assert read_manifest(tmp_path) == m
 
 
-@pytest.mark.parametrize("mutate, field, problem", [
-    (lambda d: d["graphs"]["int8"].update(status="passed"), "$.graphs['int8'].status",
-     "'passed' but its parity result 1 (onnxruntime-cpu) failed"),
-    (lambda d: d["graphs"]["fp32"].update(status="failed"), "$.status", "'partial' but the fp32 graph did not pass"),
-    (lambda d: d.update(status="passed"), "$.status", "'passed' but parity result 1 (int8) failed"),
-    (lambda d: d["graphs"]["int8"].update(status="fine"), "$.graphs.int8.status", '"fine" is not allowed'),
-])
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        (
+            lambda d: d["graphs"]["int8"].update(status="passed"),
+            "$.graphs['int8'].status",
+            "'passed' but its parity result 1 (onnxruntime-cpu) failed",
+        ),
+        (
+            lambda d: d["graphs"]["fp32"].update(status="failed"),
+            "$.status",
+            "'partial' but the fp32 graph did not pass",
+        ),
+        (lambda d: d.update(status="passed"), "$.status", "'passed' but parity result 1 (int8) failed"),
+        (lambda d: d["graphs"]["int8"].update(status="fine"), "$.graphs.int8.status", '"fine" is not allowed'),
+    ],
+)
 def test_graph_verdicts_contradicting_the_rows_are_refused(tmp_path, mutate, field, problem):
     with_rows(tmp_path, {"fp32": True, "int8": False}).write(tmp_path)
     data = json.loads((tmp_path / MANIFEST_NAME).read_text())
@@ -198,14 +278,34 @@ def with_engine(tmp_path, status: str | None, checked: bool | None) -> Manifest:
     m = small_manifest(tmp_path, status="passed")
     (tmp_path / "model_fp32.engine").write_bytes(b"plan")
     m.record_file(tmp_path, "model_fp32.engine", role="tensorrt-engine")
-    m.engines["fp32"] = EngineRecord("model_fp32.engine", "fp32", m.files["model_fp32.onnx"].sha256, "fp32",
-                                     "10.13.3.9", "Fake GPU", "8.6", EngineProfile(1, 8, 8), status=status)
+    m.engines["fp32"] = EngineRecord(
+        "model_fp32.engine",
+        "fp32",
+        m.files["model_fp32.onnx"].sha256,
+        "fp32",
+        "10.13.3.9",
+        "Fake GPU",
+        "8.6",
+        EngineProfile(1, 8, 8),
+        status=status,
+    )
     if checked is not None:
         cos = 1.0 if checked else 0.5
         outputs = {n: OutputParity(cos, 0.0, 0.0, 0.99, None, checked) for n in m.io.output_names}
-        m.parity.append(ParityResult("fp32", "fp32", "tensorrt", "torch-eager", ["a.jpg"], [1], outputs,
-                                     {"1": {n: BatchStats(cos, 0.0) for n in outputs}}, passed=checked,
-                                     engine="model_fp32.engine"))
+        m.parity.append(
+            ParityResult(
+                "fp32",
+                "fp32",
+                "tensorrt",
+                "torch-eager",
+                ["a.jpg"],
+                [1],
+                outputs,
+                {"1": {n: BatchStats(cos, 0.0) for n in outputs}},
+                passed=checked,
+                engine="model_fp32.engine",
+            )
+        )
     return m
 
 
@@ -221,14 +321,23 @@ def test_engine_status_and_its_parity_entry_round_trip(tmp_path, status, checked
     assert read_manifest(tmp_path) == m
 
 
-@pytest.mark.parametrize("mutate, field, problem", [
-    (lambda d: d["engines"]["fp32"].update(status="maybe"), "$.engines.fp32.status", '"maybe" is not allowed'),
-    (lambda d: d["engines"]["fp32"].update(status="passed"), "$.engines['fp32'].status",
-     "'passed' but its parity result 0 failed"),
-    (lambda d: d["parity"][0].update(engine="model_fp16.engine"), "$.parity[0].engine",
-     "'model_fp16.engine' is not an engine of this artifact"),
-    (lambda d: d["parity"][0].update(engine="../x.engine"), "$.parity[0].engine", '"../x.engine" is not allowed'),
-])
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        (lambda d: d["engines"]["fp32"].update(status="maybe"), "$.engines.fp32.status", '"maybe" is not allowed'),
+        (
+            lambda d: d["engines"]["fp32"].update(status="passed"),
+            "$.engines['fp32'].status",
+            "'passed' but its parity result 0 failed",
+        ),
+        (
+            lambda d: d["parity"][0].update(engine="model_fp16.engine"),
+            "$.parity[0].engine",
+            "'model_fp16.engine' is not an engine of this artifact",
+        ),
+        (lambda d: d["parity"][0].update(engine="../x.engine"), "$.parity[0].engine", '"../x.engine" is not allowed'),
+    ],
+)
 def test_engine_status_contradicting_its_parity_is_refused(tmp_path, mutate, field, problem):
     with_engine(tmp_path, "failed", False).write(tmp_path)
     data = json.loads((tmp_path / MANIFEST_NAME).read_text())

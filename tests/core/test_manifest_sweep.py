@@ -27,16 +27,38 @@ SEED, CASES = 20261122, 300
 # Subtrees whose contents are provenance kept as written (any JSON is valid inside them).
 FREE_FORM = {"export_seconds", "versions", "tool", "calibration", "quantization", "ops"}
 # Keys that may hold null, and keys that may be absent: deleting / nulling these is no corruption.
-NULLABLE = {"revision", "hardware_compatibility", "max_abs_threshold", "min_cosine", "max_abs", "mean_abs",
-            "id2label"}
-OPTIONAL = {"created", "preset", "mirrors", "seed", "architectures", "export_peak_rss_gib", "export_seconds",
-            "tool", "calibration", "quantization", "seconds", "peak_rss_gib", "separate_process", "retrieval",
-            "build_seconds", "openvino_ir"}  # without an IR, OpenVINO runs the ONNX graph
+NULLABLE = {"revision", "hardware_compatibility", "max_abs_threshold", "min_cosine", "max_abs", "mean_abs", "id2label"}
+OPTIONAL = {
+    "created",
+    "preset",
+    "mirrors",
+    "seed",
+    "architectures",
+    "export_peak_rss_gib",
+    "export_seconds",
+    "tool",
+    "calibration",
+    "quantization",
+    "seconds",
+    "peak_rss_gib",
+    "separate_process",
+    "retrieval",
+    "build_seconds",
+    "openvino_ir",
+}  # without an IR, OpenVINO runs the ONNX graph
 # Maps keyed by name, where removing an entry is a legitimate edit (a graph dropped with its files kept).
 DROPPABLE_MAPS = {"graphs", "engines"}
 STRINGS_ANY = {"created", "weights", "converter", "source", "position_embeddings", "gpu_name", "backend", "reference"}
-HOSTILE_NAMES = ["../model.onnx", "/etc/passwd", "sub/../../x.onnx", "../outside/secret.onnx", "./model.onnx",
-                 "a//b.onnx", "..", "C:\\x.onnx"]
+HOSTILE_NAMES = [
+    "../model.onnx",
+    "/etc/passwd",
+    "sub/../../x.onnx",
+    "../outside/secret.onnx",
+    "./model.onnx",
+    "a//b.onnx",
+    "..",
+    "C:\\x.onnx",
+]
 OTHER_KINDS = [None, 7, "x", True, [], {}, [None], {"k": None}]
 
 _opened: list[str] = []
@@ -84,14 +106,18 @@ def _last_key(path) -> str:
 
 
 def _type_corruption(data, rng):
-    candidates = [(p, v) for p, v in _nodes(data) if p and not (p[-1] == "notes" or
-                                                                   (len(p) > 1 and p[-2] == "notes"))]
+    candidates = [(p, v) for p, v in _nodes(data) if p and not (p[-1] == "notes" or (len(p) > 1 and p[-2] == "notes"))]
     while True:
         path, value = rng.choice(candidates)
         key = _last_key(path)
-        choices = [o for o in OTHER_KINDS if _kind(o) != _kind(value)
-                   and not (o is None and key in NULLABLE) and not (key in STRINGS_ANY and isinstance(o, str))
-                   and not (key == "id2label" and isinstance(o, dict) and o)]
+        choices = [
+            o
+            for o in OTHER_KINDS
+            if _kind(o) != _kind(value)
+            and not (o is None and key in NULLABLE)
+            and not (key in STRINGS_ANY and isinstance(o, str))
+            and not (key == "id2label" and isinstance(o, dict) and o)
+        ]
         if isinstance(path[-1], str) and path[-2:-1] and path[-2] in DROPPABLE_MAPS:
             choices = [o for o in choices if not isinstance(o, dict)]
         if choices:
@@ -100,10 +126,16 @@ def _type_corruption(data, rng):
 
 
 def _delete_corruption(data, rng):
-    candidates = [p for p, v in _nodes(data) if p and isinstance(p[-1], str) and p[-1] not in OPTIONAL
-                  and not (len(p) > 1 and p[-2] in DROPPABLE_MAPS)
-                  and not (p[0] in DROPPABLE_MAPS and p[-1] == "status")  # a graph's/engine's verdict is optional
-                  and p != ("files", "reference_outputs.npz")]  # only acceptance reads it, and says when it is missing
+    candidates = [
+        p
+        for p, v in _nodes(data)
+        if p
+        and isinstance(p[-1], str)
+        and p[-1] not in OPTIONAL
+        and not (len(p) > 1 and p[-2] in DROPPABLE_MAPS)
+        and not (p[0] in DROPPABLE_MAPS and p[-1] == "status")  # a graph's/engine's verdict is optional
+        and p != ("files", "reference_outputs.npz")
+    ]  # only acceptance reads it, and says when it is missing
     path = rng.choice(candidates)
     del _parent(data, path)[path[-1]]
     return f"delete {path}"
@@ -147,10 +179,17 @@ def _range_corruption(data, rng):
         data["task"] = data["io"]["task"] = "image-classification"
     elif choice == 6:
         data["engines"]["fp32"] = {
-            "file": "model.onnx", "source_graph": "fp32", "source_sha256": "0" * 64, "precision": "fp32",
-            "tensorrt_version": "10.13.0", "gpu_name": "x", "compute_capability": "8.6",
-            "profile": {"min": 1, "opt": 4, "max": data["batch"]["max"] + 1}, "hardware_compatibility": None,
-            "version_compatible": False}
+            "file": "model.onnx",
+            "source_graph": "fp32",
+            "source_sha256": "0" * 64,
+            "precision": "fp32",
+            "tensorrt_version": "10.13.0",
+            "gpu_name": "x",
+            "compute_capability": "8.6",
+            "profile": {"min": 1, "opt": 4, "max": data["batch"]["max"] + 1},
+            "hardware_compatibility": None,
+            "version_compatible": False,
+        }
     else:
         data["parity"][0]["outputs"].pop(next(iter(data["parity"][0]["outputs"])))
     return f"range/consistency case {choice}"
@@ -200,8 +239,7 @@ def make_sweep_dirs(tiny_artifact: Path, root: Path):
 
 
 def _outside_opens(outside: Path) -> list[str]:
-    return [p for p in _opened if p.startswith(str(outside)) or p == "/etc/passwd"
-            or Path(p).name == "secret.onnx"]
+    return [p for p in _opened if p.startswith(str(outside)) or p == "/etc/passwd" or Path(p).name == "secret.onnx"]
 
 
 def test_every_corruption_is_a_one_line_user_error_from_load(sweep_dirs):
@@ -272,8 +310,11 @@ def test_real_process_has_no_traceback(sweep_dirs, tmp_path, script):
     data["graphs"]["fp32"] = None
     (target / MANIFEST_NAME).write_text(json.dumps(data))
     argv = [str(target), str(bundled_images()[0])] if script == "ijepa-embed" else [str(target)]
-    proc = subprocess.run([str(Path(sys.executable).parent / script), *argv], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / script), *argv], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr == (f"error: {target / MANIFEST_NAME} | manifest field $.graphs.fp32: null has the wrong "
-                           "type. Note: expected an object\n")
+    assert proc.stderr == (
+        f"error: {target / MANIFEST_NAME} | manifest field $.graphs.fp32: null has the wrong "
+        "type. Note: expected an object\n"
+    )

@@ -65,7 +65,8 @@ def test_build_engine_matches_eager(gpu_artifact, eager, variant):
     with open_runner(gpu_artifact, manifest, "tensorrt", variant) as candidate:
         assert (candidate.min_batch, candidate.max_batch) == (1, 8)
         result = ParityCheck(reference, candidate, manifest.graphs[variant].precision, (1, 2, 5))(
-            pixels, names, variant)
+            pixels, names, variant
+        )
     assert result.passed, json.dumps(result.to_dict()["outputs"], indent=1)
 
 
@@ -77,8 +78,12 @@ def test_timing_cache_is_reused_and_engine_options_recorded(gpu_artifact):
     build_engines(gpu_artifact, manifest, first, Progress(quiet=True))
     size = cache.stat().st_size
     assert size > 0
-    (record,) = build_engines(gpu_artifact, read_manifest(gpu_artifact),
-                              dataclasses.replace(first, hardware_compatibility="ampere_plus"), Progress(quiet=True))
+    (record,) = build_engines(
+        gpu_artifact,
+        read_manifest(gpu_artifact),
+        dataclasses.replace(first, hardware_compatibility="ampere_plus"),
+        Progress(quiet=True),
+    )
     assert cache.stat().st_size >= size
     assert record.hardware_compatibility == "ampere_plus" and record.version_compatible is False
     assert record.profile.to_dict() == {"min": 1, "opt": 2, "max": 4}

@@ -17,8 +17,13 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
     calls = with_fake_tensorrt(version)
     (fake_artifact / "timing.cache").write_bytes(b"old")
     manifest = read_manifest(fake_artifact)
-    (record,) = build_engines(fake_artifact, manifest, EngineOptions(max_batch=6, workspace_gib=0.5, opt_level=2),
-                              Progress(quiet=True), parity=stand_in_parity(manifest))
+    (record,) = build_engines(
+        fake_artifact,
+        manifest,
+        EngineOptions(max_batch=6, workspace_gib=0.5, opt_level=2),
+        Progress(quiet=True),
+        parity=stand_in_parity(manifest),
+    )
     assert calls["network_flags"] == flags  # STRONGLY_TYPED on 10.x only (11.x: deprecated, ignored)
     assert calls["parsed"] == str(fake_artifact / "model_fp32.onnx")
     assert calls["set_shape"] == [("pixel_values", (1, 3, 32, 32), (6, 3, 32, 32), (6, 3, 32, 32))]
@@ -30,10 +35,18 @@ def test_build_logic_with_a_stand_in(fake_artifact, with_fake_tensorrt, version,
     saved = read_manifest(fake_artifact)
     assert saved.engines["fp32"] == record
     assert record.to_dict() == {
-        "file": "model_fp32.engine", "source_graph": "fp32", "source_sha256": saved.files["model_fp32.onnx"].sha256,
-        "precision": "fp32", "tensorrt_version": version, "gpu_name": "Fake GPU", "compute_capability": "8.6",
-        "profile": {"min": 1, "opt": 6, "max": 6}, "hardware_compatibility": None, "version_compatible": False,
-        "build_seconds": record.build_seconds, "status": "passed",
+        "file": "model_fp32.engine",
+        "source_graph": "fp32",
+        "source_sha256": saved.files["model_fp32.onnx"].sha256,
+        "precision": "fp32",
+        "tensorrt_version": version,
+        "gpu_name": "Fake GPU",
+        "compute_capability": "8.6",
+        "profile": {"min": 1, "opt": 6, "max": 6},
+        "hardware_compatibility": None,
+        "version_compatible": False,
+        "build_seconds": record.build_seconds,
+        "status": "passed",
     }
     assert saved.files["model_fp32.engine"].role == "tensorrt-engine"
     (entry,) = [r for r in saved.parity if r.engine == "model_fp32.engine"]
@@ -63,6 +76,9 @@ def test_build_failures_carry_tensorrt_messages(fake_artifact, with_fake_tensorr
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))
     assert not (fake_artifact / "model_fp32.engine").exists() and read_manifest(fake_artifact).engines == {}
     with_fake_tensorrt(parse_ok=False)
-    with pytest.raises(BackendError, match="ONNX parser failed: Unsupported ONNX op FancyOp "
-                                               r"\(at /layers.0/FancyOp, FancyOp\)"):
+    with pytest.raises(
+        BackendError,
+        match="ONNX parser failed: Unsupported ONNX op FancyOp "
+        r"\(at /layers.0/FancyOp, FancyOp\)",
+    ):
         build_engines(fake_artifact, read_manifest(fake_artifact), EngineOptions(), Progress(quiet=True))

@@ -18,8 +18,13 @@ from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.progress import Progress
 from ijepa_deploy.runtime.acceptance.summary import summary_table
 
-KNOWN_REASONS = ("tensorrt not installed", "tensorrt is installed but", "cuda-python not installed",
-                 "no CUDA GPU visible", "no usable CUDA GPU")
+KNOWN_REASONS = (
+    "tensorrt not installed",
+    "tensorrt is installed but",
+    "cuda-python not installed",
+    "no CUDA GPU visible",
+    "no usable CUDA GPU",
+)
 
 
 def test_tensorrt_status_is_plain():
@@ -52,8 +57,12 @@ def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact, fre
     available, reason = fresh_tensorrt_status
     if available:
         pytest.skip(f"this host can build engines ({reason})")
-    proc = subprocess.run([sys.executable, "-m", "ijepa_deploy.cli.build", str(fake_artifact), "--variant", "fp32"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ijepa_deploy.cli.build", str(fake_artifact), "--variant", "fp32"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == ""
     line = proc.stderr.strip().splitlines()[-1]
@@ -68,8 +77,9 @@ def test_engine_step_skipped_plainly_without_tensorrt(tiny_precision_artifact, t
     out = tmp_path / "art"
     shutil.copytree(tiny_precision_artifact, out)
     manifest = read_manifest(out)
-    engine_step(ExportRun(ExportOptions(model="random:tiny", output=out), out, out, manifest.io, manifest,
-                          Progress(quiet=True)))
+    engine_step(
+        ExportRun(ExportOptions(model="random:tiny", output=out), out, out, manifest.io, manifest, Progress(quiet=True))
+    )
     assert manifest.engines == {}
     note = next(n for n in manifest.notes if n.startswith("TensorRT engine step skipped"))
     assert reason in note and f"ijepa-build {out} --variant fp16 --variant int8" in note

@@ -20,9 +20,17 @@ from ijepa_deploy.records import EngineProfile
 from ijepa_deploy.runtime.acceptance.parity import profile_batch_sizes
 
 
-@pytest.mark.parametrize("profile, sizes", [((1, 8, 64), (1, 8, 31, 64)), ((1, 4, 8), (1, 3, 4, 8)),
-                                            ((1, 2, 4), (1, 2, 3, 4)), ((1, 1, 1), (1,)), ((2, 2, 3), (2, 3)),
-                                            ((1, 6, 6), (1, 3, 6))])
+@pytest.mark.parametrize(
+    "profile, sizes",
+    [
+        ((1, 8, 64), (1, 8, 31, 64)),
+        ((1, 4, 8), (1, 3, 4, 8)),
+        ((1, 2, 4), (1, 2, 3, 4)),
+        ((1, 1, 1), (1,)),
+        ((2, 2, 3), (2, 3)),
+        ((1, 6, 6), (1, 3, 6)),
+    ],
+)
 def test_engines_are_checked_at_batch_sizes_inside_their_profile(profile, sizes):
     assert profile_batch_sizes(EngineProfile(*profile)) == sizes
 
@@ -36,8 +44,9 @@ def test_a_perturbed_engine_is_marked_failed_and_a_good_rebuild_replaces_its_che
 
     with_fake_tensorrt(model=perturbed)
     manifest = read_manifest(fake_artifact)
-    (record,) = build_engines(fake_artifact, manifest, EngineOptions(), Progress(quiet=True),
-                              parity=stand_in_parity(manifest))
+    (record,) = build_engines(
+        fake_artifact, manifest, EngineOptions(), Progress(quiet=True), parity=stand_in_parity(manifest)
+    )
     saved = read_manifest(fake_artifact)
     assert record.status == "failed" and saved.engines["fp32"].status == "failed"
     assert saved.status == "passed"  # the graphs' own verdict stands: ONNX Runtime still serves them
@@ -77,16 +86,19 @@ def onnxruntime_engine(graph: Path, scale: float = 0.0):
     def run(pixels):
         out = dict(zip(names, session.run(names, {"pixel_values": pixels})))
         if scale:
-            out = {k: v + scale * np.abs(v).mean() * rng.standard_normal(v.shape).astype(np.float32)
-                   for k, v in out.items()}
+            out = {
+                k: v + scale * np.abs(v).mean() * rng.standard_normal(v.shape).astype(np.float32)
+                for k, v in out.items()
+            }
         return out
 
     return run
 
 
 @pytest.mark.parametrize("scale, code", [(0.0, 0), (0.5, 1)])
-def test_ijepa_build_checks_engines_and_exits_1_on_a_perturbed_one(tiny_artifact, tmp_path, with_fake_tensorrt,
-                                                                  capsys, scale, code):
+def test_ijepa_build_checks_engines_and_exits_1_on_a_perturbed_one(
+    tiny_artifact, tmp_path, with_fake_tensorrt, capsys, scale, code
+):
     from ijepa_deploy.cli.build import main
     from ijepa_deploy.runtime.model import load
 
@@ -134,8 +146,16 @@ def test_export_engine_step_fails_the_export_on_a_perturbed_engine(tiny_artifact
     manifest = read_manifest(directory)
     io = {t.name: tuple(t.shape[1:]) for t in (*manifest.io.inputs, *manifest.io.outputs)}
     with_fake_tensorrt(model=onnxruntime_engine(directory / "model.onnx", 0.5), io=io)
-    engine_step(ExportRun(ExportOptions(model="random:tiny", output=directory, max_batch=4), directory, directory,
-                          manifest.io, manifest, Progress(quiet=True)))
+    engine_step(
+        ExportRun(
+            ExportOptions(model="random:tiny", output=directory, max_batch=4),
+            directory,
+            directory,
+            manifest.io,
+            manifest,
+            Progress(quiet=True),
+        )
+    )
     # the fp32 graph still passed: the artifact is partial, the engine alone is refused
     assert manifest.status == "partial" and manifest.engines["fp32"].status == "failed"
     assert "TensorRT engine parity check failed: model_fp32.engine" in manifest.notes

@@ -26,8 +26,10 @@ class DressedRunner(OnnxRuntimeRunner):
         out = super()._run(feed)
         if self.scale:
             rng = np.random.default_rng(0)
-            out = {k: v + self.scale * np.abs(v).mean() * rng.standard_normal(v.shape).astype(v.dtype)
-                   for k, v in out.items()}
+            out = {
+                k: v + self.scale * np.abs(v).mean() * rng.standard_normal(v.shape).astype(v.dtype)
+                for k, v in out.items()
+            }
         return out
 
 
@@ -46,8 +48,15 @@ def test_gpu_provider_results_are_parity_entries(tiny_artifact, eager_parity, sc
         opened.append(entry)
         return DressedRunner(graph, manifest, "onnxruntime-cuda", scale)
 
-    results = onnxruntime_gpu_parity(tiny_artifact, manifest, eager_parity, (1, 2, 3), Progress(quiet=True),
-                                     providers=["CUDAExecutionProvider"], open_runner=open_runner)
+    results = onnxruntime_gpu_parity(
+        tiny_artifact,
+        manifest,
+        eager_parity,
+        (1, 2, 3),
+        Progress(quiet=True),
+        providers=["CUDAExecutionProvider"],
+        open_runner=open_runner,
+    )
     assert opened == ["CUDAExecutionProvider"]  # one graph (fp32), one provider
     (result,) = results
     assert result in manifest.parity and result.backend == "onnxruntime-cuda" and result.graph == "fp32"
@@ -58,13 +67,20 @@ def test_gpu_provider_results_are_parity_entries(tiny_artifact, eager_parity, sc
 def test_a_provider_that_falls_back_is_an_error_not_a_pass(tiny_artifact, eager_parity, tmp_path):
     manifest = read_manifest(tiny_artifact)
     with pytest.raises(BackendUnavailable, match="session fell back to onnxruntime-cpu"):
-        onnxruntime_gpu_parity(tiny_artifact, manifest, eager_parity, (1,), Progress(quiet=True),
-                               providers=["TensorrtExecutionProvider"],
-                               open_runner=lambda graph, entry: DressedRunner(graph, manifest, "onnxruntime-cpu"))
+        onnxruntime_gpu_parity(
+            tiny_artifact,
+            manifest,
+            eager_parity,
+            (1,),
+            Progress(quiet=True),
+            providers=["TensorrtExecutionProvider"],
+            open_runner=lambda graph, entry: DressedRunner(graph, manifest, "onnxruntime-cpu"),
+        )
 
 
-def test_the_export_step_fails_when_onnxruntime_ignores_a_gpu_provider(tiny_artifact, eager_parity, tmp_path,
-                                                                      monkeypatch):
+def test_the_export_step_fails_when_onnxruntime_ignores_a_gpu_provider(
+    tiny_artifact, eager_parity, tmp_path, monkeypatch
+):
     """A CPU-only onnxruntime asked for CUDA falls back to the CPU with a warning: that must fail."""
     import shutil
 
@@ -74,8 +90,14 @@ def test_the_export_step_fails_when_onnxruntime_ignores_a_gpu_provider(tiny_arti
     shutil.copytree(tiny_artifact, copy)
     manifest = read_manifest(copy)
     monkeypatch.setattr(engine_parity, "gpu_execution_providers", lambda: ["CUDAExecutionProvider"])
-    run = ExportRun(ExportOptions(model="random:tiny", output=copy, batch_sizes=(1,)), copy, copy, manifest.io, manifest,
-                    Progress(quiet=True))
+    run = ExportRun(
+        ExportOptions(model="random:tiny", output=copy, batch_sizes=(1,)),
+        copy,
+        copy,
+        manifest.io,
+        manifest,
+        Progress(quiet=True),
+    )
     assert onnxruntime_gpu_step(run, eager_parity) is False
     assert any(n.startswith("ONNX Runtime GPU parity failed") and "fell back" in n for n in manifest.notes)
     assert read_manifest(copy).notes == manifest.notes  # written

@@ -66,7 +66,8 @@ def test_the_saved_reference_is_eager_on_the_parity_photos(tiny_artifact):
     altered[3, 0, 0, 0] ^= 1
     with pytest.raises(ParityError, match="preprocesses 1 of 24 photos differently"):
         ReferenceOutputs(altered, reference.names, reference.digests, reference.outputs, 5).pixels(
-            Preprocessor(m.preprocessing))
+            Preprocessor(m.preprocessing)
+        )
 
 
 def test_classification_artifact(tiny_cls_artifact):
@@ -90,7 +91,8 @@ def test_validation_catches_spec_mismatches(tiny_artifact):
     with pytest.raises(ArtifactError, match="graph outputs"):
         check_graph(graph, extra)
     dynamic_tokens = dataclasses.replace(
-        spec, outputs=(TensorSpec("last_hidden_state", "float32", (BATCH, "tokens", 192)), spec.outputs[1]))
+        spec, outputs=(TensorSpec("last_hidden_state", "float32", (BATCH, "tokens", 192)), spec.outputs[1])
+    )
     with pytest.raises(ArtifactError, match="fixed at 196"):
         check_graph(graph, dynamic_tokens)
 
@@ -106,12 +108,15 @@ def test_image_size_interpolates_position_embeddings_once(tmp_path):
     assert "Resize" not in ops
 
 
-@pytest.mark.parametrize("kw, problem", [
-    ({"image_size": 150}, "not a multiple of the patch size 16"),
-    ({"opset": 16}, "16 is outside what this export can write"),
-    ({"batch_sizes": (1, 9)}, "exceeds --max-batch"),
-    ({"task": "segmentation"}, "unknown task"),
-])
+@pytest.mark.parametrize(
+    "kw, problem",
+    [
+        ({"image_size": 150}, "not a multiple of the patch size 16"),
+        ({"opset": 16}, "16 is outside what this export can write"),
+        ({"batch_sizes": (1, 9)}, "exceeds --max-batch"),
+        ({"task": "segmentation"}, "unknown task"),
+    ],
+)
 def test_bad_options(tmp_path, kw, problem):
     with pytest.raises(InputError) as err:
         export(tmp_path, model="random:tiny", **kw)

@@ -30,8 +30,9 @@ PRESET = "random:tiny+outliers"
 def outlier_artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("outliers") / "tiny-outliers"
     with pytest.warns(UserWarning, match="no --calib-dir"):
-        manifest = export_artifact(ExportOptions(model=PRESET, output=out, max_batch=8, int8=True, engines=False),
-                                   Progress(quiet=True))
+        manifest = export_artifact(
+            ExportOptions(model=PRESET, output=out, max_batch=8, int8=True, engines=False), Progress(quiet=True)
+        )
     assert manifest.status == "passed", [(r.graph, r.backend, r.passed) for r in manifest.parity]
     return out
 
@@ -135,8 +136,16 @@ class TableSearch(prec.Int8Search):
     from ``table`` (number of GEMMs kept -> min cosine)."""
 
     def __init__(self, table, target=0.999):
-        super().__init__(Path("unused.onnx"), None, np.zeros((1, 3, 2, 2), np.float32), ["a"], np.zeros((1, 2)),
-                         "embedding", 4, target)
+        super().__init__(
+            Path("unused.onnx"),
+            None,
+            np.zeros((1, 3, 2, 2), np.float32),
+            ["a"],
+            np.zeros((1, 2)),
+            "embedding",
+            4,
+            target,
+        )
         self.table = table
 
     def _measure(self, exclude, tag):

@@ -21,8 +21,14 @@ CHECKPOINTS = {
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
 def test_presets_mirror_checkpoints(name):
     p = PRESETS[name]
-    assert (p.hidden_size, p.num_hidden_layers, p.num_attention_heads, p.intermediate_size,
-            p.patch_size, p.image_size) == CHECKPOINTS[name]
+    assert (
+        p.hidden_size,
+        p.num_hidden_layers,
+        p.num_attention_heads,
+        p.intermediate_size,
+        p.patch_size,
+        p.image_size,
+    ) == CHECKPOINTS[name]
     kwargs = p.config_kwargs()
     assert kwargs["layer_norm_eps"] == 1e-6 and kwargs["hidden_act"] == "gelu" and kwargs["qkv_bias"]
     assert all(m.startswith("facebook/ijepa_") for m in p.mirrors)
@@ -77,8 +83,9 @@ def test_local_save_pretrained_dir_round_trips(tmp_path):
 
     loaded = load_model(parse_model_source("random:tiny"), "image-classification", seed=1)
     loaded.model.save_pretrained(tmp_path)
-    ViTImageProcessorPil(size={"height": 224, "width": 224}, image_mean=[0.5] * 3,
-                         image_std=[0.5] * 3).save_pretrained(tmp_path)
+    ViTImageProcessorPil(size={"height": 224, "width": 224}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(
+        tmp_path
+    )
     assert (tmp_path / "model.safetensors").is_file()
     again = load_model(parse_model_source(str(tmp_path)), "image-classification")
     assert again.info["kind"] == "local" and not again.info["weights_random"]

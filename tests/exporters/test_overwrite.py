@@ -61,7 +61,9 @@ def test_a_failure_mid_export_leaves_the_old_artifact_and_names_the_kept_one(old
     assert snapshot(old_artifact) == before
     [kept] = siblings(old_artifact)
     assert kept.startswith("art.failed-")
-    assert f"{old_artifact} is untouched" in info.value.problem and str(old_artifact.parent / kept) in info.value.problem
+    assert (
+        f"{old_artifact} is untouched" in info.value.problem and str(old_artifact.parent / kept) in info.value.problem
+    )
     assert read_manifest(old_artifact.parent / kept).status == "exporting"
 
 
@@ -76,8 +78,10 @@ def test_ctrl_c_mid_export_leaves_the_old_artifact(old_artifact, monkeypatch):
         run_export(options(old_artifact, fp16=True, engines=False), Progress(quiet=True))
     assert snapshot(old_artifact) == before
     [kept] = siblings(old_artifact)
-    assert str(info.value) == (f"export interrupted by SIGINT: {old_artifact} is untouched; the unfinished export "
-                               f"is kept at {old_artifact.parent / kept}")
+    assert str(info.value) == (
+        f"export interrupted by SIGINT: {old_artifact} is untouched; the unfinished export "
+        f"is kept at {old_artifact.parent / kept}"
+    )
 
 
 def test_a_failed_parity_check_does_not_replace(old_artifact, monkeypatch):
@@ -154,9 +158,13 @@ def _export_with_signals(target: Path, trigger: str, delay: float, signals: list
     """Run `ijepa-export --overwrite`; `delay` s after `trigger` appears in its output, send `signals`
     `gap` s apart. Returns (exit code, output, whether the trigger was seen)."""
     script = Path(sys.executable).parent / "ijepa-export"
-    proc = subprocess.Popen([str(script), "--model", "random:tiny", "-o", str(target), "--max-batch", "8",
-                             "--overwrite", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    proc = subprocess.Popen(
+        [str(script), "--model", "random:tiny", "-o", str(target), "--max-batch", "8", "--overwrite", "--threads", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
     lines, seen = [], threading.Event()
 
     def read():
@@ -195,8 +203,9 @@ def test_signals_at_random_times_never_lose_the_old_artifact(old_artifact):
         told = [line for line in out.splitlines() if "interrupted" in line]
         # 128 + signal, or killed by a later signal after Python's own teardown restored the defaults
         assert code in (130, 143, -signal.SIGINT, -signal.SIGTERM) or code == 0 and "status: PASSED" in out, case
-        swapped = told and told[0].endswith(f"as it finished: {old_artifact} holds the new export, which passed "
-                                            "every check")
+        swapped = told and told[0].endswith(
+            f"as it finished: {old_artifact} holds the new export, which passed every check"
+        )
         if "status: PASSED" not in out and not swapped:  # stopped before it finished: one line says what was left where
             assert len(told) == 1 and told[0].startswith("export interrupted by SIG"), case
             assert f"{old_artifact} is untouched" in told[0], case

@@ -25,9 +25,13 @@ from ijepa_deploy.runtime.preprocess import Preprocessor
 def test_vith14_fp16_int8_parity(tmp_path):
     out = tmp_path / "vith14"
     script = Path(sys.executable).parent / "ijepa-export"
-    proc = subprocess.run([str(script), "--model", "random:vith14", "--fp16", "--int8", "--output", str(out),
-                           "--no-engines"], capture_output=True, text=True, timeout=7200)
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    proc = subprocess.run(
+        [str(script), "--model", "random:vith14", "--fp16", "--int8", "--output", str(out), "--no-engines"],
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     assert proc.returncode == 0, proc.stdout + proc.stderr
     manifest = read_manifest(out)
     assert manifest.status == "passed"
@@ -58,8 +62,14 @@ def test_graphs_with_external_data(tiny_precision_artifact, tmp_path, monkeypatc
     src_dir.mkdir()
     out = tiny_precision_artifact
     manifest = read_manifest(out)
-    onnx.save_model(onnx.load(str(out / "model.onnx")), str(src_dir / "model.onnx"), save_as_external_data=True,
-                    all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=1024)
+    onnx.save_model(
+        onnx.load(str(out / "model.onnx")),
+        str(src_dir / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="model.onnx.data",
+        size_threshold=1024,
+    )
     monkeypatch.setattr(onnx_files, "EXTERNAL_DATA_THRESHOLD", 1_000_000)
     source, dest = src_dir / "model.onnx", tmp_path / "out"
     dest.mkdir()

@@ -20,8 +20,24 @@ def run_main(main, argv):
 
 def test_cli_int8_with_calib_dir(tmp_path, calib_dir, capsys):
     out = tmp_path / "cli"
-    argv = ["--model", "random:tiny", "--int8", "--calib-dir", str(calib_dir), "--calib-count", "6",
-            "--calib-method", "percentile", "--output", str(out), "--max-batch", "8", "--batch-sizes", "1", "3"]
+    argv = [
+        "--model",
+        "random:tiny",
+        "--int8",
+        "--calib-dir",
+        str(calib_dir),
+        "--calib-count",
+        "6",
+        "--calib-method",
+        "percentile",
+        "--output",
+        str(out),
+        "--max-batch",
+        "8",
+        "--batch-sizes",
+        "1",
+        "3",
+    ]
     assert run_main(export_main, argv) == 0
     captured = capsys.readouterr()
     assert "no --calib-dir" not in captured.err
@@ -33,12 +49,15 @@ def test_cli_int8_with_calib_dir(tmp_path, calib_dir, capsys):
     assert set(manifest.graphs) == {"fp32", "int8", "int8-cpu"} and manifest.status == "passed"
 
 
-@pytest.mark.parametrize("argv, problem", [
-    (["--calib-dir", "x"], "--calib-dir | given without --int8"),
-    (["--int8", "--calib-method", "kl"], "argument --calib-method: invalid choice"),
-    (["--int8", "--calib-count", "0"], "--calib-count | 0"),
-    (["--int8", "--calib-dir", "/nonexistent"], "/nonexistent | not a directory"),
-])
+@pytest.mark.parametrize(
+    "argv, problem",
+    [
+        (["--calib-dir", "x"], "--calib-dir | given without --int8"),
+        (["--int8", "--calib-method", "kl"], "argument --calib-method: invalid choice"),
+        (["--int8", "--calib-count", "0"], "--calib-count | 0"),
+        (["--int8", "--calib-dir", "/nonexistent"], "/nonexistent | not a directory"),
+    ],
+)
 def test_cli_precision_flag_errors(argv, problem, capsys, tmp_path):
     assert run_main(export_main, ["--model", "random:tiny", "--output", str(tmp_path / "o"), *argv]) == 1
     assert problem in capsys.readouterr().err
@@ -64,7 +83,9 @@ def test_tampered_precision_graph_fails_the_export(tmp_path, monkeypatch, capsys
     assert run_main(export_main, argv) == 1
     captured = capsys.readouterr()
     assert "status: PARTIAL" in captured.out
-    assert "parity check FAILED for fp16 (model_fp16.onnx); manifest status 'partial'; still usable: fp32" in captured.err
+    assert (
+        "parity check FAILED for fp16 (model_fp16.onnx); manifest status 'partial'; still usable: fp32" in captured.err
+    )
     manifest = read_manifest(out)
     assert manifest.status == "partial" and manifest.graphs["fp16"].status == "failed"
     fp32, fp16 = (r for r in manifest.parity if r.backend == "onnxruntime-cpu")

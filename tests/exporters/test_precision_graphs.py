@@ -24,8 +24,10 @@ TINY = PRESETS["tiny"]
 
 def _types(model) -> dict[str, int]:
     inferred = onnx.shape_inference.infer_shapes(model)
-    types = {v.name: v.type.tensor_type.elem_type
-             for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)
+    }
     types.update({i.name: i.data_type for i in inferred.graph.initializer})
     return types
 
@@ -39,6 +41,7 @@ def _consumers(model) -> dict[str, list]:
 
 
 # -- fp16 -------------------------------------------------------------------------------------------
+
 
 def test_fp16_graph_keeps_layernorm_and_io_in_fp32(tiny_precision_artifact):
     out = tiny_precision_artifact
@@ -54,8 +57,11 @@ def test_fp16_graph_keeps_layernorm_and_io_in_fp32(tiny_precision_artifact):
     for node in norms:
         for name in (*node.input, *node.output):
             assert types[name] == onnx.TensorProto.FLOAT, (node.name, name)
-    matmul_weights = [n.input[1] for n in model.graph.node if n.op_type == "MatMul"
-                      and n.input[1] in {i.name for i in model.graph.initializer}]
+    matmul_weights = [
+        n.input[1]
+        for n in model.graph.node
+        if n.op_type == "MatMul" and n.input[1] in {i.name for i in model.graph.initializer}
+    ]
     assert matmul_weights and all(types[w] == onnx.TensorProto.FLOAT16 for w in matmul_weights)
     onnx.checker.check_model(str(out / entry.file))
 
@@ -69,6 +75,7 @@ def test_fp16_parity(tiny_precision_artifact):
 
 
 # -- INT8 -------------------------------------------------------------------------------------------
+
 
 def test_int8_qdq_only_on_matmul_gemm_conv_inputs_symmetric_int8_on_an_fp16_base(tiny_precision_artifact):
     """The TensorRT graph: signed symmetric Q/DQ (zero point 0) only on the inputs of the GEMMs the

@@ -19,9 +19,13 @@ def export_in_child(tmp_path, preset: str, *extra: str):
     out = tmp_path / preset
     script = Path(sys.executable).parent / "ijepa-export"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([str(script), "--model", f"random:{preset}", "--output", str(out), *extra],
-                          capture_output=True, text=True, timeout=3600)
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    proc = subprocess.run(
+        [str(script), "--model", f"random:{preset}", "--output", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return read_manifest(out), out, peak_gib, before
 

@@ -14,8 +14,10 @@ def test_our_tensorrt_code_uses_only_apis_tensorrt_11_has(surfaces):
         all_problems += problems
         all_uses += uses
     assert not all_problems, "TensorRT API problems:\n" + "\n".join(all_problems)
-    print(f"checked {len(all_uses)} uses ({len({(u.owner, u.name) for u in all_uses})} distinct names) against "
-          + ", ".join(f"TensorRT {s.version} ({s.mode})" for s in surfaces))
+    print(
+        f"checked {len(all_uses)} uses ({len({(u.owner, u.name) for u in all_uses})} distinct names) against "
+        + ", ".join(f"TensorRT {s.version} ({s.mode})" for s in surfaces)
+    )
     if surfaces[0].mode == "import":
         checked = {(u.owner, u.name) for u in all_uses}
         unresolved = sorted(REQUIRED_CHECKS - checked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from trt_api_checker import check_source
 
-BAD_SNIPPET = '''
+BAD_SNIPPET = """
 def build(onnx):
     import tensorrt as trt
     logger = trt.Logger(trt.Logger.WARNING)
@@ -23,14 +23,21 @@ def build(onnx):
     flag = trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH
     runtime = trt.Runtime(logger)
     return runtime.deserialize_cuda_engine(b"").no_such_property
-'''
+"""
 
 
 def test_checker_flags_removed_and_unknown_apis(surfaces):
     problems, _ = check_source(BAD_SNIPPET, "bad.py", surfaces)
     text = "\n".join(problems)
-    for expected in ("BuilderFlag.FP16", "BuilderFlag.INT8", "int8_calibrator", "build_engine",
-                     "execute_async_v2", "get_binding_shape", "EXPLICIT_BATCH"):
+    for expected in (
+        "BuilderFlag.FP16",
+        "BuilderFlag.INT8",
+        "int8_calibrator",
+        "build_engine",
+        "execute_async_v2",
+        "get_binding_shape",
+        "EXPLICIT_BATCH",
+    ):
         assert expected in text, f"{expected} not flagged:\n{text}"
     if surfaces[0].mode == "import":
         assert "IBuilderConfig.set_timing_cache_bogus does not exist" in text, text
@@ -39,7 +46,7 @@ def test_checker_flags_removed_and_unknown_apis(surfaces):
 
 
 def test_checker_accepts_the_tensorrt_11_idiom(surfaces):
-    good = '''
+    good = """
 def run(engine_bytes, stream):
     import tensorrt as trt
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
@@ -50,7 +57,7 @@ def run(engine_bytes, stream):
         context.set_input_shape(name, (1, 3, 224, 224))
     context.set_tensor_address(name, 0)
     return context.execute_async_v3(stream)
-'''
+"""
     problems, uses = check_source(good, "good.py", surfaces)
     assert not problems
     if surfaces[0].mode == "import":

@@ -25,42 +25,92 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = (ROOT / "exporters" / "tensorrt_build.py", ROOT / "runtime" / "tensorrt_runner.py",
-           ROOT / "runtime" / "tensorrt_host.py")
+CHECKED = (
+    ROOT / "exporters" / "tensorrt_build.py",
+    ROOT / "runtime" / "tensorrt_runner.py",
+    ROOT / "runtime" / "tensorrt_host.py",
+)
 CUDART_CHECKED = ("runtime/tensorrt_runner.py", "runtime/tensorrt_host.py")
 TRT_NAME = "trt"  # the only name our code binds the tensorrt module to
 
 # Gone from TensorRT 11 (or already from 10.0): flagged on any receiver, as attribute, name or string.
 REMOVED_ANYWHERE = {
-    "int8_calibrator", "execute_async_v2", "build_engine", "build_cuda_engine",
-    "platform_has_fast_fp16", "platform_has_fast_int8", "platform_has_tf32", "device_memory_size",
-    "EXPLICIT_BATCH", "max_workspace_size", "max_batch_size", "num_bindings", "binding_is_input",
-    "set_dynamic_range", "get_dynamic_range", "algorithm_selector", "set_quantization_flag",
-    "create_execution_context_without_device_memory", "get_device_memory_size_for_profile",
+    "int8_calibrator",
+    "execute_async_v2",
+    "build_engine",
+    "build_cuda_engine",
+    "platform_has_fast_fp16",
+    "platform_has_fast_int8",
+    "platform_has_tf32",
+    "device_memory_size",
+    "EXPLICIT_BATCH",
+    "max_workspace_size",
+    "max_batch_size",
+    "num_bindings",
+    "binding_is_input",
+    "set_dynamic_range",
+    "get_dynamic_range",
+    "algorithm_selector",
+    "set_quantization_flag",
+    "create_execution_context_without_device_memory",
+    "get_device_memory_size_for_profile",
 }
 REMOVED_PREFIXES = ("get_binding_", "set_binding_", "IInt8", "get_profile_shape")
-REMOVED_BUILDER_FLAGS = {"FP16", "INT8", "BF16", "FP8", "INT4", "FP4", "OBEY_PRECISION_CONSTRAINTS",
-                         "PREFER_PRECISION_CONSTRAINTS", "STRICT_TYPES"}
+REMOVED_BUILDER_FLAGS = {
+    "FP16",
+    "INT8",
+    "BF16",
+    "FP8",
+    "INT4",
+    "FP4",
+    "OBEY_PRECISION_CONSTRAINTS",
+    "PREFER_PRECISION_CONSTRAINTS",
+    "STRICT_TYPES",
+}
 # Must be resolved to their class and checked, so a broken type inference cannot pass silently.
 REQUIRED_CHECKS = {
-    ("Builder", "create_network"), ("Builder", "create_builder_config"), ("Builder", "create_optimization_profile"),
-    ("Builder", "build_serialized_network"), ("OnnxParser", "parse_from_file"), ("OnnxParser", "num_errors"),
-    ("OnnxParser", "get_error"), ("ParserError", "desc"), ("INetworkDefinition", "num_inputs"),
-    ("IBuilderConfig", "set_memory_pool_limit"), ("IBuilderConfig", "builder_optimization_level"),
-    ("IBuilderConfig", "create_timing_cache"), ("IBuilderConfig", "set_timing_cache"),
-    ("IBuilderConfig", "get_timing_cache"), ("ITimingCache", "serialize"),
-    ("IBuilderConfig", "add_optimization_profile"), ("IOptimizationProfile", "set_shape"),
-    ("IBuilderConfig", "hardware_compatibility_level"), ("IBuilderConfig", "set_flag"),
-    ("Runtime", "deserialize_cuda_engine"), ("Runtime", "engine_host_code_allowed"),
-    ("ICudaEngine", "num_io_tensors"), ("ICudaEngine", "get_tensor_name"), ("ICudaEngine", "get_tensor_mode"),
-    ("ICudaEngine", "get_tensor_dtype"), ("ICudaEngine", "get_tensor_profile_shape"),
-    ("ICudaEngine", "create_execution_context"), ("IExecutionContext", "set_input_shape"),
-    ("IExecutionContext", "get_tensor_shape"), ("IExecutionContext", "set_tensor_address"),
+    ("Builder", "create_network"),
+    ("Builder", "create_builder_config"),
+    ("Builder", "create_optimization_profile"),
+    ("Builder", "build_serialized_network"),
+    ("OnnxParser", "parse_from_file"),
+    ("OnnxParser", "num_errors"),
+    ("OnnxParser", "get_error"),
+    ("ParserError", "desc"),
+    ("INetworkDefinition", "num_inputs"),
+    ("IBuilderConfig", "set_memory_pool_limit"),
+    ("IBuilderConfig", "builder_optimization_level"),
+    ("IBuilderConfig", "create_timing_cache"),
+    ("IBuilderConfig", "set_timing_cache"),
+    ("IBuilderConfig", "get_timing_cache"),
+    ("ITimingCache", "serialize"),
+    ("IBuilderConfig", "add_optimization_profile"),
+    ("IOptimizationProfile", "set_shape"),
+    ("IBuilderConfig", "hardware_compatibility_level"),
+    ("IBuilderConfig", "set_flag"),
+    ("Runtime", "deserialize_cuda_engine"),
+    ("Runtime", "engine_host_code_allowed"),
+    ("ICudaEngine", "num_io_tensors"),
+    ("ICudaEngine", "get_tensor_name"),
+    ("ICudaEngine", "get_tensor_mode"),
+    ("ICudaEngine", "get_tensor_dtype"),
+    ("ICudaEngine", "get_tensor_profile_shape"),
+    ("ICudaEngine", "create_execution_context"),
+    ("IExecutionContext", "set_input_shape"),
+    ("IExecutionContext", "get_tensor_shape"),
+    ("IExecutionContext", "set_tensor_address"),
     ("IExecutionContext", "execute_async_v3"),
-    ("NetworkDefinitionCreationFlag", "STRONGLY_TYPED"), ("MemoryPoolType", "WORKSPACE"),
-    ("TensorIOMode", "INPUT"), ("BuilderFlag", "VERSION_COMPATIBLE"), ("HardwareCompatibilityLevel", "AMPERE_PLUS"),
-    ("ILogger.Severity", "ERROR"), ("ILogger", "log"), ("<module>", "__version__"), ("<module>", "nptype"),
-    ("<module>", "Runtime"), ("<module>", "OnnxParser"),
+    ("NetworkDefinitionCreationFlag", "STRONGLY_TYPED"),
+    ("MemoryPoolType", "WORKSPACE"),
+    ("TensorIOMode", "INPUT"),
+    ("BuilderFlag", "VERSION_COMPATIBLE"),
+    ("HardwareCompatibilityLevel", "AMPERE_PLUS"),
+    ("ILogger.Severity", "ERROR"),
+    ("ILogger", "log"),
+    ("<module>", "__version__"),
+    ("<module>", "nptype"),
+    ("<module>", "Runtime"),
+    ("<module>", "OnnxParser"),
 }
 
 
@@ -147,8 +197,13 @@ def _kind_of(node, env: dict, surface: Surface):
         return _member_kind(base, node.attr, surface)
     if isinstance(node, ast.Call):
         func = node.func
-        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2 \
-                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
             return _member_kind(_kind_of(node.args[0], env, surface), node.args[1].value, surface)
         base = _kind_of(func, env, surface)
         if base is None:
@@ -211,8 +266,11 @@ def _assignments(body_owner, env: dict, surface: Surface) -> None:
         before = dict(env)
         for node in nodes:
             if isinstance(node, ast.Assign):
-                if (len(node.targets) == 1 and isinstance(node.targets[0], ast.Tuple)
-                        and isinstance(node.value, ast.Tuple)):
+                if (
+                    len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Tuple)
+                    and isinstance(node.value, ast.Tuple)
+                ):
                     for t, v in zip(node.targets[0].elts, node.value.elts):
                         _bind(t, _kind_of(v, env, surface), env)
                     continue
@@ -269,8 +327,10 @@ def collect_uses(source: str, filename: str, surface: Surface) -> tuple[list[Use
                 full = f"{mod}.{alias.name}" if mod else alias.name
                 if full.split(".")[0] in ("tensorrt", "tensorrt_bindings"):
                     if isinstance(node, ast.ImportFrom) or (alias.asname or alias.name) != TRT_NAME:
-                        problems.append(f"{filename}:{node.lineno}: import tensorrt only as "
-                                        f"'import tensorrt as {TRT_NAME}' (so the API check sees every use)")
+                        problems.append(
+                            f"{filename}:{node.lineno}: import tensorrt only as "
+                            f"'import tensorrt as {TRT_NAME}' (so the API check sees every use)"
+                        )
         names = []
         if isinstance(node, ast.Attribute):
             names.append(node.attr)
@@ -284,11 +344,19 @@ def collect_uses(source: str, filename: str, surface: Surface) -> tuple[list[Use
         if isinstance(node, ast.Attribute) and node.attr in REMOVED_BUILDER_FLAGS:
             chain = ast.unparse(node.value)
             if chain.endswith("BuilderFlag"):
-                problems.append(f"{filename}:{node.lineno}: {chain}.{node.attr}: precision builder flags are "
-                                "gone in TensorRT 11 (precision comes from the graph)")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
-                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
-                and node.args[1].value in REMOVED_BUILDER_FLAGS and ast.unparse(node.args[0]).endswith("BuilderFlag"):
+                problems.append(
+                    f"{filename}:{node.lineno}: {chain}.{node.attr}: precision builder flags are "
+                    "gone in TensorRT 11 (precision comes from the graph)"
+                )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value in REMOVED_BUILDER_FLAGS
+            and ast.unparse(node.args[0]).endswith("BuilderFlag")
+        ):
             problems.append(f"{filename}:{node.lineno}: BuilderFlag.{node.args[1].value} is gone in TensorRT 11")
 
     def visit_scope(owner, outer_env: dict, self_env: dict):
@@ -304,9 +372,14 @@ def collect_uses(source: str, filename: str, surface: Surface) -> tuple[list[Use
             receiver, name, optional = None, None, False
             if isinstance(node, ast.Attribute):
                 receiver, name = node.value, node.attr
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                    and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2 \
-                    and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+            ):
                 receiver, name = node.args[0], node.args[1].value
                 optional = node.func.id == "hasattr" or len(node.args) == 3
             if isinstance(node, ast.ClassDef):
@@ -347,10 +420,13 @@ def check_source(source: str, filename: str, surfaces: list[Surface]) -> tuple[l
             if use.optional and i > 0:
                 continue
             if not surface.has(None if use.owner == "?" else use.owner, use.name):
-                owner = ("tensorrt" if use.owner == "<module>"
-                         else (use.owner if use.owner != "?" else "a TensorRT object"))
-                problems.append(f"{use.where()}: {owner}.{use.name} does not exist in TensorRT {surface.version} "
-                                f"({surface.mode} surface)")
+                owner = (
+                    "tensorrt" if use.owner == "<module>" else (use.owner if use.owner != "?" else "a TensorRT object")
+                )
+                problems.append(
+                    f"{use.where()}: {owner}.{use.name} does not exist in TensorRT {surface.version} "
+                    f"({surface.mode} surface)"
+                )
     return sorted(set(problems)), uses
 
 

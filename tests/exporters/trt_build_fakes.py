@@ -106,7 +106,10 @@ def fake_tensorrt(version: str, *, plan=b"PLAN", parse_ok=True, has_same_cc=True
     if has_same_cc:
         levels["SAME_COMPUTE_CAPABILITY"] = "SAME_COMPUTE_CAPABILITY"
     trt = types.SimpleNamespace(
-        __version__=version, ILogger=FakeILogger, Builder=Builder, OnnxParser=OnnxParser,
+        __version__=version,
+        ILogger=FakeILogger,
+        Builder=Builder,
+        OnnxParser=OnnxParser,
         NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=strongly_typed),
         MemoryPoolType=types.SimpleNamespace(WORKSPACE="WORKSPACE"),
         HardwareCompatibilityLevel=types.SimpleNamespace(**levels),

@@ -28,9 +28,19 @@ def perf_artifact(request, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("perf") / "vitb16"
     # Cheaper than a user's export (16 calibration images, parity at batch 1 and 2, neighbour check
     # over 12 images): with the defaults ViT-B/16 --fp16 --int8 took 9.7 min on the shared 2 cores.
-    manifest = export_artifact(ExportOptions(model="random:vitb16", output=out, max_batch=8, fp16=True, int8=True,
-                                             calib_count=16, batch_sizes=(1, 2), retrieval_images=12),
-                               Progress(quiet=True))
+    manifest = export_artifact(
+        ExportOptions(
+            model="random:vitb16",
+            output=out,
+            max_batch=8,
+            fp16=True,
+            int8=True,
+            calib_count=16,
+            batch_sizes=(1, 2),
+            retrieval_images=12,
+        ),
+        Progress(quiet=True),
+    )
     assert manifest.status == "passed", "the perf artifact failed its parity check"
     if tensorrt_status()[0] and "fp32" not in manifest.engines:
         build_engines(out, manifest, EngineOptions(variants=("fp32",), max_batch=8), Progress(quiet=True))
@@ -46,8 +56,9 @@ def perf_manifest(perf_artifact):
     cpu = {lim.variant for lim in LIMITS if lim.device == "cpu"} | {"int8"}  # OpenVINO's int8 is the int8 graph
     for variant, graph in manifest.graphs.items():
         if variant not in cpu:  # say so, rather than let the table look complete
-            MEASURED.append(f"{variant} graph: not timed on the CPU (made for {', '.join(graph.targets)}; "
-                            "the GPU tests time it)")
+            MEASURED.append(
+                f"{variant} graph: not timed on the CPU (made for {', '.join(graph.targets)}; the GPU tests time it)"
+            )
     return manifest
 
 

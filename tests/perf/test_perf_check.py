@@ -37,7 +37,6 @@ def test_a_fast_backend_passes_and_every_ratio_is_reported():
     assert "batch 8" in str(info.value) and "batch 1:" not in str(info.value)
 
 
-
 def test_a_busy_stretch_is_re_measured_before_it_fails():
     """Slow for the warm-up and the first 3 rounds (a neighbour's job), fast afterwards: the 6 more
     rounds decide, over all 9 rounds."""

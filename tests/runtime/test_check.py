@@ -42,12 +42,19 @@ def test_the_artifact_passes_on_this_host_without_torch(tiny_precision_artifact,
     data = json.loads(report.read_text())
     assert data["passed"] and not data["failed"]
     checked = {(r["graph"], r["backend"]) for r in data["parity"]}
-    assert {("fp32", "onnxruntime-cpu"), ("fp16", "onnxruntime-cpu"), ("int8", "onnxruntime-cpu"),
-            ("int8-cpu", "onnxruntime-cpu")} <= checked
+    assert {
+        ("fp32", "onnxruntime-cpu"),
+        ("fp16", "onnxruntime-cpu"),
+        ("int8", "onnxruntime-cpu"),
+        ("int8-cpu", "onnxruntime-cpu"),
+    } <= checked
     manifest = read_manifest(tiny_precision_artifact)
     for row in data["parity"]:  # the export's own thresholds (INT8: its target), the export's batch sizes
-        exported = next(r for r in manifest.parity if (r.graph, r.backend, r.precision) ==
-                        (row["graph"], row["backend"], row["precision"]))
+        exported = next(
+            r
+            for r in manifest.parity
+            if (r.graph, r.backend, r.precision) == (row["graph"], row["backend"], row["precision"])
+        )
         assert row["batch_sizes"] == exported.batch_sizes
         assert row["outputs"]["embedding"]["cosine_threshold"] == exported.outputs["embedding"].cosine_threshold
         assert (row.get("retrieval") is None) == (exported.retrieval is None)
@@ -72,8 +79,7 @@ def _tampered(source, tmp_path):
     return art
 
 
-def test_an_altered_int8_weight_with_a_matching_checksum_fails_naming_the_int8_graph(tiny_precision_artifact,
-                                                                                     tmp_path):
+def test_an_altered_int8_weight_with_a_matching_checksum_fails_naming_the_int8_graph(tiny_precision_artifact, tmp_path):
     art = _tampered(tiny_precision_artifact, tmp_path)
     proc = ijepa_check(str(art), "--quiet")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -82,8 +88,9 @@ def test_an_altered_int8_weight_with_a_matching_checksum_fails_naming_the_int8_g
     assert "int8-cpu graph" not in line and "fp32 graph" not in line
 
 
-def test_filters_unrunnable_selections_and_missing_references_are_one_line_errors(tiny_precision_artifact,
-                                                                                  tmp_path, capsys):
+def test_filters_unrunnable_selections_and_missing_references_are_one_line_errors(
+    tiny_precision_artifact, tmp_path, capsys
+):
     def run(*argv):
         with pytest.raises(SystemExit) as exc:
             check_cli.main(list(argv))
@@ -112,8 +119,10 @@ def test_perf_reports_every_limit_measured_or_not(tiny_artifact, monkeypatch):
 
     pytest.importorskip("openvino")
 
-    limits = (latency_limits.Limit("cpu", "onnxruntime", "fp32", "openvino fp32", 100.0),
-              latency_limits.Limit("cuda", "tensorrt", "fp16", "tensorrt fp32", 0.7))
+    limits = (
+        latency_limits.Limit("cpu", "onnxruntime", "fp32", "openvino fp32", 100.0),
+        latency_limits.Limit("cuda", "tensorrt", "fp16", "tensorrt fp32", 0.7),
+    )
     monkeypatch.setattr(latency_limits, "LIMITS", limits)
     result = check_artifact(tiny_artifact, ("onnxruntime",))
     lines, failures, records = check_cli._perf(result, lambda _: None)

@@ -29,25 +29,31 @@ def pre():
     return Preprocessor(PreprocessConfig(height=32, width=32))
 
 
-@pytest.mark.parametrize("items, subject, problem", [
-    (np.zeros((0, 0, 3), np.uint8), "<array uint8 (0, 0, 3)>", "zero-size dimension"),
-    (np.zeros((5, 0), np.uint8), "<array uint8 (5, 0)>", "zero-size dimension"),
-    (np.zeros((4, 4), bool), "<array bool (4, 4)>", "array dtype is bool"),
-    (np.zeros((4, 4, 3), np.uint16), "<array uint16 (4, 4, 3)>", "array dtype is uint16"),
-    (np.zeros((4, 4, 3), np.float32), "<array float32 (4, 4, 3)>", "array dtype is float32"),
-    (np.zeros((4, 4, 2), np.uint8), "<array uint8 (4, 4, 2)>", "array shape is (4, 4, 2)"),
-    (np.zeros(5, np.uint8), "<array uint8 (5,)>", "array has 1 dimension(s)"),
-    (np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (20000, 20000), (0, 0)), "<array uint8 (20000, 20000)>",
-     "decompression-bomb limit"),
-    ([OK, None], "images[1] <NoneType>", "unsupported input type NoneType"),
-    ([str(PHOTO), OK, np.zeros((0, 3, 3), np.uint8)], "images[2] <array uint8 (0, 3, 3)>", "zero-size"),
-    (Image.new("RGB", (0, 0)), "<Image>", "image is 0x0 pixels"),
-    ({"a": OK}, "images", "got a dict"),
-    (5, "images", "got a int"),
-    ([], "images", "no images given"),
-    (np.zeros((0, 8, 8, 3), np.uint8), "images", "no images given"),
-    (memoryview(b""), "<0 bytes>", "no image data"),
-])
+@pytest.mark.parametrize(
+    "items, subject, problem",
+    [
+        (np.zeros((0, 0, 3), np.uint8), "<array uint8 (0, 0, 3)>", "zero-size dimension"),
+        (np.zeros((5, 0), np.uint8), "<array uint8 (5, 0)>", "zero-size dimension"),
+        (np.zeros((4, 4), bool), "<array bool (4, 4)>", "array dtype is bool"),
+        (np.zeros((4, 4, 3), np.uint16), "<array uint16 (4, 4, 3)>", "array dtype is uint16"),
+        (np.zeros((4, 4, 3), np.float32), "<array float32 (4, 4, 3)>", "array dtype is float32"),
+        (np.zeros((4, 4, 2), np.uint8), "<array uint8 (4, 4, 2)>", "array shape is (4, 4, 2)"),
+        (np.zeros(5, np.uint8), "<array uint8 (5,)>", "array has 1 dimension(s)"),
+        (
+            np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (20000, 20000), (0, 0)),
+            "<array uint8 (20000, 20000)>",
+            "decompression-bomb limit",
+        ),
+        ([OK, None], "images[1] <NoneType>", "unsupported input type NoneType"),
+        ([str(PHOTO), OK, np.zeros((0, 3, 3), np.uint8)], "images[2] <array uint8 (0, 3, 3)>", "zero-size"),
+        (Image.new("RGB", (0, 0)), "<Image>", "image is 0x0 pixels"),
+        ({"a": OK}, "images", "got a dict"),
+        (5, "images", "got a int"),
+        ([], "images", "no images given"),
+        (np.zeros((0, 8, 8, 3), np.uint8), "images", "no images given"),
+        (memoryview(b""), "<0 bytes>", "no image data"),
+    ],
+)
 def test_meaningless_images_are_user_errors_naming_the_item(pre, items, subject, problem):
     with pytest.raises(InputError) as info:
         pre(items)
@@ -81,9 +87,19 @@ def test_run_refuses_non_finite_and_empty_batches(tiny_artifact):
 
 
 # -- decoders ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("raised", [NotImplementedError("unknown compression"), struct.error("unpack requires"),
-                                    EOFError(), MemoryError(), RuntimeError("libavif: missing item"),
-                                    IndexError("list index"), KeyError("tag"), ZeroDivisionError()])
+@pytest.mark.parametrize(
+    "raised",
+    [
+        NotImplementedError("unknown compression"),
+        struct.error("unpack requires"),
+        EOFError(),
+        MemoryError(),
+        RuntimeError("libavif: missing item"),
+        IndexError("list index"),
+        KeyError("tag"),
+        ZeroDivisionError(),
+    ],
+)
 def test_every_decoder_failure_is_a_user_error_naming_the_file(tmp_path, monkeypatch, pre, raised):
     path = tmp_path / "odd.png"
     Image.new("RGB", (4, 4)).save(path)
@@ -96,8 +112,9 @@ def test_every_decoder_failure_is_a_user_error_naming_the_file(tmp_path, monkeyp
         def load(self):
             raise raised
 
-    monkeypatch.setattr(Image, "open", lambda source, *a: Broken() if str(source).endswith("odd.png")
-                        else real_open(source, *a))
+    monkeypatch.setattr(
+        Image, "open", lambda source, *a: Broken() if str(source).endswith("odd.png") else real_open(source, *a)
+    )
     with pytest.raises(InputError) as info:
         pre([str(PHOTO), str(path)])
     assert info.value.subject == f"images[1] {path}" and type(raised).__name__ in info.value.problem
@@ -118,9 +135,20 @@ def corpus() -> tuple[tuple[str, str, bytes], ...]:
     alpha[:12, :, 3], alpha[12:20, :, 3] = 0, 128
     rgba = Image.fromarray(alpha)
     sixteen = Image.fromarray(np.asarray(base.convert("L")).astype(np.uint16) * 257)
-    sources = {"1": base.convert("1"), "L": base.convert("L"), "LA": rgba.convert("LA"), "P": base.convert("P"),
-               "PA": rgba.convert("PA"), "RGB": base, "RGBA": rgba, "CMYK": base.convert("CMYK"),
-               "YCbCr": base.convert("YCbCr"), "I;16": sixteen, "I": sixteen.convert("I"), "F": base.convert("F")}
+    sources = {
+        "1": base.convert("1"),
+        "L": base.convert("L"),
+        "LA": rgba.convert("LA"),
+        "P": base.convert("P"),
+        "PA": rgba.convert("PA"),
+        "RGB": base,
+        "RGBA": rgba,
+        "CMYK": base.convert("CMYK"),
+        "YCbCr": base.convert("YCbCr"),
+        "I;16": sixteen,
+        "I": sixteen.convert("I"),
+        "F": base.convert("F"),
+    }
     files = []
     for fmt in sorted(set(Image.SAVE)):
         for mode, image in sources.items():
@@ -130,8 +158,11 @@ def corpus() -> tuple[tuple[str, str, bytes], ...]:
             except Exception:  # this format cannot hold this mode: not part of the corpus
                 continue
             files.append((fmt, mode, buffer.getvalue()))
-    for mode, key in (("RGB", tuple(int(v) for v in np.asarray(base)[0, 0])), ("L", int(np.asarray(base.convert("L"))[0, 0])),
-                      ("P", int(np.asarray(base.convert("P"))[0, 0]))):
+    for mode, key in (
+        ("RGB", tuple(int(v) for v in np.asarray(base)[0, 0])),
+        ("L", int(np.asarray(base.convert("L"))[0, 0])),
+        ("P", int(np.asarray(base.convert("P"))[0, 0])),
+    ):
         buffer = io.BytesIO()
         base.convert(mode).save(buffer, "PNG", transparency=key)
         files.append(("PNG-tRNS", mode, buffer.getvalue()))
@@ -160,8 +191,11 @@ def test_corpus_matches_transformers_except_16_bit(pre):
         checked += 1
     assert checked > 100
     for fmt, mode, problem in refused:  # only what has no meaning or needs a missing tool
-        assert ("mode F" in problem or "not an image Pillow can decode" in problem
-                or "Ghostscript" in problem), (fmt, mode, problem)
+        assert "mode F" in problem or "not an image Pillow can decode" in problem or "Ghostscript" in problem, (
+            fmt,
+            mode,
+            problem,
+        )
 
 
 def test_crafted_and_damaged_files_are_user_errors(pre):
@@ -169,7 +203,7 @@ def test_crafted_and_damaged_files_are_user_errors(pre):
     rng = random.Random(8)
     damaged = []
     for fmt, mode, data in corpus():
-        cuts = [data[:max(1, int(len(data) * f))] for f in (0.1, 0.6, 0.97)]
+        cuts = [data[: max(1, int(len(data) * f))] for f in (0.1, 0.6, 0.97)]
         flips = []
         for _ in range(3):
             b = bytearray(data)

@@ -127,8 +127,9 @@ def test_a_graph_that_failed_is_refused_and_the_rest_stay_usable(tiny_precision_
     assert "usable in this artifact: fp32, fp16, int8" in err.value.expected
     with load(art, precision="int8", providers=["CPUExecutionProvider"], allow_unverified=True) as model:
         assert model.runner.backend == "onnxruntime-cpu"
-    problems = check_verified(art, manifest, "onnxruntime", "int8", providers=["CPUExecutionProvider"],
-                              allow_unverified=True)
+    problems = check_verified(
+        art, manifest, "onnxruntime", "int8", providers=["CPUExecutionProvider"], allow_unverified=True
+    )
     assert len(problems) == 1 and "int8-cpu" in problems[0]
     assert check_verified(art, manifest, "onnxruntime", "int8", variant="int8") == []  # Triton's graph passed
 

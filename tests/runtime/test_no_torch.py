@@ -15,14 +15,18 @@ HEAVY = """
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx', 'onnxscript'))
 print('HEAVY', heavy)
 """
-SCRIPT = """
+SCRIPT = (
+    """
 import sys
 from ijepa_deploy.runtime import load
 model = load(sys.argv[1])
 vectors = model.embed([sys.argv[2]])
 assert vectors.shape == (1, 192), vectors.shape
-""" + HEAVY
-OPENVINO = """
+"""
+    + HEAVY
+)
+OPENVINO = (
+    """
 import sys
 import ijepa_deploy.runtime
 assert 'openvino' not in sys.modules, 'openvino imported before it was asked for'
@@ -30,12 +34,18 @@ from ijepa_deploy.runtime import load
 model = load(sys.argv[1], backend='auto')
 assert model.backend == 'openvino-cpu', model.choice
 assert model.embed([sys.argv[2]]).shape == (1, 192)
-""" + HEAVY
+"""
+    + HEAVY
+)
 
 
 def _fresh_interpreter(script: str, tiny_artifact) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", script, str(tiny_artifact), str(bundled_images()[0])],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script, str(tiny_artifact), str(bundled_images()[0])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_openvino_path_imports_no_torch(tiny_artifact):

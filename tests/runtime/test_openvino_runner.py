@@ -71,8 +71,9 @@ def test_parity_vs_eager_feature_extraction(tiny_precision_artifact, eager, prec
         with pytest.raises(BackendUnavailable, match="no int8 dot products"):
             open_runner(tiny_precision_artifact, manifest, "openvino", precision)
         return
-    with open_runner(tiny_precision_artifact, manifest, "openvino", precision,
-                     options=RunnerOptions(threads=2)) as runner:
+    with open_runner(
+        tiny_precision_artifact, manifest, "openvino", precision, options=RunnerOptions(threads=2)
+    ) as runner:
         assert runner.backend == "openvino-cpu" and runner.inference_precision == "f32"
         assert runner.threads == 2
         assert runner.graph.name == manifest.graphs[graph].openvino_files[0]  # int8: the S8S8 graph (its IR)
@@ -86,9 +87,19 @@ def tiny_cls_int8_artifact(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("art") / "tiny-cls-int8"
     with pytest.warns(UserWarning, match="no --calib-dir"):
-        manifest = export_artifact(ExportOptions(model="random:tiny", task="image-classification", output=out,
-                                                 max_batch=8, int8=True, calib_count=8, retrieval_images=8,
-                                                 engines=False), Progress(quiet=True))
+        manifest = export_artifact(
+            ExportOptions(
+                model="random:tiny",
+                task="image-classification",
+                output=out,
+                max_batch=8,
+                int8=True,
+                calib_count=8,
+                retrieval_images=8,
+                engines=False,
+            ),
+            Progress(quiet=True),
+        )
     assert manifest.status == "passed"
     return out
 
@@ -112,7 +123,9 @@ def test_export_recorded_openvino_rows_for_every_graph(tiny_precision_artifact):
     if HAS_INT8_DOT:
         expected |= {("int8", "int8"), ("int8-cpu", "int8")}
     else:  # not run where OpenVINO int8 is refused, and the manifest says why
-        assert any(n.startswith("OpenVINO int8 not verified: this CPU has no int8 dot products") for n in manifest.notes)
+        assert any(
+            n.startswith("OpenVINO int8 not verified: this CPU has no int8 dot products") for n in manifest.notes
+        )
     if HAS_BF16:
         expected.add(("fp32", "bf16"))
     assert rows == expected
@@ -128,8 +141,10 @@ def test_openvino_runs_the_ir_the_export_wrote_and_checked(tiny_precision_artifa
         if "openvino" in graph.targets and checked:  # the graphs OpenVINO serves, when it could check them here
             ir = graph.openvino_ir
             assert ir is not None and ir.converter.startswith("openvino ")
-            assert (manifest.files[ir.file].role, manifest.files[ir.weights].role) == ("openvino-ir",
-                                                                                     "openvino-ir-weights")
+            assert (manifest.files[ir.file].role, manifest.files[ir.weights].role) == (
+                "openvino-ir",
+                "openvino-ir-weights",
+            )
         else:
             assert graph.openvino_ir is None, variant
     with load(tiny_precision_artifact, backend="openvino") as model:
@@ -180,8 +195,10 @@ def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifac
     manifest = read_manifest(tiny_artifact)
     x = np.random.default_rng(1).standard_normal((3, 3, 224, 224), dtype=np.float32)
     throughput_options = RunnerOptions(threads=2, performance_hint="THROUGHPUT")
-    with open_runner(tiny_artifact, manifest, "openvino", options=RunnerOptions(threads=2)) as latency, \
-            open_runner(tiny_artifact, manifest, "openvino", options=throughput_options) as throughput:
+    with (
+        open_runner(tiny_artifact, manifest, "openvino", options=RunnerOptions(threads=2)) as latency,
+        open_runner(tiny_artifact, manifest, "openvino", options=throughput_options) as throughput,
+    ):
         assert latency.pool_size == 1 and throughput.pool_size >= 2  # one request per stream
         assert throughput.compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
         np.testing.assert_allclose(throughput.run(x)["embedding"], latency.run(x)["embedding"], atol=1e-6, rtol=0)
@@ -189,13 +206,16 @@ def test_throughput_hint_runs_several_streams_with_the_same_numbers(tiny_artifac
         open_runner(tiny_artifact, manifest, "openvino", options=RunnerOptions(performance_hint="FAST"))
 
 
-@pytest.mark.parametrize("feed, problem", [
-    (np.zeros((9, 3, 224, 224), np.float32), "batch size 9 is outside"),
-    (np.zeros((1, 3, 256, 256), np.float32), "axis 2 is 256"),
-    (np.zeros((1, 3, 224, 224), np.float64), "dtype is float64"),
-    ({"images": np.zeros((1, 3, 224, 224), np.float32)}, "input names"),
-    ([[0.0]], "inputs are a list"),
-])
+@pytest.mark.parametrize(
+    "feed, problem",
+    [
+        (np.zeros((9, 3, 224, 224), np.float32), "batch size 9 is outside"),
+        (np.zeros((1, 3, 256, 256), np.float32), "axis 2 is 256"),
+        (np.zeros((1, 3, 224, 224), np.float64), "dtype is float64"),
+        ({"images": np.zeros((1, 3, 224, 224), np.float32)}, "input names"),
+        ([[0.0]], "inputs are a list"),
+    ],
+)
 def test_bad_inputs_go_through_the_runner_base(tiny_artifact, feed, problem):
     manifest = read_manifest(tiny_artifact)
     with open_runner(tiny_artifact, manifest, "openvino") as runner:
@@ -298,9 +318,16 @@ def test_auto_takes_the_tensorrt_engine_on_a_gpu_host(tiny_precision_artifact, m
     int8_cpu(True)
     manifest = read_manifest(tiny_precision_artifact)
     manifest.engines["int8"] = EngineRecord(
-        file="model_int8.engine", source_graph="int8", source_sha256="0" * 64, precision="int8",
-        tensorrt_version="11.4.0", gpu_name="stand-in GPU", compute_capability="8.9",
-        profile=EngineProfile(1, 8, 8), status="passed")
+        file="model_int8.engine",
+        source_graph="int8",
+        source_sha256="0" * 64,
+        precision="int8",
+        tensorrt_version="11.4.0",
+        gpu_name="stand-in GPU",
+        compute_capability="8.9",
+        profile=EngineProfile(1, 8, 8),
+        status="passed",
+    )
     monkeypatch.setattr(tensorrt_host, "tensorrt_status", lambda: (True, "TensorRT 11.4.0, 1 GPU(s)"))
     assert choose_backend(manifest, "int8")[0] == "tensorrt"
     assert choose_backend(manifest, "fp32")[0] == "openvino"  # no fp32 engine: CPU path
@@ -324,5 +351,7 @@ def test_embed_cli_shows_the_backend(tiny_artifact, capsys):
     assert "backend openvino-cpu (f32), precision fp32: openvino (auto: " in err
     with pytest.raises(SystemExit) as exc:
         main([str(tiny_artifact), str(bundled_images()[0]), "--backend", "onnxruntime"])
-    assert exc.value.code == 0 and "backend onnxruntime-cpu, precision fp32: onnxruntime (requested)" in \
-        capsys.readouterr().err
+    assert (
+        exc.value.code == 0
+        and "backend onnxruntime-cpu, precision fp32: onnxruntime (requested)" in capsys.readouterr().err
+    )

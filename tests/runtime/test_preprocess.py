@@ -23,8 +23,13 @@ PHOTOS = ("chelsea", "coffee", "astronaut")
 def hf_processor(height=224, width=224, resample=2):
     from transformers.models.vit import ViTImageProcessorPil
 
-    return ViTImageProcessorPil(size={"height": height, "width": width}, resample=resample,
-                                image_mean=[0.5] * 3, image_std=[0.5] * 3, do_convert_rgb=True)
+    return ViTImageProcessorPil(
+        size={"height": height, "width": width},
+        resample=resample,
+        image_mean=[0.5] * 3,
+        image_std=[0.5] * 3,
+        do_convert_rgb=True,
+    )
 
 
 def with_alpha(image: Image.Image) -> Image.Image:
@@ -121,12 +126,15 @@ def _jpeg_bytes() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("case, content, problem", [
-    ("text.jpg", b"this is not an image\n" * 10, "not an image"),
-    ("empty.png", b"", "empty"),
-    ("truncated.jpg", None, "truncated"),
-    ("bomb.png", _png_header_only(40000, 40000), "decompression bomb"),
-])
+@pytest.mark.parametrize(
+    "case, content, problem",
+    [
+        ("text.jpg", b"this is not an image\n" * 10, "not an image"),
+        ("empty.png", b"", "empty"),
+        ("truncated.jpg", None, "truncated"),
+        ("bomb.png", _png_header_only(40000, 40000), "decompression bomb"),
+    ],
+)
 def test_bad_files_give_one_clear_error(tmp_path, case, content, problem):
     path = tmp_path / case
     path.write_bytes(content if content is not None else _jpeg_bytes()[:3000])
@@ -141,19 +149,21 @@ def test_bomb_limit_is_pillows(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     Image.new("RGB", (120, 120)).save(path)  # between 1x and 2x: Pillow only warns
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100 * 100)
-    with pytest.warns(Image.DecompressionBombWarning), \
-            pytest.raises(InputError, match="decompression-bomb limit"):
+    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(InputError, match="decompression-bomb limit"):
         Preprocessor(PreprocessConfig(224, 224))([path])
 
 
-@pytest.mark.parametrize("item, problem", [
-    (np.zeros((32, 32, 3), dtype=np.float32), "dtype is float32"),
-    (np.zeros((32, 32, 2), dtype=np.uint8), "shape is (32, 32, 2)"),
-    (np.zeros((2, 2, 32, 32, 3), dtype=np.uint8), "shape"),
-    (12345, "unsupported input type"),
-    ("/nonexistent/cat.jpg", "no such file"),
-    (b"", "0 bytes"),
-])
+@pytest.mark.parametrize(
+    "item, problem",
+    [
+        (np.zeros((32, 32, 3), dtype=np.float32), "dtype is float32"),
+        (np.zeros((32, 32, 2), dtype=np.uint8), "shape is (32, 32, 2)"),
+        (np.zeros((2, 2, 32, 32, 3), dtype=np.uint8), "shape"),
+        (12345, "unsupported input type"),
+        ("/nonexistent/cat.jpg", "no such file"),
+        (b"", "0 bytes"),
+    ],
+)
 def test_bad_items(item, problem):
     with pytest.raises(InputError) as err:
         Preprocessor(PreprocessConfig(224, 224))([item])

@@ -26,19 +26,22 @@ def px(n=1, c=3, h=32, w=32, dtype=np.float32):
     return np.zeros((n, c, h, w), dtype=dtype)
 
 
-@pytest.mark.parametrize("feed, problem", [
-    ({"images": px()}, "input names"),
-    ({"pixel_values": px(), "extra": px()}, "unexpected ['extra']"),
-    ({"pixel_values": px(dtype=np.float64)}, "dtype is float64"),
-    ({"pixel_values": px(dtype=np.uint8)}, "dtype is uint8"),
-    ({"pixel_values": px(c=4)}, "axis 1 is 4"),
-    ({"pixel_values": px(h=33)}, "axis 2 is 33"),
-    ({"pixel_values": np.zeros((3, 32, 32), np.float32)}, "shape is [3, 32, 32]"),
-    ({"pixel_values": px(n=0)}, "batch size 0 is outside"),
-    ({"pixel_values": px(n=5)}, "batch size 5 is outside"),
-    ({"pixel_values": [[1.0]]}, "is a list"),
-    ("pixels", "inputs are a str"),
-])
+@pytest.mark.parametrize(
+    "feed, problem",
+    [
+        ({"images": px()}, "input names"),
+        ({"pixel_values": px(), "extra": px()}, "unexpected ['extra']"),
+        ({"pixel_values": px(dtype=np.float64)}, "dtype is float64"),
+        ({"pixel_values": px(dtype=np.uint8)}, "dtype is uint8"),
+        ({"pixel_values": px(c=4)}, "axis 1 is 4"),
+        ({"pixel_values": px(h=33)}, "axis 2 is 33"),
+        ({"pixel_values": np.zeros((3, 32, 32), np.float32)}, "shape is [3, 32, 32]"),
+        ({"pixel_values": px(n=0)}, "batch size 0 is outside"),
+        ({"pixel_values": px(n=5)}, "batch size 5 is outside"),
+        ({"pixel_values": [[1.0]]}, "is a list"),
+        ("pixels", "inputs are a str"),
+    ],
+)
 def test_checks(feed, problem):
     with pytest.raises(InputError) as err:
         Echo(SPEC, 1, 4).run(feed)

@@ -46,12 +46,15 @@ def test_an_unknown_option_is_refused_with_the_known_ones(tiny_artifact):
         RunnerOptions.from_keywords(None, base=RunnerOptions())
 
 
-@pytest.mark.parametrize("backend_class, keywords", [
-    (OnnxRuntimeRunner, {"performance_hint": "THROUGHPUT"}),
-    (OnnxRuntimeRunner, {"max_concurrency": 2}),
-    (OpenVinoRunner, {"providers": ["CPUExecutionProvider"]}),
-    (TensorRTRunner, {"intra_op_threads": 2}),
-])
+@pytest.mark.parametrize(
+    "backend_class, keywords",
+    [
+        (OnnxRuntimeRunner, {"performance_hint": "THROUGHPUT"}),
+        (OnnxRuntimeRunner, {"max_concurrency": 2}),
+        (OpenVinoRunner, {"providers": ["CPUExecutionProvider"]}),
+        (TensorRTRunner, {"intra_op_threads": 2}),
+    ],
+)
 def test_another_backends_option_is_refused_before_anything_opens(tiny_artifact, backend_class, keywords):
     option = next(iter(keywords))
     with pytest.raises(InputError) as err:
@@ -89,8 +92,9 @@ def two_int8_graphs(tiny_artifact):
 def test_an_explicit_variant_is_the_graph_that_runs(tiny_artifact, two_int8_graphs):
     manifest = two_int8_graphs
     assert model.graph_variant(manifest, "onnxruntime", "int8", ["CPUExecutionProvider"]) == "int8-cpu"
-    with model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8",
-                           options=CPU) as runner:
+    with model.open_runner(
+        tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8", options=CPU
+    ) as runner:
         assert runner.graph.name == manifest.graphs["int8"].file
         assert runner.run(np.zeros((1, 3, 224, 224), np.float32))["embedding"].shape == (1, 192)
     with pytest.raises(BackendError, match="absent.onnx"):  # without variant: the int8-cpu graph
@@ -102,8 +106,9 @@ def test_an_explicit_variant_passes_the_gates(tiny_artifact, two_int8_graphs):
     manifest.graphs["int8"] = replace(manifest.graphs["int8"], status="failed")
     with pytest.raises(ParityError, match=r"\(int8\) FAILED its parity check"):
         model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8", options=CPU)
-    with model.open_runner(tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8",
-                           allow_unverified=True, options=CPU) as runner:
+    with model.open_runner(
+        tiny_artifact, manifest, "onnxruntime", "int8", verify=False, variant="int8", allow_unverified=True, options=CPU
+    ) as runner:
         assert runner.graph.name == manifest.graphs["int8"].file
 
 

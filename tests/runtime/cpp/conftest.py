@@ -27,9 +27,11 @@ def cpp_asan_build() -> CppBuild:
     # Without OpenVINO: its TBB dlopens libtbbbind with RTLD_DEEPBIND, which the sanitizer runtime
     # refuses; the sanitized code is ours (manifest, checksums, decoding, preprocessing, errors).
     # Debug (-O0) compiles fastest; the checks do not depend on optimisation.
-    build = configure_and_build("asan", ["-DCMAKE_BUILD_TYPE=Debug", "-DIJEPA_SANITIZE=ON",
-                                         "-DIJEPA_WITH_OPENVINO=OFF", "-DIJEPA_BUILD_EXAMPLES=OFF"],
-                                ["ijepa_test_driver"])
+    build = configure_and_build(
+        "asan",
+        ["-DCMAKE_BUILD_TYPE=Debug", "-DIJEPA_SANITIZE=ON", "-DIJEPA_WITH_OPENVINO=OFF", "-DIJEPA_BUILD_EXAMPLES=OFF"],
+        ["ijepa_test_driver"],
+    )
     env = dict(os.environ)
     # halt_on_error: any report fails the run; leaks of the driver's own objects are reported too.
     env["ASAN_OPTIONS"] = "halt_on_error=1:detect_leaks=1:exitcode=86"
@@ -51,8 +53,17 @@ def tiny_cls_int8_artifact(tmp_path_factory):
     from ijepa_deploy.progress import Progress
 
     out = tmp_path_factory.mktemp("art") / "tiny-cls-int8"
-    manifest = export_artifact(ExportOptions(model="random:tiny", task="image-classification", output=out,
-                                             max_batch=8, int8=True, calib_count=16, engines=False),
-                               Progress(quiet=True))
+    manifest = export_artifact(
+        ExportOptions(
+            model="random:tiny",
+            task="image-classification",
+            output=out,
+            max_batch=8,
+            int8=True,
+            calib_count=16,
+            engines=False,
+        ),
+        Progress(quiet=True),
+    )
     assert manifest.status == "passed" and "int8-cpu" in manifest.graphs
     return out

@@ -25,11 +25,17 @@ class CppBuild:
     prefix: list = field(default_factory=list)  # runs the driver under this command (e.g. strace)
 
     def run(self, *args, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*self.prefix, str(self.driver), *map(str, args)], capture_output=True,
-                              text=True, env=self.env, timeout=timeout)
+        proc = subprocess.run(
+            [*self.prefix, str(self.driver), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"driver {args[0]} exited {proc.returncode}\nstdout: {proc.stdout}\n"
-                                 f"stderr: {proc.stderr}")
+            raise AssertionError(
+                f"driver {args[0]} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
         return proc
 
     def json(self, *args) -> dict:

@@ -14,13 +14,18 @@ ASSETS = Path(__file__).resolve().parents[3] / "ijepa_deploy" / "assets"
 
 def png16_rgb(path: Path, rgb16: np.ndarray) -> None:
     """16-bit RGB PNG (Pillow cannot write one): signature, IHDR (depth 16, colour 2), IDAT, IEND."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     height, width, _ = rgb16.shape
     rows = b"".join(b"\x00" + rgb16[y].astype(">u2").tobytes() for y in range(height))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def write_photo_set(directory: Path) -> dict[str, Path]:
@@ -37,10 +42,10 @@ def write_photo_set(directory: Path) -> dict[str, Path]:
 
     for asset in sorted(ASSETS.glob("*.jpg")):
         out[f"asset-{asset.stem}"] = asset  # RGB JPEG, non-square sizes
-    chelsea = Image.fromarray(data.chelsea())      # 451x300 RGB
-    coffee = Image.fromarray(data.coffee())        # 600x400 RGB
+    chelsea = Image.fromarray(data.chelsea())  # 451x300 RGB
+    coffee = Image.fromarray(data.coffee())  # 600x400 RGB
     astronaut = Image.fromarray(data.astronaut())  # 512x512 RGB
-    camera = Image.fromarray(data.camera())        # 512x512 L
+    camera = Image.fromarray(data.camera())  # 512x512 L
     save("rgb-png-chelsea", chelsea, "PNG")
     save("l-png-camera", camera, "PNG")
     save("l-jpeg-camera", camera, "JPEG", quality=90)
@@ -55,7 +60,7 @@ def write_photo_set(directory: Path) -> dict[str, Path]:
     p_trns = coffee.quantize(64)
     save("p-trns-png-coffee", p_trns, "PNG", transparency=5)
     save("cmyk-jpeg-coffee", coffee.convert("CMYK"), "JPEG", quality=92)
-    sixteen = (np.asarray(camera, dtype=np.uint16) * 257 + np.arange(512, dtype=np.uint16)[None, :] % 251)
+    sixteen = np.asarray(camera, dtype=np.uint16) * 257 + np.arange(512, dtype=np.uint16)[None, :] % 251
     save("i16-png-camera", Image.fromarray(sixteen.astype(np.uint16)), "PNG")
     rgb16 = np.asarray(chelsea, dtype=np.uint16) * 257 + 113
     png16_rgb(directory / "rgb16-png-chelsea.png", rgb16)

@@ -35,7 +35,9 @@ def test_embed_matches_python(cpp_build, tiny_precision_artifact, tmp_path, prec
         expected = model.embed(IMAGES)
     assert info["variant"] == precision  # int8: the S8S8 graph Python's OpenVINO backend runs
     cos = _cosines(got, expected)
-    print(f"embed {precision} ({info['variant']}): min cosine {cos.min():.7f}, max abs {np.abs(got - expected).max():.2e}")
+    print(
+        f"embed {precision} ({info['variant']}): min cosine {cos.min():.7f}, max abs {np.abs(got - expected).max():.2e}"
+    )
     assert got.shape == expected.shape
     assert cos.min() >= threshold, cos
 
@@ -57,10 +59,10 @@ def test_classify_matches_python(cpp_build, tiny_cls_int8_artifact, tmp_path, pr
         for label, prob in cpp_top:
             assert abs(prob - probs[label]) <= gap, (cpp_top, py_all[:5])
         kth = py_all[len(cpp_top) - 1][1]
-        for label in {lab for lab, _ in cpp_top} ^ {lab for lab, _ in py_all[:len(cpp_top)]}:
+        for label in {lab for lab, _ in cpp_top} ^ {lab for lab, _ in py_all[: len(cpp_top)]}:
             assert abs(probs[label] - kth) <= 2 * gap, (cpp_top, py_all[:5])
         if precision == "fp32":
-            assert [lab for lab, _ in cpp_top] == [lab for lab, _ in py_all[:len(cpp_top)]]
+            assert [lab for lab, _ in cpp_top] == [lab for lab, _ in py_all[: len(cpp_top)]]
 
 
 def test_more_images_than_max_batch_are_chunked(cpp_build, tiny_artifact, tmp_path):

@@ -43,7 +43,9 @@ def test_output_npy_equals_python_vectors(cpp_build, tiny_precision_artifact, tm
         expected = model.embed(IMAGES)
     assert got.dtype == np.float32 and got.shape == expected.shape
     cos = _cosines(got, expected)
-    print(f"--output {precision}: min cosine vs Python OpenVINO {cos.min():.8f}, max abs {np.abs(got - expected).max():.2e}")
+    print(
+        f"--output {precision}: min cosine vs Python OpenVINO {cos.min():.8f}, max abs {np.abs(got - expected).max():.2e}"
+    )
     assert cos.min() >= 0.99999, cos
     # byte for byte what np.save writes for the same array (format 1.0 header, C order)
     buffer = io.BytesIO()

@@ -44,28 +44,43 @@ def bad_files(tmp_path_factory):
     return d
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("truncated.jpg", "corrupt or truncated"),
-    ("truncated.png", "corrupt or truncated"),
-    ("corrupt.jpg", "corrupt or truncated"),
-    ("corrupt.png", "corrupt or truncated"),
-    ("notes.txt", "not an image"),
-    ("empty.jpg", "empty (0 bytes)"),
-    ("header-only.jpg", "not an image"),
-    ("missing.jpg", "no such file"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("truncated.jpg", "corrupt or truncated"),
+        ("truncated.png", "corrupt or truncated"),
+        ("corrupt.jpg", "corrupt or truncated"),
+        ("corrupt.png", "corrupt or truncated"),
+        ("notes.txt", "not an image"),
+        ("empty.jpg", "empty (0 bytes)"),
+        ("header-only.jpg", "not an image"),
+        ("missing.jpg", "no such file"),
+    ],
+)
 def test_bad_image_files(any_build, tiny_artifact, bad_files, tmp_path, name, fragment):
-    _expect_error(any_build, ["preprocess", tiny_artifact, tmp_path / "o.bin", CHELSEA, bad_files / name],
-                  str(bad_files / name), fragment)
+    _expect_error(
+        any_build,
+        ["preprocess", tiny_artifact, tmp_path / "o.bin", CHELSEA, bad_files / name],
+        str(bad_files / name),
+        fragment,
+    )
 
 
 def test_bad_bytes_and_pixels(any_build, tiny_artifact, bad_files, tmp_path):
-    _expect_error(any_build, ["preprocess", tiny_artifact, tmp_path / "o.bin", f"bytes:{bad_files / 'truncated.jpg'}"],
-                  "bytes>", "corrupt or truncated")
+    _expect_error(
+        any_build,
+        ["preprocess", tiny_artifact, tmp_path / "o.bin", f"bytes:{bad_files / 'truncated.jpg'}"],
+        "bytes>",
+        "corrupt or truncated",
+    )
     raw = tmp_path / "two.raw"
     raw.write_bytes(bytes(2 * 2 * 2))
-    _expect_error(any_build, ["preprocess", tiny_artifact, tmp_path / "o.bin", f"pixels:2:2:2:{raw}"],
-                  "2 channels", "C in 1, 3, 4")
+    _expect_error(
+        any_build,
+        ["preprocess", tiny_artifact, tmp_path / "o.bin", f"pixels:2:2:2:{raw}"],
+        "2 channels",
+        "C in 1, 3, 4",
+    )
 
 
 def _copy_artifact(src, dst, **changes):
@@ -107,9 +122,9 @@ def test_bad_artifacts(any_build, tiny_artifact, tmp_path):
     _expect_error(any_build, ["load", tmp_path / "empty", "openvino", "fp32"], "no ijepa_manifest.json")
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, ")
+    (broken / "ijepa_manifest.json").write_text('{"schema_version": 1, ')
     _expect_error(any_build, ["load", broken, "openvino", "fp32"], "not valid JSON")
-    (broken / "ijepa_manifest.json").write_text("{\"schema_version\": 1, \"status\": \"passed\"}")
+    (broken / "ijepa_manifest.json").write_text('{"schema_version": 1, "status": "passed"}')
     _expect_error(any_build, ["load", broken, "openvino", "fp32"], "manifest field $: missing key 'model'")
     _expect_error(any_build, ["load", tiny_artifact, "openvino", "fp16"], "no fp16 graph")
     _expect_error(any_build, ["load", tiny_artifact, "tensorrt", "fp32"], "no fp32 TensorRT engine", "ijepa-build")
@@ -123,20 +138,31 @@ def test_zero_images(any_build, tiny_artifact, tmp_path):
     _expect_error(any_build, ["preprocess", tiny_artifact, tmp_path / "o.bin"], "no images given")
 
 
-
 def test_wrong_task_and_chunking(cpp_build, tiny_artifact, tiny_cls_artifact, tmp_path):
-    _expect_error(cpp_build, ["concurrency", tiny_cls_artifact, "fp32", "1", "1", CHELSEA], "task is image-classification")
+    _expect_error(
+        cpp_build, ["concurrency", tiny_cls_artifact, "fp32", "1", "1", CHELSEA], "task is image-classification"
+    )
     info = cpp_build.json("run", tiny_artifact, "openvino", "fp32", tmp_path / "e.bin", *([CHELSEA] * 10))
     assert info["shape"] == [10, 192] and info["max_batch"] == 8
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"batch": {"min": 1, "max": 2 ** 33}}, "manifest field $.batch.max: 8589934592 is out of range. Note: expected a "
-                                            "value <= 2147483647"),
-    ({"batch": {"min": 1, "max": 1e300}}, "manifest field $.batch.max: 1e+300 has the wrong type. Note: expected an "
-                                          "integer"),
-    ({"batch": {"min": 1, "max": 2 ** 64 - 1}}, "manifest field $.batch.max: 18446744073709551615 has the wrong type"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (
+            {"batch": {"min": 1, "max": 2**33}},
+            "manifest field $.batch.max: 8589934592 is out of range. Note: expected a value <= 2147483647",
+        ),
+        (
+            {"batch": {"min": 1, "max": 1e300}},
+            "manifest field $.batch.max: 1e+300 has the wrong type. Note: expected an integer",
+        ),
+        (
+            {"batch": {"min": 1, "max": 2**64 - 1}},
+            "manifest field $.batch.max: 18446744073709551615 has the wrong type",
+        ),
+    ],
+)
 def test_numbers_the_cpp_runtime_cannot_hold_are_refused(any_build, tiny_artifact, tmp_path, change, words):
     """Beyond the schema (which Python's integers always fit): C++ holds batch sizes and image sizes
     as int, so larger values are refused by name, never truncated."""

@@ -37,12 +37,23 @@ def _edit(src, dst, edit):
 def _add_engine(data, art, status="passed", version_compatible=False):
     """A (fake) fp32 TensorRT engine recorded like ijepa-build records one."""
     (art / "model_fp32.plan").write_bytes(b"not really a plan")
-    data["files"]["model_fp32.plan"] = {"sha256": sha256_file(art / "model_fp32.plan"), "bytes": 17,
-                                        "role": "tensorrt-engine"}
-    record = {"file": "model_fp32.plan", "source_graph": "fp32", "source_sha256": "0" * 64, "precision": "fp32",
-              "tensorrt_version": "10.13.0", "gpu_name": "x", "compute_capability": "8.6",
-              "profile": {"min": 1, "opt": 4, "max": data["batch"]["max"]}, "hardware_compatibility": None,
-              "version_compatible": version_compatible}
+    data["files"]["model_fp32.plan"] = {
+        "sha256": sha256_file(art / "model_fp32.plan"),
+        "bytes": 17,
+        "role": "tensorrt-engine",
+    }
+    record = {
+        "file": "model_fp32.plan",
+        "source_graph": "fp32",
+        "source_sha256": "0" * 64,
+        "precision": "fp32",
+        "tensorrt_version": "10.13.0",
+        "gpu_name": "x",
+        "compute_capability": "8.6",
+        "profile": {"min": 1, "opt": 4, "max": data["batch"]["max"]},
+        "hardware_compatibility": None,
+        "version_compatible": version_compatible,
+    }
     if status is not None:
         record["status"] = status
     data["engines"]["fp32"] = record
@@ -50,8 +61,11 @@ def _add_engine(data, art, status="passed", version_compatible=False):
 
 # -- 1. engine parity status and engine host code ------------------------------------------------
 
-@pytest.mark.parametrize("status, words", [("failed", "FAILED its parity check"),
-                                           (None, "was never checked against eager PyTorch (status None)")])
+
+@pytest.mark.parametrize(
+    "status, words",
+    [("failed", "FAILED its parity check"), (None, "was never checked against eager PyTorch (status None)")],
+)
 def test_engine_that_did_not_pass_is_refused(any_build, tiny_artifact, tmp_path, status, words):
     art = _edit(tiny_artifact, tmp_path / "art", lambda d, a: _add_engine(d, a, status=status))
     message = _error(any_build, "load", art, "tensorrt", "fp32")
@@ -64,8 +78,10 @@ def test_engine_that_did_not_pass_is_refused(any_build, tiny_artifact, tmp_path,
 def test_version_compatible_engine_needs_the_host_code_opt_in(any_build, tiny_artifact, tmp_path):
     art = _edit(tiny_artifact, tmp_path / "art", lambda d, a: _add_engine(d, a, version_compatible=True))
     message = _error(any_build, "load", art, "tensorrt", "fp32")
-    assert message.startswith(f"{art / 'model_fp32.plan'} | engine is version-compatible: it embeds host code "
-                              "(TensorRT's lean runtime) that runs in the process that loads it"), message
+    assert message.startswith(
+        f"{art / 'model_fp32.plan'} | engine is version-compatible: it embeds host code "
+        "(TensorRT's lean runtime) that runs in the process that loads it"
+    ), message
     assert "an explicit opt-in if you trust whoever built it: LoadOptions::allow_engine_host_code = true" in message
     assert f"rebuild it without --version-compatible on the serving host (ijepa-build {art} --variant fp32)" in message
     # allow_unverified is not that opt-in; allow_engine_host_code is
@@ -83,6 +99,7 @@ def test_tensorrt_runner_never_allows_host_code_by_itself():
 
 
 # -- per-graph parity status --------------------------------------------------------------------
+
 
 def _fail_int8(data, art):
     data["status"] = "partial"
@@ -103,6 +120,7 @@ def test_graph_that_failed_is_refused_and_others_stay_usable(any_build, tiny_pre
 
 
 # -- 4. one INT8 graph: Python's OpenVINO choice and its CPU refusal ---------------------------
+
 
 def test_openvino_int8_runs_the_graph_python_openvino_runs(cpp_build, tiny_precision_artifact):
     """The S8S8 graph (its record's "for" lists openvino), not int8-cpu; the vectors are compared with
@@ -129,14 +147,17 @@ def test_openvino_int8_cpu_gate(any_build, tiny_precision_artifact):
             assert any_build.json(*args)["variant"] == "int8"
         return
     message = _error(any_build, *args)
-    assert message.startswith("precision int8 on OpenVINO | this CPU has no int8 dot products (VNNI / AMX): "
-                              "OpenVINO's int8 kernels saturate 16-bit sums here and run slower than its fp32"), message
+    assert message.startswith(
+        "precision int8 on OpenVINO | this CPU has no int8 dot products (VNNI / AMX): "
+        "OpenVINO's int8 kernels saturate 16-bit sums here and run slower than its fp32"
+    ), message
     assert "LoadOptions::allow_unverified = true runs it anyway" in message
     if any_build.name == "release":
         assert any_build.json(*args, "--allow-unverified")["variant"] == "int8"
 
 
 # -- 2. path confinement ----------------------------------------------------------------------
+
 
 def _point_fp32_at(name, make=None):
     def edit(data, art):
@@ -145,6 +166,7 @@ def _point_fp32_at(name, make=None):
         record = dict(data["files"]["model.onnx"])
         data["files"][name] = record
         data["graphs"]["fp32"]["file"] = name
+
     return edit
 
 
@@ -152,12 +174,15 @@ def _outside_copy(art):
     shutil.copy(art / "model.onnx", art.parent / "outside.onnx")  # the same bytes: the checksum matches
 
 
-@pytest.mark.parametrize("name, make", [
-    ("../outside.onnx", _outside_copy),
-    ("ABSOLUTE", _outside_copy),
-    ("link.onnx", lambda art: (_outside_copy(art), os.symlink(art.parent / "outside.onnx", art / "link.onnx"))),
-    ("linkdir/outside.onnx", lambda art: (_outside_copy(art), os.symlink(art.parent, art / "linkdir"))),
-])
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("../outside.onnx", _outside_copy),
+        ("ABSOLUTE", _outside_copy),
+        ("link.onnx", lambda art: (_outside_copy(art), os.symlink(art.parent / "outside.onnx", art / "link.onnx"))),
+        ("linkdir/outside.onnx", lambda art: (_outside_copy(art), os.symlink(art.parent, art / "linkdir"))),
+    ],
+)
 def test_paths_outside_the_artifact_are_refused(any_build, tiny_artifact, tmp_path, name, make):
     if name == "ABSOLUTE":
         name = str(tmp_path / "outside.onnx")
@@ -167,8 +192,9 @@ def test_paths_outside_the_artifact_are_refused(any_build, tiny_artifact, tmp_pa
     assert any(words in message for words in ("points outside the artifact directory", "is not allowed")), message
 
 
-@pytest.mark.parametrize("name", ["../outside.onnx", "/etc/passwd", "sub/../../x.onnx", "link.onnx", "linkdir/x",
-                                  "loop.onnx"])
+@pytest.mark.parametrize(
+    "name", ["../outside.onnx", "/etc/passwd", "sub/../../x.onnx", "link.onnx", "linkdir/x", "loop.onnx"]
+)
 def test_resolve_inside_refuses_what_leads_out(any_build, tiny_artifact, tmp_path, name):
     art = tmp_path / "art"
     shutil.copytree(tiny_artifact, art)
@@ -184,6 +210,10 @@ def test_resolve_inside_accepts_what_stays_in(any_build, tiny_artifact, tmp_path
     shutil.copytree(tiny_artifact, art)
     (art / "sub").mkdir()
     os.symlink(art / "model.onnx", art / "sub" / "alias.onnx")  # a symlink that stays inside is fine
-    for name, want in [("model.onnx", art / "model.onnx"), ("sub/../model.onnx", art / "model.onnx"),
-                       ("sub/alias.onnx", art / "model.onnx"), ("not-yet.onnx", art / "not-yet.onnx")]:
+    for name, want in [
+        ("model.onnx", art / "model.onnx"),
+        ("sub/../model.onnx", art / "model.onnx"),
+        ("sub/alias.onnx", art / "model.onnx"),
+        ("not-yet.onnx", art / "not-yet.onnx"),
+    ]:
         assert any_build.json("resolve", art, name)["path"] == str(want.resolve())

@@ -19,8 +19,9 @@ STRACE = shutil.which("strace")
 
 
 def _python_sweep():
-    spec = importlib.util.spec_from_file_location("python_manifest_sweep", REPO / "tests" / "core" /
-                                                  "test_manifest_sweep.py")
+    spec = importlib.util.spec_from_file_location(
+        "python_manifest_sweep", REPO / "tests" / "core" / "test_manifest_sweep.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -74,8 +75,13 @@ def _check(build, art, what) -> str | None:
 def _traced(build, art, outside, what, trace_file) -> str | None:
     """The hostile-path cases once more under strace (LeakSanitizer cannot run under ptrace)."""
     env = dict(build.env, ASAN_OPTIONS=build.env.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-    traced = type(build)(build.name, build.directory, build.driver, env,
-                         [STRACE, "-f", "-qq", "-e", "trace=open,openat", "-o", str(trace_file)])
+    traced = type(build)(
+        build.name,
+        build.directory,
+        build.driver,
+        env,
+        [STRACE, "-f", "-qq", "-e", "trace=open,openat", "-o", str(trace_file)],
+    )
     problem = _check(traced, art, what)
     opened = _outside_opens(trace_file.read_text(), outside)
     return problem or (f"{what}: opened {opened}" if opened else None)

@@ -37,7 +37,9 @@ def test_preprocessing_matches_python(cpp_build, tiny_artifact, photo_set, tmp_p
         max_abs = float(np.abs(got[i] - expected[i]).max())
         differing = int((_to_uint8(got[i], cfg) != _to_uint8(expected[i], cfg)).any(axis=0).sum())
         mode = Image.open(photo_set[name]).mode
-        report.append(f"{name} ({mode}): max abs {max_abs:.2e}, resized uint8 pixels differing from Pillow: {differing}")
+        report.append(
+            f"{name} ({mode}): max abs {max_abs:.2e}, resized uint8 pixels differing from Pillow: {differing}"
+        )
     print("\n".join(report))
     worst = max(float(np.abs(got - expected).max()), 0.0)
     assert worst <= 1e-6, "\n".join(report)
@@ -55,9 +57,16 @@ def test_encoded_bytes_and_decoded_pixels_agree(cpp_build, tiny_artifact, photo_
     raw_grey = tmp_path / "camera.l"
     raw_grey.write_bytes(grey.tobytes())
     out = tmp_path / "pixels.bin"
-    cpp_build.run("preprocess", tiny_artifact, out, path, f"bytes:{path}",
-                  f"pixels:{rgb.shape[1]}:{rgb.shape[0]}:3:{raw}",
-                  f"pixels:{grey.shape[1]}:{grey.shape[0]}:1:{raw_grey}", check=True)
+    cpp_build.run(
+        "preprocess",
+        tiny_artifact,
+        out,
+        path,
+        f"bytes:{path}",
+        f"pixels:{rgb.shape[1]}:{rgb.shape[0]}:3:{raw}",
+        f"pixels:{grey.shape[1]}:{grey.shape[0]}:1:{raw_grey}",
+        check=True,
+    )
     got = np.fromfile(out, dtype=np.float32).reshape(4, 3, 224, 224)
     np.testing.assert_array_equal(got[0], got[1])
     np.testing.assert_array_equal(got[0], got[2])

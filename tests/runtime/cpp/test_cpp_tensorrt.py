@@ -26,14 +26,23 @@ def engine_and_driver(tensorrt_host, tiny_artifact, tmp_path):
     built against the TensorRT SDK in $TensorRT_ROOT."""
     root = os.environ.get("TensorRT_ROOT")
     if not root:
-        pytest.skip("set TensorRT_ROOT to the TensorRT SDK (include/NvInfer.h, lib/libnvinfer.so) to build "
-                    "the C++ TensorRT backend")
+        pytest.skip(
+            "set TensorRT_ROOT to the TensorRT SDK (include/NvInfer.h, lib/libnvinfer.so) to build "
+            "the C++ TensorRT backend"
+        )
     artifact = tmp_path / "art"
     shutil.copytree(tiny_artifact, artifact)
-    build_engines(artifact, read_manifest(artifact), EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
-                  Progress(quiet=True))
-    directory = configure_and_build("tensorrt", ["-DCMAKE_BUILD_TYPE=Release", "-DIJEPA_WITH_TENSORRT=ON",
-                                                 f"-DTensorRT_ROOT={root}"], ["ijepa_test_driver"])
+    build_engines(
+        artifact,
+        read_manifest(artifact),
+        EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
+        Progress(quiet=True),
+    )
+    directory = configure_and_build(
+        "tensorrt",
+        ["-DCMAKE_BUILD_TYPE=Release", "-DIJEPA_WITH_TENSORRT=ON", f"-DTensorRT_ROOT={root}"],
+        ["ijepa_test_driver"],
+    )
     return artifact, CppBuild("tensorrt", directory, directory / "ijepa_test_driver", dict(os.environ))
 
 
@@ -56,8 +65,9 @@ def test_tensorrt_context_pool_serves_threads(engine_and_driver, max_concurrency
     equal the single-threaded vectors bit for bit, none fails, whatever the pool size."""
     artifact, build = engine_and_driver
     images = sorted(ASSETS.glob("*.jpg"))[:4]
-    result = build.json("concurrency", artifact, "fp32", 6, 5, *images, "--backend=tensorrt",
-                        f"--max-concurrency={max_concurrency}")
+    result = build.json(
+        "concurrency", artifact, "fp32", 6, 5, *images, "--backend=tensorrt", f"--max-concurrency={max_concurrency}"
+    )
     assert result == {"calls": 30, "mismatches": 0, "errors": 0}
 
 
@@ -66,8 +76,21 @@ def test_tensorrt_off_without_sdk_keeps_the_default_build(cpp_build):
     if os.environ.get("TensorRT_ROOT"):
         pytest.skip("TensorRT_ROOT is set: this host has the SDK")
     build = cpp_build.directory.parent / "tensorrt-probe"
-    proc = subprocess.run([cmake_exe(), "-S", str(SOURCE), "-B", str(build), "-G", "Ninja",
-                           f"-DCMAKE_MAKE_PROGRAM={ninja_exe()}", *dependency_args(), "-DIJEPA_WITH_TENSORRT=ON"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            cmake_exe(),
+            "-S",
+            str(SOURCE),
+            "-B",
+            str(build),
+            "-G",
+            "Ninja",
+            f"-DCMAKE_MAKE_PROGRAM={ninja_exe()}",
+            *dependency_args(),
+            "-DIJEPA_WITH_TENSORRT=ON",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "TensorRT backend NOT built" in proc.stdout, proc.stdout

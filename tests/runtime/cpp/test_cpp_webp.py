@@ -89,8 +89,11 @@ def test_bad_webp_and_other_formats_are_errors(request, tiny_artifact, webps, tm
 
     build = request.getfixturevalue("cpp_build" if build_name == "release" else "cpp_asan_build")
     data = (webps / "lossy-alpha.webp").read_bytes()
-    cases = {"truncated.webp": data[: len(data) // 2], "header-only.webp": data[:30],
-             "bad-chunk.webp": data[:12] + b"\x00" * 64 + data[76:]}
+    cases = {
+        "truncated.webp": data[: len(data) // 2],
+        "header-only.webp": data[:30],
+        "bad-chunk.webp": data[:12] + b"\x00" * 64 + data[76:],
+    }
     for name, payload in cases.items():
         (tmp_path / name).write_bytes(payload)
         proc = build.run("preprocess", tiny_artifact, tmp_path / "o.bin", tmp_path / name)
@@ -102,5 +105,7 @@ def test_bad_webp_and_other_formats_are_errors(request, tiny_artifact, webps, tm
         rgb.save(path, fmt)
         proc = build.run("preprocess", tiny_artifact, tmp_path / "o.bin", path)
         assert proc.returncode == 3, proc.stderr
-        assert proc.stderr.strip() == (f"{path} | not an image the C++ runtime can decode. Note: expected a JPEG, PNG "
-                                       "or WebP file (decode other formats yourself and pass RGB pixels)")
+        assert proc.stderr.strip() == (
+            f"{path} | not an image the C++ runtime can decode. Note: expected a JPEG, PNG "
+            "or WebP file (decode other formats yourself and pass RGB pixels)"
+        )

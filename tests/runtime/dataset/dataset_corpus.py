@@ -85,4 +85,3 @@ def read_rows(out: Path, name: str = "part") -> dict[str, dict]:
             assert row["path"] not in rows, f"{row['path']} twice"
             rows[row["path"]] = row
     return rows
-

@@ -61,23 +61,31 @@ def test_an_unreadable_directory_is_an_entry_with_its_error(corpus, monkeypatch)
     assert "nested/e.bmp" in listing.keys  # the walk went on
 
 
-@pytest.mark.parametrize("case, problem", [
-    ("missing", "no such file or directory"),
-    ("empty-dir", "no images found (skipped: none)"),
-    ("only-text", "no images found (skipped: 1 files without an image extension)"),
-    ("binary", "is neither an image (by its extension) nor a UTF-8 text listing"),
-    ("no-column", "has no column 'path' (columns: ['id', 'file'])"),
-    ("duplicate", "appears twice in the listing (entries 0 and 1)"),
-])
+@pytest.mark.parametrize(
+    "case, problem",
+    [
+        ("missing", "no such file or directory"),
+        ("empty-dir", "no images found (skipped: none)"),
+        ("only-text", "no images found (skipped: 1 files without an image extension)"),
+        ("binary", "is neither an image (by its extension) nor a UTF-8 text listing"),
+        ("no-column", "has no column 'path' (columns: ['id', 'file'])"),
+        ("duplicate", "appears twice in the listing (entries 0 and 1)"),
+    ],
+)
 def test_inputs_that_cannot_be_listed_are_clear_errors(corpus, tmp_path, case, problem):
     (tmp_path / "empty").mkdir()
     (tmp_path / "only").mkdir()
     (tmp_path / "only/notes.md").write_text("hi")
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01\xff")
     (tmp_path / "dup.txt").write_text(f"{corpus.root / 'a.jpg'}\n{corpus.root / 'a.jpg'}\n")
-    inputs = {"missing": [tmp_path / "nope"], "empty-dir": [tmp_path / "empty"], "only-text": [tmp_path / "only"],
-              "binary": [tmp_path / "blob.bin"], "no-column": [corpus.csv_listing],
-              "duplicate": [tmp_path / "dup.txt"]}[case]
+    inputs = {
+        "missing": [tmp_path / "nope"],
+        "empty-dir": [tmp_path / "empty"],
+        "only-text": [tmp_path / "only"],
+        "binary": [tmp_path / "blob.bin"],
+        "no-column": [corpus.csv_listing],
+        "duplicate": [tmp_path / "dup.txt"],
+    }[case]
     with pytest.raises(InputError) as info:
         list_inputs(inputs)
     assert problem in info.value.problem

@@ -29,15 +29,36 @@ def slow_corpus(tmp_path_factory):
 
 def command(artifact, root, out) -> list[str]:
     script = "from ijepa_deploy.cli.embed_dataset import main; main()"
-    return [sys.executable, "-c", script, str(artifact), str(root), "--output", str(out), "--part-size", "8",
-            "--batch-size", "8", "--workers", "1", "--backend", "onnxruntime", "--no-progress"]
+    return [
+        sys.executable,
+        "-c",
+        script,
+        str(artifact),
+        str(root),
+        "--output",
+        str(out),
+        "--part-size",
+        "8",
+        "--batch-size",
+        "8",
+        "--workers",
+        "1",
+        "--backend",
+        "onnxruntime",
+        "--no-progress",
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_keeps_finished_parts_and_a_rerun_completes(tiny_artifact, slow_corpus, tmp_path, signum):
     out = tmp_path / "out"
-    proc = subprocess.Popen(command(tiny_artifact, slow_corpus, out), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command(tiny_artifact, slow_corpus, out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not (out / "part-00001.parquet").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -59,4 +80,4 @@ def test_a_signal_keeps_finished_parts_and_a_rerun_completes(tiny_artifact, slow
     rows = read_rows(out)  # asserts each path once
     assert len(rows) == COUNT and not list(out.glob("errors-*"))
     for key in kept:
-        assert (rows[key]["embedding"] == kept[key]["embedding"])
+        assert rows[key]["embedding"] == kept[key]["embedding"]

@@ -20,8 +20,15 @@ from ijepa_deploy.runtime.dataset import DatasetOptions, embed_dataset
 
 
 def options(artifact, inputs, out, **kw) -> DatasetOptions:
-    kw = {"backend": "onnxruntime", "part_size": 4, "batch_size": 3, "workers": 1, "decode": "threads",
-          "progress": False, **kw}
+    kw = {
+        "backend": "onnxruntime",
+        "part_size": 4,
+        "batch_size": 3,
+        "workers": 1,
+        "decode": "threads",
+        "progress": False,
+        **kw,
+    }
     return DatasetOptions(artifact, [str(i) for i in inputs], out, **kw)
 
 
@@ -35,8 +42,9 @@ def reference(tiny_artifact, corpus):
         return {rel: model.embed([corpus.root / rel])[0] for rel in corpus.good}
 
 
-def test_each_good_image_is_one_row_equal_to_embed_and_each_bad_one_an_error_row(tiny_artifact, corpus, reference,
-                                                                                  tmp_path):
+def test_each_good_image_is_one_row_equal_to_embed_and_each_bad_one_an_error_row(
+    tiny_artifact, corpus, reference, tmp_path
+):
     out = tmp_path / "out"
     summary = embed_dataset(options(tiny_artifact, [corpus.root], out, decode="processes"), quiet)
     rows, errors = read_rows(out), read_rows(out, "errors")
@@ -92,10 +100,13 @@ def test_listings_give_rows_as_listed_and_missing_files_are_error_rows(tiny_arti
 def test_shards_write_disjoint_parts_of_one_output(tiny_artifact, corpus, tmp_path):
     whole, shared = tmp_path / "whole", tmp_path / "shared"
     embed_dataset(options(tiny_artifact, [corpus.root], whole, part_size=2), quiet)
-    first = embed_dataset(options(tiny_artifact, [corpus.root], shared, part_size=2, shard_index=0, num_shards=2), quiet)
+    first = embed_dataset(
+        options(tiny_artifact, [corpus.root], shared, part_size=2, shard_index=0, num_shards=2), quiet
+    )
     assert first.written == [0, 2, 4] and not (shared / "part-00001.parquet").exists()
-    second = embed_dataset(options(tiny_artifact, [corpus.root], shared, part_size=2, shard_index=1, num_shards=2),
-                           quiet)
+    second = embed_dataset(
+        options(tiny_artifact, [corpus.root], shared, part_size=2, shard_index=1, num_shards=2), quiet
+    )
     assert second.written == [1, 3, 5] and any("output complete" in n for n in second.notes)
     a, b = read_rows(whole), read_rows(shared)
     assert list(a) == list(b)
@@ -146,11 +157,13 @@ def test_bad_outputs_and_options_are_refused_before_any_work(tiny_artifact, corp
     (tmp_path / "file").write_text("x")
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign/notes.md").write_text("mine")
-    cases = [(tmp_path / "file", {}, "exists and is not a directory"),
-             (tmp_path / "file/sub", {}, "is not a directory"),
-             (tmp_path / "foreign", {}, "is not empty and holds no _ijepa_dataset.json"),
-             (tmp_path / "new", {"batch_size": 9}, "over the artifact's max batch 8"),
-             (tmp_path / "new", {"part_size": 0}, "0")]
+    cases = [
+        (tmp_path / "file", {}, "exists and is not a directory"),
+        (tmp_path / "file/sub", {}, "is not a directory"),
+        (tmp_path / "foreign", {}, "is not empty and holds no _ijepa_dataset.json"),
+        (tmp_path / "new", {"batch_size": 9}, "over the artifact's max batch 8"),
+        (tmp_path / "new", {"part_size": 0}, "0"),
+    ]
     for out, kw, problem in cases:
         with pytest.raises(InputError) as info:
             embed_dataset(options(tiny_artifact, [corpus.root], out, **kw), quiet)
@@ -160,12 +173,27 @@ def test_bad_outputs_and_options_are_refused_before_any_work(tiny_artifact, corp
 
 def test_the_command_prints_a_summary_and_one_line_errors(tiny_artifact, corpus, tmp_path, capsys):
     out = tmp_path / "out"
-    argv = [str(tiny_artifact), str(corpus.root), "--output", str(out), "--part-size", "5", "--workers", "1",
-            "--no-progress"]
+    argv = [
+        str(tiny_artifact),
+        str(corpus.root),
+        "--output",
+        str(out),
+        "--part-size",
+        "5",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
     assert run(_main, argv) == 0
     captured = capsys.readouterr()
     assert "3/3 parts of this job finished" in captured.out and "images embedded 9, error rows 3" in captured.out
     assert "12 images in 3 parts of 5" in captured.err
     assert run(_main, [str(tiny_artifact), str(tmp_path / "nothing"), "--output", str(out)]) == 1
-    assert capsys.readouterr().err.strip().endswith("no such file or directory. Note: expected an image directory, a "
-                                                    "listing (.txt, .csv, .parquet) or an image file")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "no such file or directory. Note: expected an image directory, a "
+            "listing (.txt, .csv, .parquet) or an image file"
+        )
+    )

@@ -21,8 +21,19 @@ def local_ray():
 
 
 def run(artifact, inputs, out, engine, **kw):
-    opts = DatasetOptions(artifact, [str(i) for i in inputs], out, backend="onnxruntime", part_size=4, batch_size=3,
-                          workers=1, decode="threads", engine=engine, progress=False, **kw)
+    opts = DatasetOptions(
+        artifact,
+        [str(i) for i in inputs],
+        out,
+        backend="onnxruntime",
+        part_size=4,
+        batch_size=3,
+        workers=1,
+        decode="threads",
+        engine=engine,
+        progress=False,
+        **kw,
+    )
     return embed_dataset(opts, lambda text: None)
 
 

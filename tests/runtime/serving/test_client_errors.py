@@ -27,8 +27,12 @@ def _images(*items: bytes) -> np.ndarray:
 
 
 def _model(preprocess) -> ImagesModel:
-    return ImagesModel(preprocess, forward=lambda pixels, names: {"embedding": pixels.mean(axis=(2, 3))},
-                       max_images=2, max_image_bytes=1000)
+    return ImagesModel(
+        preprocess,
+        forward=lambda pixels, names: {"embedding": pixels.mean(axis=(2, 3))},
+        max_images=2,
+        max_image_bytes=1000,
+    )
 
 
 def test_a_client_error_is_an_input_error_and_a_full_queue_is_not():
@@ -36,11 +40,14 @@ def test_a_client_error_is_an_input_error_and_a_full_queue_is_not():
     assert not issubclass(Unavailable, InputError)
 
 
-@pytest.mark.parametrize("images, match", [
-    (_images(b"nope"), r"images\[0\] <4 bytes> \| not an image Pillow can decode"),
-    (_images(b"a", b"b", b"c"), r"images \| 3 images in one request"),
-    (_images(b"x" * 1001), r"images\[0\] \| 1001 bytes"),
-])
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (_images(b"nope"), r"images\[0\] <4 bytes> \| not an image Pillow can decode"),
+        (_images(b"a", b"b", b"c"), r"images \| 3 images in one request"),
+        (_images(b"x" * 1001), r"images\[0\] \| 1001 bytes"),
+    ],
+)
 def test_what_the_request_holds_is_refused_as_the_clients_error(images, match):
     model = _model(Preprocessor(PreprocessConfig(height=8, width=8)))
     with pytest.raises(BadRequest, match=match):

@@ -26,9 +26,18 @@ def server(tiny_artifact):
     from ijepa_deploy.runtime.serving.server import Server
 
     http, grpc, metrics = free_ports(3)
-    srv = Server(ServeOptions(artifact=tiny_artifact, http_port=http, grpc_port=grpc, metrics_port=metrics,
-                              max_queue_delay_us=20000, preprocess_instances=4, max_queue=256,
-                              max_image_bytes=MAX_IMAGE_BYTES))
+    srv = Server(
+        ServeOptions(
+            artifact=tiny_artifact,
+            http_port=http,
+            grpc_port=grpc,
+            metrics_port=metrics,
+            max_queue_delay_us=20000,
+            preprocess_instances=4,
+            max_queue=256,
+            max_image_bytes=MAX_IMAGE_BYTES,
+        )
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -56,8 +65,12 @@ def test_load_64_clients_every_response_is_its_own(server, reference):
         results = []
         for r in range(REQUESTS_PER_CLIENT):
             images = [encoded_image(10_000 * c + 10 * r + i) for i in range(IMAGES_PER_REQUEST)]
-            res = client.infer("ijepa", [images_input(images)], client_timeout=120,
-                               outputs=[grpcclient.InferRequestedOutput("embedding")])
+            res = client.infer(
+                "ijepa",
+                [images_input(images)],
+                client_timeout=120,
+                outputs=[grpcclient.InferRequestedOutput("embedding")],
+            )
             results.append((images, res.as_numpy("embedding")))
         return results
 
@@ -74,14 +87,18 @@ def test_load_64_clients_every_response_is_its_own(server, reference):
     assert served.shape == expected.shape == (CLIENTS * REQUESTS_PER_CLIENT * IMAGES_PER_REQUEST, 192)
     assert cosine(served, expected).min() >= 0.99999  # none swapped: each row against its own image
 
-    requests = (metric(after, "nv_inference_request_success", "ijepa_pixels")
-                - metric(before, "nv_inference_request_success", "ijepa_pixels"))
-    executions = (metric(after, "nv_inference_exec_count", "ijepa_pixels")
-                  - metric(before, "nv_inference_exec_count", "ijepa_pixels"))
+    requests = metric(after, "nv_inference_request_success", "ijepa_pixels") - metric(
+        before, "nv_inference_request_success", "ijepa_pixels"
+    )
+    executions = metric(after, "nv_inference_exec_count", "ijepa_pixels") - metric(
+        before, "nv_inference_exec_count", "ijepa_pixels"
+    )
     assert requests == CLIENTS * REQUESTS_PER_CLIENT  # none lost
     assert requests / executions > 1, f"no batching across clients ({requests} requests, {executions} runs)"
-    print(f"\n{CLIENTS} clients x {REQUESTS_PER_CLIENT} requests x {IMAGES_PER_REQUEST} images in {wall:.2f} s; "
-          f"mean requests per Triton execution {requests / executions:.2f}")
+    print(
+        f"\n{CLIENTS} clients x {REQUESTS_PER_CLIENT} requests x {IMAGES_PER_REQUEST} images in {wall:.2f} s; "
+        f"mean requests per Triton execution {requests / executions:.2f}"
+    )
 
 
 def _bomb_png(width=30_000, height=30_000) -> bytes:
@@ -93,8 +110,9 @@ def _bomb_png(width=30_000, height=30_000) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _float_tiff() -> bytes:
@@ -128,8 +146,11 @@ def _bad_requests():
         "decompression bomb": ("ijepa", [images_input([_bomb_png()])], "decompression"),
         "rejected mode": ("ijepa", [images_input([_float_tiff()])], "mode F"),
         "too many images": ("ijepa", [images_input([good] * 9)], "at most 8"),
-        "image over the byte limit": ("ijepa", [images_input([b"\xff" * (MAX_IMAGE_BYTES + 1)])],
-                                      f"at most {MAX_IMAGE_BYTES} bytes"),
+        "image over the byte limit": (
+            "ijepa",
+            [images_input([b"\xff" * (MAX_IMAGE_BYTES + 1)])],
+            f"at most {MAX_IMAGE_BYTES} bytes",
+        ),
         "pixels wrong dtype": ("ijepa_pixels", [pixels((1, 3, 224, 224), np.float64, "FP64")], "expects 'fp32'"),
         "pixels wrong shape": ("ijepa_pixels", [pixels((1, 3, 32, 32), np.float32, "FP32")], "shape"),
         "pixels too many": ("ijepa_pixels", [pixels((9, 3, 224, 224), np.float32, "FP32")], "batch"),
@@ -145,8 +166,10 @@ def test_bad_inputs_fail_alone_with_clear_errors(server, reference):
 
     def good_client(c: int):
         client = _client(server)
-        return [client.infer("ijepa", [images_input(good_images[c])], client_timeout=60).as_numpy("embedding")[0]
-                for _ in range(4)]
+        return [
+            client.infer("ijepa", [images_input(good_images[c])], client_timeout=60).as_numpy("embedding")[0]
+            for _ in range(4)
+        ]
 
     def bad_client(label: str):
         model, inputs, needle = bad[label]
@@ -161,8 +184,11 @@ def test_bad_inputs_fail_alone_with_clear_errors(server, reference):
         bads = [pool.submit(bad_client, label) for label in bad]
         outcomes = [f.result() for f in bads]
         good_results = [f.result() for f in goods]
-    unclear = [f"{label}: {'accepted' if message is None else message[-300:]}"
-               for label, message, needle in outcomes if message is None or needle.lower() not in message.lower()]
+    unclear = [
+        f"{label}: {'accepted' if message is None else message[-300:]}"
+        for label, message, needle in outcomes
+        if message is None or needle.lower() not in message.lower()
+    ]
     assert not unclear, "\n".join(unclear)
     for c, results in enumerate(good_results):
         for got in results:
@@ -193,8 +219,7 @@ def _failure(protocol: str, server, model: str, grpc_inputs) -> tuple[str, str]:
                 h = httpclient.InferInput(t.name(), list(t._ijepa_array.shape), t.datatype())
                 h.set_data_from_numpy(t._ijepa_array, binary_data=True)
                 inputs.append(h)
-            client = httpclient.InferenceServerClient(server.urls()["http"].removeprefix("http://"),
-                                                      network_timeout=60)
+            client = httpclient.InferenceServerClient(server.urls()["http"].removeprefix("http://"), network_timeout=60)
             try:
                 client.infer(model, inputs)
             finally:
@@ -229,7 +254,7 @@ def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_
             wrong.append(f"{label}: {status} {message[-300:]!r}")
         elif model == "ijepa" and not ONE_LINE.match(message):  # the pixel model's are Triton's own words
             wrong.append(f"{label}: not one 'subject | problem. Note: expected ...' line: {message[-300:]!r}")
-        elif any(leak in message for leak in ("Traceback", ".py", "site-packages", "File \"")):
+        elif any(leak in message for leak in ("Traceback", ".py", "site-packages", 'File "')):
             wrong.append(f"{label}: server internals in the message: {message[-300:]!r}")
     assert not wrong, "\n".join(wrong)
     # the server's log has each refusal as one line, not a traceback
@@ -238,16 +263,17 @@ def test_client_errors_are_400_with_the_one_line_message(server, protocol, keep_
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_server_faults_stay_500_with_the_traceback_only_in_the_log(server, protocol, keep_arrays, monkeypatch,
-                                                                    caplog):
+def test_server_faults_stay_500_with_the_traceback_only_in_the_log(server, protocol, keep_arrays, monkeypatch, caplog):
     def broken(_pixels):
         raise RuntimeError("engine exploded in /opt/secret/engine.py")
 
     monkeypatch.setattr(server.models[0], "run", broken)
     want = {"grpc": "StatusCode.INTERNAL", "http": "500"}[protocol]
     with caplog.at_level(logging.WARNING):
-        for model, inputs in (("ijepa", [images_input([encoded_image(3)])]),
-                              ("ijepa_pixels", [_pixels_input((1, 3, 224, 224))])):
+        for model, inputs in (
+            ("ijepa", [images_input([encoded_image(3)])]),
+            ("ijepa_pixels", [_pixels_input((1, 3, 224, 224))]),
+        ):
             status, message = _failure(protocol, server, model, inputs)
             assert status == want, (model, status, message)
             assert message == f"{model} | internal server error (details are in the server log)"

@@ -38,12 +38,16 @@ def fake_tensorrt(monkeypatch):
     return created
 
 
-@pytest.mark.parametrize("engine, flag, error, refusal",
-                         [({"status": "failed"}, "--allow-unverified", ParityError, "FAILED its parity check"),
-                          ({"version_compatible": True}, "--allow-engine-host-code", ArtifactError,
-                           "embeds host code")])
-def test_each_flag_lets_the_server_load_what_it_refuses_by_default(fake_tensorrt, tmp_path, engine, flag, error,
-                                                                   refusal):
+@pytest.mark.parametrize(
+    "engine, flag, error, refusal",
+    [
+        ({"status": "failed"}, "--allow-unverified", ParityError, "FAILED its parity check"),
+        ({"version_compatible": True}, "--allow-engine-host-code", ArtifactError, "embeds host code"),
+    ],
+)
+def test_each_flag_lets_the_server_load_what_it_refuses_by_default(
+    fake_tensorrt, tmp_path, engine, flag, error, refusal
+):
     """ijepa-serve's command line to a loaded server (Triton is not started: the gates apply when
     the server loads its models)."""
     argv = [str(engine_artifact(tmp_path / "art", **engine)), "--backend", "tensorrt", "--precision", "fp16"]
@@ -90,8 +94,18 @@ def test_version_compatible_engine_is_served_with_the_opt_in(fake_tensorrt, tmp_
 
     art = engine_artifact(tmp_path / "vc", version_compatible=True)
     http, grpc, metrics = free_ports(3)
-    server = Server(ServeOptions(artifact=art, backend="tensorrt", precision="fp16", allow_engine_host_code=True,
-                                 http_port=http, grpc_port=grpc, metrics_port=metrics, preprocess_instances=1))
+    server = Server(
+        ServeOptions(
+            artifact=art,
+            backend="tensorrt",
+            precision="fp16",
+            allow_engine_host_code=True,
+            http_port=http,
+            grpc_port=grpc,
+            metrics_port=metrics,
+            preprocess_instances=1,
+        )
+    )
     assert [r.engine_host_code_allowed for r in fake_tensorrt] == [True] and server.unverified == []
     try:
         server.start()

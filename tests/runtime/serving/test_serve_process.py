@@ -32,9 +32,22 @@ def served_process(tiny_artifact, tmp_path_factory):
     http, grpc, metrics = free_ports(3)
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    cmd = [str(Path(sys.executable).with_name("ijepa-serve")), str(tiny_artifact), "--http-port", str(http),
-           "--grpc-port", str(grpc), "--metrics-port", str(metrics), "--max-queue", "2",
-           "--preprocess-instances", "1", "--exit-timeout", "15"]
+    cmd = [
+        str(Path(sys.executable).with_name("ijepa-serve")),
+        str(tiny_artifact),
+        "--http-port",
+        str(http),
+        "--grpc-port",
+        str(grpc),
+        "--metrics-port",
+        str(metrics),
+        "--max-queue",
+        "2",
+        "--preprocess-instances",
+        "1",
+        "--exit-timeout",
+        "15",
+    ]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     import tritonclient.grpc as grpcclient

@@ -41,7 +41,11 @@ def _infer_ok(server) -> bool:
     import tritonclient.grpc as grpcclient
 
     client = grpcclient.InferenceServerClient(server.urls()["grpc"])
-    return client.infer("ijepa", [images_input([encoded_image(7)])], client_timeout=60).as_numpy("embedding").shape == (1, 1, 192)
+    return client.infer("ijepa", [images_input([encoded_image(7)])], client_timeout=60).as_numpy("embedding").shape == (
+        1,
+        1,
+        192,
+    )
 
 
 def _polled_start(server) -> tuple[list, list[bool], float]:
@@ -60,8 +64,9 @@ def _polled_start(server) -> tuple[list, list[bool], float]:
         """(server ready, (model ready, ...)) over gRPC, as HTTP-like statuses (None: not listening).
         A fresh channel with its own subchannel each time: a gRPC channel refused once backs off
         (and would share that backoff with every client of the same target in this process)."""
-        client = grpcclient.InferenceServerClient(server.urls()["grpc"],
-                                                  channel_args=[("grpc.use_local_subchannel_pool", 1)])
+        client = grpcclient.InferenceServerClient(
+            server.urls()["grpc"], channel_args=[("grpc.use_local_subchannel_pool", 1)]
+        )
         try:
             health = 200 if client.is_server_ready(client_timeout=1) else 400
             return health, tuple(200 if client.is_model_ready(m, client_timeout=1) else 400 for m in MODELS)
@@ -109,16 +114,17 @@ def _start_stop_loop(artifact, starts: int) -> None:
             samples, first_infer, seconds = _polled_start(server)
             timings.append(seconds)
             polls += len(samples)
-            early = [s for s in samples if (s[1] == 200 and s[2] != (200, 200))
-                     or (s[3] == 200 and s[4] != (200, 200))]
+            early = [s for s in samples if (s[1] == 200 and s[2] != (200, 200)) or (s[3] == 200 and s[4] != (200, 200))]
             before = [s for s in samples if s[1] != 200 and s[3] != 200]
             if early:
                 failures.append(f"start {i}: server ready while a model was not: {early[:3]}")
             if len(before) < 10:
                 failures.append(f"start {i}: polling did not catch the start-up ({len(before)} samples)")
             if first_infer != [True]:
-                failures.append(f"start {i}: the first request after ready failed: "
-                                    f"{[s for s in samples if isinstance(s[1], str)] or samples[-3:]}")
+                failures.append(
+                    f"start {i}: the first request after ready failed: "
+                    f"{[s for s in samples if isinstance(s[1], str)] or samples[-3:]}"
+                )
             if i == 0:
                 time.sleep(2)  # still serving later (tritonserver's parent-death signal is per thread)
                 if not (server.is_alive() and _infer_ok(server)):
@@ -127,8 +133,10 @@ def _start_stop_loop(artifact, starts: int) -> None:
             failures.append(f"start {i}: {exc}")
         finally:
             server.stop()
-    print(f"\n{starts} starts, {len(failures)} failures; start-to-ready {min(timings, default=0):.2f}-"
-          f"{max(timings, default=0):.2f} s; {polls} endpoint polls")
+    print(
+        f"\n{starts} starts, {len(failures)} failures; start-to-ready {min(timings, default=0):.2f}-"
+        f"{max(timings, default=0):.2f} s; {polls} endpoint polls"
+    )
     assert not failures, "\n".join(failures)
 
 
@@ -179,5 +187,8 @@ def test_a_port_in_use_fails_the_start_at_once_naming_it(tiny_artifact):
         with pytest.raises(BackendError) as info:
             server.start()
     assert time.perf_counter() - start < 60
-    assert f"failed to start GRPC service: Unavailable - Socket '127.0.0.1:{server.opts.grpc_port}' already in use" \
-        in info.value.problem and "--grpc-port" in info.value.format()
+    assert (
+        f"failed to start GRPC service: Unavailable - Socket '127.0.0.1:{server.opts.grpc_port}' already in use"
+        in info.value.problem
+        and "--grpc-port" in info.value.format()
+    )

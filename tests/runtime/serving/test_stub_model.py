@@ -21,7 +21,7 @@ from ijepa_deploy.runtime.serving.models import BadRequest, Unavailable
 
 VERSION_DIR = "97"  # Triton imports "<version>.model"; a number no other test uses
 
-FAKE_BASE = '''
+FAKE_BASE = """
 class TritonPythonModel:
     calls = []
     execute_error = None
@@ -33,7 +33,7 @@ class TritonPythonModel:
         if TritonPythonModel.execute_error is not None:
             raise TritonPythonModel.execute_error
         return ["served"] * len(requests)
-'''
+"""
 
 
 def _fake_pb_utils():
@@ -144,17 +144,22 @@ def test_a_handshake_that_never_comes_fails_with_a_clear_message(stub, tmp_path)
 
 def _pytriton_error_text(exc: Exception) -> str:
     """PyTriton's text for a callable's exception: the traceback, nested in the stub's own."""
-    return ("Model execute error: Traceback (most recent call last):\n  File \"/x/model.py\", line 1\n"
-            "c_python_backend_utils.TritonModelException: Traceback (most recent call last):\n"
-            "  File \"/site-packages/pytriton/proxy/inference.py\", line 393, in _handle_requests\n"
-            f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}\n")
+    return (
+        'Model execute error: Traceback (most recent call last):\n  File "/x/model.py", line 1\n'
+        "c_python_backend_utils.TritonModelException: Traceback (most recent call last):\n"
+        '  File "/site-packages/pytriton/proxy/inference.py", line 393, in _handle_requests\n'
+        f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}\n"
+    )
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (BadRequest("images", "9 images in one request", "at most 8 (split the request)"), "INVALID_ARG"),
-    (BadRequest("images[0] <4 bytes>", "not an image\nPillow can decode", "an image file"), "INVALID_ARG"),
-    (Unavailable("ijepa_pixels", "inference failed: Exceeds maximum queue size", "retry later"), "UNAVAILABLE"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (BadRequest("images", "9 images in one request", "at most 8 (split the request)"), "INVALID_ARG"),
+        (BadRequest("images[0] <4 bytes>", "not an image\nPillow can decode", "an image file"), "INVALID_ARG"),
+        (Unavailable("ijepa_pixels", "inference failed: Exceeds maximum queue size", "retry later"), "UNAVAILABLE"),
+    ],
+)
 def test_refused_requests_get_their_code_and_one_line(stub, exc, code):
     base = importlib.import_module(f"{VERSION_DIR}.pytriton_model").TritonPythonModel
     base.execute_error = sys.modules["triton_python_backend_utils"].TritonModelException(_pytriton_error_text(exc))

@@ -88,9 +88,18 @@ def test_preprocess_model_runs_in_tritonserver(tiny_artifact, tmp_path):
     write_notes(only, [only, only / "preprocess"], tiny_artifact, ["a test note"], warn=lambda note: None)
     http, grpc, metrics = free_ports(3)
     apply_libpython_fix()
-    triton = Triton(config=TritonConfig(model_repository=only, http_address="127.0.0.1", http_port=http,
-                                        grpc_address="127.0.0.1", grpc_port=grpc, metrics_address="127.0.0.1",
-                                        metrics_port=metrics, exit_timeout_secs=5))
+    triton = Triton(
+        config=TritonConfig(
+            model_repository=only,
+            http_address="127.0.0.1",
+            http_port=http,
+            grpc_address="127.0.0.1",
+            grpc_port=grpc,
+            metrics_address="127.0.0.1",
+            metrics_port=metrics,
+            exit_timeout_secs=5,
+        )
+    )
     try:
         triton.run()
         client = grpcclient.InferenceServerClient(f"127.0.0.1:{grpc}")
@@ -158,10 +167,10 @@ def engine_artifact(tmp_path):
     return lambda **engine: make(tmp_path / "engine-art", **engine)
 
 
-@pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
-                                             ("unverified", "was never checked")])
-def test_engine_that_did_not_pass_parity_is_refused_unless_allowed(engine_artifact, tmp_path, capsys, status,
-                                                                   problem):
+@pytest.mark.parametrize(
+    "status, problem", [("failed", "FAILED its parity check"), ("unverified", "was never checked")]
+)
+def test_engine_that_did_not_pass_parity_is_refused_unless_allowed(engine_artifact, tmp_path, capsys, status, problem):
     art = engine_artifact(status=status)
     out = tmp_path / "repo"
     argv = [art, out, "--backend", "tensorrt", "--precision", "fp16"]

@@ -21,8 +21,7 @@ def engine_artifact(tmp_path):
     manifest = small_manifest(directory, graphs=("fp16",), status="passed")
     (directory / "model_fp16.engine").write_bytes(b"plan bytes")
     manifest.record_file(directory, "model_fp16.engine", role="tensorrt-engine")
-    manifest.engines["fp16"] = replace(RECORD, source_sha256=manifest.files["model_fp16.onnx"].sha256,
-                                       status="passed")
+    manifest.engines["fp16"] = replace(RECORD, source_sha256=manifest.files["model_fp16.onnx"].sha256, status="passed")
     manifest.write(directory)
     return directory
 

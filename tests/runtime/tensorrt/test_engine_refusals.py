@@ -18,16 +18,23 @@ from ijepa_deploy.runtime.model import load, open_runner
 from ijepa_deploy.runtime.runner import RunnerOptions
 
 
-@pytest.mark.parametrize("changes, here, problem", [
-    ({}, ("10.13.3.9", "8.6"), None),
-    ({}, ("11.4.0.106", "8.6"), "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106"),
-    ({}, ("10.13.3.9", "8.9"), "built for NVIDIA A10 (compute capability 8.6), this GPU has compute capability 8.9"),
-    ({"version_compatible": True}, ("10.14.1.48", "8.6"), None),
-    ({"version_compatible": True}, ("10.8.0.43", "8.6"), "this host has TensorRT 10.8.0.43"),
-    ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "9.0"), None),
-    ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "7.5"), "compute capability 7.5"),
-    ({"hardware_compatibility": "same_compute_capability"}, ("10.13.3.9", "8.9"), "compute capability 8.9"),
-])
+@pytest.mark.parametrize(
+    "changes, here, problem",
+    [
+        ({}, ("10.13.3.9", "8.6"), None),
+        ({}, ("11.4.0.106", "8.6"), "built with TensorRT 10.13.3.9, this host has TensorRT 11.4.0.106"),
+        (
+            {},
+            ("10.13.3.9", "8.9"),
+            "built for NVIDIA A10 (compute capability 8.6), this GPU has compute capability 8.9",
+        ),
+        ({"version_compatible": True}, ("10.14.1.48", "8.6"), None),
+        ({"version_compatible": True}, ("10.8.0.43", "8.6"), "this host has TensorRT 10.8.0.43"),
+        ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "9.0"), None),
+        ({"hardware_compatibility": "ampere_plus"}, ("10.13.3.9", "7.5"), "compute capability 7.5"),
+        ({"hardware_compatibility": "same_compute_capability"}, ("10.13.3.9", "8.9"), "compute capability 8.9"),
+    ],
+)
 def test_compatibility_problem(changes, here, problem):
     found = tr.compatibility_problem(replace(RECORD, **changes), *here)
     if problem is None:
@@ -107,14 +114,20 @@ def test_version_compatible_engines_run_host_code_only_when_the_caller_allows(fa
         embed_main([str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16"])
     assert exc.value.code == 1 and "--allow-engine-host-code" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        embed_main([str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16",
-                    "--allow-engine-host-code"])
+        embed_main(
+            [str(directory), str(image), "--backend", "tensorrt", "--precision", "fp16", "--allow-engine-host-code"]
+        )
     assert exc.value.code == 0 and created[-1].engine_host_code_allowed is True
 
 
-@pytest.mark.parametrize("status, problem", [("failed", "FAILED its parity check"),
-                                             (None, "was never checked against eager PyTorch"),
-                                             ("unverified", "was never checked")])
+@pytest.mark.parametrize(
+    "status, problem",
+    [
+        ("failed", "FAILED its parity check"),
+        (None, "was never checked against eager PyTorch"),
+        ("unverified", "was never checked"),
+    ],
+)
 def test_runtime_refuses_engines_that_did_not_pass_parity(fake_stack, status, problem):
     cudart, directory = fake_stack
     manifest = read_manifest(directory)
@@ -137,8 +150,15 @@ def test_an_explicit_engine_variant_is_the_engine_gated_and_opened(fake_stack):
     with pytest.raises(ParityError, match="model_fp16.engine FAILED its parity check"):
         open_runner(directory, manifest, "tensorrt", "fp32", variant="fp16")
     assert not cudart.live
-    with open_runner(directory, manifest, "tensorrt", "fp32", variant="fp16", allow_unverified=True,
-                     options=RunnerOptions(max_concurrency=1)) as runner:
+    with open_runner(
+        directory,
+        manifest,
+        "tensorrt",
+        "fp32",
+        variant="fp16",
+        allow_unverified=True,
+        options=RunnerOptions(max_concurrency=1),
+    ) as runner:
         assert runner.variant == "fp16" and runner.engine_path.name == "model_fp16.engine"
         assert runner.max_concurrency == 1
 

@@ -24,8 +24,12 @@ def engine_dir(tensorrt_host, tiny_artifact, tmp_path_factory):
 
     target = tmp_path_factory.mktemp("trt-run") / "tiny"
     shutil.copytree(tiny_artifact, target)
-    build_engines(target, read_manifest(target), EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
-                  Progress(quiet=True))
+    build_engines(
+        target,
+        read_manifest(target),
+        EngineOptions(min_batch=1, opt_batch=2, max_batch=4, opt_level=1),
+        Progress(quiet=True),
+    )
     return target
 
 
@@ -91,7 +95,8 @@ def test_engine_from_another_tensorrt_or_gpu_says_how_to_rebuild(engine_dir, tmp
 
     data = json.loads(manifest_path.read_text())
     data["engines"]["fp32"]["tensorrt_version"] = json.loads((engine_dir / "ijepa_manifest.json").read_text())[
-        "engines"]["fp32"]["tensorrt_version"]
+        "engines"
+    ]["fp32"]["tensorrt_version"]
     data["engines"]["fp32"]["compute_capability"] = "1.0"
     manifest_path.write_text(json.dumps(data))
     with pytest.raises(IJepaDeployError, match="compute capability 1.0"):

@@ -32,8 +32,10 @@ def test_module_imports_without_tensorrt_torch_or_cuda():
 
 
 def test_runtime_package_stays_free_of_torch():
-    code = ("import sys\nimport ijepa_deploy.runtime.tensorrt_runner\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'tensorrt') if m in sys.modules))")
+    code = (
+        "import sys\nimport ijepa_deploy.runtime.tensorrt_runner\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'tensorrt') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
@@ -67,8 +69,9 @@ def test_status_reasons(monkeypatch):
     monkeypatch.setattr(host, "import_tensorrt", lambda: types.SimpleNamespace(__version__="11.4.0.106"))
     monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(err=35))
     ok, reason = host.tensorrt_status()
-    assert not ok and reason == ("no CUDA GPU visible (cudaErrorInsufficientDriver: CUDA driver version is "
-                                 "insufficient)")
+    assert not ok and reason == (
+        "no CUDA GPU visible (cudaErrorInsufficientDriver: CUDA driver version is insufficient)"
+    )
     monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart(count=0))
     assert host.tensorrt_status() == (False, "no CUDA GPU visible (cudaGetDeviceCount returned 0)")
     monkeypatch.setattr(host, "import_cudart", lambda: fake_cudart())
@@ -102,7 +105,20 @@ def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path, fresh_ten
     from PIL import Image
 
     Image.new("RGB", (40, 40)).save(image)
-    proc = subprocess.run([sys.executable, "-c", "from ijepa_deploy.cli.embed import main; main()",
-                           str(engine_artifact), str(image), "--backend", "tensorrt", "--precision", "fp16"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from ijepa_deploy.cli.embed import main; main()",
+            str(engine_artifact),
+            str(image),
+            "--backend",
+            "tensorrt",
+            "--precision",
+            "fp16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and reason in proc.stderr and "Traceback" not in proc.stderr

@@ -7,14 +7,23 @@ from trt_fakes import FakeEngine, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.records import EngineProfile, EngineRecord
 
-RECORD = EngineRecord(file="model_fp16.engine", source_graph="fp16", source_sha256="0" * 64, precision="fp16",
-                      tensorrt_version="10.13.3.9", gpu_name="NVIDIA A10", compute_capability="8.6",
-                      profile=EngineProfile(min=1, opt=8, max=8))
+RECORD = EngineRecord(
+    file="model_fp16.engine",
+    source_graph="fp16",
+    source_sha256="0" * 64,
+    precision="fp16",
+    tensorrt_version="10.13.3.9",
+    gpu_name="NVIDIA A10",
+    compute_capability="8.6",
+    profile=EngineProfile(min=1, opt=8, max=8),
+)
 
 
 def fake_tensorrt(max_batch=4, version="10.13.3.9", plan=b"plan", cudart=None, delay=0.0, model=fake_model):
-    return fake_runtime_tensorrt(lambda data: FakeEngine(cudart, model, profile=(1, 2, max_batch), delay=delay)
-                                 if data == plan else None, version)
+    return fake_runtime_tensorrt(
+        lambda data: FakeEngine(cudart, model, profile=(1, 2, max_batch), delay=delay) if data == plan else None,
+        version,
+    )
 
 
 def hammer(run, batches, threads: int, calls: int) -> list:
