@@ -33,7 +33,7 @@ from ijepa_deploy.directory_swap import swap_in
 from ijepa_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
 from ijepa_deploy.runtime.model import check_verified
-from ijepa_deploy.runtime.tensorrt_runner import host_code_problem
+from ijepa_deploy.runtime.tensorrt_compat import host_code_problem
 
 PREPROCESS = "preprocess"
 _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32"}
