@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from ijepa_deploy.runtime.tensorrt_logging import make_logger
 from ijepa_deploy.runtime.tensorrt_slots import Slot
 from ijepa_deploy.spec import ExportSpec
 
+if TYPE_CHECKING:  # annotations only: the module imports on hosts without TensorRT
+    import tensorrt as trt
+
 # -- the runner -------------------------------------------------------------------------------
 # Concurrent run() calls (every service has them) each get a slot of their own, created on demand
 # up to max_concurrency; callers beyond that wait for a free one. Not one lock around a single
@@ -40,6 +44,32 @@ from ijepa_deploy.spec import ExportSpec
 # with the other's kernels. 2 by default: enough for that overlap; more contexts on one GPU mostly
 # add memory. A slot that cannot be created (GPU memory) caps the pool at what exists.
 DEFAULT_MAX_CONCURRENCY = 2
+
+
+def _io_tensors(trt, engine: trt.ICudaEngine) -> tuple[list[str], list[str], dict[str, np.dtype]]:
+    """The engine's input names, output names and every tensor's numpy dtype."""
+    inputs: list[str] = []
+    outputs: list[str] = []
+    dtypes: dict[str, np.dtype] = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        mode = engine.get_tensor_mode(name)
+        dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+        (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
+    return inputs, outputs, dtypes
+
+
+def _profile_bounds(engine: trt.ICudaEngine, inputs: list[str]) -> tuple[int, int, dict]:
+    """The batch sizes every input of optimization profile 0 admits (min, max) and each input's max
+    shape."""
+    min_batch, max_batch, max_shapes = 1, None, {}
+    for name in inputs:
+        lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
+        lo, hi = tuple(lo), tuple(hi)
+        min_batch = max(min_batch, int(lo[0]))
+        max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
+        max_shapes[name] = hi
+    return min_batch, max_batch if max_batch is not None else min_batch, max_shapes
 
 
 class TensorRTRunner(Runner):
@@ -133,6 +163,24 @@ class TensorRTRunner(Runner):
         )
 
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
+        self._deserialize(trt, record, hint)
+        assert self.engine is not None  # _deserialize raised otherwise
+        inputs, outputs, dtypes = _io_tensors(trt, self.engine)
+        self._check_io(spec, inputs, outputs, dtypes, hint)
+        min_batch, max_batch, max_shapes = _profile_bounds(self.engine, inputs)
+        super().__init__(spec, min_batch, max_batch)
+        context = self._new_context()
+        self._bind_max_shapes(context, inputs, outputs, max_shapes, hint)
+        self._inputs, self._outputs = inputs, outputs
+        self.output_names: list[str] = [n for n in spec.output_names]
+        self.dtypes = dtypes
+        self._max_shapes = max_shapes
+        slot = Slot(cudart, context, dtypes, max_shapes)  # the first slot now: its errors surface at load
+        self._slots.append(slot)
+        self._idle.append(slot)
+
+    def _deserialize(self, trt, record: EngineRecord | None, hint: str) -> None:
+        """Reads the plan into ``self.engine``; TensorRT's logged errors say why it could not."""
         logger = self._logger = make_logger(trt)
         runtime = self._runtime = trt.Runtime(logger)
         if record is not None and record.version_compatible and self.allow_engine_host_code:
@@ -147,14 +195,9 @@ class TensorRTRunner(Runner):
                 hint,
             )
         self.engine = engine
-        inputs: list[str] = []
-        outputs: list[str] = []
-        dtypes: dict[str, np.dtype] = {}
-        for i in range(engine.num_io_tensors):
-            name = engine.get_tensor_name(i)
-            mode = engine.get_tensor_mode(name)
-            dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
-            (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
+
+    def _check_io(self, spec: ExportSpec, inputs: list[str], outputs: list[str], dtypes: dict, hint: str) -> None:
+        """The engine's tensors must be the manifest's: same input names and dtypes, every output."""
         if sorted(inputs) != sorted(spec.input_names) or any(n not in outputs for n in spec.output_names):
             raise ArtifactError(
                 str(self.engine_path),
@@ -168,15 +211,12 @@ class TensorRTRunner(Runner):
                     f"engine input {tspec.name} is {dtypes[tspec.name]}",
                     f"{tspec.dtype} as in the manifest ({hint})",
                 )
-        min_batch, max_batch, max_shapes = 1, None, {}
-        for name in inputs:
-            lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
-            lo, hi = tuple(lo), tuple(hi)
-            min_batch = max(min_batch, int(lo[0]))
-            max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
-            max_shapes[name] = hi
-        super().__init__(spec, min_batch, max_batch if max_batch is not None else min_batch)
-        context = self._new_context()
+
+    def _bind_max_shapes(
+        self, context: trt.IExecutionContext, inputs: list[str], outputs: list[str], max_shapes: dict, hint: str
+    ) -> None:
+        """Sets every input of ``context`` to its max shape and adds the output shapes that follow to
+        ``max_shapes`` (what the buffers are sized for)."""
         for name in inputs:
             if not context.set_input_shape(name, max_shapes[name]):
                 raise ArtifactError(
@@ -190,13 +230,6 @@ class TensorRTRunner(Runner):
                     f"output {name} has unresolved shape {max_shapes[name]}",
                     "outputs whose shape follows from the input shape",
                 )
-        self._inputs, self._outputs = inputs, outputs
-        self.output_names = [n for n in spec.output_names]
-        self.dtypes = dtypes
-        self._max_shapes = max_shapes
-        slot = Slot(cudart, context, dtypes, max_shapes)  # the first slot now: its errors surface at load
-        self._slots.append(slot)
-        self._idle.append(slot)
 
     def _new_context(self):
         assert self.engine is not None  # _load sets it before any context is made
