@@ -31,7 +31,8 @@ from ijepa_deploy.progress import Progress
 from ijepa_deploy.records import EngineProfile, EngineRecord
 from ijepa_deploy.runtime.acceptance.parity import ReferenceParity, export_thresholds, profile_batch_sizes
 from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, gpu_info, import_tensorrt, tensorrt_major, tensorrt_status
-from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner, make_logger
+from ijepa_deploy.runtime.tensorrt_logging import make_logger
+from ijepa_deploy.runtime.tensorrt_runner import TensorRTRunner
 from ijepa_deploy.spec import ExportSpec
 
 if TYPE_CHECKING:

@@ -95,6 +95,69 @@ def openvino_int8_problem(manifest: Manifest, variant: str) -> str | None:
     )
 
 
+def _check_options(inference_precision: str, performance_hint: str) -> None:
+    if inference_precision not in INFERENCE_PRECISIONS:
+        raise InputError("OpenVINO inference precision", f"{inference_precision!r}", f"one of {INFERENCE_PRECISIONS}")
+    if performance_hint not in PERFORMANCE_HINTS:
+        raise InputError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
+
+
+def _open_core(inference_precision: str):
+    """``(openvino module, Core)``, refusing bf16 on a CPU that would only emulate it."""
+    try:
+        ov = _import_openvino()
+    except ImportError as exc:
+        raise BackendUnavailable("backend openvino", f"openvino cannot be imported ({exc})", INSTALL_HINT) from None
+    core = ov.Core()
+    if inference_precision == "bf16" and not cpu_supports_bf16(core):
+        raise BackendUnavailable(
+            "precision bf16",
+            "this CPU has no native bf16 (OpenVINO reports "
+            f"{cpu_capabilities(core)}); OpenVINO would emulate it, slower than fp32",
+            "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here",
+        )
+    return ov, core
+
+
+def _read_model(core, graph: Path, spec: ExportSpec):
+    """The graph as an OpenVINO model, which must have every output the manifest names."""
+    try:
+        model = core.read_model(str(graph))
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
+        raise BackendError(
+            str(graph),
+            f"OpenVINO cannot read the graph ({exc})",
+            "a graph written by ijepa-export, its .data / .bin file beside it",
+        ) from None
+    names = {n for o in model.outputs for n in o.get_names()}
+    missing = [n for n in spec.output_names if n not in names]
+    if missing:
+        raise ArtifactError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
+    return model
+
+
+def _compile(core, model, graph: Path, inference_precision: str, performance_hint: str, threads: int | None):
+    """``model`` compiled for the CPU, refused if OpenVINO runs another precision than asked for."""
+    config: dict[str, str | int] = {
+        "INFERENCE_PRECISION_HINT": inference_precision,
+        "PERFORMANCE_HINT": performance_hint,
+    }
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    try:
+        compiled = core.compile_model(model, "CPU", config)
+    except Exception as exc:
+        raise BackendError(
+            str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})", "a graph written by ijepa-export"
+        ) from None
+    ran = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    if ran != inference_precision:  # never run a precision the caller did not ask for
+        raise BackendUnavailable(
+            str(graph), f"OpenVINO compiled with inference precision {ran}", f"{inference_precision} as requested"
+        )
+    return compiled
+
+
 class OpenVinoRunner(Runner):
     backend = "openvino-cpu"
     name = "openvino"
@@ -113,36 +176,9 @@ class OpenVinoRunner(Runner):
     ):
         super().__init__(spec, min_batch, max_batch)
         self.graph = Path(graph)
-        if inference_precision not in INFERENCE_PRECISIONS:
-            raise InputError(
-                "OpenVINO inference precision", f"{inference_precision!r}", f"one of {INFERENCE_PRECISIONS}"
-            )
-        if performance_hint not in PERFORMANCE_HINTS:
-            raise InputError("OpenVINO performance hint", f"{performance_hint!r}", f"one of {PERFORMANCE_HINTS}")
-        try:
-            ov = _import_openvino()
-        except ImportError as exc:
-            raise BackendUnavailable("backend openvino", f"openvino cannot be imported ({exc})", INSTALL_HINT) from None
-        core = ov.Core()
-        if inference_precision == "bf16" and not cpu_supports_bf16(core):
-            raise BackendUnavailable(
-                "precision bf16",
-                "this CPU has no native bf16 (OpenVINO reports "
-                f"{cpu_capabilities(core)}); OpenVINO would emulate it, slower than fp32",
-                "a CPU with AVX512_BF16 or AMX for bf16, or precision fp32 / int8 here",
-            )
-        try:
-            model = core.read_model(str(graph))
-        except Exception as exc:  # OpenVINO raises RuntimeError subclasses; report which file
-            raise BackendError(
-                str(graph),
-                f"OpenVINO cannot read the graph ({exc})",
-                "a graph written by ijepa-export, its .data / .bin file beside it",
-            ) from None
-        names = {n for o in model.outputs for n in o.get_names()}
-        missing = [n for n in spec.output_names if n not in names]
-        if missing:
-            raise ArtifactError(str(graph), f"graph lacks outputs {missing}", f"outputs {spec.output_names}")
+        _check_options(inference_precision, performance_hint)
+        ov, core = _open_core(inference_precision)
+        model = _read_model(core, graph, spec)
         # Bound the dynamic batch to the artifact's range; the other axes are fixed in the spec.
         model.reshape(
             {
@@ -152,24 +188,8 @@ class OpenVinoRunner(Runner):
                 for t in spec.inputs
             }
         )
-        config: dict[str, str | int] = {
-            "INFERENCE_PRECISION_HINT": inference_precision,
-            "PERFORMANCE_HINT": performance_hint,
-        }
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
-        try:
-            self.compiled = core.compile_model(model, "CPU", config)
-        except Exception as exc:
-            raise BackendError(
-                str(graph), f"OpenVINO cannot compile the graph for CPU ({exc})", "a graph written by ijepa-export"
-            ) from None
-        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        if ran != inference_precision:  # never run a precision the caller did not ask for
-            raise BackendUnavailable(
-                str(graph), f"OpenVINO compiled with inference precision {ran}", f"{inference_precision} as requested"
-            )
-        self.inference_precision = ran
+        self.compiled = _compile(core, model, graph, inference_precision, performance_hint, threads)
+        self.inference_precision = inference_precision  # _compile checked that it is what runs
         self.threads = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
         self.output_names = spec.output_names
         size = max(1, int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))

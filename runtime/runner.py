@@ -19,7 +19,7 @@ from ijepa_deploy.errors import ArtifactError, InputError
 from ijepa_deploy.manifest import Manifest, verify_files
 from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import GraphRecord
-from ijepa_deploy.spec import ExportSpec
+from ijepa_deploy.spec import ExportSpec, TensorSpec
 
 # Accepted by every backend: ``backend="auto"`` callers (ijepa-embed) pass them without knowing which
 # backend will run; a backend that has no use for one ignores it (TensorRT: threads; CPU: host code).
@@ -73,6 +73,44 @@ class RunnerOptions:
             )
 
 
+def _check_array(tspec: TensorSpec, value) -> None:
+    """``value`` must be a numpy array of the spec's dtype, rank and fixed axes."""
+    if not isinstance(value, np.ndarray):
+        raise InputError(f"input {tspec.name}", f"is a {type(value).__name__}", "a numpy array")
+    if value.dtype != np.dtype(tspec.dtype):
+        raise InputError(
+            f"input {tspec.name}",
+            f"dtype is {value.dtype}",
+            f"{tspec.dtype} (use the runtime's Preprocessor for images)",
+        )
+    if value.ndim != len(tspec.shape):
+        raise InputError(
+            f"input {tspec.name}",
+            f"shape is {list(value.shape)}",
+            f"rank {len(tspec.shape)}: {list(tspec.shape)}",
+        )
+    for axis, (got, want) in enumerate(zip(value.shape, tspec.shape)):
+        if isinstance(want, int) and got != want:
+            raise InputError(
+                f"input {tspec.name}",
+                f"shape is {list(value.shape)} (axis {axis} is {got})",
+                f"{list(tspec.shape)}",
+            )
+
+
+def _check_finite(tspec: TensorSpec, value: np.ndarray) -> None:
+    """Floating-point inputs must hold no NaN or infinity; the error names the bad batch items."""
+    if value.dtype.kind == "f":
+        finite = np.isfinite(value.reshape(value.shape[0], -1)).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise InputError(
+                f"input {tspec.name}",
+                f"batch item(s) {bad[:5].tolist()} contain NaN or infinity",
+                "finite values (the runtime's Preprocessor output)",
+            )
+
+
 class Runner:
     """Base class. Subclasses set ``backend`` and implement ``_run(feed) -> {name: array}``."""
 
@@ -88,6 +126,20 @@ class Runner:
 
     # -- the shared part -------------------------------------------------------------------------
     def check(self, feed) -> dict[str, np.ndarray]:
+        feed = self._named_inputs(feed)
+        checked, batch = {}, None
+        for tspec in self.spec.inputs:
+            value = feed[tspec.name]
+            _check_array(tspec, value)
+            n = value.shape[0]
+            self._check_batch(tspec, n, batch)
+            batch = n
+            _check_finite(tspec, value)
+            checked[tspec.name] = np.ascontiguousarray(value)
+        return checked
+
+    def _named_inputs(self, feed) -> Mapping:
+        """``feed`` as a mapping holding exactly the spec's inputs (a lone array names the only input)."""
         if isinstance(feed, np.ndarray) and len(self.spec.inputs) == 1:
             feed = {self.spec.inputs[0].name: feed}
         if not isinstance(feed, Mapping):
@@ -104,56 +156,23 @@ class Runner:
                 f"input names {sorted(feed)} (missing {missing}, unexpected {extra})",
                 f"exactly {self.spec.input_names}",
             )
-        checked, batch = {}, None
-        for tspec in self.spec.inputs:
-            value = feed[tspec.name]
-            if not isinstance(value, np.ndarray):
-                raise InputError(f"input {tspec.name}", f"is a {type(value).__name__}", "a numpy array")
-            if value.dtype != np.dtype(tspec.dtype):
-                raise InputError(
-                    f"input {tspec.name}",
-                    f"dtype is {value.dtype}",
-                    f"{tspec.dtype} (use the runtime's Preprocessor for images)",
-                )
-            if value.ndim != len(tspec.shape):
-                raise InputError(
-                    f"input {tspec.name}",
-                    f"shape is {list(value.shape)}",
-                    f"rank {len(tspec.shape)}: {list(tspec.shape)}",
-                )
-            for axis, (got, want) in enumerate(zip(value.shape, tspec.shape)):
-                if isinstance(want, int) and got != want:
-                    raise InputError(
-                        f"input {tspec.name}",
-                        f"shape is {list(value.shape)} (axis {axis} is {got})",
-                        f"{list(tspec.shape)}",
-                    )
-            n = value.shape[0]
-            if not self.min_batch <= n <= self.max_batch:
-                raise InputError(
-                    f"input {tspec.name}",
-                    f"batch size {n} is outside the artifact's range",
-                    f"{self.min_batch} <= batch <= {self.max_batch} "
-                    "(split the batch, or re-export/rebuild with a larger --max-batch)",
-                )
-            if batch is not None and n != batch:
-                raise InputError(
-                    f"input {tspec.name}",
-                    f"batch {n} differs from other inputs' {batch}",
-                    "one batch size across inputs",
-                )
-            batch = n
-            if value.dtype.kind == "f":
-                finite = np.isfinite(value.reshape(n, -1)).all(axis=1)
-                if not finite.all():
-                    bad = np.flatnonzero(~finite)
-                    raise InputError(
-                        f"input {tspec.name}",
-                        f"batch item(s) {bad[:5].tolist()} contain NaN or infinity",
-                        "finite values (the runtime's Preprocessor output)",
-                    )
-            checked[tspec.name] = np.ascontiguousarray(value)
-        return checked
+        return feed
+
+    def _check_batch(self, tspec: TensorSpec, n: int, batch: int | None) -> None:
+        """Batch size ``n`` must be in the artifact's range and equal the other inputs' ``batch``."""
+        if not self.min_batch <= n <= self.max_batch:
+            raise InputError(
+                f"input {tspec.name}",
+                f"batch size {n} is outside the artifact's range",
+                f"{self.min_batch} <= batch <= {self.max_batch} "
+                "(split the batch, or re-export/rebuild with a larger --max-batch)",
+            )
+        if batch is not None and n != batch:
+            raise InputError(
+                f"input {tspec.name}",
+                f"batch {n} differs from other inputs' {batch}",
+                "one batch size across inputs",
+            )
 
     def run(self, feed) -> dict[str, np.ndarray]:
         return self._run(self.check(feed))

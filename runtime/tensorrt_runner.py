@@ -15,7 +15,6 @@ it (``ijepa-build ARTIFACT --variant V``), never as a crash.
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,207 +27,14 @@ from ijepa_deploy.manifest_schema import resolve_inside
 from ijepa_deploy.records import EngineRecord
 from ijepa_deploy.runtime import tensorrt_host as host
 from ijepa_deploy.runtime.runner import Runner, RunnerOptions
-from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call, version_tuple
+from ijepa_deploy.runtime.tensorrt_compat import compatibility_problem, host_code_problem, rebuild_hint
+from ijepa_deploy.runtime.tensorrt_host import INSTALL_HINT, cuda_call
+from ijepa_deploy.runtime.tensorrt_logging import make_logger
+from ijepa_deploy.runtime.tensorrt_slots import Slot
 from ijepa_deploy.spec import ExportSpec
 
 if TYPE_CHECKING:  # annotations only: the module imports on hosts without TensorRT
     import tensorrt as trt
-
-
-def rebuild_hint(artifact: Path | str, variant: str) -> str:
-    return (
-        f"an engine built on this host: ijepa-build {artifact} --variant {variant} "
-        "(add --version-compatible / --hardware-compatibility ampere_plus to share engines across "
-        "TensorRT versions / GPU generations)"
-    )
-
-
-def compatibility_problem(record: EngineRecord, tensorrt_version: str, compute_capability: str) -> str | None:
-    """Why an engine recorded as ``record`` (a manifest ``engines`` entry) cannot run here, or None.
-
-    Plain engines need the same TensorRT version and compute capability they were built with.
-    ``version_compatible`` engines also run on a later TensorRT; ``hardware_compatibility ==
-    "ampere_plus"`` engines on any GPU of compute capability >= 8.0.
-    """
-    built_version = record.tensorrt_version
-    built_cc = record.compute_capability
-    if built_version != tensorrt_version:
-        newer_ok = record.version_compatible and version_tuple(tensorrt_version) > version_tuple(built_version)
-        if not newer_ok:
-            return f"engine was built with TensorRT {built_version}, this host has TensorRT {tensorrt_version}" + (
-                "" if record.version_compatible else " (engines are tied to the TensorRT version they were built with)"
-            )
-    if built_cc != compute_capability:
-        here = version_tuple(compute_capability)
-        if not (record.hardware_compatibility == "ampere_plus" and here >= (8, 0)):
-            gpu = record.gpu_name or "another GPU"
-            return (
-                f"engine was built for {gpu} (compute capability {built_cc}), this GPU has compute "
-                f"capability {compute_capability}"
-            )
-    return None
-
-
-ALLOW_HOST_CODE = "load(..., allow_engine_host_code=True) or --allow-engine-host-code"
-
-
-def host_code_problem(
-    record: EngineRecord | None,
-    engine_path: Path | str,
-    artifact: Path | str,
-    variant: str,
-    how_to_allow: str = ALLOW_HOST_CODE,
-) -> IJepaDeployError | None:
-    """Why ``record``'s engine must not be opened without the caller's opt-in, or None. A
-    version-compatible plan embeds TensorRT's lean runtime as host code that runs in the process
-    that loads it. Whoever can write the artifact must not decide that alone: TensorRT refuses such
-    engines by default, and so do we unless the caller opts in."""
-    if record is None or not record.version_compatible:
-        return None
-    return ArtifactError(
-        str(engine_path),
-        "engine is version-compatible: it embeds host code (TensorRT's "
-        "lean runtime) that runs in the process that loads it",
-        f"an explicit opt-in if you trust whoever built it: {how_to_allow}; or rebuild it "
-        f"without --version-compatible on the serving host (ijepa-build {artifact} "
-        f"--variant {variant})",
-    )
-
-
-def make_logger(trt, stream=None):
-    """A TensorRT logger that keeps error messages (to put into IJepaDeployError) and prints
-    warnings and errors to stderr, as ``trt.Logger(WARNING)`` would."""
-    import sys
-
-    severity = trt.ILogger.Severity
-    errors_at = (severity.INTERNAL_ERROR, severity.ERROR)
-
-    class _CollectingLogger(trt.ILogger):  # type: ignore[name-defined]  # a class of the module passed in
-        def __init__(self):
-            trt.ILogger.__init__(self)
-            self.errors: list[str] = []
-            self.warnings: list[str] = []
-
-        def log(self, level, msg):
-            if level in errors_at:
-                self.errors.append(str(msg))
-            elif level == severity.WARNING:
-                self.warnings.append(str(msg))
-            else:
-                return
-            print(
-                f"[tensorrt] {'error' if level in errors_at else 'warning'}: {msg}",
-                file=stream or sys.stderr,
-                flush=True,
-            )
-
-    return _CollectingLogger()
-
-
-# -- buffers ----------------------------------------------------------------------------------
-class _Buffer:
-    """One tensor's device memory plus a pinned host mirror, sized for the profile's max shape."""
-
-    def __init__(self, cudart, name: str, dtype: np.dtype, max_shape: tuple[int, ...]):
-        self.name = name
-        self.dtype = np.dtype(dtype)
-        self.max_shape = tuple(int(d) for d in max_shape)
-        self.capacity = int(np.prod(self.max_shape, dtype=np.int64)) if self.max_shape else 1
-        self.nbytes = max(self.capacity * self.dtype.itemsize, 1)
-        self.device = 0
-        self.host_ptr = 0
-        self.device = int(
-            cuda_call(cudart, cudart.cudaMalloc(self.nbytes), f"cudaMalloc {self.nbytes} bytes for {name}")
-        )
-        self.host_ptr = int(
-            cuda_call(cudart, cudart.cudaMallocHost(self.nbytes), f"cudaMallocHost {self.nbytes} bytes for {name}")
-        )
-        raw = (ctypes.c_byte * self.nbytes).from_address(self.host_ptr)
-        host = np.frombuffer(raw, dtype=np.uint8)  # type: ignore[call-overload]  # numpy's stubs omit ctypes buffers
-        self.host = host[: self.capacity * self.dtype.itemsize].view(self.dtype)
-
-    def free(self, cudart) -> None:
-        self.host = None
-        if self.device:
-            cudart.cudaFree(self.device)
-            self.device = 0
-        if self.host_ptr:
-            cudart.cudaFreeHost(self.host_ptr)
-            self.host_ptr = 0
-
-
-# -- one run in flight ---------------------------------------------------------------------------
-class _Slot:
-    """What one ``run`` needs to itself: an execution context, a CUDA stream and device + pinned
-    host buffers for every tensor (sized for the profile's max shapes, addresses bound once)."""
-
-    def __init__(self, cudart, context: trt.IExecutionContext, dtypes: dict, max_shapes: dict):
-        self.context = context
-        self.stream = None  # a cudaStream_t once created
-        self.buffers: dict[str, _Buffer] = {}
-        try:
-            self.stream = cuda_call(cudart, cudart.cudaStreamCreate(), "cudaStreamCreate")
-            for name, dtype in dtypes.items():
-                self.buffers[name] = _Buffer(cudart, name, dtype, max_shapes[name])
-                context.set_tensor_address(name, self.buffers[name].device)
-        except BaseException:
-            self.free(cudart)
-            raise
-
-    def run(self, cudart, feed: dict[str, np.ndarray], output_names: list[str], engine_name: str) -> dict:
-        assert self.stream is not None  # set by __init__, which raised otherwise
-        context, stream = self.context, int(self.stream)
-        h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        for name, value in feed.items():
-            buf = self.buffers[name]
-            if value.dtype != buf.dtype:
-                value = value.astype(buf.dtype)
-            if not context.set_input_shape(name, tuple(value.shape)):
-                raise InputError(
-                    f"input {name}",
-                    f"shape {list(value.shape)} rejected by the engine",
-                    f"a shape within the engine's profile, up to {list(buf.max_shape)}",
-                )
-            count = value.size
-            buf.host[:count] = value.reshape(-1)
-            cuda_call(
-                cudart,
-                cudart.cudaMemcpyAsync(buf.device, buf.host_ptr, count * buf.dtype.itemsize, h2d, stream),
-                f"copy {name} to the GPU",
-            )
-        shapes = {name: tuple(context.get_tensor_shape(name)) for name in output_names}
-        if not context.execute_async_v3(stream):
-            raise BackendError(
-                f"TensorRT engine {engine_name}",
-                "execution failed (see TensorRT's log above)",
-                "inputs within the engine's profile",
-            )
-        for name in output_names:
-            buf = self.buffers[name]
-            count = int(np.prod(shapes[name], dtype=np.int64))
-            cuda_call(
-                cudart,
-                cudart.cudaMemcpyAsync(buf.host_ptr, buf.device, count * buf.dtype.itemsize, d2h, stream),
-                f"copy {name} from the GPU",
-            )
-        cuda_call(cudart, cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
-        return {
-            name: self.buffers[name].host[: int(np.prod(shapes[name], dtype=np.int64))].reshape(shapes[name])
-            for name in output_names
-        }
-
-    def free(self, cudart) -> None:
-        if self.stream is not None:
-            cudart.cudaStreamSynchronize(self.stream)
-        self.context = None
-        for buf in self.buffers.values():
-            buf.free(cudart)
-        self.buffers = {}
-        if self.stream is not None:
-            cudart.cudaStreamDestroy(self.stream)
-        self.stream = None
-
 
 # -- the runner -------------------------------------------------------------------------------
 # Concurrent run() calls (every service has them) each get a slot of their own, created on demand
@@ -238,6 +44,32 @@ class _Slot:
 # with the other's kernels. 2 by default: enough for that overlap; more contexts on one GPU mostly
 # add memory. A slot that cannot be created (GPU memory) caps the pool at what exists.
 DEFAULT_MAX_CONCURRENCY = 2
+
+
+def _io_tensors(trt, engine: trt.ICudaEngine) -> tuple[list[str], list[str], dict[str, np.dtype]]:
+    """The engine's input names, output names and every tensor's numpy dtype."""
+    inputs: list[str] = []
+    outputs: list[str] = []
+    dtypes: dict[str, np.dtype] = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        mode = engine.get_tensor_mode(name)
+        dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+        (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
+    return inputs, outputs, dtypes
+
+
+def _profile_bounds(engine: trt.ICudaEngine, inputs: list[str]) -> tuple[int, int, dict]:
+    """The batch sizes every input of optimization profile 0 admits (min, max) and each input's max
+    shape."""
+    min_batch, max_batch, max_shapes = 1, None, {}
+    for name in inputs:
+        lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
+        lo, hi = tuple(lo), tuple(hi)
+        min_batch = max(min_batch, int(lo[0]))
+        max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
+        max_shapes[name] = hi
+    return min_batch, max_batch if max_batch is not None else min_batch, max_shapes
 
 
 class TensorRTRunner(Runner):
@@ -264,8 +96,8 @@ class TensorRTRunner(Runner):
             raise InputError("max_concurrency", f"{max_concurrency}", "at least 1 (execution contexts)")
         self.max_concurrency = int(max_concurrency)
         self._cudart = None
-        self._slots: list[_Slot] = []
-        self._idle: list[_Slot] = []
+        self._slots: list[Slot] = []
+        self._idle: list[Slot] = []
         self._pool = threading.Condition()
         self.engine = self._runtime = None
         refusal = host_code_problem(record, engine_path, self.artifact, self.variant)
@@ -331,6 +163,24 @@ class TensorRTRunner(Runner):
         )
 
     def _load(self, trt, cudart, spec: ExportSpec, record: EngineRecord | None, hint: str) -> None:
+        self._deserialize(trt, record, hint)
+        assert self.engine is not None  # _deserialize raised otherwise
+        inputs, outputs, dtypes = _io_tensors(trt, self.engine)
+        self._check_io(spec, inputs, outputs, dtypes, hint)
+        min_batch, max_batch, max_shapes = _profile_bounds(self.engine, inputs)
+        super().__init__(spec, min_batch, max_batch)
+        context = self._new_context()
+        self._bind_max_shapes(context, inputs, outputs, max_shapes, hint)
+        self._inputs, self._outputs = inputs, outputs
+        self.output_names: list[str] = [n for n in spec.output_names]
+        self.dtypes = dtypes
+        self._max_shapes = max_shapes
+        slot = Slot(cudart, context, dtypes, max_shapes)  # the first slot now: its errors surface at load
+        self._slots.append(slot)
+        self._idle.append(slot)
+
+    def _deserialize(self, trt, record: EngineRecord | None, hint: str) -> None:
+        """Reads the plan into ``self.engine``; TensorRT's logged errors say why it could not."""
         logger = self._logger = make_logger(trt)
         runtime = self._runtime = trt.Runtime(logger)
         if record is not None and record.version_compatible and self.allow_engine_host_code:
@@ -345,14 +195,9 @@ class TensorRTRunner(Runner):
                 hint,
             )
         self.engine = engine
-        inputs: list[str] = []
-        outputs: list[str] = []
-        dtypes: dict[str, np.dtype] = {}
-        for i in range(engine.num_io_tensors):
-            name = engine.get_tensor_name(i)
-            mode = engine.get_tensor_mode(name)
-            dtypes[name] = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
-            (inputs if mode == trt.TensorIOMode.INPUT else outputs).append(name)
+
+    def _check_io(self, spec: ExportSpec, inputs: list[str], outputs: list[str], dtypes: dict, hint: str) -> None:
+        """The engine's tensors must be the manifest's: same input names and dtypes, every output."""
         if sorted(inputs) != sorted(spec.input_names) or any(n not in outputs for n in spec.output_names):
             raise ArtifactError(
                 str(self.engine_path),
@@ -366,15 +211,12 @@ class TensorRTRunner(Runner):
                     f"engine input {tspec.name} is {dtypes[tspec.name]}",
                     f"{tspec.dtype} as in the manifest ({hint})",
                 )
-        min_batch, max_batch, max_shapes = 1, None, {}
-        for name in inputs:
-            lo, _opt, hi = engine.get_tensor_profile_shape(name, 0)
-            lo, hi = tuple(lo), tuple(hi)
-            min_batch = max(min_batch, int(lo[0]))
-            max_batch = int(hi[0]) if max_batch is None else min(max_batch, int(hi[0]))
-            max_shapes[name] = hi
-        super().__init__(spec, min_batch, max_batch if max_batch is not None else min_batch)
-        context = self._new_context()
+
+    def _bind_max_shapes(
+        self, context: trt.IExecutionContext, inputs: list[str], outputs: list[str], max_shapes: dict, hint: str
+    ) -> None:
+        """Sets every input of ``context`` to its max shape and adds the output shapes that follow to
+        ``max_shapes`` (what the buffers are sized for)."""
         for name in inputs:
             if not context.set_input_shape(name, max_shapes[name]):
                 raise ArtifactError(
@@ -388,13 +230,6 @@ class TensorRTRunner(Runner):
                     f"output {name} has unresolved shape {max_shapes[name]}",
                     "outputs whose shape follows from the input shape",
                 )
-        self._inputs, self._outputs = inputs, outputs
-        self.output_names = [n for n in spec.output_names]
-        self.dtypes = dtypes
-        self._max_shapes = max_shapes
-        slot = _Slot(cudart, context, dtypes, max_shapes)  # the first slot now: its errors surface at load
-        self._slots.append(slot)
-        self._idle.append(slot)
 
     def _new_context(self):
         assert self.engine is not None  # _load sets it before any context is made
@@ -407,7 +242,7 @@ class TensorRTRunner(Runner):
             )
         return context
 
-    def _acquire(self) -> _Slot:
+    def _acquire(self) -> Slot:
         with self._pool:
             while True:
                 if self.engine is None:
@@ -422,7 +257,7 @@ class TensorRTRunner(Runner):
                     try:
                         if self.device is not None:  # contexts and streams belong to this thread's device
                             cuda_call(self._cudart, self._cudart.cudaSetDevice(int(self.device)), "cudaSetDevice")
-                        slot = _Slot(self._cudart, self._new_context(), self.dtypes, self._max_shapes)
+                        slot = Slot(self._cudart, self._new_context(), self.dtypes, self._max_shapes)
                     except BackendError:
                         self.max_concurrency = len(self._slots)  # what fits in GPU memory; wait for one
                         continue
@@ -430,7 +265,7 @@ class TensorRTRunner(Runner):
                     return slot
                 self._pool.wait()
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: Slot) -> None:
         with self._pool:
             self._idle.append(slot)
             self._pool.notify()

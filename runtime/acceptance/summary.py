@@ -17,6 +17,16 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
         f"task      {manifest.task}  input {manifest.io.inputs[0].shape}  batch "
         f"{manifest.batch.min}..{manifest.batch.max}",
     ]
+    lines += _parity_rows(manifest)
+    lines += _parity_legend(manifest)
+    lines += _artifact_contents(manifest)
+    return "\n".join(lines)
+
+
+def _parity_rows(manifest: Manifest) -> list[str]:
+    """The parity table: one row per checked output (the task's primary output first), and a FAIL
+    row for a failed neighbour check."""
+    lines: list[str] = []
     header = (
         f"{'graph':<9} {'backend':<16} {'output':<18} {'min cosine':>11} {'max abs':>9} "
         f"{'thresholds':>18} {'overlap@k':>10}  result"
@@ -39,6 +49,12 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
             lines.append(
                 f"{result.graph:<9} neighbour overlap {neighbours.mean_overlap:.3f} below {neighbours.threshold}  FAIL"
             )
+    return lines
+
+
+def _parity_legend(manifest: Manifest) -> list[str]:
+    """What the table was measured on, and what overlap@k means."""
+    lines: list[str] = []
     first = manifest.parity[0] if manifest.parity else None
     lines.append(
         f"\nbatch sizes {first.batch_sizes if first else []}; images: {', '.join(first.images) if first else '-'}"
@@ -49,6 +65,12 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
             f"overlap@k: mean share of each image's {neighbours.k} nearest neighbours (cosine, "
             f"{neighbours.output}) that match eager fp32's, over {neighbours.images} images"
         )
+    return lines
+
+
+def _artifact_contents(manifest: Manifest) -> list[str]:
+    """The graphs, the int8 calibration, each engine's parity verdict and the notes worth repeating."""
+    lines: list[str] = []
     graphs = [
         f"{v}: {g.file} ({', '.join(g.targets)})" + (f", OpenVINO runs {g.openvino_ir.file}" if g.openvino_ir else "")
         for v, g in manifest.graphs.items()
@@ -71,4 +93,4 @@ def summary_table(manifest: Manifest, directory: Path) -> str:
     for note in manifest.notes:
         if note.startswith(("TensorRT engine", "INT8 calibration", "ONNX Runtime GPU")):
             lines.append(note)
-    return "\n".join(lines)
+    return lines

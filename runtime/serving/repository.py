@@ -33,7 +33,7 @@ from ijepa_deploy.directory_swap import swap_in
 from ijepa_deploy.errors import ArtifactError, BackendUnavailable, InputError
 from ijepa_deploy.manifest import Manifest, read_manifest, verify_files
 from ijepa_deploy.runtime.model import check_verified
-from ijepa_deploy.runtime.tensorrt_runner import host_code_problem
+from ijepa_deploy.runtime.tensorrt_compat import host_code_problem
 
 PREPROCESS = "preprocess"
 _DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32"}
@@ -80,6 +80,31 @@ ALLOW_HOST_CODE = (
 )
 
 
+def _source_files(artifact: Path, manifest: Manifest, backend: str, precision: str) -> list[str]:
+    """The artifact's files the Triton model serves: the graph's for onnxruntime, the engine for
+    tensorrt; refused when the artifact lacks them or the backend has no stock Triton backend."""
+    if backend == "onnxruntime":
+        if precision not in manifest.graphs:
+            raise ArtifactError(
+                str(artifact), f"artifact has no {precision} graph", f"one of {sorted(manifest.graphs)}"
+            )
+        return manifest.graphs[precision].files
+    elif backend == "tensorrt":
+        if precision not in manifest.engines:
+            raise ArtifactError(
+                str(artifact),
+                f"artifact has no {precision} TensorRT engine",
+                f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)",
+            )
+        return [manifest.engines[precision].file]
+    else:
+        raise InputError(
+            "--backend",
+            f"{backend!r} has no stock Triton backend here",
+            "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)",
+        )
+
+
 def check_source(
     artifact: Path,
     manifest: Manifest,
@@ -93,26 +118,7 @@ def check_source(
     artifact lacks, an artifact or engine that did not pass its parity check (unless
     ``allow_unverified``), files that do not match their checksums, and a version-compatible
     engine without ``allow_engine_host_code``. Returns the notes the repository must carry."""
-    if backend == "onnxruntime":
-        if precision not in manifest.graphs:
-            raise ArtifactError(
-                str(artifact), f"artifact has no {precision} graph", f"one of {sorted(manifest.graphs)}"
-            )
-        files = manifest.graphs[precision].files
-    elif backend == "tensorrt":
-        if precision not in manifest.engines:
-            raise ArtifactError(
-                str(artifact),
-                f"artifact has no {precision} TensorRT engine",
-                f"one of {sorted(manifest.engines)} (ijepa-build on the GPU host)",
-            )
-        files = [manifest.engines[precision].file]
-    else:
-        raise InputError(
-            "--backend",
-            f"{backend!r} has no stock Triton backend here",
-            "onnxruntime (onnxruntime_onnx) or tensorrt (tensorrt_plan)",
-        )
+    files = _source_files(artifact, manifest, backend, precision)
     notes = [
         f"UNVERIFIED (--allow-unverified): {problem}"
         for problem in check_verified(

@@ -5,7 +5,8 @@ The API is not typed by hand: ``.ci/trt_api_surface.py`` downloads NVIDIA's bind
 PyPI (``tensorrt-cu13-bindings`` 11.4 / ``tensorrt-cu12-bindings`` 10.8, ~1.3 MB each), imports its
 ``tensorrt.so`` with empty stand-ins for the GPU libraries and dumps ``dir()`` of the module and of
 every class, with each method's return type. Here ``ast`` walks ``exporters/tensorrt_build.py``,
-``runtime/tensorrt_runner.py`` and ``runtime/tensorrt_host.py``, infers which variables hold which
+``runtime/tensorrt_runner.py`` (with its ``tensorrt_slots.py`` and ``tensorrt_logging.py``) and
+``runtime/tensorrt_host.py``, infers which variables hold which
 TensorRT objects (``trt.Builder(...)`` -> Builder, ``builder.create_network()`` -> INetworkDefinition,
 ...) and checks every attribute used on ``trt``, on its classes/enums and on those objects against
 the extracted classes. APIs removed in TensorRT 10/11 (BuilderFlag.FP16/INT8, int8_calibrator,
@@ -28,9 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECKED = (
     ROOT / "exporters" / "tensorrt_build.py",
     ROOT / "runtime" / "tensorrt_runner.py",
+    ROOT / "runtime" / "tensorrt_slots.py",
+    ROOT / "runtime" / "tensorrt_logging.py",
     ROOT / "runtime" / "tensorrt_host.py",
 )
-CUDART_CHECKED = ("runtime/tensorrt_runner.py", "runtime/tensorrt_host.py")
+CUDART_CHECKED = ("runtime/tensorrt_runner.py", "runtime/tensorrt_slots.py", "runtime/tensorrt_host.py")
 TRT_NAME = "trt"  # the only name our code binds the tensorrt module to
 
 # Gone from TensorRT 11 (or already from 10.0): flagged on any receiver, as attribute, name or string.

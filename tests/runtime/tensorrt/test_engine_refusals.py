@@ -12,8 +12,8 @@ from trt_runner_helpers import RECORD, fake_tensorrt
 
 from ijepa_deploy.errors import ArtifactError, InputError, ParityError
 from ijepa_deploy.manifest import read_manifest
+from ijepa_deploy.runtime import tensorrt_compat as compat
 from ijepa_deploy.runtime import tensorrt_host as host
-from ijepa_deploy.runtime import tensorrt_runner as tr
 from ijepa_deploy.runtime.model import load, open_runner
 from ijepa_deploy.runtime.runner import RunnerOptions
 
@@ -36,7 +36,7 @@ from ijepa_deploy.runtime.runner import RunnerOptions
     ],
 )
 def test_compatibility_problem(changes, here, problem):
-    found = tr.compatibility_problem(replace(RECORD, **changes), *here)
+    found = compat.compatibility_problem(replace(RECORD, **changes), *here)
     if problem is None:
         assert found is None
     else:
@@ -44,7 +44,7 @@ def test_compatibility_problem(changes, here, problem):
 
 
 def test_rebuild_hint_names_the_command():
-    hint = tr.rebuild_hint("artifacts/tiny", "fp16")
+    hint = compat.rebuild_hint("artifacts/tiny", "fp16")
     assert "ijepa-build artifacts/tiny --variant fp16" in hint
 
 
