@@ -53,22 +53,6 @@ def tiny_precision_artifact(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def fresh_tensorrt_status():
-    """``tensorrt_status()`` as a fresh interpreter (a CLI) sees it, untouched by stand-ins other
-    tests put in place in this one."""
-    import subprocess
-    import sys
-
-    code = (
-        "from ijepa_deploy.runtime.tensorrt_host import tensorrt_status; a, r = tensorrt_status(); "
-        "print(int(a)); print(r)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    available, reason = out.stdout.splitlines()[-2:]
-    return available == "1", reason
-
-
-@pytest.fixture(scope="session")
 def tensorrt_host():
     """Skips (with the plain reason) unless TensorRT and a GPU are usable; GPU tests request it
     first so nothing is exported on hosts that cannot build engines."""

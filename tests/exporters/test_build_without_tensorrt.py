@@ -53,8 +53,8 @@ def test_build_engines_without_tensorrt_raises_the_reason(fake_artifact):
     assert read_manifest(fake_artifact).engines == {}
 
 
-def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact, fresh_tensorrt_status):
-    available, reason = fresh_tensorrt_status
+def test_ijepa_build_without_tensorrt_exits_1_with_the_reason(fake_artifact):
+    available, reason = tensorrt_status()
     if available:
         pytest.skip(f"this host can build engines ({reason})")
     proc = subprocess.run(

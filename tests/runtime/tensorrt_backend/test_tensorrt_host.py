@@ -97,8 +97,8 @@ def test_tensorrt_backend_without_tensorrt_is_a_plain_error(engine_artifact):
     assert info.value.problem == reason and "ijepa-deploy[tensorrt]" in info.value.format()
 
 
-def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path, fresh_tensorrt_status):
-    available, reason = fresh_tensorrt_status
+def test_embed_cli_without_tensorrt_exits_1(engine_artifact, tmp_path):
+    available, reason = host.tensorrt_status()
     if available:
         pytest.skip(f"this host runs TensorRT ({reason})")
     image = tmp_path / "x.png"
