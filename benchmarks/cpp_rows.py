@@ -178,19 +178,11 @@ def measure_cpp(
     paths = bench_images(max(sizes))
     exe = driver_path(opts)
     rounds = max(1, opts.cpp_rounds)
-    options = (
-        RunnerOptions(threads=threads)
-        if py_backend == "openvino"
-        else RunnerOptions(intra_op_threads=threads, providers=["CPUExecutionProvider"])
-    )
-    t0 = time.perf_counter()
-    model = load(directory, backend=py_backend, precision=variant, options=options)
-    py_load = time.perf_counter() - t0
+    model, py_load = _load_python(directory, py_backend, variant, threads)
     driver = None
     try:
         driver = CppDriver(exe, directory, variant, threads, paths)
         files = [str(p) for p in paths]
-        py_call = model.classify if manifest.task == "image-classification" else model.embed
         result = {
             "what": "image files -> embeddings (classification: top-5) in one call: decode + preprocess + "
             "infer; C++ ijepa::Model (OpenVINO) vs Python runtime.load, same graph, files, threads",
@@ -209,38 +201,66 @@ def measure_cpp(
             "not in its time)",
             "load_seconds": {"python": py_load, "cpp": driver.ready["load_ms"] / 1000},
             "pipe_roundtrip_ms": _pipe_roundtrip_ms(driver),
-            "end_to_end": {},
         }
-        for n in sizes:
-            pair = paired_ratios(
-                lambda n=n: py_call(files[:n]), {"cpp": lambda n=n: driver.timed(f"embed {n}")}, rounds
-            )["cpp"]
-            r = result["end_to_end"][str(n)] = _pair_record(n, pair)
-            progress.say(
-                f"[cpp] end to end batch {n}: C++ {r['cpp_ms_per_image']:.1f} ms/image, Python "
-                f"{r['python_ms_per_image']:.1f} ms/image ({py_backend}): C++/Python "
-                f"{r['cpp_over_python']:.3f} (rounds {', '.join(f'{x:.3f}' for x in r['round_ratios'])})"
-            )
-        n = max(sizes)
-        pre = _pair_record(
-            n,
-            paired_ratios(
-                lambda: model.preprocess(files[:n]),
-                {"cpp": lambda: driver.timed(f"preprocess {n}")},
-                max(rounds, PRE_ROUNDS_MIN),
-            )["cpp"],
+        result["end_to_end"] = _end_to_end_rounds(
+            model, manifest.task, driver, files, sizes, rounds, py_backend, progress
         )
-        result["preprocessing"] = {
-            "what": "image files -> float32 NCHW tensor, one thread each side "
-            "(Python: runtime.Preprocessor, Pillow + numpy)",
-            **pre,
-        }
-        progress.say(
-            f"[cpp] preprocessing {n} files: C++ {pre['cpp_img_s']:.1f} img/s, Python {pre['python_img_s']:.1f} img/s"
-        )
+        result["preprocessing"] = _preprocessing_rounds(model, driver, files, max(sizes), rounds, progress)
         result["parity"] = _parity(model, driver, paths, manifest.task)
         return result
     finally:
         if driver is not None:
             driver.close()
         model.close()
+
+
+def _load_python(directory: Path, py_backend: str, variant: str, threads: int):
+    """The Python runtime's model on the CPU with the benchmark's threads, and its load time in seconds."""
+    options = (
+        RunnerOptions(threads=threads)
+        if py_backend == "openvino"
+        else RunnerOptions(intra_op_threads=threads, providers=["CPUExecutionProvider"])
+    )
+    t0 = time.perf_counter()
+    model = load(directory, backend=py_backend, precision=variant, options=options)
+    py_load = time.perf_counter() - t0
+    return model, py_load
+
+
+def _end_to_end_rounds(
+    model, task: str, driver: CppDriver, files: list[str], sizes, rounds: int, py_backend: str, progress: Progress
+) -> dict:
+    """Paired Python vs C++ rounds of files -> outputs at each batch size."""
+    py_call = model.classify if task == "image-classification" else model.embed
+    end_to_end: dict = {}
+    for n in sizes:
+        cpp = {"cpp": lambda n=n: driver.timed(f"embed {n}")}
+        pair = paired_ratios(lambda n=n: py_call(files[:n]), cpp, rounds)["cpp"]
+        r = end_to_end[str(n)] = _pair_record(n, pair)
+        progress.say(
+            f"[cpp] end to end batch {n}: C++ {r['cpp_ms_per_image']:.1f} ms/image, Python "
+            f"{r['python_ms_per_image']:.1f} ms/image ({py_backend}): C++/Python "
+            f"{r['cpp_over_python']:.3f} (rounds {', '.join(f'{x:.3f}' for x in r['round_ratios'])})"
+        )
+    return end_to_end
+
+
+def _preprocessing_rounds(model, driver: CppDriver, files: list[str], n: int, rounds: int, progress: Progress) -> dict:
+    """Paired Python vs C++ rounds of preprocessing ``n`` files."""
+    pre = _pair_record(
+        n,
+        paired_ratios(
+            lambda: model.preprocess(files[:n]),
+            {"cpp": lambda: driver.timed(f"preprocess {n}")},
+            max(rounds, PRE_ROUNDS_MIN),
+        )["cpp"],
+    )
+    record = {
+        "what": "image files -> float32 NCHW tensor, one thread each side "
+        "(Python: runtime.Preprocessor, Pillow + numpy)",
+        **pre,
+    }
+    progress.say(
+        f"[cpp] preprocessing {n} files: C++ {pre['cpp_img_s']:.1f} img/s, Python {pre['python_img_s']:.1f} img/s"
+    )
+    return record

@@ -117,17 +117,7 @@ def dataset_cmd(artifact: str, listing: Path, out: Path, threads: int, *extra: s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("artifact")
-    parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--rss-images", type=int, nargs=2, default=[500, 5000])
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--pure-images", type=int, default=256, help="images timed for pure inference")
-    parser.add_argument("--rss-artifact", help="artifact for the RSS runs (default: ARTIFACT)")
-    parser.add_argument("--pure", nargs=2, metavar=("LISTING", "HINT"), help=argparse.SUPPRESS)
-    a = parser.parse_args(argv)
+    a = _parse_args(argv)
     if a.pure:
         print(
             json.dumps({"img_s": pure_inference(a.artifact, Path(a.pure[0]), a.threads, a.pure[1], 32, a.pure_images)})
@@ -139,6 +129,30 @@ def main(argv=None) -> int:
         listings[n] = a.workdir / f"listing-{n}.txt"
         listings[n].write_text("".join(f"{p}\n" for p in paths[:n]))
     main_listing, files = listings[a.images], [str(p) for p in paths[: a.images]]
+    results = _run_rounds(a, _candidates(a, main_listing, files), main_listing)
+    results.update(_rss_rows(a, listings))
+    (a.workdir / "results.json").write_text(
+        json.dumps({"cpu": _cpu(), "images": a.images, "results": results}, indent=2)
+    )
+    return 0
+
+
+def _parse_args(argv) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("artifact")
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--rss-images", type=int, nargs=2, default=[500, 5000])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pure-images", type=int, default=256, help="images timed for pure inference")
+    parser.add_argument("--rss-artifact", help="artifact for the RSS runs (default: ARTIFACT)")
+    parser.add_argument("--pure", nargs=2, metavar=("LISTING", "HINT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _candidates(a: argparse.Namespace, main_listing: Path, files: list[str]) -> dict[str, list[str]]:
+    """The command of each timed candidate; pure inference re-runs this module with --pure."""
     pure = [
         sys.executable,
         "-m",
@@ -153,13 +167,17 @@ def main(argv=None) -> int:
         "--pure",
         str(main_listing),
     ]
-    candidates = {
+    return {
         "pure inference (THROUGHPUT)": pure + ["THROUGHPUT"],
         "pure inference (LATENCY)": pure + ["LATENCY"],
         "local engine": dataset_cmd(a.artifact, main_listing, a.workdir / "out-local", a.threads),
         "ijepa-embed": [str(BIN / "ijepa-embed"), a.artifact, *files, "--threads", str(a.threads)],
         "ray engine": dataset_cmd(a.artifact, main_listing, a.workdir / "out-ray", a.threads, "--engine", "ray"),
     }
+
+
+def _run_rounds(a: argparse.Namespace, candidates: dict[str, list[str]], main_listing: Path) -> dict[str, list]:
+    """Each round times every candidate once, in turn, and prints its row as it comes."""
     results: dict[str, list] = {name: [] for name in candidates}
     for r in range(a.rounds):
         for name, cmd in candidates.items():
@@ -179,16 +197,19 @@ def main(argv=None) -> int:
             row.update(round=r, candidate=name)
             results[name].append(row)
             print(json.dumps(row), flush=True)
+    return results
+
+
+def _rss_rows(a: argparse.Namespace, listings: dict[int, Path]) -> dict[str, list]:
+    """The local engine's peak RSS at each --rss-images count, one row each."""
+    results: dict[str, list] = {}
     for n in a.rss_images:
         artifact = a.rss_artifact or a.artifact
         row = timed(dataset_cmd(artifact, listings[n], a.workdir / f"out-rss-{n}", a.threads), sample_rss=True)
         row.update(candidate=f"local engine RSS at {n} images ({Path(artifact).name})")
         results[row["candidate"]] = [row]
         print(json.dumps(row), flush=True)
-    (a.workdir / "results.json").write_text(
-        json.dumps({"cpu": _cpu(), "images": a.images, "results": results}, indent=2)
-    )
-    return 0
+    return results
 
 
 def _cpu() -> str:

@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-
-def _ms(value) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.3f}"
+from ijepa_deploy.benchmarks.markdown_cells import fmt_ms
 
 
 def _rounds(values, fmt=".3f") -> str:
@@ -40,7 +36,7 @@ def cpp_section(report: dict) -> list[str]:
         rows.append(("preprocessing only", cpp["preprocessing"]))
     for name, e in rows:
         lines.append(
-            f"| {name} | {e['batch']} | {_ms(e['python_ms_per_image'])} | {_ms(e['cpp_ms_per_image'])} | "
+            f"| {name} | {e['batch']} | {fmt_ms(e['python_ms_per_image'])} | {fmt_ms(e['cpp_ms_per_image'])} | "
             f"{e['python_img_s']:.1f} | {e['cpp_img_s']:.1f} | {e['cpp_over_python']:.3f} | "
             f"{_rounds(e['round_ratios'])} |"
         )
@@ -79,7 +75,7 @@ def serving_section(report: dict) -> list[str]:
         mean_batch = "–" if e["mean_batch"] is None else f"{e['mean_batch']:.2f}"
         lines.append(
             f"| {e['clients']} | {e['requests']} | {e['served_img_s']:.2f} | {e['direct_img_s']:.2f} | "
-            f"{e['served_over_direct']:.3f} | {_rounds(e['round_ratios'])} | {_ms(e['p50_ms'])} | "
-            f"{_ms(e['p99_ms'])} | {mean_batch} |"
+            f"{e['served_over_direct']:.3f} | {_rounds(e['round_ratios'])} | {fmt_ms(e['p50_ms'])} | "
+            f"{fmt_ms(e['p99_ms'])} | {mean_batch} |"
         )
     return lines

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ijepa_deploy.benchmarks.machine import STALL_LIMIT, stalled
-from ijepa_deploy.benchmarks.markdown import row_name
+from ijepa_deploy.benchmarks.markdown_cells import row_name
 
 PLOTS = {"latency": "latency_vs_batch.png", "throughput": "throughput_vs_batch.png", "speedup": "speedup_vs_eager.png"}
 STALL_NOTE = f"hollow: CPU stall > {STALL_LIMIT:.0%}\n(slowed by other processes)"

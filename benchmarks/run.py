@@ -53,17 +53,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
         manifest.io.outputs[0].shape[1] if manifest.task == "image-classification" else None,
     )
     mlp_shape = (max(batches) * flops["tokens"], manifest.model.hidden_size, manifest.model.intermediate_size)
-    with progress.step(
-        "gemm-peak",
-        f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
-        f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads",
-    ):
-        peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
-    progress.say(
-        f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
-        if peak["peak_gflop_s"]
-        else "[gemm-peak] no GEMM measurement"
-    )
+    peak = _first_gemm_peak(opts, threads, mlp_shape, progress)
     pixels, image_names = photo_batch(Preprocessor(manifest.preprocessing), max(batches))
     sweep = Sweep(
         pixels, batches, flops["gflop_per_image"], peak["peak_gflop_s"], primary_output(manifest.task), opts, progress
@@ -71,13 +61,7 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     holder: dict = {}
     plan = plan_backends(directory, manifest, opts, holder)
     rows, profiles = run_rows(plan, sweep, holder)
-    paired: dict = {}
-    if opts.paired_rounds and sweep.eager_p50:
-        with progress.step("paired", f"{opts.paired_rounds} alternating rounds eager vs target graphs"):
-            try:
-                paired = paired_rounds(plan, rows, holder, pixels, batches, opts, progress)
-            except Exception as exc:  # the sweep's rows stand without the paired ratios
-                paired = {"error": f"{type(exc).__name__}: {exc}"[:400]}
+    paired = _paired(plan, rows, holder, pixels, batches, sweep, opts, progress)
     holder.clear()
     gc.collect()
     with progress.step("gemm-peak", "again after the backends (the peak is the best of both measurements)"):
@@ -101,6 +85,43 @@ def run_benchmark(opts: BenchOptions, progress: Progress | None = None) -> dict:
     report["wall_seconds"] = time.perf_counter() - started
     report["loadavg_end"] = loadavg()
     return report
+
+
+def _first_gemm_peak(opts: BenchOptions, threads: int, mlp_shape: tuple[int, int, int], progress: Progress) -> dict:
+    """The GEMM peaks measured before the backends load (measured again after them, see merge_peaks)."""
+    with progress.step(
+        "gemm-peak",
+        f"fp32 GEMM {opts.gemm_size}^2 (torch, ONNX Runtime), int8 GEMM (ORT, "
+        f"OpenVINO) and MLP shape {mlp_shape} on {threads} threads",
+    ):
+        peak = gemm_peak(opts.gemm_size, threads, mlp_shape)
+    progress.say(
+        f"[gemm-peak] peak {peak['peak_gflop_s']:.1f} GFLOP/s ({peak['peak_source']})"
+        if peak["peak_gflop_s"]
+        else "[gemm-peak] no GEMM measurement"
+    )
+    return peak
+
+
+def _paired(
+    plan: list,
+    rows: list[dict],
+    holder: dict,
+    pixels,
+    batches: list[int],
+    sweep: Sweep,
+    opts: BenchOptions,
+    progress: Progress,
+) -> dict:
+    """The paired A/B rounds eager vs the target graphs, or their error: the sweep's rows stand without them."""
+    paired: dict = {}
+    if opts.paired_rounds and sweep.eager_p50:
+        with progress.step("paired", f"{opts.paired_rounds} alternating rounds eager vs target graphs"):
+            try:
+                paired = paired_rounds(plan, rows, holder, pixels, batches, opts, progress)
+            except Exception as exc:  # the sweep's rows stand without the paired ratios
+                paired = {"error": f"{type(exc).__name__}: {exc}"[:400]}
+    return paired
 
 
 def place_on_rooflines(rows: list[dict], peak: dict) -> None:

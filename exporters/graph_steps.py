@@ -84,7 +84,7 @@ def precision_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndar
 def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray, parity: GraphParity, isolate: bool):
     """Smooth outlier channels into the weights, calibrate, find the INT8 placement that meets
     ``--int8-target-cosine`` on the held-out parity photos, then write both INT8 graphs with it."""
-    opts, out, spec, manifest, progress = run.opts, run.out, run.spec, run.manifest, run.progress
+    opts, out, manifest, progress = run.opts, run.out, run.manifest, run.progress
     source = out / manifest.graphs["fp32"].file
     images = prec.CalibrationImages(opts.calib_dir, opts.calib_count, seed=opts.seed, offset=len(reference.names))
     warning = prec.warn_fallback(images, say=progress.say, quiet=progress.quiet)
@@ -93,70 +93,91 @@ def _int8_steps(run: ExportRun, reference: ReferenceOutputs, pixels: np.ndarray,
     workdir = Path(tempfile.mkdtemp(prefix=".calib-", dir=out))
     verbose, tokens = not progress.quiet, (manifest.model.export_image_size // manifest.model.patch_size) ** 2
     try:
-        # ORT's calibration session keeps every activation of a batch alive (measured on vitb16:
-        # peak 1.1 / 2.3 / 3.9 GiB at batch 1 / 4 / 8), so checkpoint-sized graphs go one image
-        # at a time; CPU throughput is about the same.
-        batch = opts.calib_batch or (1 if prec.graph_bytes(source) > 1_000_000_000 else 4)
-        reader = prec.ImageCalibrationReader(
-            images, Preprocessor(manifest.preprocessing), min(batch, opts.max_batch), spec.input_names[0]
-        )
-        with progress.step(
-            "smooth",
-            f"outlier channels of each block LayerNorm folded into the next weights "
-            f"(SmoothQuant), alpha chosen on {reader.count} calibration images",
-        ):
-            job = prec.SmoothedFromOnnx(source, reader, tokens, workdir, opts.seed, opts.threads, verbose)
-            smoothing, _, peak = prec.run_step(job, isolate)
-        with progress.step(
-            "calibrate",
-            f"{opts.calib_method} over {reader.count} images in batches of "
-            f"{reader.batch_size} ({images.describe()['source']})",
-        ):
-            job = prec.Calibrate(smoothing.graph, reader, opts.calib_method, workdir, verbose=verbose)
-            calibration, _, peak = prec.run_step(job, isolate)
-            calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
+        smoothing, calibration = _smooth_and_calibrate(run, images, source, tokens, workdir, isolate, verbose)
         plan = _int8_plan(run, reference, pixels, smoothing.graph, calibration, tokens, isolate, verbose)
         parity.thresholds["int8"] = {primary_output(manifest.task): (opts.int8_target_cosine, None)}
-        fp16_base = manifest.versions.get("opset", opts.opset) >= FP16_QDQ_MIN_OPSET
-        for variant, loader, detail in (
-            (
-                "int8",
-                prec.Int8FromOnnx(
-                    smoothing.graph, out, calibration=calibration, exclude=plan.kept, fp16_base=fp16_base
-                ),
-                "Q/DQ for TensorRT and OpenVINO: S8 symmetric on MatMul/Gemm/Conv inputs, "
-                + ("the rest fp16 (LayerNorm fp32)" if fp16_base else "the rest fp32 (opset < 19)"),
-            ),
-            (
-                "int8-cpu",
-                prec.Int8CpuFromOnnx(calibration, out, exclude=plan.kept),
-                "Q/DQ for ONNX Runtime CPU: U8 activations, 7-bit S8 weights",
-            ),
-        ):
-            with progress.step(variant, detail):
-                start = time.perf_counter()
-                files, loader, peak = prec.run_step(loader, isolate)
-                record_graph(
-                    out,
-                    manifest,
-                    spec,
-                    variant,
-                    files,
-                    "int8",
-                    tool=loader.settings,
-                    calibration=calibration.record,
-                    quantization=prec.quantization_summary(files[0]),
-                    smoothing=smoothing.record,
-                    int8_target=plan.record,
-                    seconds=round(time.perf_counter() - start, 2),
-                    peak_rss_gib=peak,
-                    separate_process=isolate,
-                )
+        for variant, loader, detail in _int8_loaders(run, smoothing.graph, calibration, plan.kept):
+            _write_int8_graph(run, variant, loader, detail, smoothing, calibration, plan, isolate)
             if variant == "int8-cpu":
                 prec.cleanup(workdir, source)  # before the last parity: nothing else needs the ranges
             yield variant, "int8"
     finally:
         prec.cleanup(workdir, source)
+
+
+def _smooth_and_calibrate(
+    run: ExportRun, images, source: Path, tokens: int, workdir: Path, isolate: bool, verbose: bool
+):
+    """SmoothQuant the fp32 graph on the calibration images, then calibrate the smoothed graph's ranges."""
+    opts, spec, manifest, progress = run.opts, run.spec, run.manifest, run.progress
+    # ORT's calibration session keeps every activation of a batch alive (measured on vitb16:
+    # peak 1.1 / 2.3 / 3.9 GiB at batch 1 / 4 / 8), so checkpoint-sized graphs go one image
+    # at a time; CPU throughput is about the same.
+    batch = opts.calib_batch or (1 if prec.graph_bytes(source) > 1_000_000_000 else 4)
+    reader = prec.ImageCalibrationReader(
+        images, Preprocessor(manifest.preprocessing), min(batch, opts.max_batch), spec.input_names[0]
+    )
+    with progress.step(
+        "smooth",
+        f"outlier channels of each block LayerNorm folded into the next weights "
+        f"(SmoothQuant), alpha chosen on {reader.count} calibration images",
+    ):
+        job = prec.SmoothedFromOnnx(source, reader, tokens, workdir, opts.seed, opts.threads, verbose)
+        smoothing, _, peak = prec.run_step(job, isolate)
+    with progress.step(
+        "calibrate",
+        f"{opts.calib_method} over {reader.count} images in batches of "
+        f"{reader.batch_size} ({images.describe()['source']})",
+    ):
+        job = prec.Calibrate(smoothing.graph, reader, opts.calib_method, workdir, verbose=verbose)
+        calibration, _, peak = prec.run_step(job, isolate)
+        calibration.record.update(peak_rss_gib=peak, separate_process=isolate)
+    return smoothing, calibration
+
+
+def _int8_loaders(run: ExportRun, smoothed: Path, calibration, kept) -> tuple:
+    """(variant, loader, step detail) of the two INT8 graphs, both leaving ``kept`` nodes unquantized."""
+    opts, out, manifest = run.opts, run.out, run.manifest
+    fp16_base = manifest.versions.get("opset", opts.opset) >= FP16_QDQ_MIN_OPSET
+    return (
+        (
+            "int8",
+            prec.Int8FromOnnx(smoothed, out, calibration=calibration, exclude=kept, fp16_base=fp16_base),
+            "Q/DQ for TensorRT and OpenVINO: S8 symmetric on MatMul/Gemm/Conv inputs, "
+            + ("the rest fp16 (LayerNorm fp32)" if fp16_base else "the rest fp32 (opset < 19)"),
+        ),
+        (
+            "int8-cpu",
+            prec.Int8CpuFromOnnx(calibration, out, exclude=kept),
+            "Q/DQ for ONNX Runtime CPU: U8 activations, 7-bit S8 weights",
+        ),
+    )
+
+
+def _write_int8_graph(
+    run: ExportRun, variant: str, loader, detail: str, smoothing, calibration, plan, isolate: bool
+) -> None:
+    """Write one INT8 graph and record it in the manifest with how it was calibrated and placed."""
+    out, spec, manifest, progress = run.out, run.spec, run.manifest, run.progress
+    with progress.step(variant, detail):
+        start = time.perf_counter()
+        files, loader, peak = prec.run_step(loader, isolate)
+        record_graph(
+            out,
+            manifest,
+            spec,
+            variant,
+            files,
+            "int8",
+            tool=loader.settings,
+            calibration=calibration.record,
+            quantization=prec.quantization_summary(files[0]),
+            smoothing=smoothing.record,
+            int8_target=plan.record,
+            seconds=round(time.perf_counter() - start, 2),
+            peak_rss_gib=peak,
+            separate_process=isolate,
+        )
 
 
 def _int8_plan(

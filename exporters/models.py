@@ -148,7 +148,28 @@ def _random_model(source: ModelSource, task: str, seed: int, attn: str):
 
 
 def _pretrained_model(source: ModelSource, task: str, attn: str):
-    from transformers import AutoConfig
+    config = _checked_config(source, task)
+    model = _checked_weights(source, task, attn)
+    model.eval()
+    revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
+    if source.kind == "local":
+        preprocess = PreprocessConfig.from_pretrained_dir(Path(source.spec), fallback_size=_image_size(config))
+    else:
+        preprocess = _hub_preprocess(source, fallback_size=_image_size(config))
+    info = {
+        "source": source.spec,
+        "kind": source.kind,
+        "revision": revision,
+        "weights": "checkpoint (safetensors)",
+        "weights_random": False,
+        "architectures": config.architectures or [],
+    }
+    return model, preprocess, info
+
+
+def _checked_config(source: ModelSource, task: str):
+    """The checkpoint's config.json, which must be an I-JEPA one with the head ``task`` needs."""
+    from transformers import AutoConfig  # lazy: build-time dependency, imported inside functions (module doc)
 
     where = f"--model {source.spec}"
     try:
@@ -166,8 +187,14 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
             f"checkpoint has no classification head (architectures {architectures})",
             "--task feature-extraction, or a fine-tuned IJepaForImageClassification checkpoint",
         )
-    from safetensors import SafetensorError
+    return config
 
+
+def _checked_weights(source: ModelSource, task: str, attn: str):
+    """The checkpoint's model with every weight loaded from safetensors (none missing or mis-shaped)."""
+    from safetensors import SafetensorError  # lazy: build-time dependency, imported inside functions (module doc)
+
+    where = f"--model {source.spec}"
     try:
         model, loading = _model_class(task).from_pretrained(
             source.spec,
@@ -194,21 +221,7 @@ def _pretrained_model(source: ModelSource, task: str, attn: str):
             f"{len(bad)} weights missing or mis-shaped for its config.json (e.g. {', '.join(bad[:3])})",
             "a checkpoint whose weights match its config.json",
         )
-    model.eval()
-    revision = (_hub_commit(source) if source.kind == "hub" else None) or source.revision
-    if source.kind == "local":
-        preprocess = PreprocessConfig.from_pretrained_dir(Path(source.spec), fallback_size=_image_size(config))
-    else:
-        preprocess = _hub_preprocess(source, fallback_size=_image_size(config))
-    info = {
-        "source": source.spec,
-        "kind": source.kind,
-        "revision": revision,
-        "weights": "checkpoint (safetensors)",
-        "weights_random": False,
-        "architectures": architectures,
-    }
-    return model, preprocess, info
+    return model
 
 
 def _hub_commit(source: ModelSource) -> str | None:

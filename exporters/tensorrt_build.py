@@ -67,6 +67,26 @@ class EngineOptions:
 
     def resolved(self, manifest: Manifest, directory: Path | None = None) -> EngineOptions:
         """Fill the defaults from ``manifest`` and check every field; raises IJepaDeployError."""
+        variants = self._resolved_variants(manifest)
+        min_batch, opt_batch, max_batch = self._resolved_batches(manifest)
+        self._check_builder_settings()
+        level = self._resolved_hardware_compatibility()
+        cache = self.timing_cache
+        if cache is None and directory is not None:
+            cache = Path(directory) / TIMING_CACHE_NAME
+        return replace(
+            self,
+            variants=variants,
+            min_batch=min_batch,
+            opt_batch=opt_batch,
+            max_batch=max_batch,
+            opt_level=int(self.opt_level),
+            hardware_compatibility=level,
+            timing_cache=Path(cache) if cache is not None else None,
+        )
+
+    def _resolved_variants(self, manifest: Manifest) -> tuple[str, ...]:
+        """The asked variants, deduplicated in order; each must be a graph of the artifact."""
         variants = tuple(dict.fromkeys(self.variants or ()))
         if not variants:
             raise InputError("--variant", "no variant given", f"one or more of {sorted(manifest.graphs)}")
@@ -77,6 +97,10 @@ class EngineOptions:
                     f"artifact has no {variant} graph",
                     f"one of {sorted(manifest.graphs)} (add it with ijepa-export --{variant})",
                 )
+        return variants
+
+    def _resolved_batches(self, manifest: Manifest) -> tuple[int, int, int]:
+        """min, opt and max batch with the defaults filled in, ordered and inside the artifact's range."""
         art_min, art_max = manifest.batch.min, manifest.batch.max
         max_batch = art_max if self.max_batch is None else int(self.max_batch)
         opt_batch = min(DEFAULT_OPT_BATCH, max_batch) if self.opt_batch is None else int(self.opt_batch)
@@ -99,6 +123,10 @@ class EngineOptions:
                 f"{max_batch} exceeds the artifact's max batch {art_max}",
                 f"at most {art_max} (re-export with a larger ijepa-export --max-batch)",
             )
+        return min_batch, opt_batch, max_batch
+
+    def _check_builder_settings(self) -> None:
+        """Workspace and optimization level, which have no defaults to fill."""
         if not self.workspace_gib > 0:
             raise InputError("--workspace-gib", f"{self.workspace_gib}", "a positive size in GiB, e.g. 4")
         if int(self.opt_level) not in OPT_LEVELS:
@@ -107,6 +135,9 @@ class EngineOptions:
                 f"{self.opt_level}",
                 f"a builder optimization level from {OPT_LEVELS.start} to {OPT_LEVELS.stop - 1}",
             )
+
+    def _resolved_hardware_compatibility(self) -> str | None:
+        """The hardware-compatibility level, None for none."""
         level = self.hardware_compatibility
         if level in ("", "none"):
             level = None
@@ -116,19 +147,7 @@ class EngineOptions:
                 f"unknown level {level!r}",
                 f"one of none, {', '.join(HARDWARE_COMPATIBILITY)}",
             )
-        cache = self.timing_cache
-        if cache is None and directory is not None:
-            cache = Path(directory) / TIMING_CACHE_NAME
-        return replace(
-            self,
-            variants=variants,
-            min_batch=min_batch,
-            opt_batch=opt_batch,
-            max_batch=max_batch,
-            opt_level=int(self.opt_level),
-            hardware_compatibility=level,
-            timing_cache=Path(cache) if cache is not None else None,
-        )
+        return level
 
     def profile(self) -> EngineProfile:
         """Only meaningful on resolved options (every batch filled in)."""
@@ -167,9 +186,30 @@ class EngineFromOnnx:
     def __call__(self) -> bytes:
         trt = import_tensorrt()
         opts = self.options
-        where = str(self.onnx_path)
         logger = make_logger(trt)
         builder = trt.Builder(logger)
+        network = self._parse_network(trt, builder, logger)
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(opts.workspace_gib * (1 << 30)))
+        config.builder_optimization_level = opts.opt_level
+        self._add_batch_profile(builder, config, logger)
+        self._load_timing_cache(config)
+        self._set_compatibility(trt, config)
+        plan = builder.build_serialized_network(network, config)
+        if plan is None:
+            detail = "; ".join(logger.errors[-5:]) or "no detail from TensorRT (run with a verbose logger)"
+            raise BackendError(
+                str(self.onnx_path),
+                f"TensorRT could not build the engine: {detail}",
+                "a graph TensorRT supports and enough GPU memory (try a smaller --max-batch or --workspace-gib)",
+            )
+        if opts.timing_cache is not None:
+            write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
+        return bytes(memoryview(plan))
+
+    def _parse_network(self, trt, builder: trt.Builder, logger) -> trt.INetworkDefinition:
+        """The ONNX graph as a TensorRT network, strongly typed, with exactly the spec's inputs."""
+        where = str(self.onnx_path)
         flags = 0
         if (tensorrt_major(trt.__version__) or 0) < 11:
             # 10.x: strongly typed = precision from the graph (11.x: always, the flag is deprecated).
@@ -185,10 +225,11 @@ class EngineFromOnnx:
         names = [network.get_input(i).name for i in range(network.num_inputs)]
         if sorted(names) != sorted(self.spec.input_names):
             raise ArtifactError(where, f"parsed network inputs are {names}", f"exactly {self.spec.input_names}")
+        return network
 
-        config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(opts.workspace_gib * (1 << 30)))
-        config.builder_optimization_level = opts.opt_level
+    def _add_batch_profile(self, builder: trt.Builder, config: trt.IBuilderConfig, logger) -> None:
+        """The one optimization profile: min/opt/max batch on every input's dynamic axis."""
+        opts = self.options
         profile = builder.create_optimization_profile()
         for tspec in self.spec.inputs:
             shapes = [
@@ -198,11 +239,15 @@ class EngineFromOnnx:
             profile.set_shape(tspec.name, *shapes)
         if config.add_optimization_profile(profile) < 0:
             raise BackendError(
-                where,
+                str(self.onnx_path),
                 "TensorRT rejected the optimization profile "
                 f"{opts.profile().to_dict()}: {'; '.join(logger.errors[-3:])}",
                 "a batch range the graph's dynamic axis allows",
             )
+
+    def _load_timing_cache(self, config: trt.IBuilderConfig) -> None:
+        """Start from the saved timing cache so rebuilds skip the kernels already timed."""
+        opts = self.options
         cache = config.create_timing_cache(_read_timing_cache(opts.timing_cache))
         if not config.set_timing_cache(cache, False):
             # A cache from another GPU / TensorRT version: start a fresh one rather than fail.
@@ -212,6 +257,10 @@ class EngineFromOnnx:
                 )
             cache = config.create_timing_cache(b"")
             config.set_timing_cache(cache, False)
+
+    def _set_compatibility(self, trt, config: trt.IBuilderConfig) -> None:
+        """Hardware-compatibility level and version-compatible flag, when asked for."""
+        opts = self.options
         if opts.hardware_compatibility == "ampere_plus":
             config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
         elif opts.hardware_compatibility == "same_compute_capability":
@@ -225,18 +274,6 @@ class EngineFromOnnx:
             config.hardware_compatibility_level = level
         if opts.version_compatible:
             config.set_flag(trt.BuilderFlag.VERSION_COMPATIBLE)
-
-        plan = builder.build_serialized_network(network, config)
-        if plan is None:
-            detail = "; ".join(logger.errors[-5:]) or "no detail from TensorRT (run with a verbose logger)"
-            raise BackendError(
-                where,
-                f"TensorRT could not build the engine: {detail}",
-                "a graph TensorRT supports and enough GPU memory (try a smaller --max-batch or --workspace-gib)",
-            )
-        if opts.timing_cache is not None:
-            write_atomic(opts.timing_cache, config.get_timing_cache().serialize())
-        return bytes(memoryview(plan))
 
 
 def _check_before_build(directory: Path, manifest: Manifest, opts: EngineOptions) -> None:
@@ -275,67 +312,89 @@ def build_engines(
     batch_sizes = profile_batch_sizes(opts.profile())
     records = []
     for variant in opts.variants:
-        graph = manifest.graphs[variant]
-        name = engine_file_name(variant)
-        detail = (
-            f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
-            f"TensorRT {trt.__version__} on {gpu['name']}"
-        )
-        start = time.perf_counter()
-        with progress.step(f"tensorrt {variant}", detail):
-            plan = EngineFromOnnx(resolve_inside(directory, graph.file), manifest.io, opts, progress)()
-            write_atomic(directory / name, plan)
-        precision = graph.precision
-        record = EngineRecord(
-            file=name,
-            source_graph=variant,
-            source_sha256=manifest.files[graph.file].sha256,
-            precision=precision,
-            tensorrt_version=str(trt.__version__),
-            gpu_name=gpu["name"],
-            compute_capability=gpu["compute_capability"],
-            profile=opts.profile(),
-            hardware_compatibility=opts.hardware_compatibility,
-            version_compatible=bool(opts.version_compatible),
-            build_seconds=round(time.perf_counter() - start, 2),
-            status=ENGINE_UNVERIFIED,  # until its parity check below has passed
-        )
-        manifest.record_file(directory, name, role="tensorrt-engine")
-        manifest.engines[variant] = record
-        manifest.write(directory)
+        record = _build_engine(directory, manifest, opts, variant, trt, gpu, progress)
         records.append(record)
-        with progress.step(
-            f"parity engine {variant}",
-            f"eager PyTorch's saved outputs vs TensorRT {name} at batch sizes {list(batch_sizes)}",
-        ):
-            try:
-                # built by this process a moment ago: its host code (--version-compatible) is ours
-                runner = TensorRTRunner(
-                    directory / name,
-                    manifest.io,
-                    record,
-                    variant=variant,
-                    artifact=directory,
-                    allow_engine_host_code=True,
-                )
-                with runner:
-                    result = parity(
-                        runner,
-                        variant,
-                        precision,
-                        batch_sizes,
-                        engine=name,
-                        thresholds=export_thresholds(manifest, variant, precision),
-                    )
-            except BaseException:
-                record.status = STATUS_FAILED
-                manifest.write(directory)
-                raise
-        record_engine_parity(manifest, variant, result)
-        manifest.write(directory)
-        if not result.passed:
-            progress.say(
-                f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
-                f"(thresholds for {precision}); the engine is marked failed"
-            )
+        _check_engine_parity(directory, manifest, variant, record, parity, batch_sizes, progress)
     return records
+
+
+def _build_engine(
+    directory: Path, manifest: Manifest, opts: EngineOptions, variant: str, trt, gpu: dict, progress: Progress
+) -> EngineRecord:
+    """Build ``variant``'s engine, write it and record it in the manifest, unverified until its parity check."""
+    graph = manifest.graphs[variant]
+    name = engine_file_name(variant)
+    detail = (
+        f"{variant}: {graph.file} -> {name}, batch {opts.min_batch}/{opts.opt_batch}/{opts.max_batch}, "
+        f"TensorRT {trt.__version__} on {gpu['name']}"
+    )
+    start = time.perf_counter()
+    with progress.step(f"tensorrt {variant}", detail):
+        plan = EngineFromOnnx(resolve_inside(directory, graph.file), manifest.io, opts, progress)()
+        write_atomic(directory / name, plan)
+    precision = graph.precision
+    record = EngineRecord(
+        file=name,
+        source_graph=variant,
+        source_sha256=manifest.files[graph.file].sha256,
+        precision=precision,
+        tensorrt_version=str(trt.__version__),
+        gpu_name=gpu["name"],
+        compute_capability=gpu["compute_capability"],
+        profile=opts.profile(),
+        hardware_compatibility=opts.hardware_compatibility,
+        version_compatible=bool(opts.version_compatible),
+        build_seconds=round(time.perf_counter() - start, 2),
+        status=ENGINE_UNVERIFIED,  # until _check_engine_parity has passed
+    )
+    manifest.record_file(directory, name, role="tensorrt-engine")
+    manifest.engines[variant] = record
+    manifest.write(directory)
+    return record
+
+
+def _check_engine_parity(
+    directory: Path,
+    manifest: Manifest,
+    variant: str,
+    record: EngineRecord,
+    parity: ReferenceParity,
+    batch_sizes: tuple[int, ...],
+    progress: Progress,
+) -> None:
+    """Run the built engine against eager PyTorch's outputs and record the result in the manifest."""
+    name, precision = record.file, record.precision
+    with progress.step(
+        f"parity engine {variant}",
+        f"eager PyTorch's saved outputs vs TensorRT {name} at batch sizes {list(batch_sizes)}",
+    ):
+        try:
+            # built by this process a moment ago: its host code (--version-compatible) is ours
+            runner = TensorRTRunner(
+                directory / name,
+                manifest.io,
+                record,
+                variant=variant,
+                artifact=directory,
+                allow_engine_host_code=True,
+            )
+            with runner:
+                result = parity(
+                    runner,
+                    variant,
+                    precision,
+                    batch_sizes,
+                    engine=name,
+                    thresholds=export_thresholds(manifest, variant, precision),
+                )
+        except BaseException:
+            record.status = STATUS_FAILED
+            manifest.write(directory)
+            raise
+    record_engine_parity(manifest, variant, result)
+    manifest.write(directory)
+    if not result.passed:
+        progress.say(
+            f"[parity engine {variant}] FAILED: {name} does not match eager PyTorch "
+            f"(thresholds for {precision}); the engine is marked failed"
+        )

@@ -11,7 +11,7 @@ import pytest
 
 from ijepa_deploy.benchmarks import sweep as sweep_mod
 from ijepa_deploy.benchmarks.machine import STALL_LIMIT
-from ijepa_deploy.benchmarks.markdown import _stall_notes
+from ijepa_deploy.benchmarks.markdown_latency import stall_notes
 from ijepa_deploy.benchmarks.options import EAGER, BenchOptions
 from ijepa_deploy.benchmarks.plots import PLOTS, write_plots
 from ijepa_deploy.progress import Progress
@@ -92,7 +92,7 @@ def _report():
 
 
 def test_report_names_the_points_over_the_stall_limit():
-    text = "\n".join(_stall_notes(_report()))
+    text = "\n".join(stall_notes(_report()))
     assert f"CPU stall > {STALL_LIMIT:.0%}" in text and "torch-eager fp32 batch 1 (52%)" in text
     assert "onnxruntime-cpu" not in text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ijepa_deploy.benchmarks.markdown import _targets as _targets_section
+from ijepa_deploy.benchmarks.markdown_targets import targets_section
 from ijepa_deploy.benchmarks.targets import COSINE, FASTER_THAN, LATENCY, PEAK, TARGETS, evaluate_targets
 
 ROWS = (
@@ -114,7 +114,7 @@ def test_openvino_targets_at_their_batches_and_in_the_markdown_table():
     faster = next(t for t in targets if t["id"] == "ov-int8-vs-ort-int8-cpu")
     assert faster["value"] == pytest.approx(1.0) and "sweep p50" in faster["detail"]  # no paired rounds at 4
     report["targets"] = targets
-    table = "\n".join(line for line in _targets_section(report) if "OpenVINO" in line)
+    table = "\n".join(line for line in targets_section(report) if "OpenVINO" in line)
     assert "| openvino-cpu int8 | 4 | 1.00x | >= 1.4x | **MISSED**" in table
     assert "| openvino-cpu fp32 | 1 | 10.0% | >= 95% | **MISSED**" in table  # 1 GFLOP in 100 ms, 100 GFLOP/s peak
     assert "| openvino-cpu bf16 | 1 | 1.000000 | >= 0.9999 | **MET**" in table
@@ -152,6 +152,6 @@ def test_faster_than_is_not_applicable_without_the_other_graph():
 def test_markdown_shows_every_target_with_its_verdict():
     report = _report()
     report["targets"] = evaluate_targets(report)
-    lines = _targets_section(report)
+    lines = targets_section(report)
     for spec in TARGETS:
         assert any(spec.description in line and ("MET" in line or "MISSED" in line) for line in lines), spec.id

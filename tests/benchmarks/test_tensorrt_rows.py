@@ -9,7 +9,7 @@ import pytest
 from trt_fakes import FakeCudart, FakeEngine, fake_model, fake_runtime_tensorrt
 
 from ijepa_deploy.benchmarks.backends import TensorRTBackend
-from ijepa_deploy.benchmarks.markdown import _latency_table
+from ijepa_deploy.benchmarks.markdown_latency import latency_section
 from ijepa_deploy.benchmarks.options import STATUS_OK, STATUS_UNAVAILABLE, BenchOptions
 from ijepa_deploy.benchmarks.plan import _tensorrt_rows
 from ijepa_deploy.benchmarks.run import run_rows
@@ -75,7 +75,7 @@ def test_allow_unverified_times_the_engine_and_labels_its_row(fake_tensorrt, tmp
     [row] = rows
     assert row["status"] == STATUS_OK and [p["batch"] for p in row["points"]] == [1, 2]
     assert "FAILED its parity check" in row["unverified"]
-    table = "\n".join(_latency_table({"settings": {"primary_output": "embedding"}, "rows": rows}))
+    table = "\n".join(latency_section({"settings": {"primary_output": "embedding"}, "rows": rows}))
     assert "| tensorrt (UNVERIFIED) | fp16 | 1 |" in table and "| tensorrt (UNVERIFIED) | fp16 | 2 |" in table
     np.testing.assert_array_equal(plan[0].load()(sweep.pixels)["embedding"], fake_model(sweep.pixels)["embedding"])
     plan[0].close()
