@@ -10,18 +10,13 @@ from pathlib import Path
 
 import onnx
 import pytest
+from cli_runs import run_main
 
 from ijepa_deploy.cli.embed import main as embed_main
 from ijepa_deploy.cli.export import main as export_main
 from ijepa_deploy.errors import IJepaDeployError
 from ijepa_deploy.manifest import read_manifest
 from ijepa_deploy.runtime.photos import bundled_images
-
-
-def run_main(main, argv):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return exc.value.code
 
 
 @pytest.mark.parametrize(

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import onnx
 import pytest
+from cli_runs import run_main
 from onnx import numpy_helper
 
 from ijepa_deploy.cli.export import main as export_main
 from ijepa_deploy.exporters import precision as prec
 from ijepa_deploy.manifest import read_manifest
-
-
-def run_main(main, argv):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return exc.value.code
 
 
 def test_cli_int8_with_calib_dir(tmp_path, calib_dir, capsys):
