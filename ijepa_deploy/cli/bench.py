@@ -60,7 +60,7 @@ def _session_arguments(parser: ArgumentParser, opt_levels: tuple[str, ...]) -> N
     )
 
 
-def parse_args(argv=None):
+def _parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="ijepa-bench",
         description="Benchmark an ijepa-deploy artifact: eager PyTorch, torch.compile, ONNX Runtime (every "
@@ -118,7 +118,11 @@ def parse_args(argv=None):
         "their checksums, and TensorRT engines whose parity check did not pass (the report "
         "says so; without it such engines are rows marked unavailable)",
     )
-    a = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    a = _parser().parse_args(argv)
     check_opt_in_arguments(a)
     if a.max_batch < 1 or a.min_iters < 1 or a.warmup < 0 or a.gemm_size < 16:
         raise InputError(

@@ -16,6 +16,7 @@ from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.manifest import write_atomic
 from ijepa_deploy.outputs import check_output_file
 from ijepa_deploy.runtime import RunnerOptions, load
+from ijepa_deploy.runtime.model import BACKENDS
 
 
 @dataclass
@@ -44,7 +45,7 @@ def parse_args(argv=None) -> EmbedOptions:
     parser.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "onnxruntime", "openvino", "tensorrt"],
+        choices=BACKENDS,
         help="auto (default): TensorRT engine on a GPU host, else OpenVINO, else ONNX Runtime",
     )
     parser.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime / OpenVINO (default: all)")

@@ -9,12 +9,13 @@ from pathlib import Path
 from ijepa_deploy.cli import ArgumentParser, run
 from ijepa_deploy.runtime.dataset import embed_dataset
 from ijepa_deploy.runtime.dataset.job import DEFAULT_PART_SIZE, DatasetOptions
+from ijepa_deploy.runtime.model import BACKENDS
 
 EPILOG = """Output: OUT_DIR/part-NNNNN.parquet (path, embedding | logits + label), errors-NNNNN.parquet
 (path, error), _ijepa_dataset.json. Re-running the same command does only the missing parts."""
 
 
-def parse_args(argv=None):
+def _parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="ijepa-embed-dataset",
         epilog=EPILOG,
@@ -33,7 +34,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "onnxruntime", "openvino", "tensorrt"],
+        choices=BACKENDS,
         help="auto (default): TensorRT engine on a GPU host, else OpenVINO, else ONNX Runtime",
     )
     parser.add_argument("--precision", default="fp32", help="fp32 (default), fp16, int8, int8-cpu, bf16")
@@ -74,30 +75,13 @@ def parse_args(argv=None):
         help="OpenVINO: THROUGHPUT (default: several streams, a batch in flight on each) or LATENCY",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    a = parser.parse_args(argv)
-    return DatasetOptions(
-        a.artifact,
-        a.inputs,
-        a.output,
-        a.path_column,
-        a.backend,
-        a.precision,
-        a.threads,
-        a.batch_size,
-        a.part_size,
-        a.workers,
-        a.decode,
-        a.shard_index,
-        a.num_shards,
-        a.overwrite,
-        a.retry_errors,
-        a.engine,
-        a.ray_address,
-        a.ray_actors,
-        a.gpus_per_actor,
-        a.openvino_hint,
-        not a.no_progress,
-    )
+    return parser
+
+
+def parse_args(argv=None) -> DatasetOptions:
+    a = vars(_parser().parse_args(argv))
+    a["progress"] = not a.pop("no_progress")  # the flag is the negation of the option
+    return DatasetOptions(**a)
 
 
 def _main(argv=None) -> int:
